@@ -1,0 +1,213 @@
+"""``hall ticket``, ``hall counter``, ``hall appointment``, ``hall status``: the queue from a shell."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from edge.cli.main import emit, parser, run_with_errors
+
+
+def _bus() -> Any:
+    from edge.bus import BusClient
+
+    return BusClient("cli", timeout=3.0, retries=2)
+
+
+def _ticket_line(t: dict[str, Any]) -> str:
+    parts = [t["number"], t["business_name"], t["state"]]
+    if t.get("priority") not in (None, "normal"):
+        parts.append(t["priority"])
+    if t.get("counter"):
+        parts.append(f"counter {t['counter']}")
+    if "people_ahead" in t and t["state"] == "issued":
+        parts.append(f"{t['people_ahead']} ahead, ~{t['wait_minutes']} min")
+    return "  ".join(parts)
+
+
+def _customer(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    from edge.identity import load_key, parse_ref_arg
+    from edge.paths import Home
+
+    return parse_ref_arg(text, key=load_key(Home.from_env().secret_path)).to_dict()
+
+
+def ticket_main(argv: list[str]) -> int:
+    p = parser("ticket", "Issue, list, show, cancel or rate tickets.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    issue = sub.add_parser("issue", help="take a ticket for a business")
+    issue.add_argument("business", help="business code, e.g. A")
+    issue.add_argument("--priority", choices=["normal", "vip", "green"], default="normal")
+    issue.add_argument("--customer", help="id:NUMBER[:NAME], ic:ACCOUNT or a bare ID number (hashed here)")
+    ls = sub.add_parser("list", help="today's tickets")
+    ls.add_argument("--state", help="issued, called, serving, done, no_show, transferred, cancelled")
+    ls.add_argument("--business")
+    ls.add_argument("--day", help="YYYY-MM-DD (default: today)")
+    show = sub.add_parser("show", help="one ticket, with why it was called")
+    show.add_argument("number")
+    show.add_argument("--day")
+    cancel = sub.add_parser("cancel", help="cancel a waiting ticket")
+    cancel.add_argument("number")
+    rate = sub.add_parser("evaluate", help="record a 1-5 rating of a finished ticket")
+    rate.add_argument("number")
+    rate.add_argument("score", type=int)
+    rate.add_argument("--reason", action="append", default=[])
+    for sp in (issue, ls, show, cancel, rate):
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+    a = p.parse_args(argv)
+
+    def body() -> None:
+        with _bus() as bus:
+            if a.cmd == "issue":
+                data: dict[str, Any] = {"business": a.business, "priority": a.priority, "channel": "cli"}
+                cust = _customer(a.customer)
+                if cust:
+                    data["customer"] = cust
+                emit(bus.request("ticket.issue", data), a.json, _ticket_line)
+            elif a.cmd == "list":
+                data = {k: v for k, v in (("state", a.state), ("business", a.business), ("day", a.day)) if v}
+                emit(bus.request("ticket.list", data), a.json, lambda ts: "\n".join(map(_ticket_line, ts)) or "(none)")
+            elif a.cmd == "show":
+                data = {"number": a.number, **({"day": a.day} if a.day else {})}
+                emit(bus.request("ticket.show", data), a.json, _show)
+            elif a.cmd == "cancel":
+                emit(bus.request("ticket.cancel", {"number": a.number}), a.json, _ticket_line)
+            else:
+                out = bus.request("ticket.evaluate", {"number": a.number, "score": a.score, "reasons": a.reason})
+                emit(out, a.json, lambda e: f"{e['number']} rated {e['score']}")
+
+    return run_with_errors(body)
+
+
+def _show(t: dict[str, Any]) -> str:
+    lines = [_ticket_line(t)]
+    for call in t.get("calls", []):
+        passed = ", ".join(f"{p['number']} ({p['waited_s'] // 60} min)" for p in call["passed"]) or "nobody"
+        lines.append(
+            f"  called at counter {call['counter']} {call['at']}: {call['rule']}: {call['detail']}; passed {passed}"
+        )
+    return "\n".join(lines)
+
+
+COUNTER_ACTIONS = [
+    "open",
+    "close",
+    "pause",
+    "resume",
+    "call",
+    "recall",
+    "serve",
+    "transfer",
+    "noshow",
+    "finish",
+    "list",
+]
+
+
+def counter_main(argv: list[str]) -> int:
+    p = parser("counter", "Act at a counter: open, call the next customer, finish…")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sps: list[argparse.ArgumentParser] = []
+    for action in COUNTER_ACTIONS:
+        sp = sub.add_parser(action, help=f"{action} (counter.{action})")
+        if action != "list":
+            sp.add_argument("counter", help="counter id, e.g. 1")
+        if action == "open":
+            sp.add_argument("--staff", default="", help="staff member signing in")
+        if action == "pause":
+            sp.add_argument("reason", help="why the counter pauses")
+        if action == "call":
+            sp.add_argument("number", nargs="?", help="call this ticket instead of the next")
+        if action == "transfer":
+            sp.add_argument("--business", help="move the ticket to this business")
+            sp.add_argument("--to-counter", help="move the ticket to this counter")
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        sps.append(sp)
+    a = p.parse_args(argv)
+
+    def body() -> None:
+        data: dict[str, Any] = {}
+        if a.cmd != "list":
+            data["counter"] = a.counter
+        if a.cmd == "open" and a.staff:
+            data["staff"] = a.staff
+        if a.cmd == "pause":
+            data["reason"] = a.reason
+        if a.cmd == "call" and a.number:
+            data["number"] = a.number
+        if a.cmd == "transfer":
+            data.update({k: v for k, v in (("business", a.business), ("to_counter", a.to_counter)) if v})
+        with _bus() as bus:
+            out = bus.request(f"counter.{a.cmd}", data)
+        emit(out, a.json, _counter_human)
+
+    return run_with_errors(body)
+
+
+def _counter_human(out: Any) -> str:
+    if isinstance(out, list):
+        return "\n".join(
+            f"{c['id']:<4}{c['name']}  {c['state']}" + (f"  {c['current']['number']}" if c["current"] else "")
+            for c in out
+        )
+    if "number" in out:
+        line = _ticket_line(out)
+        return line + (f"  ({out['rule']}: {out['detail']})" if "rule" in out else "")
+    return f"counter {out['id']} {out['state']}"
+
+
+def appointment_main(argv: list[str]) -> int:
+    p = parser("appointment", "Book or check in appointments.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    book = sub.add_parser("book", help="book an appointment")
+    book.add_argument("code")
+    book.add_argument("business")
+    book.add_argument("booked_at", help="ISO time with offset, e.g. 2026-03-02T10:00+08:00")
+    book.add_argument("--customer")
+    check = sub.add_parser("checkin", help="check in and get a ticket")
+    check.add_argument("--code")
+    check.add_argument("--customer")
+    for sp in (book, check):
+        sp.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+
+    def body() -> None:
+        data: dict[str, Any] = {}
+        cust = _customer(a.customer)
+        if cust:
+            data["customer"] = cust
+        with _bus() as bus:
+            if a.cmd == "book":
+                data.update({"code": a.code, "business": a.business, "booked_at": a.booked_at})
+                emit(bus.request("appointment.book", data), a.json, lambda o: f"booked {o['code']} {o['booked_at']}")
+            else:
+                if a.code:
+                    data["code"] = a.code
+                emit(bus.request("appointment.checkin", data), a.json, _ticket_line)
+
+    return run_with_errors(body)
+
+
+def status_main(argv: list[str]) -> int:
+    p = parser("status", "Queues per business, counters, and who is being called.")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+
+    def human(st: dict[str, Any]) -> str:
+        lines = [f"{st['hall']['name']}  {st['day']} {st['local_time']}"]
+        for b in st["businesses"]:
+            lines.append(
+                f"  {b['code']} {b['name']:<6} waiting {b['waiting']:>3}  longest {b['longest_wait_s'] // 60} min"
+            )
+        for c in st["counters"]:
+            cur = c["current"]["number"] if c["current"] else "-"
+            lines.append(f"  counter {c['id']:<3} {c['state']:<7} {cur}")
+        return "\n".join(lines)
+
+    def body() -> None:
+        with _bus() as bus:
+            emit(bus.request("queue.status"), a.json, human)
+
+    return run_with_errors(body)

@@ -1,0 +1,326 @@
+"""The hall's configuration: one TOML file, validated at start.
+
+Unknown keys are errors, every field has a title, description and bounds, and
+a bad file is reported with the key and the line it is on::
+
+    >>> cfg = load_text('[hall]\\nid = "h1"\\nname = "Hall"\\n', "x.toml", defaults=True)
+    >>> cfg.hall.id, cfg.business("A").name
+    ('h1', '电费缴纳')
+
+Without ``--config`` the hall runs on the embedded defaults (a demo hall,
+``edge/hall_defaults.toml``); a file given is merged over them table by table,
+so a real hall's file need only say what differs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.errors import ConfigError
+
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OpeningHours(Strict):
+    days: list[Day] = Field(title="Days", description="Weekdays these hours apply to.", min_length=1)
+    open: HHMM = Field(title="Opens", description="Local opening time, HH:MM.")
+    close: HHMM = Field(title="Closes", description="Local closing time, HH:MM (24:00 allowed).")
+
+    @model_validator(mode="after")
+    def _order(self) -> OpeningHours:
+        if self.close <= self.open:
+            raise ValueError(f"close {self.close} is not after open {self.open}")
+        return self
+
+
+class HallSection(Strict):
+    id: str = Field(
+        title="Hall id",
+        description="Unique id of this hall towards HQ.",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+    )
+    name: str = Field(title="Name", description="Hall name shown to customers.", min_length=1, max_length=64)
+    name_en: str = Field("", title="English name", description="Hall name in English.", max_length=96)
+    timezone: str = Field("Asia/Shanghai", title="Time zone", description="IANA zone of the hall.")
+    day_rollover: HHMM = Field(
+        "04:00",
+        title="Day rollover",
+        description="Local time at which ticket numbers start again from 001.",
+    )
+    opening_hours: list[OpeningHours] = Field(
+        default_factory=list, title="Opening hours", description="When the hall is open."
+    )
+    enforce_opening_hours: bool = Field(
+        False,
+        title="Enforce opening hours",
+        description="When true, tickets are refused outside the opening hours.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def rollover_time(self) -> time:
+        hh, mm = (int(p) for p in self.day_rollover.split(":"))
+        return time(hh % 24, mm)
+
+
+class QueuePolicy(Strict):
+    ratio_normal: int = Field(
+        2,
+        ge=1,
+        le=20,
+        title="Normal share",
+        description="When both wait, this many normal tickets are called per priority run.",
+    )
+    ratio_priority: int = Field(
+        1,
+        ge=1,
+        le=20,
+        title="Priority share",
+        description="When both wait, this many priority tickets are called per normal run.",
+    )
+    max_wait_minutes: int = Field(
+        30,
+        ge=1,
+        le=600,
+        title="Maximum wait",
+        description="A normal ticket waiting this long goes before priority tickets.",
+    )
+    max_recalls: int = Field(
+        3, ge=0, le=10, title="Recalls", description="Recalls allowed; the next one marks a no-show."
+    )
+    appointment_early_minutes: int = Field(
+        30, ge=0, le=240, title="Early check-in", description="Minutes before the booked time."
+    )
+    appointment_late_minutes: int = Field(
+        15,
+        ge=0,
+        le=240,
+        title="Late check-in",
+        description="Minutes after the booked time; later check-ins get a normal ticket.",
+    )
+    estimate_window: int = Field(
+        20,
+        ge=1,
+        le=500,
+        title="Estimate window",
+        description="Recent finished tickets per business used for the wait estimate.",
+    )
+
+
+class Business(Strict):
+    code: str = Field(title="Code", description="Ticket prefix, one capital letter.", pattern=r"^[A-Z]$")
+    name: str = Field(title="Name", description="Name shown to customers.", min_length=1, max_length=32)
+    name_en: str = Field("", title="English name", description="Name in English.", max_length=48)
+    icon: str = Field("", title="Icon", description="Icon name for the kiosk tile.", max_length=32)
+    default_service_minutes: int = Field(
+        5, ge=1, le=240, title="Service time", description="Assumed minutes per customer until measured."
+    )
+    green_channel: bool = Field(
+        True, title="Green channel", description="Whether elderly/disabled customers may take priority."
+    )
+
+
+class Counter(Strict):
+    id: str = Field(title="Id", description="Counter id as staff and lights know it.", pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    name: str = Field(title="Name", description="Name announced to customers.", min_length=1, max_length=32)
+    primary: list[str] = Field(title="Primary", description="Business codes served first.", min_length=1)
+    secondary: list[str] = Field(
+        default_factory=list, title="Secondary", description="Business codes served when no primary waits."
+    )
+
+
+class Tag(Strict):
+    name: str = Field(title="Name", description="Tag as HQ sends it.", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    priority: Literal["vip", "green", "none"] = Field(
+        "none", title="Priority", description="Priority a tagged customer's ticket gets."
+    )
+    description: str = Field("", title="Description", description="Shown to staff.", max_length=64)
+
+
+class BusSection(Strict):
+    tcp_requests: str | None = Field(
+        None,
+        title="TCP requests",
+        description="Also bind the request socket on this TCP endpoint (CurveZMQ required).",
+        pattern=r"^tcp://[^\s]+:\d+$",
+    )
+    tcp_events: str | None = Field(
+        None,
+        title="TCP events",
+        description="Also bind the event socket on this TCP endpoint (CurveZMQ required).",
+        pattern=r"^tcp://[^\s]+:\d+$",
+    )
+
+
+class HallConfig(Strict):
+    hall: HallSection = Field(title="Hall", description="Who and where this hall is.")
+    queue: QueuePolicy = Field(default_factory=QueuePolicy, title="Queue", description="Queue rules.")
+    businesses: list[Business] = Field(title="Businesses", description="Businesses offered.", min_length=1)
+    counters: list[Counter] = Field(title="Counters", description="Staffed counters.", min_length=1)
+    tags: list[Tag] = Field(default_factory=list, title="Tags", description="Customer tags known.")
+    bus: BusSection = Field(default_factory=BusSection, title="Bus", description="Extra endpoints.")
+    services: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        title="Services",
+        description="Per-service sections (devices, vision, …), each validated by its service.",
+    )
+
+    @model_validator(mode="after")
+    def _references(self) -> HallConfig:
+        codes = [b.code for b in self.businesses]
+        dup = {c for c in codes if codes.count(c) > 1}
+        if dup:
+            raise ValueError(f"business code {sorted(dup)[0]} is defined twice")
+        ids = [c.id for c in self.counters]
+        dup = {c for c in ids if ids.count(c) > 1}
+        if dup:
+            raise ValueError(f"counter id {sorted(dup)[0]} is defined twice")
+        for counter in self.counters:
+            for code in [*counter.primary, *counter.secondary]:
+                if code not in codes:
+                    raise ValueError(f"counter {counter.id} names unknown business {code!r}")
+        return self
+
+    def business(self, code: str) -> Business:
+        for b in self.businesses:
+            if b.code == code:
+                return b
+        raise KeyError(code)
+
+    def counter(self, counter_id: str) -> Counter:
+        for c in self.counters:
+            if c.id == counter_id:
+                return c
+        raise KeyError(counter_id)
+
+
+def default_text() -> str:
+    return resources.files("edge").joinpath("hall_defaults.toml").read_text(encoding="utf-8")
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "services":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_text(text: str, name: str = "<config>", *, defaults: bool = True) -> HallConfig:
+    """Parse and validate TOML text; raise :class:`ConfigError` naming key and line."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from exc
+    data = _merge(tomllib.loads(default_text()), raw) if defaults else raw
+    try:
+        return HallConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, text, name)) from exc
+
+
+def load(path: str | Path | None = None) -> HallConfig:
+    """Load ``path``, else ``$HALL_CONFIG``, else ``$HALL_HOME/hall.toml``, else the defaults."""
+    from edge.paths import Home
+
+    chosen = path or os.environ.get("HALL_CONFIG")
+    if not chosen and Home.from_env().config_path.exists():
+        chosen = Home.from_env().config_path
+    if not chosen:
+        return load_text(default_text(), "<embedded defaults>", defaults=False)
+    p = Path(chosen)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from exc
+    return load_text(text, str(p))
+
+
+def _describe(exc: ValidationError, text: str, name: str) -> str:
+    lines = []
+    index = _index_lines(text)
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        line = _find_line(index, loc)
+        where = f"{name}:{line}" if line else name
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{where}: {dotted}: {msg}")
+    return "\n".join(lines)
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\"-]+)\s*\]\]?")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\"-]+(?:\s*\.\s*[A-Za-z0-9_\"-]+)*)\s*=")
+
+
+def _index_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """Map each key path in the TOML text to the line it is defined on."""
+    index: dict[tuple[Any, ...], int] = {}
+    counts: dict[tuple[str, ...], int] = {}
+    current: tuple[Any, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):
+            continue
+        header = _HEADER.match(line)
+        if header:
+            parts = tuple(p.strip().strip('"') for p in header.group(2).split("."))
+            if header.group(1) == "[[":
+                base = _resolve(parts, counts)
+                n = counts.get(base, 0)
+                counts[base] = n + 1
+                current = (*base, n)
+            else:
+                current = _resolve(parts, counts)
+            index.setdefault(current, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            parts = tuple(p.strip().strip('"') for p in key.group(1).split("."))
+            index.setdefault((*current, *parts), number)
+    return index
+
+
+def _resolve(parts: tuple[str, ...], counts: dict[tuple[str, ...], int]) -> tuple[Any, ...]:
+    """Insert array-of-table indices into a header path (``hall.opening_hours`` → ``hall.opening_hours.1``)."""
+    out: list[Any] = []
+    for part in parts[:-1]:
+        out.append(part)
+        n = counts.get(tuple(out))
+        if n:
+            out.append(n - 1)
+    out.append(parts[-1])
+    return tuple(out)
+
+
+def _find_line(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in index:
+            return index[loc[:end]]
+    return None

@@ -1,0 +1,221 @@
+"""``hall core``: the queue engine and the bus hub in one process.
+
+It takes a lock on ``$HALL_HOME/run/core.lock`` (one core per hall), opens
+``hall.db``, binds the ipc endpoints (and CurveZMQ TCP endpoints when the
+config names them), then serves until SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import fcntl
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from edge import __version__, config, envelope
+from edge.config import HallConfig
+from edge.core.hub import Hub
+from edge.errors import Conflict, HallError, InvalidRequest
+from edge.paths import Home
+from edge.queue.engine import Queue
+from edge.schemas import bus as bus_schema
+from edge.schemas import queue as queue_schema
+from edge.storage import Database
+
+log = logging.getLogger("hall.core")
+TICK_S = 5.0
+
+
+class Core:
+    def __init__(self, home: Home, cfg: HallConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.home = home.ensure()
+        self.cfg = cfg
+        self.clock = clock
+        self._lock_fd = _single_instance(home.lock_path)
+        self.db = Database(home.db_path)
+        self.queue = Queue(self.db, cfg, clock=clock)
+        self.ctx: zmq.Context[Any] = zmq.Context()
+        self.auth: Any = None
+        requests: list[tuple[str, Path | None]] = [(home.requests_endpoint, None)]
+        events: list[tuple[str, Path | None]] = [(home.events_endpoint, None)]
+        if cfg.bus.tcp_requests or cfg.bus.tcp_events:
+            self._start_auth()
+            if cfg.bus.tcp_requests:
+                requests.append((cfg.bus.tcp_requests, home.keys_dir))
+            if cfg.bus.tcp_events:
+                events.append((cfg.bus.tcp_events, home.keys_dir))
+        self.hub = Hub(
+            self.db,
+            self.ctx,
+            request_endpoints=requests,
+            event_endpoints=events,
+            take_events=self.queue.take_emitted,
+            discard_events=self._discard,
+            pending_events=lambda: len(self.queue.emitted),
+        )
+        self._routes()
+        self.stop = threading.Event()
+
+    def _start_auth(self) -> None:
+        from zmq.auth.thread import ThreadAuthenticator
+
+        from edge.bus import curve
+
+        curve.ensure_keypair(self.home.keys_dir, "server")
+        self.auth = ThreadAuthenticator(self.ctx)
+        self.auth.start()
+        self.auth.configure_curve(domain="*", location=str(curve.clients_dir(self.home.keys_dir)))
+
+    def _discard(self, mark: int) -> None:
+        del self.queue.emitted[mark:]
+
+    def _routes(self) -> None:
+        q = self.queue
+        table: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "ticket.issue": q.issue,
+            "ticket.show": q.show,
+            "ticket.cancel": q.cancel,
+            "ticket.list": q.list_tickets,
+            "ticket.evaluate": q.evaluate,
+            "counter.open": q.open,
+            "counter.close": q.close,
+            "counter.pause": q.pause,
+            "counter.resume": q.resume,
+            "counter.call": q.call,
+            "counter.recall": q.recall,
+            "counter.serve": q.serve,
+            "counter.transfer": q.transfer,
+            "counter.noshow": q.noshow,
+            "counter.finish": q.finish,
+            "counter.list": q.counter_list,
+            "queue.status": q.status,
+            "appointment.book": q.book,
+            "appointment.checkin": q.checkin,
+            "customer.tag": q.tag,
+        }
+        for topic, fn in table.items():
+            self.hub.route(topic, _plain(fn), write=topic not in queue_schema.READS)
+        self.hub.route("hall.ping", self._ping, write=False)
+        self.hub.route("events.since", self._events_since, write=False)
+        self.hub.route("event.publish", self._publish, write=True)
+
+    # -- bus-level handlers -------------------------------------------------
+    def _ping(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        row = self.db.one("SELECT COALESCE(MAX(seq), 0) FROM events")
+        return {
+            "hall": self.cfg.hall.id,
+            "version": __version__,
+            "pid": os.getpid(),
+            "seq": row[0] if row else 0,
+            "stats": dict(self.hub.stats),
+        }
+
+    def _events_since(self, data: dict[str, Any], env: envelope.Envelope) -> list[envelope.Envelope]:
+        req = bus_schema.EventsSince.model_validate(data)
+        return self.db.events_since(req.seq, req.limit, req.prefix)
+
+    def _publish(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = bus_schema.EventPublish.model_validate(data)
+        if req.topic.startswith(bus_schema.CORE_PREFIXES):
+            raise Conflict(f"topic {req.topic} belongs to the core; send the request that changes it instead")
+        if req.durable:
+            event = self.db.append_event(req.topic, req.data, source=env["source"])
+        else:
+            event = envelope.make(req.topic, req.data, source=env["source"])
+        self.queue.emitted.append(event)
+        return {"seq": event.get("seq")}
+
+    # -- running ------------------------------------------------------------
+    def tick(self) -> None:
+        """Periodic work: close yesterday's queue, forget old request ids."""
+        self.db.begin()
+        try:
+            self.queue.roll_day()
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            self.queue.take_emitted()
+            raise
+        for event in self.queue.take_emitted():
+            self.hub.publish(event)
+        self.hub.forget_old_requests(self.clock())
+
+    def serve(self) -> None:
+        log.info("core of hall %s serving on %s", self.cfg.hall.id, self.home.requests_endpoint)
+        next_tick = 0.0
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= next_tick:
+                try:
+                    self.tick()
+                except HallError as exc:
+                    log.error("periodic work failed: %s", exc)
+                next_tick = now + TICK_S
+            self.hub.poll_once(timeout_ms=200)
+
+    def close(self) -> None:
+        self.hub.close()
+        if self.auth is not None:
+            self.auth.stop()
+        self.ctx.term()
+        self.db.close()
+        os.close(self._lock_fd)
+
+
+def _plain(fn: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any], envelope.Envelope], Any]:
+    return lambda data, env: fn(data)
+
+
+def _single_instance(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise HallError(f"another core is already running for {path.parent.parent}") from None
+    return fd
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hall core", description="Run the queue engine and the bus hub.")
+    parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
+    args = parser.parse_args(argv)
+    faulthandler.enable()
+    _title("hall core")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        cfg = config.load(args.config)
+        core = Core(Home.from_env(), cfg)
+    except (HallError, InvalidRequest) as exc:
+        print(f"hall core: {exc}", file=sys.stderr)
+        return 2
+
+    def stop(signum: int, frame: object) -> None:
+        core.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        core.serve()
+    finally:
+        core.close()
+    return 0
+
+
+def _title(name: str) -> None:
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(name)
+    except ImportError:
+        pass

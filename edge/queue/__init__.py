@@ -1,0 +1,1 @@
+"""The queue engine: numbering, choosing whom to call, estimating waits."""

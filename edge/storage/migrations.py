@@ -1,0 +1,117 @@
+"""Numbered schema migrations. Append; never edit one that has shipped.
+
+``PRAGMA user_version`` records the last one applied; each runs in its own
+transaction together with the version bump.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE events (
+            seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+            id     TEXT NOT NULL UNIQUE,
+            ts     TEXT NOT NULL,
+            source TEXT NOT NULL,
+            topic  TEXT NOT NULL,
+            data   TEXT NOT NULL
+        );
+        CREATE INDEX events_topic ON events(topic, seq);
+
+        -- Replies to requests already applied, so a retried request is answered, not re-applied.
+        CREATE TABLE requests (
+            id    TEXT PRIMARY KEY,
+            topic TEXT NOT NULL,
+            reply TEXT NOT NULL,
+            at    REAL NOT NULL
+        );
+        CREATE INDEX requests_at ON requests(at);
+
+        CREATE TABLE tickets (
+            id            TEXT PRIMARY KEY,
+            day           TEXT NOT NULL,
+            series        TEXT NOT NULL,
+            seq           INTEGER NOT NULL,
+            number        TEXT NOT NULL,
+            business      TEXT NOT NULL,
+            state         TEXT NOT NULL,
+            priority      TEXT NOT NULL,
+            queued_at     REAL NOT NULL,
+            issued_at     REAL NOT NULL,
+            booked_at     REAL,
+            called_at     REAL,
+            serving_at    REAL,
+            finished_at   REAL,
+            counter       TEXT,
+            target_counter TEXT,
+            recalls       INTEGER NOT NULL DEFAULT 0,
+            parent_id     TEXT REFERENCES tickets(id),
+            customer_kind TEXT,
+            customer_hash TEXT,
+            customer_masked TEXT,
+            customer_name TEXT,
+            appointment   TEXT,
+            tags          TEXT NOT NULL DEFAULT '[]',
+            end_reason    TEXT
+        );
+        CREATE UNIQUE INDEX tickets_number ON tickets(day, series, seq) WHERE parent_id IS NULL;
+        CREATE INDEX tickets_waiting ON tickets(state, business, queued_at);
+        CREATE INDEX tickets_day ON tickets(day, business);
+
+        CREATE TABLE counters (
+            id            TEXT PRIMARY KEY,
+            state         TEXT NOT NULL DEFAULT 'closed',
+            staff         TEXT,
+            pause_reason  TEXT,
+            current_ticket TEXT REFERENCES tickets(id),
+            streak_kind   TEXT,
+            streak_len    INTEGER NOT NULL DEFAULT 0,
+            changed_at    REAL
+        );
+
+        -- Why each ticket was called: the rule and the tickets it passed.
+        CREATE TABLE calls (
+            id        INTEGER PRIMARY KEY AUTOINCREMENT,
+            ticket_id TEXT NOT NULL REFERENCES tickets(id),
+            counter   TEXT NOT NULL,
+            at        REAL NOT NULL,
+            rule      TEXT NOT NULL,
+            detail    TEXT NOT NULL,
+            passed    TEXT NOT NULL
+        );
+        CREATE INDEX calls_ticket ON calls(ticket_id);
+
+        CREATE TABLE evaluations (
+            ticket_id TEXT PRIMARY KEY REFERENCES tickets(id),
+            score     INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+            reasons   TEXT NOT NULL,
+            at        REAL NOT NULL,
+            counter   TEXT,
+            staff     TEXT
+        );
+
+        CREATE TABLE appointments (
+            code          TEXT PRIMARY KEY,
+            business      TEXT NOT NULL,
+            booked_at     REAL NOT NULL,
+            customer_hash TEXT,
+            customer_masked TEXT,
+            state         TEXT NOT NULL DEFAULT 'booked',
+            ticket_id     TEXT REFERENCES tickets(id)
+        );
+        CREATE INDEX appointments_customer ON appointments(customer_hash, booked_at);
+
+        CREATE TABLE customer_tags (
+            hash TEXT PRIMARY KEY,
+            tags TEXT NOT NULL
+        );
+
+        CREATE TABLE meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
+]

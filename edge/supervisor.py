@@ -1,0 +1,204 @@
+"""``hall run`` and ``hall demo``: every installed service as a child process.
+
+The core starts first; the others follow once it answers. A child that exits
+is restarted after a backoff, at most ``MAX_RESTARTS`` times a minute, after
+which it is left down and reported (the rest of the hall keeps running).
+Ctrl-C or SIGTERM stops every child, politely first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_RESTARTS = 5
+WINDOW_S = 60.0
+DEMO_HOME = Path.home() / ".local" / "share" / "smart-hall-demo"
+
+
+def say(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} hall: {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    starts: deque[float] = field(default_factory=deque)
+    next_start: float = 0.0
+    given_up: bool = False
+
+    def start(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(self.argv, env=env, start_new_session=True)
+        self.starts.append(time.monotonic())
+        say(f"started {self.name} (pid {self.proc.pid})")
+
+
+class Supervisor:
+    def __init__(self, names: list[str], env: dict[str, str], extra: dict[str, list[str]] | None = None) -> None:
+        self.env = env
+        self.children = [Child(n, [sys.executable, "-m", "edge", n]) for n in names]
+        for name, argv in (extra or {}).items():
+            self.children.append(Child(name, argv))
+        self.stopping = threading.Event()
+
+    def run(self, duration: float | None = None) -> int:
+        deadline = time.monotonic() + duration if duration else None
+        first, rest = self.children[0], self.children[1:]
+        first.start(self.env)
+        if first.name == "core":
+            self._await_core()
+        for child in rest:
+            child.start(self.env)
+        while not self.stopping.is_set():
+            if deadline and time.monotonic() >= deadline:
+                break
+            self._watch()
+            self.stopping.wait(0.2)
+        self.stop_all()
+        return 0
+
+    def _await_core(self) -> None:
+        from edge.bus import BusClient
+        from edge.errors import BusError
+
+        with BusClient("supervisor", timeout=0.5, retries=0) as bus:
+            for _ in range(40):
+                try:
+                    bus.request("hall.ping")
+                    return
+                except BusError:
+                    if self.stopping.is_set():
+                        return
+        say("core does not answer yet; starting the others anyway")
+
+    def _watch(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.given_up or child.proc is None:
+                continue
+            code = child.proc.poll()
+            if code is None:
+                continue
+            if child.next_start == 0.0:
+                while child.starts and now - child.starts[0] > WINDOW_S:
+                    child.starts.popleft()
+                if len(child.starts) >= MAX_RESTARTS:
+                    child.given_up = True
+                    say(f"{child.name} exited {MAX_RESTARTS} times within {WINDOW_S:.0f} s; left down")
+                    continue
+                delay = min(10.0, 0.5 * 2 ** (len(child.starts) - 1))
+                child.next_start = now + delay
+                say(f"{child.name} exited with status {code}; restarting in {delay:.1f} s")
+            elif now >= child.next_start:
+                child.next_start = 0.0
+                child.start(self.env)
+
+    def stop_all(self) -> None:
+        self.stopping.set()
+        live = [c for c in reversed(self.children) if c.proc is not None and c.proc.poll() is None]
+        for child in live:
+            assert child.proc is not None
+            child.proc.terminate()
+        deadline = time.monotonic() + 8.0
+        for child in live:
+            assert child.proc is not None
+            try:
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                say(f"{child.name} did not stop; killing it")
+                child.proc.kill()
+                child.proc.wait()
+        say("stopped")
+
+
+def _service_names(only: str | None, skip: str | None) -> list[str]:
+    from edge.cli.main import services
+
+    names = sorted(services(), key=lambda n: (n != "core", n))
+    if only:
+        wanted = [n.strip() for n in only.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise SystemExit(f"hall run: no installed service {unknown[0]!r} (installed: {', '.join(names)})")
+        names = [n for n in names if n in wanted]
+    if skip:
+        names = [n for n in names if n not in {s.strip() for s in skip.split(",")}]
+    return names
+
+
+def _install_signals(sup: Supervisor) -> None:
+    def stop(signum: int, frame: object) -> None:
+        sup.stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def run_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="hall run", description="Start every installed service; restart crashed ones.")
+    p.add_argument("--only", help="comma-separated services to start (default: all installed)")
+    p.add_argument("--skip", help="comma-separated services not to start")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    a = p.parse_args(argv)
+    sup = Supervisor(_service_names(a.only, a.skip), dict(os.environ))
+    _install_signals(sup)
+    return sup.run(a.duration)
+
+
+def demo_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="hall demo", description="Run the demo hall: every service, simulated customers.")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--speed", type=float, default=20.0, help="simulated minutes per real minute")
+    p.add_argument("--skip", help="comma-separated services not to start")
+    p.add_argument("--quiet", action="store_true", help="do not print the hall's events")
+    a = p.parse_args(argv)
+    env = dict(os.environ)
+    env.setdefault("HALL_HOME", str(DEMO_HOME))
+    env["HALL_DEMO"] = "1"
+    os.environ.update({"HALL_HOME": env["HALL_HOME"], "HALL_DEMO": "1"})
+    say(f"demo hall in {env['HALL_HOME']} (set HALL_HOME to use another directory); Ctrl-C stops it")
+    extra = {"simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)]}
+    sup = Supervisor(_service_names(None, a.skip), env, extra)
+    _install_signals(sup)
+    if not a.quiet:
+        threading.Thread(target=_print_events, args=(sup.stopping,), daemon=True).start()
+    return sup.run(a.duration)
+
+
+def _print_events(stop: threading.Event) -> None:
+    from edge.bus import Subscriber
+
+    with Subscriber([""]) as sub:
+        while not stop.is_set():
+            env = sub.recv(timeout=0.5)
+            if env is not None:
+                print(describe(env), flush=True)
+
+
+def describe(env: dict[str, object]) -> str:
+    """One line a person can read for an event."""
+    data = env.get("data")
+    d = data if isinstance(data, dict) else {}
+    topic = str(env.get("topic"))
+    stamp = time.strftime("%H:%M:%S")
+    if topic == "ticket.issued":
+        return f"{stamp}  取号 {d['number']} {d['business_name']}  前面 {d['people_ahead']} 人, 约 {d['wait_minutes']} 分钟"
+    if topic in ("ticket.called", "ticket.recalled"):
+        verb = "叫号" if topic == "ticket.called" else "重呼"
+        return f"{stamp}  {verb} 请 {d['number']} 号到 {d.get('counter_name', d.get('counter'))}  [{d.get('rule', '')}]"
+    if topic == "ticket.finished":
+        return f"{stamp}  办结 {d['number']} at counter {d['counter']} ({d.get('handling_s', 0)} s)"
+    if topic == "evaluation.recorded":
+        return f"{stamp}  评价 {d['number']}: {'★' * int(d['score'])}"
+    return f"{stamp}  {topic} {json.dumps(d, ensure_ascii=False)[:100]}"
