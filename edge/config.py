@@ -20,12 +20,13 @@ import tomllib
 from datetime import time
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.errors import ConfigError
 
+M = TypeVar("M", bound=BaseModel)
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -239,9 +240,34 @@ def load_text(text: str, name: str = "<config>", *, defaults: bool = True) -> Ha
         raise ConfigError(f"{name}: not valid TOML: {exc}") from exc
     data = _merge(tomllib.loads(default_text()), raw) if defaults else raw
     try:
-        return HallConfig.model_validate(data)
+        cfg = HallConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, text, name)) from exc
+    for section, values in cfg.services.items():
+        try:
+            service_model(section).model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, text, name, ("services", section))) from exc
+    return cfg
+
+
+def service_model(section: str) -> type[BaseModel]:
+    """The config model a service registered (entry point group ``hall.config``) for its section."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="hall.config"):
+        if ep.name == section:
+            model: type[BaseModel] = ep.load()
+            return model
+    known = sorted(ep.name for ep in entry_points(group="hall.config"))
+    raise ConfigError(
+        f"services.{section}: no installed service has this section (known: {', '.join(known) or 'none'})"
+    )
+
+
+def service_config(cfg: HallConfig, section: str, model: type[M]) -> M:
+    """A service's own section of the config, validated, or its defaults when absent."""
+    return model.model_validate(cfg.services.get(section, {}))
 
 
 def load(path: str | Path | None = None) -> HallConfig:
@@ -261,11 +287,11 @@ def load(path: str | Path | None = None) -> HallConfig:
     return load_text(text, str(p))
 
 
-def _describe(exc: ValidationError, text: str, name: str) -> str:
+def _describe(exc: ValidationError, text: str, name: str, prefix: tuple[Any, ...] = ()) -> str:
     lines = []
     index = _index_lines(text)
     for err in exc.errors():
-        loc = tuple(err["loc"])
+        loc = (*prefix, *err["loc"])
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         line = _find_line(index, loc)
         where = f"{name}:{line}" if line else name

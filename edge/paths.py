@@ -4,9 +4,7 @@
 endpoints are ipc sockets inside it, so two halls with two homes run side by
 side without touching each other::
 
-    >>> import os
-    >>> os.environ["HALL_HOME"] = "/tmp/hall-a"
-    >>> Home.from_env().events_endpoint
+    >>> Home(Path("/tmp/hall-a")).events_endpoint
     'ipc:///tmp/hall-a/run/events.sock'
 """
 

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from pydantic import BaseModel, ValidationError
 
-from edge import envelope, schemas
+from edge import envelope
 from edge.errors import HallError, InvalidRequest, StorageError
 from edge.storage import Database
 
@@ -37,6 +38,7 @@ REQUEST_MEMORY_S = 3 * 24 * 3600
 @dataclass
 class Route:
     handler: Handler
+    model: type[BaseModel]
     write: bool
 
 
@@ -80,8 +82,11 @@ class Hub:
         for sock in self.routers:
             self.poller.register(sock, zmq.POLLIN)
 
-    def route(self, topic: str, handler: Handler, *, write: bool) -> None:
-        self.routes[topic] = Route(handler, write)
+    def route(self, topic: str, handler: Handler, *, model: type[BaseModel], write: bool) -> None:
+        """Serve ``topic``: ``data`` is validated by ``model`` first; writes are remembered by id."""
+        if topic in self.routes:
+            raise ValueError(f"request topic {topic} is routed twice")
+        self.routes[topic] = Route(handler, model, write)
 
     def close(self) -> None:
         for sock in [*self.routers, *self.pubs]:
@@ -160,7 +165,7 @@ class Hub:
         mark = self.pending_events()
         try:
             with self.db.savepoint():
-                schemas.validate(env["topic"], env["data"])
+                _validate(route.model, env["topic"], env["data"])
                 result = route.handler(env["data"], env)
                 reply = {"re": env["id"], "ok": True, "result": result}
                 if route.write:
@@ -183,6 +188,18 @@ class Hub:
     def forget_old_requests(self, now: float) -> None:
         with self.db.atomic():
             self.db.execute("DELETE FROM requests WHERE at < ?", (now - REQUEST_MEMORY_S,))
+
+
+def _validate(model: type[BaseModel], topic: str, data: dict[str, Any]) -> None:
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "data"
+            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            parts.append(f"{field}: {msg}")
+        raise InvalidRequest(f"{topic}: " + "; ".join(parts)) from exc
 
 
 def _error(request_id: str | None, exc: HallError) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import fcntl
+import importlib
 import logging
 import os
 import signal
@@ -18,13 +19,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import zmq
 
 from edge import __version__, config, envelope
 from edge.config import HallConfig
-from edge.core.hub import Hub
+from edge.core.hub import Handler, Hub
 from edge.errors import Conflict, HallError, InvalidRequest
 from edge.paths import Home
 from edge.queue.engine import Queue
@@ -34,6 +36,9 @@ from edge.storage import Database
 
 log = logging.getLogger("hall.core")
 TICK_S = 5.0
+
+# Modules with ``register(core)`` that add request topics and tick hooks to the core.
+AREAS: tuple[str, ...] = ()
 
 
 class Core:
@@ -63,6 +68,7 @@ class Core:
             discard_events=self._discard,
             pending_events=lambda: len(self.queue.emitted),
         )
+        self.tick_hooks: list[Callable[[], None]] = [self.queue.roll_day]
         self._routes()
         self.stop = threading.Event()
 
@@ -104,10 +110,21 @@ class Core:
             "customer.tag": q.tag,
         }
         for topic, fn in table.items():
-            self.hub.route(topic, _plain(fn), write=topic not in queue_schema.READS)
-        self.hub.route("hall.ping", self._ping, write=False)
-        self.hub.route("events.since", self._events_since, write=False)
-        self.hub.route("event.publish", self._publish, write=True)
+            self.route(topic, _plain(fn), queue_schema)
+        self.route("hall.ping", self._ping, bus_schema)
+        self.route("events.since", self._events_since, bus_schema)
+        self.route("event.publish", self._publish, bus_schema)
+        for name in AREAS:
+            importlib.import_module(name).register(self)
+
+    # -- what areas use -------------------------------------------------------
+    def route(self, topic: str, handler: Handler, schema: ModuleType) -> None:
+        """Serve a request topic whose model is in ``schema.REQUESTS`` (a write unless in ``schema.READS``)."""
+        self.hub.route(topic, handler, model=schema.REQUESTS[topic], write=topic not in schema.READS)
+
+    def emit(self, topic: str, data: dict[str, Any]) -> None:
+        """Append an event to the log in the current transaction; it is published after the commit."""
+        self.queue.emit(topic, data)
 
     # -- bus-level handlers -------------------------------------------------
     def _ping(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
@@ -137,10 +154,11 @@ class Core:
 
     # -- running ------------------------------------------------------------
     def tick(self) -> None:
-        """Periodic work: close yesterday's queue, forget old request ids."""
+        """Periodic work in one transaction (tick hooks: close yesterday's queue, …), then forget old request ids."""
         self.db.begin()
         try:
-            self.queue.roll_day()
+            for hook in self.tick_hooks:
+                hook()
             self.db.commit()
         except BaseException:
             self.db.rollback()

@@ -1,0 +1,88 @@
+"""Shared fixtures: a hall home per test, a real core process on a real bus."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.bus import BusClient, Endpoints
+from edge.errors import BusError
+from edge.paths import Home
+
+
+@pytest.fixture
+def hall_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    """An empty HALL_HOME for this test (short path: ipc socket paths are limited to ~100 bytes)."""
+    root = tmp_path / "home"
+    monkeypatch.setenv("HALL_HOME", str(root))
+    monkeypatch.delenv("HALL_CONFIG", raising=False)
+    monkeypatch.delenv("HALL_BUS_REQUESTS", raising=False)
+    monkeypatch.delenv("HALL_BUS_EVENTS", raising=False)
+    return Home(root).ensure()
+
+
+class CoreProcess:
+    """``hall core`` as a child process; start, kill -9 and restart it."""
+
+    def __init__(self, home: Home, config: Path | None = None) -> None:
+        self.home = home
+        self.config = config
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = home.root / "core.log"
+
+    def start(self) -> CoreProcess:
+        argv = [sys.executable, "-m", "edge", "core"]
+        if self.config:
+            argv += ["--config", str(self.config)]
+        env = {**os.environ, "HALL_HOME": str(self.home.root)}
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, attempts: int = 60) -> None:
+        with BusClient("test", endpoints=Endpoints.local(self.home), timeout=0.25, retries=0) as bus:
+            for _ in range(attempts):
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"core exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+                try:
+                    bus.request("hall.ping")
+                    return
+                except BusError:
+                    continue
+        raise RuntimeError("core did not answer a ping")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def core(hall_home: Home) -> Iterator[CoreProcess]:
+    proc = CoreProcess(hall_home).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def bus(core: CoreProcess) -> Iterator[BusClient]:
+    with BusClient("test", endpoints=Endpoints.local(core.home), timeout=3.0, retries=2) as client:
+        yield client
