@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from edge import envelope
 from edge.errors import HallError, InvalidRequest, StorageError
+from edge.schemas import parse
 from edge.storage import Database
 
 log = logging.getLogger("hall.core")
@@ -165,7 +166,7 @@ class Hub:
         mark = self.pending_events()
         try:
             with self.db.savepoint():
-                _validate(route.model, env["topic"], env["data"])
+                parse(route.model, env["data"], env["topic"])
                 result = route.handler(env["data"], env)
                 reply = {"re": env["id"], "ok": True, "result": result}
                 if route.write:
@@ -188,18 +189,6 @@ class Hub:
     def forget_old_requests(self, now: float) -> None:
         with self.db.atomic():
             self.db.execute("DELETE FROM requests WHERE at < ?", (now - REQUEST_MEMORY_S,))
-
-
-def _validate(model: type[BaseModel], topic: str, data: dict[str, Any]) -> None:
-    try:
-        model.model_validate(data)
-    except ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "data"
-            msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            parts.append(f"{field}: {msg}")
-        raise InvalidRequest(f"{topic}: " + "; ".join(parts)) from exc
 
 
 def _error(request_id: str | None, exc: HallError) -> dict[str, Any]:

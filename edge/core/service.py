@@ -31,6 +31,7 @@ from edge.errors import Conflict, HallError, InvalidRequest
 from edge.paths import Home
 from edge.queue.engine import Queue
 from edge.schemas import bus as bus_schema
+from edge.schemas import parse
 from edge.schemas import queue as queue_schema
 from edge.storage import Database
 
@@ -138,11 +139,11 @@ class Core:
         }
 
     def _events_since(self, data: dict[str, Any], env: envelope.Envelope) -> list[envelope.Envelope]:
-        req = bus_schema.EventsSince.model_validate(data)
+        req = parse(bus_schema.EventsSince, data)
         return self.db.events_since(req.seq, req.limit, req.prefix)
 
     def _publish(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = bus_schema.EventPublish.model_validate(data)
+        req = parse(bus_schema.EventPublish, data)
         if req.topic.startswith(bus_schema.CORE_PREFIXES):
             raise Conflict(f"topic {req.topic} belongs to the core; send the request that changes it instead")
         if req.durable:

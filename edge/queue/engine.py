@@ -36,6 +36,7 @@ from edge.errors import Conflict, InvalidRequest, NotFound
 from edge.queue import selection
 from edge.queue.clock import business_day, is_open, local_hhmm
 from edge.queue.views import counter_view, ticket_view
+from edge.schemas import parse
 from edge.schemas import queue as s
 from edge.storage import Database
 
@@ -128,7 +129,7 @@ class Queue:
     def issue(
         self, data: dict[str, Any], *, appointment: sqlite3.Row | None = None, late: bool = False
     ) -> dict[str, Any]:
-        req = s.TicketIssue.model_validate(data)
+        req = parse(s.TicketIssue, data)
         self._business(req.business)
         now = self.clock()
         if self.cfg.hall.enforce_opening_hours and not is_open(now, self.cfg.hall):
@@ -231,7 +232,7 @@ class Queue:
         return {"people_ahead": ahead, "wait_minutes": wait, "counters_open": len(serving)}
 
     def show(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.TicketRef.model_validate(data)
+        req = parse(s.TicketRef, data)
         row = self._ticket(req.number, req.day)
         out = self.view(row)
         if row["state"] == "issued":
@@ -260,7 +261,7 @@ class Queue:
         return out
 
     def list_tickets(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        req = s.TicketList.model_validate(data)
+        req = parse(s.TicketList, data)
         sql, params = "SELECT * FROM tickets WHERE day = ?", [req.day or self.today()]
         if req.state:
             sql += " AND state = ?"
@@ -272,7 +273,7 @@ class Queue:
         return [self.view(r) for r in rows]
 
     def cancel(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.TicketRef.model_validate(data)
+        req = parse(s.TicketRef, data)
         row = self._ticket(req.number, req.day)
         if row["state"] != "issued":
             raise Conflict(f"ticket {row['number']} is {row['state']}; only a waiting ticket can be cancelled")
@@ -285,7 +286,7 @@ class Queue:
         return out
 
     def evaluate(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.TicketEvaluate.model_validate(data)
+        req = parse(s.TicketEvaluate, data)
         row = self._ticket(req.number, req.day)
         if row["state"] != "done":
             raise Conflict(f"ticket {row['number']} is {row['state']}; only a finished ticket can be rated")
@@ -340,7 +341,7 @@ class Queue:
             )
 
     def open(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterOpen.model_validate(data)
+        req = parse(s.CounterOpen, data)
         row = self._counter(req.counter)
         if row["state"] != "closed":
             raise Conflict(f"counter {req.counter} is already {row['state']}")
@@ -350,7 +351,7 @@ class Queue:
         return out
 
     def close(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterRef.model_validate(data)
+        req = parse(s.CounterRef, data)
         row = self._counter(req.counter)
         if row["state"] == "closed":
             raise Conflict(f"counter {req.counter} is already closed")
@@ -361,7 +362,7 @@ class Queue:
         return out
 
     def pause(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterPause.model_validate(data)
+        req = parse(s.CounterPause, data)
         row = self._counter(req.counter)
         if row["state"] != "open":
             raise Conflict(f"counter {req.counter} is {row['state']}; only an open counter can pause")
@@ -372,7 +373,7 @@ class Queue:
         return out
 
     def resume(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterRef.model_validate(data)
+        req = parse(s.CounterRef, data)
         row = self._counter(req.counter)
         if row["state"] != "paused":
             raise Conflict(f"counter {req.counter} is {row['state']}, not paused")
@@ -382,7 +383,7 @@ class Queue:
         return out
 
     def call(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterCall.model_validate(data)
+        req = parse(s.CounterCall, data)
         row = self._counter(req.counter)
         if row["state"] != "open":
             raise Conflict(f"counter {req.counter} is {row['state']}; open or resume it to call")
@@ -441,7 +442,7 @@ class Queue:
         return ticket
 
     def recall(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterRef.model_validate(data)
+        req = parse(s.CounterRef, data)
         ticket = self._current(req.counter, ("called",))
         if ticket["recalls"] >= self.cfg.queue.max_recalls:
             return self._end(req.counter, ticket, "no_show", "recalls_exhausted", "ticket.no_show")
@@ -452,7 +453,7 @@ class Queue:
         return out
 
     def serve(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterRef.model_validate(data)
+        req = parse(s.CounterRef, data)
         ticket = self._current(req.counter, ("called",))
         self.db.execute(
             "UPDATE tickets SET state = 'serving', serving_at = ? WHERE id = ?", (self.clock(), ticket["id"])
@@ -462,12 +463,12 @@ class Queue:
         return out
 
     def finish(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterRef.model_validate(data)
+        req = parse(s.CounterRef, data)
         ticket = self._current(req.counter)
         return self._end(req.counter, ticket, "done", "finished", "ticket.finished")
 
     def noshow(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterRef.model_validate(data)
+        req = parse(s.CounterRef, data)
         ticket = self._current(req.counter, ("called",))
         return self._end(req.counter, ticket, "no_show", "no_show", "ticket.no_show")
 
@@ -488,7 +489,7 @@ class Queue:
         return out
 
     def transfer(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CounterTransfer.model_validate(data)
+        req = parse(s.CounterTransfer, data)
         if not req.business and not req.to_counter:
             raise InvalidRequest("counter.transfer needs a business, a to_counter, or both")
         ticket = self._current(req.counter)
@@ -551,7 +552,7 @@ class Queue:
 
     # -- appointments and tags -------------------------------------------
     def book(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.AppointmentBook.model_validate(data)
+        req = parse(s.AppointmentBook, data)
         self._business(req.business)
         if req.booked_at.tzinfo is None:
             raise InvalidRequest("booked_at needs a time zone offset, e.g. 2026-03-02T10:00:00+08:00")
@@ -573,7 +574,7 @@ class Queue:
         return out
 
     def checkin(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.AppointmentCheckin.model_validate(data)
+        req = parse(s.AppointmentCheckin, data)
         now = self.clock()
         if req.code:
             appt = self.db.one("SELECT * FROM appointments WHERE code = ?", (req.code,))
@@ -607,7 +608,7 @@ class Queue:
         return ticket
 
     def tag(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = s.CustomerTag.model_validate(data)
+        req = parse(s.CustomerTag, data)
         known = {t.name for t in self.cfg.tags}
         unknown = [t for t in req.tags if t not in known]
         if unknown:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Number = Field(pattern=r"^[A-Z]\d{3,5}$", description="Ticket number, e.g. A001.")
 CounterId = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
@@ -17,10 +17,19 @@ class Req(BaseModel):
 
 
 class Customer(Req):
+    """A card holder as the box knows them: keyed hash and masked forms (see edge.identity)."""
+
     kind: Literal["id", "ic"]
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     masked: str = Field(min_length=1, max_length=32)
     name_masked: str = Field("", max_length=16)
+
+    @field_validator("masked")
+    @classmethod
+    def _masked(cls, value: str) -> str:
+        if sum(ch.isdigit() for ch in value) > 8:
+            raise ValueError("shows too many digits: send the masked form, never the number")
+        return value
 
 
 class TicketIssue(Req):
