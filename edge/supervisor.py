@@ -45,8 +45,18 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, names: list[str], env: dict[str, str], extra: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        names: list[str],
+        env: dict[str, str],
+        extra: dict[str, list[str]] | None = None,
+        *,
+        max_restarts: int = MAX_RESTARTS,
+        base_delay: float = 0.5,
+    ) -> None:
         self.env = env
+        self.max_restarts = max_restarts
+        self.base_delay = base_delay
         self.children = [Child(n, [sys.executable, "-m", "edge", n]) for n in names]
         for name, argv in (extra or {}).items():
             self.children.append(Child(name, argv))
@@ -93,11 +103,11 @@ class Supervisor:
             if child.next_start == 0.0:
                 while child.starts and now - child.starts[0] > WINDOW_S:
                     child.starts.popleft()
-                if len(child.starts) >= MAX_RESTARTS:
+                if len(child.starts) >= self.max_restarts:
                     child.given_up = True
-                    say(f"{child.name} exited {MAX_RESTARTS} times within {WINDOW_S:.0f} s; left down")
+                    say(f"{child.name} exited {self.max_restarts} times within {WINDOW_S:.0f} s; left down")
                     continue
-                delay = min(10.0, 0.5 * 2 ** (len(child.starts) - 1))
+                delay = min(10.0, self.base_delay * 2 ** (len(child.starts) - 1))
                 child.next_start = now + delay
                 say(f"{child.name} exited with status {code}; restarting in {delay:.1f} s")
             elif now >= child.next_start:

@@ -1,0 +1,97 @@
+"""The ``hall`` command line against a real core: the stable --json contract, errors, help."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from edge.cli.main import BUILTINS, services
+from edge.paths import Home
+from tests.conftest import CoreProcess
+
+
+def hall(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HALL_HOME": str(home.root)}
+    return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def hall_json(home: Home, *args: str) -> object:
+    res = hall(home, *args, "--json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_every_command_has_help(hall_home: Home) -> None:
+    top = hall(hall_home, "--help")
+    assert top.returncode == 0
+    for name in [*BUILTINS, *services()]:
+        assert name in top.stdout
+        res = hall(hall_home, name, "--help")
+        assert res.returncode == 0, f"hall {name} --help failed: {res.stderr}"
+        assert "usage:" in res.stdout
+
+
+def test_ticket_and_counter_commands(core: CoreProcess, hall_home: Home) -> None:
+    t = hall_json(hall_home, "ticket", "issue", "A")
+    assert isinstance(t, dict)
+    assert {k: t[k] for k in ("number", "business", "state", "people_ahead", "wait_minutes")} == {
+        "number": "A001",
+        "business": "A",
+        "state": "issued",
+        "people_ahead": 0,
+        "wait_minutes": 0,
+    }
+    vip = hall_json(hall_home, "ticket", "issue", "A", "--priority", "vip", "--customer", "id:110101199003071234:张三")
+    assert isinstance(vip, dict)
+    assert vip["priority"] == "vip" and vip["customer"]["masked"] == "1101**********1234"
+    assert "110101199003071234" not in json.dumps(vip)
+    hall_json(hall_home, "counter", "open", "1", "--staff", "王芳")
+    called = hall_json(hall_home, "counter", "call", "1")
+    assert isinstance(called, dict) and called["number"] == "A002" and called["rule"] == "fair_ratio"
+    listed = hall_json(hall_home, "ticket", "list", "--state", "issued")
+    assert isinstance(listed, list) and [x["number"] for x in listed] == ["A001"]
+    assert {"number", "business", "state"} <= set(listed[0])
+    shown = hall_json(hall_home, "ticket", "show", "A002")
+    assert isinstance(shown, dict) and shown["calls"][0]["passed"][0]["number"] == "A001"
+    hall_json(hall_home, "counter", "finish", "1")
+    hall_json(hall_home, "ticket", "evaluate", "A002", "5")
+    status = hall_json(hall_home, "status")
+    assert isinstance(status, dict) and status["businesses"][0]["waiting"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("ticket", "issue", "Z"), 1, "no business 'Z'"),
+        (("ticket", "issue", "a"), 2, "business"),
+        (("counter", "call", "1"), 1, "counter 1 is closed"),
+        (("ticket", "show", "A999"), 1, "no ticket A999"),
+        (("frobnicate",), 2, "unknown command"),
+    ],
+)
+def test_errors_go_to_stderr_with_non_zero_exit(
+    core: CoreProcess, hall_home: Home, args: tuple[str, ...], code: int, message: str
+) -> None:
+    res = hall(hall_home, *args)
+    assert res.returncode == code
+    assert message in res.stderr
+    assert res.stdout == ""
+
+
+def test_no_core_is_a_clear_error(hall_home: Home) -> None:
+    res = hall(hall_home, "ticket", "list")
+    assert res.returncode == 1
+    assert "no reply from the core" in res.stderr
+
+
+def test_events_tail_replays_and_follows(core: CoreProcess, hall_home: Home) -> None:
+    hall_json(hall_home, "ticket", "issue", "B")
+    hall_json(hall_home, "ticket", "issue", "C")
+    res = hall(hall_home, "events", "tail", "--topic", "ticket.", "--since", "0", "--count", "2")
+    lines = [json.loads(x) for x in res.stdout.splitlines()]
+    assert [(e["topic"], e["data"]["number"]) for e in lines] == [("ticket.issued", "B001"), ("ticket.issued", "C001")]
+    assert lines[0]["seq"] < lines[1]["seq"]

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge import config
+from edge.errors import ConfigError
+
+
+def hall(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edge", *args], capture_output=True, text=True, timeout=60, **kw)  # type: ignore[call-overload]
+
+
+def test_defaults_describe_a_demo_hall() -> None:
+    cfg = config.load_text(config.default_text(), defaults=False)
+    assert [(b.code, b.name) for b in cfg.businesses] == [
+        ("A", "电费缴纳"),
+        ("B", "业扩报装"),
+        ("C", "变更用电"),
+        ("D", "咨询"),
+    ]
+    assert len(cfg.counters) == 4 and all(c.primary for c in cfg.counters)
+    assert [t.name for t in cfg.tags] == ["VIP"]
+    assert cfg.hall.opening_hours
+
+
+def test_a_file_overrides_defaults_table_by_table() -> None:
+    cfg = config.load_text('[queue]\nmax_recalls = 5\n[hall]\nid = "sz-01"\nname = "深圳福田营业厅"\n')
+    assert (cfg.queue.max_recalls, cfg.queue.ratio_normal, cfg.hall.id) == (5, 2, "sz-01")
+    assert len(cfg.businesses) == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("[queue]\nratio_normal = 2\nmax_recall = 4\n", 3, "queue.max_recall: unknown key"),
+        ("[queue]\n\nmax_wait_minutes = 0\n", 3, "queue.max_wait_minutes: Input should be greater than or equal to 1"),
+        ('[hall]\nid = "x"\nname = "X"\ntimezone = "Mars/Olympus"\n', 4, "unknown time zone"),
+        (
+            '[[businesses]]\ncode = "A"\nname = "电费"\n[[businesses]]\ncode = "bb"\nname = "B"\n',
+            5,
+            "businesses.1.code",
+        ),
+        (
+            '[[counters]]\nid = "1"\nname = "1号"\nprimary = ["A"]\ncolour = "red"\n',
+            5,
+            "counters.0.colour: unknown key",
+        ),
+    ],
+)
+def test_errors_name_the_key_and_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        config.load_text(text, "hall.toml")
+    assert f"hall.toml:{line}:" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_cross_references_are_checked() -> None:
+    with pytest.raises(ConfigError, match="counter 9 names unknown business 'Z'"):
+        config.load_text('[[counters]]\nid = "9"\nname = "9号"\nprimary = ["Z"]\n')
+
+
+def test_unknown_service_section_is_an_error() -> None:
+    with pytest.raises(ConfigError, match=r"services\.teleporter: no installed service"):
+        config.load_text("[services.teleporter]\nspeed = 1\n")
+
+
+def test_config_check_command(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('[hall]\nid = "h2"\nname = "二号厅"\n')
+    ok = hall("config", "check", str(good))
+    assert ok.returncode == 0 and "h2" in ok.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[hall]\nid = "h2"\nname = "二号厅"\nnmae = "typo"\n')
+    res = hall("config", "check", str(bad))
+    assert res.returncode == 2
+    assert f"{bad}:4: hall.nmae: unknown key" in res.stderr
+    missing = hall("config", "check", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "cannot read config" in missing.stderr
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[hall\n")
+    res = hall("config", "check", str(broken))
+    assert res.returncode == 2 and "not valid TOML" in res.stderr

@@ -1,0 +1,98 @@
+"""``hall run`` and ``hall demo`` as real process trees."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.bus import BusClient, Endpoints
+from edge.errors import BusError
+from edge.paths import Home
+from edge.supervisor import Supervisor
+
+pytestmark = pytest.mark.process
+
+
+def _ping(home: Home, attempts: int = 80) -> dict[str, object]:
+    with BusClient("test", endpoints=Endpoints.local(home), timeout=0.25, retries=0) as bus:
+        for _ in range(attempts):
+            try:
+                reply: dict[str, object] = bus.request("hall.ping")
+                return reply
+            except BusError:
+                continue
+    raise AssertionError("no core answered")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); look at its state
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+def test_run_restarts_a_killed_core_and_stops_everything_on_ctrl_c(hall_home: Home) -> None:
+    env = {**os.environ, "HALL_HOME": str(hall_home.root)}
+    sup = subprocess.Popen(
+        [sys.executable, "-m", "edge", "run", "--only", "core"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        first = _ping(hall_home)
+        os.kill(int(str(first["pid"])), signal.SIGKILL)
+        second = _ping(hall_home)
+        while second["pid"] == first["pid"]:
+            second = _ping(hall_home)
+        assert second["pid"] != first["pid"]
+        sup.send_signal(signal.SIGINT)
+        assert sup.wait(20) == 0
+        assert not _alive(int(str(second["pid"])))
+    finally:
+        if sup.poll() is None:
+            sup.kill()
+    assert sup.stderr is not None
+    log = sup.stderr.read()
+    assert "core exited with status -9; restarting" in log
+    assert "stopped" in log
+
+
+def test_restarts_are_bounded(tmp_path: Path) -> None:
+    marker = tmp_path / "starts"
+    crasher = [sys.executable, "-c", f"open({str(marker)!r}, 'a').write('x'); raise SystemExit(3)"]
+    sup = Supervisor([], dict(os.environ), {"crasher": crasher}, max_restarts=3, base_delay=0.01)
+    sup.children[0].start(sup.env)
+    deadline = time.monotonic() + 30
+    while not sup.children[0].given_up and time.monotonic() < deadline:
+        sup._watch()
+        time.sleep(0.02)
+    sup.stop_all()
+    assert sup.children[0].given_up
+    assert marker.read_text() == "xxx"
+
+
+def test_demo_runs_the_hall_with_simulated_customers(hall_home: Home) -> None:
+    env = {**os.environ, "HALL_HOME": str(hall_home.root)}
+    res = subprocess.run(
+        [sys.executable, "-m", "edge", "demo", "--duration", "8", "--speed", "600"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert "取号 A" in res.stdout or "取号 B" in res.stdout
+    assert "叫号" in res.stdout
+    from edge.storage import Database
+
+    db = Database(hall_home.db_path, readonly=True)
+    states = {r[0] for r in db.all("SELECT DISTINCT state FROM tickets")}
+    db.close()
+    assert {"issued", "done"} <= states or {"called", "done"} <= states
