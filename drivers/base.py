@@ -52,3 +52,25 @@ class EventConsumer(Protocol):
     topics: tuple[str, ...]
 
     def on_event(self, env: dict[str, Any]) -> None: ...
+
+
+class Backoff:
+    """Delays for reopening a lost device: ``first`` doubling up to ``cap`` seconds, reset on success.
+
+    >>> b = Backoff(0.5, 2.0)
+    >>> [b.next() for _ in range(4)]
+    [0.5, 1.0, 2.0, 2.0]
+    """
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
+        self.first = first
+        self.cap = cap
+        self._next = first
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self.cap, self._next * 2)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first

@@ -1,0 +1,156 @@
+"""A simulated ESC/POS printer at the far end of a real transport (pty or TCP).
+
+It interprets the byte stream, answers ``DLE EOT`` and writes each cut ticket
+as ``ticket-NNNN.png`` (and ``ticket-NNNN.txt`` with its text and QR data)
+into ``out_dir``. Paper and cover are set with :meth:`set_state`::
+
+    sim = SimulatedPrinter(Path("/tmp/tickets"), paper=80)
+    url = sim.serve_pty()          # e.g. "/dev/pts/7": open it with serial_for_url
+    sim.set_state(paper_out=True)  # the driver now sees paper end and goes to fault
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import threading
+import tty
+from pathlib import Path
+
+from drivers.errors import DeviceUnavailable
+from drivers.printer.interpreter import Interpreter, Page
+from drivers.printer.render import render_png
+from drivers.printer.ticket import DOTS
+
+
+class SimulatedPrinter:
+    def __init__(self, out_dir: Path, *, paper: int = 80, render: bool = True) -> None:
+        self.out_dir = out_dir
+        self.paper_dots = DOTS.get(paper, 576)
+        self.render = render
+        self.interp = Interpreter()
+        self.interp.on_page = self._on_page  # type: ignore[method-assign]
+        self.printed: list[Path] = []
+        self.received = 0
+        self.changed = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._fds: list[int] = []
+        self._server: socket.socket | None = None
+
+    # -- state ----------------------------------------------------------------------
+    def set_state(
+        self, *, paper_out: bool | None = None, paper_near_end: bool | None = None, cover_open: bool | None = None
+    ) -> None:
+        with self.changed:
+            if paper_out is not None:
+                self.interp.paper_out = paper_out
+            if paper_near_end is not None:
+                self.interp.paper_near_end = paper_near_end
+            if cover_open is not None:
+                self.interp.cover_open = cover_open
+
+    @property
+    def pages(self) -> list[Page]:
+        return self.interp.pages
+
+    def wait_pages(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` tickets have been cut."""
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self.interp.pages) >= count, timeout)
+
+    def _on_page(self, page: Page) -> None:
+        n = len(self.interp.pages)
+        stem = self.out_dir / f"ticket-{n:04d}"
+        if self.render:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            lines = [*page.text, *(f"qr: {d.decode('utf-8', 'replace')}" for d in page.qr)]
+            stem.with_suffix(".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            self.printed.append(render_png(page, stem.with_suffix(".png"), self.paper_dots))
+        self.changed.notify_all()
+
+    def consume(self, data: bytes) -> bytes:
+        with self.changed:
+            self.received += len(data)
+            return self.interp.feed(data)
+
+    # -- transports -------------------------------------------------------------------
+    def serve_pty(self) -> str:
+        """Open a pty, serve its master side; return the slave's path for the driver to open."""
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        path = os.ttyname(slave)
+        self._fds += [master, slave]
+        self._spawn(self._pty_loop, master)
+        return path
+
+    def _pty_loop(self, fd: int) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                return
+            reply = self.consume(data)
+            if reply:
+                with contextlib.suppress(OSError):
+                    os.write(fd, reply)
+
+    def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen like a network printer's raw port (9100 in the field); return the port."""
+        try:
+            server = socket.create_server((host, port))
+        except OSError as exc:
+            raise DeviceUnavailable(f"cannot listen on {host}:{port}: {exc}") from exc
+        server.settimeout(0.1)
+        self._server = server
+        self._spawn(self._tcp_loop, 0)
+        port_: int = server.getsockname()[1]
+        return port_
+
+    def _tcp_loop(self, _: int) -> None:
+        assert self._server is not None
+        while not self._stop.is_set():
+            try:
+                conn, _addr = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(0.1)
+                while not self._stop.is_set():
+                    try:
+                        data = conn.recv(4096)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+                    if not data:
+                        break
+                    reply = self.consume(data)
+                    if reply:
+                        try:
+                            conn.sendall(reply)
+                        except OSError:
+                            break
+
+    def _spawn(self, target: object, arg: int) -> None:
+        t = threading.Thread(target=target, args=(arg,), name="sim-printer", daemon=True)  # type: ignore[arg-type]
+        t.start()
+        self._threads.append(t)
+
+    def close(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(2)
+        if self._server is not None:
+            self._server.close()
+        for fd in self._fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()

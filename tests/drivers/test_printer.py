@@ -1,0 +1,178 @@
+"""The printer driver against the simulated printer over a real pty and a real TCP socket."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.errors import DeviceUnavailable
+from drivers.printer import ticket
+from drivers.printer.printer import Printer, PrinterUnit
+from drivers.printer.sim import SimulatedPrinter
+from drivers.printer.transport import open_transport
+
+DATA = ticket.TicketData("国网示范供电营业厅", "电费缴纳", "A001", 3, 9, "2026-11-25 09:30", ticket_id="t1")
+LAYOUT = ticket.Layout(paper=80, qr_url="https://hall.example/q/{number}")
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[SimulatedPrinter]:
+    printer = SimulatedPrinter(tmp_path / "out", paper=80)
+    yield printer
+    printer.close()
+
+
+class Events:
+    """A publish callable that records what a unit publishes."""
+
+    def __init__(self) -> None:
+        self.q: queue.Queue[tuple[str, dict[str, Any], bool]] = queue.Queue()
+
+    def __call__(self, topic: str, data: dict[str, Any], *, durable: bool = True) -> None:
+        self.q.put((topic, data, durable))
+
+    def next(self, timeout: float = 10.0) -> tuple[str, dict[str, Any], bool]:
+        return self.q.get(timeout=timeout)
+
+
+def issued(number: str, channel: str = "kiosk") -> dict[str, Any]:
+    data = {
+        "id": f"id-{number}",
+        "number": number,
+        "business_name": "电费缴纳",
+        "people_ahead": 2,
+        "wait_minutes": 6,
+        "issued_at": "2026-11-25T09:30:00+08:00",
+        "priority": "normal",
+        "channel": channel,
+    }
+    return {"topic": "ticket.issued", "data": data}
+
+
+@pytest.mark.parametrize("transport", ["pty", "tcp"])
+def test_ticket_prints_and_renders_with_a_readable_qr(sim: SimulatedPrinter, transport: str) -> None:
+    url = "serial://" + sim.serve_pty() if transport == "pty" else f"tcp://127.0.0.1:{sim.serve_tcp()}"
+    printer = Printer(open_transport(url))
+    try:
+        status = printer.status()
+        assert status is not None and status.ready
+        printer.write(ticket.render(DATA, LAYOUT))
+        assert sim.wait_pages(1, 10)
+    finally:
+        printer.close()
+    page = sim.pages[0]
+    assert "A001" in page.text and "国网示范供电营业厅" in page.text and "您前面还有 3 人" in page.text
+    assert page.qr == [b"https://hall.example/q/A001"]
+    png = sim.printed[0]
+    import zxingcpp
+    from PIL import Image
+
+    with Image.open(png) as img:
+        assert img.width == 576 + 32
+        found = zxingcpp.read_barcodes(img)
+    assert [b.text for b in found] == ["https://hall.example/q/A001"]
+    assert "A001" in png.with_suffix(".txt").read_text(encoding="utf-8")
+
+
+def test_status_follows_paper_and_cover(sim: SimulatedPrinter) -> None:
+    printer = Printer(open_transport("serial://" + sim.serve_pty()))
+    try:
+        sim.set_state(paper_near_end=True)
+        st = printer.status()
+        assert st is not None and st.ready and st.paper_near_end
+        sim.set_state(paper_out=True)
+        st = printer.status()
+        assert st is not None and not st.ready and st.reason == "paper_out"
+        sim.set_state(paper_out=False, paper_near_end=False, cover_open=True)
+        st = printer.status()
+        assert st is not None and st.reason == "cover_open"
+    finally:
+        printer.close()
+
+
+def test_unit_prints_kiosk_tickets_and_reports_failures(sim: SimulatedPrinter) -> None:
+    url = "serial://" + sim.serve_pty()
+    unit = PrinterUnit("printer", url, LAYOUT, hall_name="营业厅", channels=("kiosk",), status_interval=0.2)
+    events = Events()
+    unit.start(events)
+    try:
+        unit.on_event(issued("A001", channel="panel"))  # not a printing channel: ignored
+        unit.on_event(issued("A002"))
+        assert events.next() == ("printer.printed", {"ticket_id": "id-A002", "number": "A002"}, False)
+        assert sim.wait_pages(1, 5) and "A002" in sim.pages[0].text and len(sim.pages) == 1
+        assert unit.health().state == "ok"
+
+        sim.set_state(paper_out=True)
+        unit.on_event(issued("A003"))
+        assert events.next() == (
+            "printer.failed",
+            {"ticket_id": "id-A003", "number": "A003", "reason": "paper_out"},
+            False,
+        )
+        health = unit.health()
+        assert health.state == "fault" and "paper_out" in health.detail
+        assert health.counters["printed"] == 1 and health.counters["failed"] == 1
+
+        sim.set_state(paper_out=False, paper_near_end=True)
+        unit.on_event(issued("A004"))
+        assert events.next()[0] == "printer.printed"
+        assert unit.health().state == "degraded" and unit.health().detail == "paper_near_end"
+    finally:
+        unit.stop()
+
+
+def test_unit_reports_offline_and_reopens_when_the_printer_returns(tmp_path: Path) -> None:
+    first = SimulatedPrinter(tmp_path / "a", render=False)
+    port = first.serve_tcp()
+    unit = PrinterUnit("printer", f"tcp://127.0.0.1:{port}", LAYOUT, hall_name="营业厅", status_interval=0.1)
+    events = Events()
+    unit.start(events)
+    try:
+        unit.on_event(issued("A001"))
+        assert events.next()[0] == "printer.printed"
+        first.close()  # the printer goes away
+        unit.on_event(issued("A002"))
+        topic, data, _ = events.next()
+        assert topic == "printer.failed" and data["number"] == "A002" and data["reason"] == "offline"
+        assert unit.health().state == "offline"
+        second = SimulatedPrinter(tmp_path / "b", render=False)
+        second.serve_tcp(port=port)  # and comes back on the same address
+        try:
+            unit.on_event(issued("A003"))
+            while (got := events.next())[0] != "printer.printed":
+                assert got[1]["number"] == "A003"  # failed while still backing off; keep waiting
+                unit.on_event(issued("A003"))
+            assert second.wait_pages(1, 5) and "A003" in second.pages[0].text
+            assert unit.health().state == "ok" and unit.health().counters["reopened"] >= 1
+        finally:
+            second.close()
+    finally:
+        unit.stop()
+
+
+def test_file_transport_writes_the_stream_without_status(tmp_path: Path) -> None:
+    path = tmp_path / "lp0"
+    printer = Printer(open_transport(f"file://{path}"))
+    assert printer.status() is None
+    printer.write(ticket.render(DATA, LAYOUT))
+    printer.close()
+    assert path.read_bytes() == ticket.render(DATA, LAYOUT)
+
+
+@pytest.mark.parametrize(
+    ("url", "error", "message"),
+    [
+        ("lpt://1", ValueError, "unknown scheme"),
+        ("usb://zz", ValueError, "VVVV:PPPP"),
+        ("usb://04b8:0e15", DeviceUnavailable, "usb://04b8:0e15"),
+        ("serial:///dev/does-not-exist", DeviceUnavailable, "/dev/does-not-exist"),
+        ("tcp://127.0.0.1:1", DeviceUnavailable, "tcp://127.0.0.1:1"),
+    ],
+)
+def test_bad_or_absent_printers_are_named(url: str, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        open_transport(url)
