@@ -1,0 +1,1 @@
+"""GPIO devices through gpiozero: entrance beam pairs, seat sensors, guidance lights."""

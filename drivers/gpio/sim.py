@@ -1,0 +1,48 @@
+"""Simulated people for gpiozero's mock pins: walkers through the entrance beam pair.
+
+Used by the demo (``HALL_DEMO=1``): the beams are ``MockFactory`` pins, and a
+walker drives them the way a body crossing two beams does::
+
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+    factory = MockFactory(pin_class=MockPWMPin)
+    walker = Walker(factory, "GPIO5", "GPIO6")
+    walker.walk("in", step=0.2)   # outer breaks, inner breaks, outer clears, inner clears
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import Any, Literal
+
+
+class Walker:
+    def __init__(self, factory: Any, outer_pin: str, inner_pin: str, *, broken_high: bool = True) -> None:
+        self.outer = factory.pin(outer_pin)
+        self.inner = factory.pin(inner_pin)
+        self.broken_high = broken_high
+        self.stop_event = threading.Event()
+
+    def _set(self, pin: Any, broken: bool) -> None:
+        if broken == self.broken_high:
+            pin.drive_high()
+        else:
+            pin.drive_low()
+
+    def walk(self, direction: Literal["in", "out"], step: float = 0.2) -> None:
+        """One person crossing; ``step`` seconds between the four edges."""
+        first, second = (self.outer, self.inner) if direction == "in" else (self.inner, self.outer)
+        for pin, broken in ((first, True), (second, True), (first, False), (second, False)):
+            self._set(pin, broken)
+            if self.stop_event.wait(step):
+                self._set(first, False)
+                self._set(second, False)
+                return
+
+    def run(self, rng: random.Random, mean_gap: float = 20.0, in_share: float = 0.55) -> None:
+        """Walk people in and out at random until :meth:`stop`."""
+        while not self.stop_event.wait(rng.expovariate(1.0 / mean_gap)):
+            self.walk("in" if rng.random() < in_share else "out", step=rng.uniform(0.1, 0.4))
+
+    def stop(self) -> None:
+        self.stop_event.set()
