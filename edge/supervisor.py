@@ -67,7 +67,7 @@ class Supervisor:
         first, rest = self.children[0], self.children[1:]
         first.start(self.env)
         if first.name == "core":
-            self._await_core()
+            self._await_core(first)
         for child in rest:
             child.start(self.env)
         while not self.stopping.is_set():
@@ -78,7 +78,8 @@ class Supervisor:
         self.stop_all()
         return 0
 
-    def _await_core(self) -> None:
+    def _await_core(self, core: Child) -> None:
+        """Wait (up to 20 s) until the core answers, so clients find it; stop waiting if it dies."""
         from edge.bus import BusClient
         from edge.errors import BusError
 
@@ -88,7 +89,7 @@ class Supervisor:
                     bus.request("hall.ping")
                     return
                 except BusError:
-                    if self.stopping.is_set():
+                    if self.stopping.is_set() or (core.proc is not None and core.proc.poll() is not None):
                         return
         say("core does not answer yet; starting the others anyway")
 

@@ -42,9 +42,9 @@ def _alive(pid: int) -> bool:
 
 def test_run_restarts_a_killed_core_and_stops_everything_on_ctrl_c(hall_home: Home) -> None:
     env = {**os.environ, "HALL_HOME": str(hall_home.root)}
-    sup = subprocess.Popen(
-        [sys.executable, "-m", "edge", "run", "--only", "core"], env=env, stderr=subprocess.PIPE, text=True
-    )
+    log_path = hall_home.root / "run.log"
+    with open(log_path, "w") as log_file:
+        sup = subprocess.Popen([sys.executable, "-m", "edge", "run", "--only", "core"], env=env, stderr=log_file)
     try:
         first = _ping(hall_home)
         os.kill(int(str(first["pid"])), signal.SIGKILL)
@@ -58,8 +58,7 @@ def test_run_restarts_a_killed_core_and_stops_everything_on_ctrl_c(hall_home: Ho
     finally:
         if sup.poll() is None:
             sup.kill()
-    assert sup.stderr is not None
-    log = sup.stderr.read()
+    log = log_path.read_text()
     assert "core exited with status -9; restarting" in log
     assert "stopped" in log
 
