@@ -39,7 +39,7 @@ log = logging.getLogger("hall.core")
 TICK_S = 5.0
 
 # Modules with ``register(core)`` that add request topics and tick hooks to the core.
-AREAS: tuple[str, ...] = ()
+AREAS: tuple[str, ...] = ("edge.core.sync",)
 
 
 class Core:

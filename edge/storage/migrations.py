@@ -114,4 +114,32 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        -- HQ sync: per lane, the last seq HQ acknowledged and the highest seq reclaimed from the log.
+        CREATE TABLE sync_lanes (
+            lane      TEXT PRIMARY KEY,
+            acked     INTEGER NOT NULL DEFAULT 0,
+            acked_at  REAL,
+            reclaimed INTEGER NOT NULL DEFAULT 0
+        );
+
+        -- The down bundle in force: one row; its items below, replaced whole by the next bundle.
+        CREATE TABLE bundle_applied (
+            id           INTEGER PRIMARY KEY CHECK (id = 1),
+            version      INTEGER NOT NULL,
+            published_at TEXT NOT NULL,
+            applied_at   REAL NOT NULL,
+            digest       TEXT NOT NULL,
+            counts       TEXT NOT NULL
+        );
+        CREATE TABLE bundle_items (
+            kind TEXT NOT NULL,
+            key  TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        """,
+    ),
 ]

@@ -1,0 +1,282 @@
+"""The core's side of HQ sync: the log as the outbox, acknowledgements, shedding, down bundles.
+
+The ``sync`` agent never writes ``hall.db``; it asks the core:
+
+- ``sync.batch {lane, after, limit}`` (read): the lane's events with ``seq > after`` in seq order,
+  with the log's head. Refused (``conflict``) when ``after`` lies below what was already reclaimed,
+  since HQ would otherwise get a hole (see :mod:`edge.schemas.sync` for lanes and priorities).
+- ``sync.acked {lane, seq, keep_s}``: HQ holds the lane up to ``seq``; recorded durably, then the
+  lane's acknowledged events older than ``keep_s`` are deleted from the log (the projections,
+  tickets, evaluations and the rest, stay). The newest event is always kept so seqs never repeat.
+- ``sync.shed {max_events, reason}``: the disk is full. Every acknowledged event goes first, then
+  up to ``max_events`` unacknowledged *analytics* events, oldest first, recorded by a ``sync.gap``
+  event (records lane) naming the lane, the seq range and the count, so HQ sees the hole. Alerts and
+  records (tickets, evaluations, …) are never shed.
+- ``sync.link {ok, error}``: the agent's last link outcome (sent on change only).
+- ``sync.status`` (read): per-lane cursor and backlog, the overall cursor (every seq up to it is
+  acknowledged or gone), last acknowledgement, the link outcome and the bundle in force. Status is
+  computed from acknowledged data; the agent also publishes it as a ``sync.status`` event
+  (``durable=False``) for the panel.
+- ``bundle.apply {bundle}``: HQ's down bundle, validated whole (:class:`edge.schemas.sync.Bundle`,
+  and every customer tag must be one the hall's config knows) and applied in the request's
+  transaction: its items replace the previous bundle's, and its customer tags replace, in the
+  ``customer_tags`` table the queue engine reads, the tags of the hashes the previous bundle set.
+  A bad bundle changes nothing, is answered ``{"applied": false, "error": …}`` and recorded by a
+  ``bundle.refused`` event; a good one by ``bundle.applied``. Re-applying the bundle in force is a
+  no-op; an older version is refused.
+- ``bundle.status`` (read) and ``bundle.lookup {customer_hash | address}`` (read) for the panel and
+  kiosk: version and time of the bundle in force; a customer's bills and usage, outages by address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from edge import envelope
+from edge.errors import Conflict, InvalidRequest
+from edge.schemas import sync as s
+from edge.storage.db import row_to_event
+
+if TYPE_CHECKING:
+    from edge.core.service import Core
+
+
+def register(core: Core) -> None:
+    area = SyncArea(core)
+    for topic, handler in (
+        ("sync.batch", area.batch),
+        ("sync.acked", area.acked),
+        ("sync.shed", area.shed),
+        ("sync.link", area.link),
+        ("sync.status", area.status),
+        ("bundle.apply", area.apply_bundle),
+        ("bundle.status", area.bundle_status),
+        ("bundle.lookup", area.lookup),
+    ):
+        core.route(topic, handler, s)
+
+
+class SyncArea:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.db = core.db
+
+    # -- up -------------------------------------------------------------------
+    def _lane(self, lane: str) -> tuple[int, float | None, int]:
+        row = self.db.one("SELECT acked, acked_at, reclaimed FROM sync_lanes WHERE lane = ?", (lane,))
+        return (row[0], row[1], row[2]) if row else (0, None, 0)
+
+    def _head(self) -> int:
+        row = self.db.one("SELECT COALESCE(MAX(seq), 0) FROM events")
+        return int(row[0]) if row else 0
+
+    def batch(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = s.SyncBatch.model_validate(data)
+        _, _, reclaimed = self._lane(req.lane)
+        if req.after < reclaimed:
+            raise Conflict(
+                f"lane {req.lane}: events up to seq {reclaimed} were reclaimed after HQ acknowledged them, "
+                f"but HQ now asks from seq {req.after}"
+            )
+        rows = self.db.all(
+            f"SELECT seq, id, ts, source, topic, data FROM events WHERE seq > ? AND {s.lane_sql(req.lane)} "
+            "ORDER BY seq LIMIT ?",
+            (req.after, req.limit),
+        )
+        events = [row_to_event(r) for r in rows]
+        return {"lane": req.lane, "after": req.after, "head": self._head(), "events": events}
+
+    def acked(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = s.SyncAcked.model_validate(data)
+        head = self._head()
+        if req.seq > head:
+            raise InvalidRequest(f"sync.acked: seq {req.seq} is beyond the log's head {head}")
+        acked, _, _ = self._lane(req.lane)
+        now = self.core.clock()
+        if req.seq >= acked:
+            self.db.execute(
+                "INSERT INTO sync_lanes (lane, acked, acked_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(lane) DO UPDATE SET acked = excluded.acked, acked_at = excluded.acked_at",
+                (req.lane, req.seq, now),
+            )
+        reclaimed = self._reclaim(req.lane, max(acked, req.seq), envelope.iso(now - req.keep_s) or "")
+        return {"lane": req.lane, "acked": max(acked, req.seq), "reclaimed": reclaimed}
+
+    def _reclaim(self, lane: s.Lane, upto: int, before_ts: str) -> int:
+        """Delete the lane's acknowledged events up to ``upto`` written before ``before_ts``."""
+        head = self._head()
+        row = self.db.one(
+            f"SELECT MAX(seq), COUNT(*) FROM events WHERE seq <= ? AND seq < ? AND ts < ? AND {s.lane_sql(lane)}",
+            (upto, head, before_ts),
+        )
+        if not row or not row[1]:
+            return 0
+        top, count = int(row[0]), int(row[1])
+        self.db.execute(
+            f"DELETE FROM events WHERE seq <= ? AND ts < ? AND {s.lane_sql(lane)}",
+            (top, before_ts),
+        )
+        self.db.execute(
+            "INSERT INTO sync_lanes (lane, reclaimed) VALUES (?, ?) "
+            "ON CONFLICT(lane) DO UPDATE SET reclaimed = MAX(reclaimed, excluded.reclaimed)",
+            (lane, top),
+        )
+        return count
+
+    def shed(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = s.SyncShed.model_validate(data)
+        far_future = "9999"
+        reclaimed = sum(self._reclaim(lane, self._lane(lane)[0], far_future) for lane in s.LANES)
+        acked, _, _ = self._lane("analytics")
+        head = self._head()
+        rows = self.db.all(
+            f"SELECT seq FROM events WHERE seq > ? AND seq < ? AND {s.lane_sql('analytics')} ORDER BY seq LIMIT ?",
+            (acked, head, req.max_events),
+        )
+        gap: dict[str, Any] | None = None
+        if rows:
+            first, last = int(rows[0][0]), int(rows[-1][0])
+            self.db.execute(
+                f"DELETE FROM events WHERE seq >= ? AND seq <= ? AND {s.lane_sql('analytics')}", (first, last)
+            )
+            gap = {"lane": "analytics", "first": first, "last": last, "count": len(rows), "reason": req.reason}
+            self.core.emit("sync.gap", gap)
+        return {"reclaimed": reclaimed, "shed": len(rows), "gap": gap}
+
+    def link(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = s.SyncLink.model_validate(data)
+        out = {"ok": req.ok, "error": req.error, "url": req.url, "at": envelope.iso(self.core.clock())}
+        self.db.set_meta("sync.link", json.dumps(out, ensure_ascii=False))
+        return out
+
+    def status(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        head = self._head()
+        lanes: dict[str, Any] = {}
+        cursor = head
+        last_ack: float | None = None
+        for lane in s.LANES:
+            acked, acked_at, _ = self._lane(lane)
+            cond = s.lane_sql(lane)
+            row = self.db.one(f"SELECT COUNT(*), MIN(seq) FROM events WHERE seq > ? AND {cond}", (acked,))
+            backlog, first = (int(row[0]), row[1]) if row else (0, None)
+            if first is not None:
+                cursor = min(cursor, int(first) - 1)
+            if acked_at is not None and (last_ack is None or acked_at > last_ack):
+                last_ack = acked_at
+            lanes[lane] = {"cursor": acked, "backlog": backlog, "last_ack": envelope.iso(acked_at)}
+        link = self.db.get_meta("sync.link")
+        return {
+            "head": head,
+            "cursor": cursor,
+            "backlog": sum(v["backlog"] for v in lanes.values()),
+            "last_ack": envelope.iso(last_ack),
+            "lanes": lanes,
+            "link": json.loads(link) if link else None,
+            "bundle": self.bundle_status({}, env),
+        }
+
+    # -- down -----------------------------------------------------------------
+    def apply_bundle(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = s.BundleApply.model_validate(data)
+        raw_version = req.bundle.get("version")
+        version = raw_version if isinstance(raw_version, int) else None
+        current = self.db.one("SELECT version, digest FROM bundle_applied WHERE id = 1")
+        digest = hashlib.sha256(json.dumps(req.bundle, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        try:
+            bundle = s.Bundle.model_validate(req.bundle)
+            if current is not None and bundle.version == current[0] and digest == current[1]:
+                return {"applied": True, "version": bundle.version, "already": True}
+            if current is not None and bundle.version <= current[0]:
+                raise InvalidRequest(f"bundle version {bundle.version} is not newer than version {current[0]} in force")
+            known = {t.name for t in self.core.cfg.tags}
+            for entry in bundle.customer_tags:
+                for tag in entry.tags:
+                    if tag not in known:
+                        raise InvalidRequest(
+                            f"customer tag {tag!r} is not one this hall knows ({', '.join(sorted(known)) or 'none'})"
+                        )
+        except (ValidationError, InvalidRequest) as exc:
+            error = _describe(exc)
+            self.core.emit("bundle.refused", {"version": version, "error": error})
+            return {"applied": False, "version": version, "error": error, "in_force": current[0] if current else None}
+        counts = self._replace(bundle)
+        published = bundle.published_at.isoformat()
+        self.db.execute(
+            "INSERT INTO bundle_applied (id, version, published_at, applied_at, digest, counts) "
+            "VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET version = excluded.version, "
+            "published_at = excluded.published_at, applied_at = excluded.applied_at, digest = excluded.digest, "
+            "counts = excluded.counts",
+            (bundle.version, published, self.core.clock(), digest, json.dumps(counts)),
+        )
+        self.core.emit("bundle.applied", {"version": bundle.version, "published_at": published, "counts": counts})
+        return {"applied": True, "version": bundle.version, "counts": counts}
+
+    def _replace(self, bundle: s.Bundle) -> dict[str, int]:
+        previous = [r[0] for r in self.db.all("SELECT key FROM bundle_items WHERE kind = 'tag'")]
+        self.db.conn.executemany("DELETE FROM customer_tags WHERE hash = ?", [(h,) for h in previous])
+        self.db.execute("DELETE FROM bundle_items")
+        items: list[tuple[str, str, str]] = []
+        items += [("business", b.code, b.model_dump_json()) for b in bundle.businesses]
+        items += [("counter", c.id, c.model_dump_json()) for c in bundle.counters]
+        items += [("staff", st.id, st.model_dump_json()) for st in bundle.staff]
+        items += [("tag", t.hash, json.dumps(sorted(set(t.tags)))) for t in bundle.customer_tags]
+        items += [("outage", o.id, o.model_dump_json()) for o in bundle.outages]
+        items += [("bill", f"{b.customer_hash}|{b.period}", b.model_dump_json()) for b in bundle.bills]
+        items += [("usage", f"{u.customer_hash}|{u.period}", u.model_dump_json()) for u in bundle.usage]
+        self.db.conn.executemany("INSERT INTO bundle_items (kind, key, data) VALUES (?, ?, ?)", items)
+        self.db.conn.executemany(
+            "INSERT INTO customer_tags (hash, tags) VALUES (?, ?) ON CONFLICT(hash) DO UPDATE SET tags = excluded.tags",
+            [(t.hash, json.dumps(sorted(set(t.tags)))) for t in bundle.customer_tags],
+        )
+        kinds = ("business", "counter", "staff", "tag", "outage", "bill", "usage")
+        return {k: sum(1 for i in items if i[0] == k) for k in kinds}
+
+    def bundle_status(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        row = self.db.one("SELECT version, published_at, applied_at, counts FROM bundle_applied WHERE id = 1")
+        if row is None:
+            return {"version": None, "published_at": None, "applied_at": None, "counts": {}}
+        return {
+            "version": row[0],
+            "published_at": row[1],
+            "applied_at": envelope.iso(row[2]),
+            "counts": json.loads(row[3]),
+        }
+
+    def lookup(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = s.BundleLookup.model_validate(data)
+        out: dict[str, Any] = {
+            "bundle": self.bundle_status({}, env)["version"],
+            "bills": [],
+            "usage": [],
+            "outages": [],
+        }
+        if req.customer_hash:
+            lo, hi = req.customer_hash + "|", req.customer_hash + "}"
+            for kind, key in (("bill", "bills"), ("usage", "usage")):
+                rows = self.db.all(
+                    "SELECT data FROM bundle_items WHERE kind = ? AND key >= ? AND key < ? ORDER BY key DESC",
+                    (kind, lo, hi),
+                )
+                out[key] = [json.loads(r[0]) for r in rows]
+        if req.address:
+            address = "".join(req.address.split())
+            for r in self.db.all("SELECT data FROM bundle_items WHERE kind = 'outage' ORDER BY key"):
+                outage = json.loads(r[0])
+                if any(address.startswith("".join(a.split())) for a in outage["addresses"]):
+                    out["outages"].append(outage)
+        return out
+
+
+def _describe(exc: ValidationError | InvalidRequest) -> str:
+    if isinstance(exc, InvalidRequest):
+        return str(exc)
+    parts = []
+    for err in exc.errors()[:5]:
+        field = ".".join(str(p) for p in err["loc"]) or "bundle"
+        parts.append(f"{field}: {'unknown field' if err['type'] == 'extra_forbidden' else err['msg']}")
+    more = exc.error_count() - 5
+    return "bad bundle: " + "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")

@@ -1,0 +1,309 @@
+"""``hall sync``: ship the hall's log to HQ and bring HQ's bundles down.
+
+The agent holds no state of its own that matters: where to resume is HQ's
+cursor per lane (asked at start and after any failure), and the core records
+each acknowledgement (``sync.acked``), so the agent can be killed at any point.
+One round, in lane priority order (alerts, records, analytics): read the first
+lane with events above HQ's cursor from the core (``sync.batch``), pass every
+event through :func:`sync.privacy.scrub`, send the batch gzip-compressed and
+signed, and on HQ's answer tell the core. A lost answer means the batch is sent
+again, and HQ skips what it holds; a gap answer moves the cursor to HQ's.
+Failures are retried with exponential backoff and full jitter, capped by
+``backoff_max_s``, so sending resumes within that cap once the link is back.
+
+Also: a newer down bundle is fetched every ``bundle_poll_s`` and handed to the
+core (``bundle.apply``), the outcome reported to HQ; below ``min_free_mb`` of
+free disk the core is asked to shed (``sync.shed``); every ``status_every_s``
+the link status goes on the bus as a ``sync.status`` event (not logged).
+
+    hall sync                       run the agent
+    hall sync status [--json]       cursor, backlog, last acknowledgement, last error
+    hall sync credential FILE|-     store the credential `hall hq hall add` printed
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import shutil
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+from edge.errors import BusError, HallError
+from edge.paths import Home
+from edge.schemas.sync import LANES
+from sync.config import Credential, SyncConfig, load_credential, save_credential
+from sync.errors import AuthError, GapRefused, LinkDown, Refused, SyncError
+from sync.privacy import scrub
+
+log = logging.getLogger("hall.sync")
+
+
+class Agent:
+    def __init__(
+        self,
+        cfg: SyncConfig,
+        cred: Credential,
+        bus: Any,
+        client: Any,
+        *,
+        home: Home,
+        stop: threading.Event | None = None,
+        wake: Any = None,
+    ) -> None:
+        self.cfg = cfg
+        self.cred = cred
+        self.bus = bus
+        self.client = client
+        self.home = home
+        self.stop = stop or threading.Event()
+        self.wake = wake  # a Subscriber: any event wakes an idle agent
+        self.cursors: dict[str, int] | None = None
+        self.error: str | None = None
+        self.reported: tuple[bool, str | None] | None = None
+        self.refused_version: int | None = None
+        self.next_bundle = 0.0
+        self.next_status = 0.0
+        self.next_disk = 0.0
+        self.stats = {"sent": 0, "batches": 0, "scrubbed": 0, "gaps": 0}
+
+    # -- one round ------------------------------------------------------------
+    def step(self) -> bool:
+        """Send the highest-priority ready batch; False when every lane is drained."""
+        if self.cursors is None:
+            self.cursors = self.client.cursors()
+            for lane, cursor in self.cursors.items():
+                if cursor > 0:
+                    self._acked(lane, cursor)
+        for lane in LANES:
+            after = self.cursors.get(lane, 0)
+            batch = self.bus.request("sync.batch", {"lane": lane, "after": after, "limit": self.cfg.batch_events})
+            if not batch["events"]:
+                continue
+            events = [scrub(e) for e in batch["events"]]
+            self.stats["scrubbed"] += sum(1 for e in events if "_scrubbed" in e["data"])
+            try:
+                cursor = self.client.send_batch(lane, after, batch["head"], events)
+            except GapRefused as exc:
+                log.warning("HQ is at seq %d of lane %s, not %d: resending from there", exc.cursor, lane, after)
+                self.stats["gaps"] += 1
+                self.cursors[lane] = exc.cursor
+                return True
+            self.cursors[lane] = cursor
+            self.stats["sent"] += len(events)
+            self.stats["batches"] += 1
+            self._acked(lane, cursor)
+            return True
+        return False
+
+    def _acked(self, lane: str, seq: int) -> None:
+        self.bus.request("sync.acked", {"lane": lane, "seq": seq, "keep_s": self.cfg.keep_acked_days * 86400})
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self) -> None:
+        delay = self.cfg.backoff_initial_s
+        while not self.stop.is_set():
+            try:
+                progressed = self.step()
+                self._periodic()
+                self._link(ok=True, error=None)
+                delay = self.cfg.backoff_initial_s
+                if not progressed:
+                    self._idle(1.0)
+            except (LinkDown, Refused, AuthError, SyncError, BusError, HallError) as exc:
+                self.cursors = None
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.warning("sync failed, retrying in up to %.1f s: %s", delay, self.error)
+                try:
+                    self._link(ok=False, error=self.error[:500])
+                    self._periodic(status_only=True)
+                except HallError:
+                    pass
+                self.stop.wait(random.uniform(0, delay))  # full jitter
+                delay = min(self.cfg.backoff_max_s, delay * 2)
+
+    def _idle(self, seconds: float) -> None:
+        if self.wake is None:
+            self.stop.wait(seconds)
+            return
+        if self.wake.recv(timeout=seconds) is not None:
+            for _ in range(1000):  # drain what else is queued: one round serves them all
+                if self.wake.recv(timeout=0) is None:
+                    break
+
+    def _link(self, *, ok: bool, error: str | None) -> None:
+        if self.reported != (ok, error):
+            self.bus.request("sync.link", {"ok": ok, "error": error, "url": self.client.base})
+            self.reported = (ok, error)
+            if ok:
+                self.error = None
+
+    def _periodic(self, *, status_only: bool = False) -> None:
+        now = time.monotonic()
+        if not status_only and now >= self.next_disk:
+            self.next_disk = now + 5.0
+            self.check_disk()
+        if not status_only and now >= self.next_bundle:
+            self.next_bundle = now + self.cfg.bundle_poll_s
+            self.pull_bundle()
+        if now >= self.next_status:
+            self.next_status = now + self.cfg.status_every_s
+            self.publish_status()
+
+    def check_disk(self) -> None:
+        free_mb = shutil.disk_usage(self.home.root).free / 2**20
+        if free_mb < self.cfg.min_free_mb:
+            out = self.bus.request("sync.shed", {"max_events": self.cfg.shed_events, "reason": "disk full"})
+            log.warning("%.0f MB free: reclaimed %d, shed %d analytics events", free_mb, out["reclaimed"], out["shed"])
+
+    def pull_bundle(self) -> None:
+        current = self.bus.request("bundle.status")["version"] or 0
+        bundle = self.client.bundle(current)
+        if bundle is None or bundle.get("version") == self.refused_version:
+            return
+        result = self.bus.request("bundle.apply", {"bundle": bundle}, timeout=30.0)
+        if not result["applied"]:
+            self.refused_version = bundle.get("version")
+            log.error("bundle %s refused: %s", bundle.get("version"), result["error"])
+        version = result.get("version") or bundle.get("version")
+        if isinstance(version, int) and version >= 1:
+            self.client.bundle_result(version, bool(result["applied"]), result.get("error"))
+
+    def publish_status(self) -> None:
+        st = self.bus.request("sync.status")
+        data = {
+            "state": "online" if self.error is None else "offline",
+            "cursor": st["cursor"],
+            "backlog": st["backlog"],
+            "last_ack": st["last_ack"],
+            "last_error": self.error,
+            "bundle": st["bundle"]["version"],
+            **self.stats,
+        }
+        self.bus.request("event.publish", {"topic": "sync.status", "data": data, "durable": False})
+
+
+def status_main(argv: list[str]) -> int:
+    from edge.cli.main import emit, parser, run_with_errors
+
+    p = parser("sync status", "Cursor, backlog, last acknowledgement and last error of the HQ link.")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args(argv)
+
+    def body() -> None:
+        from edge.bus import BusClient
+
+        with BusClient("cli") as bus:
+            st = bus.request("sync.status")
+        link = st.get("link") or {}
+        out = {
+            "cursor": st["cursor"],
+            "head": st["head"],
+            "backlog": st["backlog"],
+            "last_ack": st["last_ack"],
+            "last_error": link.get("error"),
+            "link_ok": link.get("ok"),
+            "lanes": st["lanes"],
+            "bundle": st["bundle"],
+        }
+        emit(out, a.json, _human)
+
+    return run_with_errors(body)
+
+
+def _human(st: dict[str, Any]) -> str:
+    lines = [
+        f"cursor {st['cursor']} of {st['head']}, backlog {st['backlog']}",
+        f"last acknowledgement: {st['last_ack'] or 'never'}",
+        f"last error: {st['last_error'] or 'none'}",
+        f"bundle: {st['bundle']['version'] or 'none'}",
+    ]
+    return "\n".join(lines)
+
+
+def credential_main(argv: list[str]) -> int:
+    from edge.cli.main import parser, run_with_errors
+
+    p = parser("sync credential", "Store the credential that `hall hq hall add` printed (FILE, or - for stdin).")
+    p.add_argument("file")
+    a = p.parse_args(argv)
+
+    def body() -> None:
+        if a.file == "-":
+            text = sys.stdin.read()
+        else:
+            with open(a.file, encoding="utf-8") as fh:
+                text = fh.read()
+        path = save_credential(Home.from_env(), Credential.from_json(text.strip()))
+        print(f"stored in {path}")
+
+    return run_with_errors(body)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["status"]:
+        return status_main(args[1:])
+    if args[:1] == ["credential"]:
+        return credential_main(args[1:])
+    p = argparse.ArgumentParser(
+        prog="hall sync",
+        description="Ship the hall's log to HQ and apply HQ's bundles. Subcommands: status [--json], credential FILE.",
+    )
+    p.add_argument("--config", help="hall config file (TOML)")
+    a = p.parse_args(args[1:] if args[:1] == ["run"] else args)
+    return run(a.config)
+
+
+def run(config_path: str | None) -> int:
+    import faulthandler
+
+    from edge import config as hall_config
+    from edge.bus import BusClient, Subscriber
+    from sync.client import HqClient
+
+    faulthandler.enable()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _title("hall sync")
+    home = Home.from_env()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        cfg = hall_config.load(config_path)
+        scfg = hall_config.service_config(cfg, "sync", SyncConfig)
+    except HallError as exc:
+        print(f"hall sync: {exc}", file=sys.stderr)
+        return 2
+    cred = load_credential(home)
+    while cred is None and not stop.is_set():
+        log.info("no HQ credential (%s): run `hall sync credential FILE`; waiting", home.root / "sync.credential")
+        stop.wait(5.0)
+        cred = load_credential(home)
+    if cred is None:
+        return 0
+    if cred.hall != cfg.hall.id:
+        print(f"hall sync: the credential is for hall {cred.hall}, this hall is {cfg.hall.id}", file=sys.stderr)
+        return 2
+    client = HqClient(cred, url=scfg.url, timeout=scfg.timeout_s)
+    with BusClient("sync", timeout=10.0, retries=2) as bus, Subscriber([""]) as sub:
+        agent = Agent(scfg, cred, bus, client, home=home, stop=stop, wake=sub)
+        log.info("hall %s syncing with %s", cred.hall, client.base)
+        try:
+            agent.run()
+        finally:
+            client.close()
+    return 0
+
+
+def _title(name: str) -> None:
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(name)
+    except ImportError:
+        pass

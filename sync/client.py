@@ -1,0 +1,106 @@
+"""The box's HTTP client of the HQ sync API: signed, gzip-compressed, verified answers.
+
+Transport failures (refused connection, reset, timeout, a broken answer) become
+:class:`~sync.errors.LinkDown`; HQ's refusals :class:`~sync.errors.Refused`
+(:class:`~sync.errors.GapRefused` for a gap, naming HQ's cursor). An answer not
+signed with the hall's key is refused as :class:`~sync.errors.AuthError`. The
+``transport`` is injectable (httpx), as in httpx's own ``MockTransport``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from sync import auth
+from sync.config import Credential
+from sync.errors import GapRefused, LinkDown, Refused
+
+
+class HqClient:
+    def __init__(
+        self, cred: Credential, *, url: str | None = None, timeout: float = 15.0, transport: Any = None
+    ) -> None:
+        self.cred = cred
+        self.base = (url or cred.url).rstrip("/")
+        self.prefix = urlsplit(self.base).path.rstrip("/")
+        self.http = httpx.Client(base_url=self.base, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _call(self, method: str, path: str, body: Any = None, *, compress: bool = False) -> tuple[int, Any]:
+        raw = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {"content-type": "application/json"}
+        if compress and raw:
+            raw = gzip.compress(raw, compresslevel=1)
+            headers["content-encoding"] = "gzip"
+        signed = auth.sign_request(self.cred.key, method, self.prefix + path, self.cred.hall, raw)
+        headers.update(signed)
+        try:
+            resp = self.http.request(method, path, content=raw, headers=headers)
+            content = resp.content
+        except httpx.HTTPError as exc:
+            raise LinkDown(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        if resp.status_code >= 500 or resp.status_code in (502, 503, 504):
+            raise LinkDown(f"{method} {path}: HQ answered {resp.status_code}")
+        if resp.status_code != 401:
+            auth.verify_response(
+                self.cred.key, signed[auth.H_NONCE], resp.status_code, content, resp.headers.get(auth.H_RESPONSE_SIG)
+            )
+        try:
+            data = json.loads(content) if content else None
+        except ValueError as exc:
+            raise LinkDown(f"{method} {path}: answer is not JSON") from exc
+        return resp.status_code, data
+
+    def _detail(self, data: Any) -> str:
+        return str(data.get("detail")) if isinstance(data, dict) else str(data)
+
+    def send_batch(self, lane: str, after: int, head: int, events: list[dict[str, Any]]) -> int:
+        """Send one lane's events following ``after``; return HQ's cursor of the lane."""
+        status, data = self._call(
+            "POST",
+            f"/v1/halls/{self.cred.hall}/events",
+            {"lane": lane, "after": after, "head": head, "events": events},
+            compress=True,
+        )
+        if status == 200:
+            return int(data["cursor"])
+        if status == 409 and isinstance(data, dict) and isinstance(data.get("cursor"), int):
+            raise GapRefused(lane, data["cursor"], self._detail(data))
+        raise Refused(status, self._detail(data))
+
+    def cursors(self) -> dict[str, int]:
+        status, data = self._call("GET", f"/v1/halls/{self.cred.hall}/cursors")
+        if status != 200:
+            raise Refused(status, self._detail(data))
+        return {str(k): int(v) for k, v in data["lanes"].items()}
+
+    def status(self) -> dict[str, Any]:
+        status, data = self._call("GET", f"/v1/halls/{self.cred.hall}/status")
+        if status != 200:
+            raise Refused(status, self._detail(data))
+        out: dict[str, Any] = data
+        return out
+
+    def bundle(self, after: int) -> dict[str, Any] | None:
+        status, data = self._call("GET", f"/v1/halls/{self.cred.hall}/bundle?after={after}")
+        if status == 204:
+            return None
+        if status != 200 or not isinstance(data, dict):
+            raise Refused(status, self._detail(data))
+        return data
+
+    def bundle_result(self, version: int, applied: bool, error: str | None) -> None:
+        status, data = self._call(
+            "POST",
+            f"/v1/halls/{self.cred.hall}/bundle-results",
+            {"version": version, "applied": applied, "error": error},
+        )
+        if status != 200:
+            raise Refused(status, self._detail(data))

@@ -1,0 +1,81 @@
+"""What never goes up: face images, embeddings and raw ID numbers.
+
+Every event passes :func:`scrub` at the agent's boundary before it is sent.
+It works on the data, whatever the topic:
+
+- a key naming a face image, photo, frame, embedding or a raw card/ID number is dropped;
+- a ``customer`` object keeps only the allowed keys (kind, keyed hash, masked forms);
+- any string that is a resident ID number (18 characters with a valid check digit) or a long
+  run of digits is replaced by its masked form; a long base64/hex blob is dropped;
+- a list of 32 or more numbers (an embedding, whatever its key) is dropped.
+
+The event keeps its seq and id, and says what was removed in ``data["_scrubbed"]``::
+
+    >>> scrub({"topic": "x.y", "data": {"embedding": [0.1] * 128, "n": 1}})["data"]
+    {'n': 1, '_scrubbed': ['embedding']}
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from edge.identity import mask_number
+
+DENY_KEY = re.compile(
+    r"(face|photo|image|img|frame|jpeg|jpg|png|snapshot|embedding|vector|feature|template|"
+    r"id_number|idnumber|id_no|card_number|cardno|card_no|raw_number|raw_id|certificate_no|account_number)",
+    re.IGNORECASE,
+)
+CUSTOMER_KEYS = frozenset({"kind", "hash", "masked", "name_masked"})
+ID18 = re.compile(r"\d{17}[\dXx]")
+LONG_DIGITS = re.compile(r"\d{12,}")
+BLOB = re.compile(r"^[A-Za-z0-9+/=_-]{256,}$")
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+CHECK = "10X98765432"
+
+
+def is_resident_id(text: str) -> bool:
+    """Whether ``text`` is an 18-character resident ID number with a valid check digit."""
+    if not ID18.fullmatch(text):
+        return False
+    total = sum(int(d) * w for d, w in zip(text[:17], WEIGHTS, strict=True))
+    return CHECK[total % 11] == text[17].upper()
+
+
+def scrub(event: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``event`` whose data holds nothing that must stay on the box."""
+    removed: list[str] = []
+    data = _clean(event.get("data", {}), "", removed)
+    if removed:
+        data["_scrubbed"] = removed
+    return {**event, "data": data}
+
+
+def _clean(value: Any, path: str, removed: list[str]) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "customer" and isinstance(item, dict):
+                extra = sorted(set(item) - CUSTOMER_KEYS)
+                removed += [f"{where}.{k}" for k in extra]
+                item = {k: v for k, v in item.items() if k in CUSTOMER_KEYS}
+            elif DENY_KEY.search(str(key)) and key not in ("customer_hash", "masked", "name_masked"):
+                removed.append(where)
+                continue
+            out[key] = _clean(item, where, removed)
+        return out
+    if isinstance(value, list):
+        if len(value) >= 32 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+            removed.append(path)
+            return []
+        return [_clean(v, f"{path}[{i}]", removed) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        if BLOB.match(value):
+            removed.append(path)
+            return ""
+        if is_resident_id(value) or LONG_DIGITS.fullmatch(value):
+            return mask_number(value)
+        return ID18.sub(lambda m: mask_number(m.group(0)) if is_resident_id(m.group(0)) else m.group(0), value)
+    return value
