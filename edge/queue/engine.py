@@ -206,22 +206,34 @@ class Queue:
         """People ahead and minutes to wait, from recent service times and open counters."""
         me = self._ticket_by_id(ticket_id)
         business = me["business"]
-        same = [w for w in self.waiting() if w.business == business and w.id != ticket_id and w.target_counter is None]
-        mine = selection.Waiting(me["id"], me["number"], business, me["priority"], me["queued_at"], me["booked_at"])
-        if mine.is_priority:
-            prio_ahead = sum(1 for w in same if w.is_priority and w.order_key < mine.order_key)
-            normals = sum(1 for w in same if not w.is_priority)
+        waiting = "state = 'issued' AND business = ? AND target_counter IS NULL AND id != ?"
+        normals = self._count(
+            f"SELECT COUNT(*) FROM tickets WHERE {waiting} AND priority = 'normal'", business, ticket_id
+        )
+        if me["priority"] in selection.PRIORITY_KINDS:
+            key = (
+                me["booked_at"] if me["priority"] == "appointment" and me["booked_at"] is not None else me["queued_at"]
+            )
+            prio_ahead = self._count(
+                f"SELECT COUNT(*) FROM tickets WHERE {waiting} AND priority != 'normal'"
+                " AND (CASE WHEN priority = 'appointment' AND booked_at IS NOT NULL THEN booked_at ELSE queued_at END) < ?",
+                business,
+                ticket_id,
+                key,
+            )
             q = self.cfg.queue
             ahead = prio_ahead + min(normals, math.ceil(prio_ahead * q.ratio_normal / q.ratio_priority))
         else:
-            ahead = len(same)
-        rows = self.db.all(
-            "SELECT finished_at - called_at FROM tickets WHERE business = ? AND state = 'done'"
-            " AND called_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?",
+            ahead = normals + self._count(
+                f"SELECT COUNT(*) FROM tickets WHERE {waiting} AND priority != 'normal'", business, ticket_id
+            )
+        row = self.db.one(
+            "SELECT AVG(d), COUNT(*) FROM (SELECT finished_at - called_at AS d FROM tickets"
+            " WHERE business = ? AND state = 'done' AND called_at IS NOT NULL ORDER BY finished_at DESC LIMIT ?)",
             (business, self.cfg.queue.estimate_window),
         )
-        if rows:
-            minutes_each = sum(r[0] for r in rows) / len(rows) / 60
+        if row is not None and row[1]:
+            minutes_each = float(row[0]) / 60
         else:
             minutes_each = float(self.cfg.business(business).default_service_minutes)
         open_ids = {r["id"] for r in self.db.all("SELECT id FROM counters WHERE state IN ('open', 'paused')")}
@@ -230,6 +242,10 @@ class Queue:
             serving = [c for c in self.cfg.counters if c.id in open_ids and business in c.secondary]
         wait = math.ceil(ahead * minutes_each / max(1, len(serving)))
         return {"people_ahead": ahead, "wait_minutes": wait, "counters_open": len(serving)}
+
+    def _count(self, sql: str, *params: Any) -> int:
+        row = self.db.one(sql, params)
+        return int(row[0]) if row else 0
 
     def show(self, data: dict[str, Any]) -> dict[str, Any]:
         req = parse(s.TicketRef, data)
