@@ -39,7 +39,7 @@ log = logging.getLogger("hall.core")
 TICK_S = 5.0
 
 # Modules with ``register(core)`` that add request topics and tick hooks to the core.
-AREAS: tuple[str, ...] = ("edge.core.sync",)
+AREAS: tuple[str, ...] = ("edge.core.alerts", "edge.core.stats", "edge.core.sync")
 
 
 class Core:
@@ -70,6 +70,8 @@ class Core:
             pending_events=lambda: len(self.queue.emitted),
         )
         self.tick_hooks: list[Callable[[], None]] = [self.queue.roll_day]
+        # Called with every event other services publish, inside the transaction (areas keep facts).
+        self.publish_observers: list[Callable[[envelope.Envelope], None]] = []
         self._routes()
         self.stop = threading.Event()
 
@@ -151,6 +153,8 @@ class Core:
         else:
             event = envelope.make(req.topic, req.data, source=env["source"])
         self.queue.emitted.append(event)
+        for observe in self.publish_observers:
+            observe(event)
         return {"seq": event.get("seq")}
 
     # -- running ------------------------------------------------------------

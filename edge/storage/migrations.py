@@ -142,4 +142,41 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        3,
+        """
+        -- Alerts raised by the rules; at most one active alert per condition key.
+        CREATE TABLE alerts (
+            id              INTEGER PRIMARY KEY AUTOINCREMENT,
+            key             TEXT NOT NULL,
+            rule            TEXT NOT NULL,
+            message         TEXT NOT NULL,
+            data            TEXT NOT NULL,
+            raised_at       REAL NOT NULL,
+            acknowledged_at REAL,
+            acknowledged_by TEXT,
+            cleared_at      REAL
+        );
+        CREATE UNIQUE INDEX alerts_active ON alerts(key) WHERE cleared_at IS NULL;
+        CREATE INDEX alerts_raised ON alerts(raised_at);
+
+        CREATE TABLE alert_rules (
+            name       TEXT PRIMARY KEY,
+            enabled    INTEGER NOT NULL,
+            threshold  REAL NOT NULL,
+            changed_at REAL,
+            changed_by TEXT
+        );
+
+        -- The latest fact of each kind other services publish (device health, seats, emotion, …).
+        CREATE TABLE facts (
+            kind   TEXT NOT NULL,
+            key    TEXT NOT NULL,
+            data   TEXT NOT NULL,
+            source TEXT NOT NULL,
+            at     REAL NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        """,
+    ),
 ]

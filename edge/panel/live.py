@@ -1,0 +1,134 @@
+"""Live feed for browsers: bus events fanned out to server-sent-event streams.
+
+One thread reads the bus (``Subscriber``) and hands each event, stripped of
+customer hashes, to every connected browser's queue on the server's event
+loop. A second thread ships the audit trail to the hall log as durable
+``audit.recorded`` events, retrying until the core takes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from typing import Any
+
+from edge.bus import BusClient, Subscriber
+from edge.errors import HallError
+from edge.panel.accounts import Store
+
+log = logging.getLogger("hall.panel")
+
+PREFIXES = (
+    "ticket.",
+    "counter.",
+    "alert.",
+    "evaluation.",
+    "day.",
+    "vip.arrived",
+    "staff.requested",
+    "device.health",
+    "door.crossed",
+    "seat.presence",
+    "sync.status",
+    "emotion.",
+    "heatmap.",
+)
+NOTICES = ("vip.arrived", "staff.requested")
+
+
+def redact(value: Any) -> Any:
+    """A copy without customer hashes (browsers see masked forms only)."""
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items() if k not in ("hash", "customer_hash")}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+class Feed:
+    def __init__(self, queue_size: int = 500) -> None:
+        self.clients: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = set()
+        self.lock = threading.Lock()
+        self.notices: deque[dict[str, Any]] = deque(maxlen=30)
+        self.queue_size = queue_size
+        self.stop = threading.Event()
+        self.received = 0
+
+    def attach(self) -> asyncio.Queue[dict[str, Any]]:
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(self.queue_size)
+        with self.lock:
+            self.clients.add((asyncio.get_running_loop(), q))
+        return q
+
+    def detach(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        with self.lock:
+            self.clients = {c for c in self.clients if c[1] is not q}
+
+    def dispatch(self, env: dict[str, Any]) -> None:
+        item = {"topic": env["topic"], "ts": env["ts"], "source": env["source"], "data": redact(env["data"])}
+        if env["topic"] in NOTICES:
+            self.notices.appendleft(item)
+        self.received += 1
+        with self.lock:
+            clients = list(self.clients)
+        for loop, q in clients:
+            loop.call_soon_threadsafe(_offer, q, item)
+
+    def run(self, prefixes: tuple[str, ...] = PREFIXES) -> None:
+        with Subscriber(prefixes) as sub:
+            while not self.stop.is_set():
+                env = sub.recv(timeout=0.5)
+                if env is not None:
+                    self.dispatch(env)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="panel-feed", daemon=True)
+        thread.start()
+        return thread
+
+
+def _offer(q: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:
+    try:
+        q.put_nowait(item)
+    except asyncio.QueueFull:
+        pass  # a stalled browser misses events; it reloads state on its next refresh
+
+
+class AuditShipper:
+    """Publishes unpublished audit rows as durable ``audit.recorded`` events, in order."""
+
+    def __init__(self, store: Store, bus: BusClient) -> None:
+        self.store = store
+        self.bus = bus
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+
+    def ship_once(self) -> int:
+        sent = 0
+        for row in self.store.audit_rows(limit=100, unpublished=True):
+            data = {k: row[k] for k in ("id", "name", "role", "action", "detail", "ok", "ip")}
+            try:
+                self.bus.request(
+                    "event.publish",
+                    {"topic": "audit.recorded", "data": data, "durable": True},
+                    request_id=f"panel-audit-{row['id']}-{int(row['at'] * 1000)}",
+                )
+            except HallError as exc:
+                log.warning("audit trail not shipped yet: %s", exc)
+                return sent
+            self.store.mark_published(row["id"])
+            sent += 1
+        return sent
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.ship_once()
+            self.wake.wait(2.0)
+            self.wake.clear()
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="panel-audit", daemon=True)
+        thread.start()
+        return thread

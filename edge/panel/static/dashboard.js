@@ -1,0 +1,119 @@
+/* Hall dashboard: queues, counters, people in the hall, arrivals, heatmap, emotion, ratings, devices, HQ link, alerts. */
+"use strict";
+const SVGNS = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, ...kids) {
+  const n = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
+  for (const c of kids.flat()) if (c) n.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return n;
+}
+
+function kpi(label, value, id, warn) {
+  return el("div", {class: "kpi" + (warn ? " warn" : ""), id}, el("div", {class: "kpi-v"}, value), el("div", {class: "kpi-l"}, label));
+}
+
+function arrivalsChart(today, last, label) {
+  const W = 520, H = 170, P = 24;
+  const hours = [];
+  for (let h = 7; h <= 19; h++) hours.push(h);
+  const max = Math.max(1, ...hours.map((h) => Math.max(today[h], last[h])));
+  const bw = (W - 2 * P) / hours.length;
+  const y = (v) => H - P - (v / max) * (H - 2 * P);
+  const bars = hours.map((h, i) => svg("rect", {x: P + i * bw + 3, y: y(today[h]), width: bw - 6, height: H - P - y(today[h]), class: "bar"}));
+  const pts = hours.map((h, i) => `${P + i * bw + bw / 2},${y(last[h])}`).join(" ");
+  const labels = hours.map((h, i) => svg("text", {x: P + i * bw + bw / 2, y: H - 8, class: "axis"}, String(h)));
+  const values = hours.map((h, i) => today[h] ? svg("text", {x: P + i * bw + bw / 2, y: y(today[h]) - 3, class: "val"}, String(today[h])) : null);
+  return el("div", {},
+    svg("svg", {viewBox: `0 0 ${W} ${H}`, class: "chart"}, bars, svg("polyline", {points: pts, class: "lastweek"}), labels, values),
+    el("div", {class: "legend"}, el("span", {class: "sw bar"}), `今日${label}`, el("span", {class: "sw lastweek"}), "上周同日"));
+}
+
+function devicesTable(devices) {
+  if (!devices.length) return el("p", {class: "muted"}, "尚无设备健康上报");
+  const cls = {online: "ok", degraded: "warn", offline: "bad"};
+  return el("table", {class: "grid"}, el("tr", {}, el("th", {}, "设备"), el("th", {}, "状态"), el("th", {}, "说明"), el("th", {}, "时间")),
+    devices.map((d) => el("tr", {}, el("td", {}, d.key), el("td", {}, el("span", {class: "badge " + (cls[d.data.state] || "")},
+      {online: "在线", degraded: "降级", offline: "离线"}[d.data.state] || d.data.state || "?")),
+    el("td", {}, d.data.reason || ""), el("td", {}, hhmm(d.at)))));
+}
+
+function emotionBlock(list) {
+  const fresh = list.filter((e) => e.fresh && e.negative_share !== null);
+  if (!fresh.length) return el("p", {class: "muted"}, "无摄像头情绪数据");
+  return el("div", {}, fresh.map((e) => {
+    const d = e.data;
+    const total = (d.positive || 0) + (d.neutral || 0) + (d.negative || 0) || 1;
+    const seg = (k, cls) => { const s = el("span", {class: "seg " + cls}); s.style.width = (100 * (d[k] || 0) / total) + "%"; return s; };
+    return el("div", {class: "emo"}, el("span", {class: "emo-zone"}, e.key),
+      el("div", {class: "stack"}, seg("positive", "pos"), seg("neutral", "neu"), seg("negative", "neg")),
+      el("span", {class: "emo-v"}, `负面 ${Math.round(100 * e.negative_share)}%`));
+  }));
+}
+
+function syncBlock(sync) {
+  if (!sync) return el("p", {class: "muted", id: "hq-link"}, "未配置（本厅未接入总部同步）");
+  const d = sync.data;
+  return el("dl", {class: "facts", id: "hq-link"},
+    el("dt", {}, "待上传"), el("dd", {}, String(d.backlog ?? "—")),
+    el("dt", {}, "最近确认"), el("dd", {}, d.last_ack ? String(d.last_ack).replace("T", " ").slice(0, 19) : "—"),
+    el("dt", {}, "状态"), el("dd", {}, d.state || (d.last_error ? "错误：" + d.last_error : "正常")),
+    el("dt", {}, "更新"), el("dd", {}, hhmm(sync.at)));
+}
+
+async function load() {
+  const d = await api("GET", "/api/dashboard");
+  const st = d.stats, s = d.status, f = d.facts;
+  const waiting = s.businesses.reduce((a, b) => a + b.waiting, 0);
+  const issued = st.businesses.reduce((a, b) => a + b.issued, 0);
+  const done = st.businesses.reduce((a, b) => a + b.done, 0);
+  $("#hall-name").textContent = `${s.hall.name} · ${s.day}`;
+  fill($("#kpis"),
+    kpi("等候人数", waiting, "kpi-waiting", waiting > 20),
+    kpi("厅内人数", f.door.today.measured ? f.door.in_hall : "—", "kpi-inhall"),
+    kpi("今日取号", issued, "kpi-issued"),
+    kpi("今日办结", done, "kpi-done"),
+    kpi("平均等待", minutes(st.waits.average_s), "kpi-wait"),
+    kpi("评价均分", st.evaluations.average ?? "—", "kpi-eval", st.evaluations.average !== null && st.evaluations.average < 4),
+    kpi("未到", st.no_shows, "kpi-noshow"),
+    kpi("活动告警", d.alerts.length, "kpi-alerts", d.alerts.length > 0));
+  const byCode = Object.fromEntries(st.businesses.map((b) => [b.code, b]));
+  fill($("#queues"), el("table", {class: "grid"},
+    el("tr", {}, ["业务", "等候", "最长等待", "今日取号", "办结", "未到", "平均等待"].map((h) => el("th", {}, h))),
+    s.businesses.map((b) => el("tr", {"data-business": b.code}, el("td", {}, `${b.code} ${b.name}`), el("td", {class: "num big"}, String(b.waiting)),
+      el("td", {class: "num" + (b.longest_wait_s > 1200 ? " hot" : "")}, minutes(b.longest_wait_s)), el("td", {class: "num"}, String(byCode[b.code].issued)),
+      el("td", {class: "num"}, String(byCode[b.code].done)), el("td", {class: "num"}, String(byCode[b.code].no_show)),
+      el("td", {class: "num"}, minutes(byCode[b.code].avg_wait_s))))));
+  const cstats = Object.fromEntries(st.counters.map((c) => [c.id, c]));
+  const seats = Object.fromEntries(f.seats.map((x) => [x.key, x.data.present]));
+  fill($("#counters"), el("table", {class: "grid"},
+    el("tr", {}, ["窗口", "状态", "工作人员", "当前号", "在座", "今日服务", "平均办理"].map((h) => el("th", {}, h))),
+    s.counters.map((c) => el("tr", {"data-counter": c.id}, el("td", {}, c.name), el("td", {}, el("span", {class: "badge s-" + c.state}, STATES[c.state] + (c.pause_reason ? "·" + c.pause_reason : ""))),
+      el("td", {}, c.staff || "—"), el("td", {class: "cur"}, c.current ? `${c.current.number} ${STATES[c.current.state]}` : "—"),
+      el("td", {}, c.id in seats ? (seats[c.id] ? "在座" : "离座") : "—"),
+      el("td", {class: "num"}, String(cstats[c.id] ? cstats[c.id].served : 0)), el("td", {class: "num"}, minutes(cstats[c.id] && cstats[c.id].avg_handling_s))))));
+  const measured = f.door.today.measured || f.door.last_week.measured;
+  fill($("#arrivals"), measured ? arrivalsChart(f.door.today.hours_in, f.door.last_week.hours_in, "进厅")
+    : arrivalsChart(st.issued_by_hour, st.issued_by_hour_last_week, "取号"));
+  fill($("#heatmap"), f.heatmap ? el("img", {src: "/api/heatmap.png?t=" + Date.parse(f.heatmap.at), alt: "客流热力图"}) : el("p", {class: "muted"}, "无摄像头数据"));
+  fill($("#emotion"), emotionBlock(f.emotion));
+  const ev = st.evaluations;
+  fill($("#ratings"), ev.count ? el("div", {}, el("div", {class: "stars"}, `${ev.average} / 5`, el("span", {class: "muted"}, ` ${ev.count} 条评价，低分 ${ev.low} 条`)),
+    el("div", {class: "hist"}, ev.histogram.map((n, i) => el("span", {}, `${i + 1}★ ${n}`)))) : el("p", {class: "muted"}, "今日暂无评价"));
+  fill($("#devices"), devicesTable(f.devices));
+  fill($("#hq"), syncBlock(f.sync));
+  renderAlerts($("#alerts"), d.alerts, async (a) => { await ackAlert(a); await load(); });
+}
+
+let pending = null;
+function soon() { clearTimeout(pending); pending = setTimeout(load, 300); }
+
+(async () => {
+  await startPage("dashboard");
+  onLive((ev) => {
+    if (ev.topic === "vip.arrived") toast("VIP 客户到店", "notice");
+    if (ev.topic === "staff.requested") toast("自助机请求协助", "notice");
+    soon();
+  });
+  await load();
+  setInterval(load, 30000);
+})();
