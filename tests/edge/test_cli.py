@@ -95,3 +95,18 @@ def test_events_tail_replays_and_follows(core: CoreProcess, hall_home: Home) -> 
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     assert [(e["topic"], e["data"]["number"]) for e in lines] == [("ticket.issued", "B001"), ("ticket.issued", "C001")]
     assert lines[0]["seq"] < lines[1]["seq"]
+
+
+def test_help_loads_no_heavy_library(hall_home: Home) -> None:
+    env = {**os.environ, "HALL_HOME": str(hall_home.root)}
+    res = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "edge", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert res.returncode == 0
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in res.stderr.splitlines() if "|" in line}
+    heavy = {"zmq", "pydantic", "sqlite3", "numpy", "cv2", "kivy", "fastapi", "uvicorn", "matplotlib"}
+    assert not imported & heavy, f"hall --help imported {sorted(imported & heavy)}"
