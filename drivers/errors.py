@@ -27,3 +27,15 @@ class DeviceTimeout(DriverError):
     """The device did not answer in time."""
 
     code = "device_timeout"
+
+
+class CardDataError(DriverError):
+    """A card was read but its data is unusable: unknown layout, bad field, failed check digit."""
+
+    code = "card_data"
+
+
+class CardRemoved(DriverError):
+    """The card left the reader before the read finished."""
+
+    code = "card_removed"

@@ -1,0 +1,144 @@
+"""Device units for the card readers, run by the ``devices`` service.
+
+The units turn a card into the hall's customer reference (a keyed hash and a
+masked form, :mod:`edge.identity`) and publish it; the card's number, full
+name, address and photo stay in this process.
+
+- ``card.id.read`` {"reader", "customer", "card_type", "name_masked", "sex", "elderly"}
+- ``card.ic.read`` {"reader", "customer"}
+- ``card.ic.removed`` {"reader"}
+
+All are published with ``durable=False``: they are facts for the kiosk, not
+for the hall's log or HQ.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from drivers.base import Health, Publish
+from drivers.iccard.config import IcCardConfig
+from drivers.idcard.card import IdCard
+from drivers.idcard.config import IdCardConfig
+from edge.identity import load_key, make_ref
+from edge.paths import Home
+
+log = logging.getLogger(__name__)
+
+
+def _hall_key() -> bytes:
+    return load_key(Home.from_env().secret_path)
+
+
+def id_card_event(card: IdCard, *, reader: str, key: bytes, elderly_age: int, today: date) -> dict[str, Any]:
+    """The ``card.id.read`` data for ``card``: nothing in it identifies the holder without the hall's key."""
+    ref = make_ref("id", card.number, name=card.name, key=key)
+    return {
+        "reader": reader,
+        "customer": ref.to_dict(),
+        "card_type": card.card_type,
+        "name_masked": ref.name_masked,
+        "sex": card.sex,
+        "elderly": card.age(today) >= elderly_age,
+    }
+
+
+class IdCardUnit:
+    """The ID-card reader as a device unit."""
+
+    def __init__(
+        self, config: IdCardConfig, *, key: bytes | None = None, today: Callable[[], date] = date.today
+    ) -> None:
+        from drivers.idcard.reader import IdCardReader
+
+        self.name = config.name
+        self.config = config
+        self._key = key
+        self._today = today
+        self._publish: Publish | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.reader = IdCardReader(
+            config.port,
+            on_card=self._on_card,
+            baudrate=config.baudrate,
+            timeout=config.timeout,
+            poll_interval=config.poll_interval,
+        )
+
+    def start(self, publish: Publish) -> None:
+        self._publish = publish
+        if self._key is None:
+            self._key = _hall_key()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.reader.run, args=(self._stop,), name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def health(self) -> Health:
+        return self.reader.health()
+
+    def _on_card(self, card: IdCard) -> None:
+        assert self._publish is not None and self._key is not None
+        data = id_card_event(
+            card, reader=self.name, key=self._key, elderly_age=self.config.elderly_age, today=self._today()
+        )
+        self._publish("card.id.read", data, durable=False)
+
+
+class IcCardUnit:
+    """The PC/SC readers as one device unit."""
+
+    def __init__(self, config: IcCardConfig, *, key: bytes | None = None) -> None:
+        from drivers.iccard.reader import IcCardWatcher
+
+        self.name = config.name
+        self.config = config
+        self._key = key
+        self._publish: Publish | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.watcher = IcCardWatcher(
+            config.profile,
+            reader_pattern=config.reader_pattern,
+            on_card=self._on_card,
+            on_removed=self._on_removed,
+            poll_interval=config.poll_interval,
+        )
+
+    def start(self, publish: Publish) -> None:
+        self._publish = publish
+        if self._key is None:
+            self._key = _hall_key()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.watcher.run, args=(self._stop,), name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def health(self) -> Health:
+        return self.watcher.health()
+
+    def _on_card(self, reader: str, account: str) -> None:
+        assert self._publish is not None and self._key is not None
+        try:
+            ref = make_ref("ic", account, key=self._key)
+        except Exception as exc:  # an account the hall cannot key (odd characters) is a card error
+            log.warning("IC card in %s: %s", reader, exc)
+            return
+        self._publish("card.ic.read", {"reader": reader, "customer": ref.to_dict()}, durable=False)
+
+    def _on_removed(self, reader: str) -> None:
+        assert self._publish is not None
+        self._publish("card.ic.removed", {"reader": reader}, durable=False)

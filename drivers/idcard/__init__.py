@@ -1,0 +1,1 @@
+"""Resident ID card (二代证) reader: SAM frames over serial, card decoding, a simulated module."""
