@@ -34,6 +34,7 @@ log = logging.getLogger("hall.core")
 
 Handler = Callable[[dict[str, Any], envelope.Envelope], Any]
 REQUEST_MEMORY_S = 3 * 24 * 3600
+MAX_REQUEST_BYTES = 32 * 1024 * 1024  # room for HQ's down bundles
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Hub:
         self.routers: list[zmq.Socket[bytes]] = []
         self.pubs: list[zmq.Socket[bytes]] = []
         self.stats = {"batches": 0, "requests": 0, "errors": 0}
+        self._last_forget = 0.0
         for endpoint, keys in request_endpoints:
             self.routers.append(_bind(ctx, zmq.ROUTER, endpoint, keys))
         for endpoint, keys in event_endpoints:
@@ -187,6 +189,10 @@ class Hub:
             return {"re": env["id"], "ok": False, "error": {"code": "internal", "message": f"internal error: {exc}"}}
 
     def forget_old_requests(self, now: float) -> None:
+        """Drop remembered replies older than three days (at most once an hour)."""
+        if now - self._last_forget < 3600:
+            return
+        self._last_forget = now
         with self.db.atomic():
             self.db.execute("DELETE FROM requests WHERE at < ?", (now - REQUEST_MEMORY_S,))
 
@@ -200,6 +206,7 @@ def _bind(ctx: zmq.Context[Any], kind: int, endpoint: str, keys: Path | None) ->
     sock.linger = 0
     if kind == zmq.ROUTER:
         sock.router_mandatory = False
+        sock.maxmsgsize = MAX_REQUEST_BYTES  # a larger message drops the connection, not the core
     if keys is not None:
         from edge.bus import curve
 

@@ -124,3 +124,19 @@ def test_tcp_endpoints_require_an_authorised_curve_key(hall_home: Home, tmp_path
             bad.request("hall.ping")
     finally:
         core.stop()
+
+
+def test_an_oversized_message_is_dropped_and_the_core_keeps_serving(bus: BusClient, hall_home: Home) -> None:
+    from edge.core.hub import MAX_REQUEST_BYTES
+
+    ctx = zmq.Context.instance()
+    raw = ctx.socket(zmq.DEALER)
+    raw.linger = 0
+    raw.connect(hall_home.requests_endpoint)
+    try:
+        raw.send(b"x" * (MAX_REQUEST_BYTES + 1))
+        assert not raw.poll(500), "an oversized message must not be answered"
+    finally:
+        raw.close()
+    assert bus.request("hall.ping")["hall"] == "demo-001"
+    assert bus.request("ticket.issue", {"business": "A"})["number"] == "A001"
