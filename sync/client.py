@@ -33,6 +33,12 @@ class HqClient:
     def close(self) -> None:
         self.http.close()
 
+    def __enter__(self) -> HqClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _call(self, method: str, path: str, body: Any = None, *, compress: bool = False) -> tuple[int, Any]:
         raw = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         headers = {"content-type": "application/json"}

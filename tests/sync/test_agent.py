@@ -1,0 +1,105 @@
+"""The agent between a real core and a real HQ: bundles down, shedding seen at HQ, no credential."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.bus import BusClient, Endpoints
+from sync.client import HqClient
+from sync.config import Credential
+from tests.conftest import CoreProcess
+from tests.sync.conftest import SYNC_TOML, AgentProcess, HqServer, hall_cmd, wait_for
+from tests.sync.test_core_area import OTHER, VIP, bundle, customer
+
+pytestmark = pytest.mark.process
+sqlite_only = pytest.mark.parametrize("hq_db", ["sqlite"], indirect=True)
+
+
+@pytest.fixture
+def linked(sync_core: CoreProcess, hq: HqServer) -> Iterator[tuple[BusClient, HqClient, Credential]]:
+    cred = hq.add_hall("demo-001")
+    hall_cmd("sync", "credential", "-", stdin=cred.to_json(), env={"HALL_HOME": str(sync_core.home.root)})
+    with (
+        BusClient("test", endpoints=Endpoints.local(sync_core.home), timeout=5.0) as bus,
+        HqClient(cred) as client,
+    ):
+        yield bus, client, cred
+
+
+@sqlite_only
+def test_bundles_come_down_and_refusals_go_up(
+    sync_core: CoreProcess, hq: HqServer, linked: tuple[BusClient, HqClient, Credential], tmp_path: Path
+) -> None:
+    bus, client, _ = linked
+    good = tmp_path / "v1.json"
+    good.write_text(json.dumps(bundle(1), ensure_ascii=False))
+    hall_cmd("hq", "bundle", "publish", str(good), "--hall", "demo-001", "--db", hq.db)
+    agent = AgentProcess(sync_core.home).start()
+    try:
+        wait_for(lambda: bus.request("bundle.status")["version"] == 1, 30, "bundle 1 to be applied")
+        wait_for(lambda: (client.status()["bundle"] or {}).get("applied") is True, 30, "HQ to learn bundle 1 applied")
+        assert bus.request("ticket.issue", {"business": "A", "customer": customer(VIP)})["priority"] == "vip"
+
+        bad = tmp_path / "v2.json"
+        bad.write_text(json.dumps(bundle(2, customer_tags=[{"hash": OTHER, "tags": ["GOLD"]}]), ensure_ascii=False))
+        hall_cmd("hq", "bundle", "publish", str(bad), "--db", hq.db)  # for every hall
+        wait_for(lambda: (client.status()["bundle"] or {}).get("version") == 2, 30, "HQ to learn of bundle 2")
+        result = client.status()["bundle"]
+        assert result["applied"] is False and "GOLD" in result["error"]
+        assert bus.request("bundle.status")["version"] == 1  # the previous one stays
+        assert bus.request("ticket.issue", {"business": "A", "customer": customer(VIP)})["priority"] == "vip"
+        head = bus.request("hall.ping")["seq"]
+        wait_for(lambda: client.status()["held"] == head, 30, "the bundle events to reach HQ")
+    finally:
+        agent.stop()
+    store_topics = [e["topic"] for e in _hq_events(hq)]
+    assert "bundle.applied" in store_topics and "bundle.refused" in store_topics
+
+
+@sqlite_only
+def test_full_disk_gap_reaches_hq(sync_core: CoreProcess, hq: HqServer, linked: Any) -> None:
+    bus, client, _ = linked
+    for i in range(5):
+        bus.request("event.publish", {"topic": "flow.counted", "data": {"i": i}})
+    bus.request("ticket.issue", {"business": "A"})
+    # more free disk asked for than any machine has: the agent sheds at once
+    sync_core.home.config_path.write_text(SYNC_TOML + "min_free_mb = 1000000\n")
+    agent = AgentProcess(sync_core.home).start()
+    try:
+        wait_for(lambda: any(e["topic"] == "sync.gap" for e in _hq_events(hq)), 30, "the gap to reach HQ")
+        head = bus.request("hall.ping")["seq"]
+        wait_for(lambda: client.status()["backlog"] == 0, 30, "HQ's backlog to count the shed events")
+    finally:
+        agent.stop()
+    events = _hq_events(hq)
+    topics = [e["topic"] for e in events]
+    assert "flow.counted" not in topics and "ticket.issued" in topics
+    gap = next(e for e in events if e["topic"] == "sync.gap")["data"]
+    assert (gap["lane"], gap["count"]) == ("analytics", 5)
+    assert client.status()["shed"] == 5 and len(events) + 5 == head
+
+
+def test_agent_without_credential_waits(hall_home: Any) -> None:
+    hall_home.config_path.write_text(SYNC_TOML)
+    agent = AgentProcess(hall_home).start()
+    try:
+        wait_for(lambda: "no HQ credential" in agent.log.read_text(), 30, "the agent to say it has no credential")
+        assert agent.proc is not None and agent.proc.poll() is None
+    finally:
+        agent.stop()
+    assert agent.proc.returncode == 0
+
+
+def _hq_events(hq: HqServer) -> list[dict[str, Any]]:
+    from sync.hq.store import open_store
+
+    store = open_store(hq.db)
+    try:
+        return store.events("demo-001", 0, 5000)
+    finally:
+        store.close()

@@ -1,0 +1,155 @@
+"""Every event of the hall reaches HQ exactly once, in order, through kills and a faulty link.
+
+Real processes: the core (tickets issued throughout), the agent, the HQ server on
+SQLite and on PostgreSQL, and our TCP proxy between the agent and HQ.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.bus import BusClient, Endpoints, Subscriber
+from edge.errors import HallError
+from edge.paths import Home
+from sync.client import HqClient
+from sync.hq.store import open_store
+from tests.conftest import CoreProcess
+from tests.sync.conftest import AgentProcess, HqServer, hall_cmd, wait_for
+from tests.sync.proxy import FaultProxy
+
+pytestmark = pytest.mark.process
+
+
+class Writer(threading.Thread):
+    """Issues tickets and publishes analytics events until stopped (the hall keeps working)."""
+
+    def __init__(self, home: Home) -> None:
+        super().__init__(daemon=True)
+        self.home = home
+        self.stop = threading.Event()
+        self.written = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with BusClient("writer", endpoints=Endpoints.local(self.home), timeout=5.0, retries=2) as bus:
+                face = {"count": 1, "face_jpeg": "/9j/" + "A" * 300, "embedding": [0.1] * 128}
+                bus.request("event.publish", {"topic": "door.crossed", "data": face})
+                while not self.stop.is_set():
+                    bus.request("ticket.issue", {"business": "AB"[self.written % 2]})
+                    if self.written % 3 == 0:
+                        bus.request("event.publish", {"topic": "flow.counted", "data": {"n": self.written}})
+                    self.written += 1
+                    self.stop.wait(0.01)
+        except BaseException as exc:
+            self.error = exc
+
+
+def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServer, tmp_path: Path) -> None:
+    home = sync_core.home
+    proxy = FaultProxy(("127.0.0.1", hq.port))
+    cred = hq.add_hall("demo-001", url=proxy.url)
+    hall_cmd("sync", "credential", "-", stdin=cred.to_json(), env={"HALL_HOME": str(home.root)})
+    writer = Writer(home)
+    writer.start()
+    agent = AgentProcess(home).start()
+    watch = HqClient(cred, url=hq.url)  # straight to HQ, around the proxy
+    bus = BusClient("test", endpoints=Endpoints.local(home), timeout=5.0)
+
+    def held() -> int:
+        try:
+            return int(watch.status()["held"])
+        except HallError:
+            return -1
+
+    def progress(more: int, what: str) -> None:
+        start = held()
+        wait_for(lambda: held() >= start + more, 60, f"HQ to hold {more} more events ({what})", interval=0.1)
+
+    def written(more: int) -> None:
+        start = writer.written
+        wait_for(lambda: writer.written >= start + more, 30, f"the core to issue {more} more tickets")
+
+    try:
+        progress(30, "start")
+        proxy.set(delay=0.05)  # requests in flight most of the time
+        progress(5, "slow link")
+        hq.kill9()  # HQ dies mid-batch
+        written(20)
+        hq.start()
+        progress(30, "HQ restarted")
+        agent.kill9()
+        written(20)
+        agent.start()
+        progress(30, "agent restarted")
+        proxy.set(drop=0.4)  # answers lost after HQ stored the batch: the agent sends again
+        progress(30, "answers dropped")
+        assert proxy.stats["dropped"] > 0
+        proxy.set(cut=True)
+        wait_for(lambda: (bus.request("sync.status")["link"] or {}).get("ok") is False, 30, "the link to be down")
+        written(30)
+        proxy.set(delay=0.01, duplicate=True)  # HQ sees every request twice
+        progress(30, "duplicated traffic")
+        assert proxy.stats["duplicated"] > 0
+        proxy.set()
+        writer.stop.set()
+        writer.join(10)
+        assert writer.error is None, writer.error
+        head = bus.request("hall.ping")["seq"]
+        wait_for(lambda: held() == head, 90, f"HQ to hold all {head} events", interval=0.1)
+
+        # the panel's view: the core's status and the sync.status events agree with HQ
+        with Subscriber(["sync.status"], endpoints=Endpoints.local(home)) as sub:
+            wait_for(lambda: _drained(sub, head), 30, "a sync.status event showing the backlog drained")
+        status = bus.request("sync.status")
+        assert (status["cursor"], status["backlog"], status["link"]["ok"]) == (head, 0, True)
+        hq_status = watch.status()
+        assert (hq_status["head"], hq_status["backlog"]) == (head, 0)
+        cli = json.loads(hall_cmd("sync", "status", "--json", env={"HALL_HOME": str(home.root)}))
+        assert (cli["cursor"], cli["backlog"], cli["last_error"]) == (head, 0, None)
+        assert cli["last_ack"] is not None
+    finally:
+        writer.stop.set()
+        agent.stop()
+        proxy.close()
+        watch.close()
+        bus.close()
+
+    # HQ holds every event of the hall exactly once, in seq order, as the box logged it
+    box = _all(lambda seq: bus_events(home, seq))
+    store = open_store(hq.db)
+    try:
+        held_events = _all(lambda seq: store.events("demo-001", seq, 1000))
+    finally:
+        store.close()
+    assert [e["seq"] for e in held_events] == [e["seq"] for e in box] == list(range(1, head + 1))
+    assert len({e["id"] for e in held_events}) == head
+    for mine, theirs in zip(box, held_events, strict=True):
+        assert (mine["id"], mine["topic"], mine["ts"]) == (theirs["id"], theirs["topic"], theirs["ts"])
+        if mine["topic"] != "door.crossed":
+            assert mine["data"] == theirs["data"]
+    door = next(e for e in held_events if e["topic"] == "door.crossed")
+    assert door["data"] == {"count": 1, "_scrubbed": ["face_jpeg", "embedding"]}
+
+
+def bus_events(home: Home, seq: int) -> list[dict[str, Any]]:
+    with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0) as bus:
+        events: list[dict[str, Any]] = bus.request("events.since", {"seq": seq, "limit": 1000})
+        return events
+
+
+def _all(page: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while batch := page(out[-1]["seq"] if out else 0):
+        out += batch
+    return out
+
+
+def _drained(sub: Subscriber, head: int) -> bool:
+    env = sub.recv(timeout=0.5)
+    return env is not None and env["data"].get("backlog") == 0 and env["data"].get("cursor") == head
