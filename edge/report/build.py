@@ -131,14 +131,14 @@ def render_pdf(stats: dict[str, Any], figures: list[tuple[str, Any]], path: Path
         y = 0.93
         for key, title in (("totals", "概览"), ("businesses", "业务"), ("counters", "窗口"), ("staff", "员工")):
             rows = tables[key]
-            height = 0.022 * len(rows)
+            height = 0.0165 * len(rows)
             page.text(0.06, y, title, fontsize=12, weight="bold")
             ax = page.add_axes((0.06, y - 0.01 - height, 0.88, height))
             ax.set_axis_off()
-            table = ax.table(cellText=rows, loc="upper left", cellLoc="left")
+            table = ax.table(cellText=rows, bbox=(0, 0, 1, 1), cellLoc="left")
             table.auto_set_font_size(False)
             table.set_fontsize(8.5)
-            y -= height + 0.05
+            y -= height + 0.04
         pdf.savefig(page)
         plt.close(page)
         for _, fig in figures:
