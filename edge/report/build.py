@@ -123,6 +123,7 @@ def render_html(stats: dict[str, Any], alerts: list[dict[str, Any]], figures: li
 def render_pdf(stats: dict[str, Any], figures: list[tuple[str, Any]], path: Path) -> None:
     from matplotlib import pyplot as plt
     from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.transforms import Bbox
 
     tables = summary_rows(stats)
     with PdfPages(path, metadata={"Title": f"{stats['hall']['name']} 日报 {stats['day']}"}) as pdf:
@@ -135,7 +136,7 @@ def render_pdf(stats: dict[str, Any], figures: list[tuple[str, Any]], path: Path
             page.text(0.06, y, title, fontsize=12, weight="bold")
             ax = page.add_axes((0.06, y - 0.01 - height, 0.88, height))
             ax.set_axis_off()
-            table = ax.table(cellText=rows, bbox=(0, 0, 1, 1), cellLoc="left")
+            table = ax.table(cellText=rows, bbox=Bbox.from_bounds(0, 0, 1, 1), cellLoc="left")
             table.auto_set_font_size(False)
             table.set_fontsize(8.5)
             y -= height + 0.04
