@@ -24,7 +24,7 @@ from drivers.base import Health, Publish
 from drivers.iccard.config import IcCardConfig
 from drivers.idcard.card import IdCard
 from drivers.idcard.config import IdCardConfig
-from edge.identity import load_key, make_ref
+from edge.identity import load_key, make_ref, mask_name
 from edge.paths import Home
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,26 @@ def id_card_event(card: IdCard, *, reader: str, key: bytes, elderly_age: int, to
         "name_masked": ref.name_masked,
         "sex": card.sex,
         "elderly": card.age(today) >= elderly_age,
+    }
+
+
+def mask_id_for_display(number: str) -> str:
+    """First 6 and last 4 characters kept (region and check), as a field check shows it."""
+    return number[:6] + "*" * max(0, len(number) - 10) + number[-4:] if len(number) > 10 else number
+
+
+def id_card_fields(card: IdCard) -> dict[str, Any]:
+    """What ``hall devices idcard read`` prints: enough to check the reader, no address, no photo."""
+    return {
+        "card_type": card.card_type,
+        "name_masked": mask_name(card.name),
+        "sex": card.sex,
+        "nation": card.nation,
+        "birth": card.birth.isoformat(),
+        "number_masked": mask_id_for_display(card.number),
+        "valid_from": card.valid_from.isoformat(),
+        "valid_to": card.valid_to.isoformat() if card.valid_to else "长期",
+        "photo_bytes": len(card.photo),
     }
 
 

@@ -315,3 +315,23 @@ class SamModule:
         if cmd == fr.CMD_SAM_ID:
             return fr.encode_response(fr.SW3_OK, bytes(16))
         return fr.encode_response(0x21)
+
+
+DEMO_CARDS = (
+    ("张三", "11010519491231002X", "1", "19491231"),
+    ("李四", "110101199003071233", "2", "19900307"),
+    ("王五", "440306195010104567", "1", "19501010"),
+)
+"""Demo holders (numbers with valid check digits, not real people)."""
+
+
+def run_demo(module: SamModule, stop: threading.Event, *, every: float = 20.0, dwell: float = 3.0) -> None:
+    """For ``hall demo``: place a demo card every ``every`` seconds for ``dwell`` seconds, until ``stop``."""
+    turn = 0
+    while not stop.wait(every):
+        name, number, sex, birth = DEMO_CARDS[turn % len(DEMO_CARDS)]
+        module.place(SimCard(resident_text(name, number, sex=sex, birth=birth)))
+        turn += 1
+        if stop.wait(dwell):
+            break
+        module.remove()

@@ -56,7 +56,8 @@ class Running:
 @pytest.fixture
 def running(module: SamModule) -> Iterator[Running]:
     cards: queue.Queue[IdCard] = queue.Queue()
-    reader = IdCardReader(module.url, on_card=cards.put, poll_interval=0.02, timeout=0.3)
+    # A generous answer timeout: a slow machine must not turn one answer into a retried read.
+    reader = IdCardReader(module.url, on_card=cards.put, poll_interval=0.02, timeout=1.0)
     run = Running(reader, cards)
     run.thread.start()
     yield run
@@ -213,3 +214,44 @@ def test_unit_publishes_a_keyed_reference_and_nothing_personal(module: SamModule
         assert secret not in text
     assert second["elderly"] is False and second["sex"] == "female"
     assert unit.health().counters["cards"] == 2
+
+
+def test_field_check_shows_the_number_masked_six_and_four(module: SamModule) -> None:
+    from drivers.cards import id_card_fields
+
+    reader = IdCardReader(module.url, poll_interval=0.02, timeout=0.5)
+    module.place(SimCard(resident_text("欧阳小明", NUMBER, nation="05", birth="19491231", valid_to="长期")))
+    fields = id_card_fields(reader.read_card(5))
+    reader.close()
+    assert fields == {
+        "card_type": "resident",
+        "name_masked": "欧**明",
+        "sex": "male",
+        "nation": "维吾尔族",
+        "birth": "1949-12-31",
+        "number_masked": "110105********002X",
+        "valid_from": "2020-01-01",
+        "valid_to": "长期",
+        "photo_bytes": 1024,
+    }
+
+
+def test_demo_places_cards_in_turn(module: SamModule) -> None:
+    from drivers.idcard.sim import DEMO_CARDS, run_demo
+
+    cards: queue.Queue[IdCard] = queue.Queue()
+    reader = IdCardReader(module.url, on_card=cards.put, poll_interval=0.02, timeout=0.3)
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=reader.run, args=(stop,), daemon=True),
+        threading.Thread(target=run_demo, args=(module, stop), kwargs={"every": 0.05, "dwell": 0.3}, daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    try:
+        names = [cards.get(timeout=10).name for _ in range(2)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+    assert names == [DEMO_CARDS[0][0], DEMO_CARDS[1][0]]
