@@ -268,6 +268,7 @@ def run(config_path: str | None) -> int:
 
     faulthandler.enable()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     _title("hall sync")
     home = Home.from_env()
     stop = threading.Event()
@@ -280,8 +281,9 @@ def run(config_path: str | None) -> int:
         print(f"hall sync: {exc}", file=sys.stderr)
         return 2
     cred = load_credential(home)
-    while cred is None and not stop.is_set():
+    if cred is None:
         log.info("no HQ credential (%s): run `hall sync credential FILE`; waiting", home.root / "sync.credential")
+    while cred is None and not stop.is_set():
         stop.wait(5.0)
         cred = load_credential(home)
     if cred is None:

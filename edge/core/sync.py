@@ -7,7 +7,8 @@ The ``sync`` agent never writes ``hall.db``; it asks the core:
   since HQ would otherwise get a hole (see :mod:`edge.schemas.sync` for lanes and priorities).
 - ``sync.acked {lane, seq, keep_s}``: HQ holds the lane up to ``seq``; recorded durably, then the
   lane's acknowledged events older than ``keep_s`` are deleted from the log (the projections,
-  tickets, evaluations and the rest, stay). The newest event is always kept so seqs never repeat.
+  tickets, evaluations and the rest, stay), looked for at most once a minute per lane (at once when
+  ``keep_s`` is 0). The newest event is always kept so seqs never repeat.
 - ``sync.shed {max_events, reason}``: the disk is full. Every acknowledged event goes first, then
   up to ``max_events`` unacknowledged *analytics* events, oldest first, recorded by a ``sync.gap``
   event (records lane) naming the lane, the seq range and the count, so HQ sees the hole. Alerts and
@@ -44,6 +45,8 @@ from edge.storage.db import row_to_event
 if TYPE_CHECKING:
     from edge.core.service import Core
 
+RECLAIM_EVERY_S = 60.0  # acknowledged events are looked for at most this often per lane (keep_s=0: always)
+
 
 def register(core: Core) -> None:
     area = SyncArea(core)
@@ -64,6 +67,7 @@ class SyncArea:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.db = core.db
+        self._reclaimed_at: dict[str, float] = {}
 
     # -- up -------------------------------------------------------------------
     def _lane(self, lane: str) -> tuple[int, float | None, int]:
@@ -103,22 +107,27 @@ class SyncArea:
                 "ON CONFLICT(lane) DO UPDATE SET acked = excluded.acked, acked_at = excluded.acked_at",
                 (req.lane, req.seq, now),
             )
-        reclaimed = self._reclaim(req.lane, max(acked, req.seq), envelope.iso(now - req.keep_s) or "")
+        reclaimed = 0
+        if req.keep_s == 0 or now - self._reclaimed_at.get(req.lane, 0.0) >= RECLAIM_EVERY_S:
+            self._reclaimed_at[req.lane] = now
+            reclaimed = self._reclaim(req.lane, max(acked, req.seq), envelope.iso(now - req.keep_s) or "")
         return {"lane": req.lane, "acked": max(acked, req.seq), "reclaimed": reclaimed}
 
     def _reclaim(self, lane: s.Lane, upto: int, before_ts: str) -> int:
         """Delete the lane's acknowledged events up to ``upto`` written before ``before_ts``."""
         head = self._head()
+        floor = self._lane(lane)[2]
         row = self.db.one(
-            f"SELECT MAX(seq), COUNT(*) FROM events WHERE seq <= ? AND seq < ? AND ts < ? AND {s.lane_sql(lane)}",
-            (upto, head, before_ts),
+            f"SELECT MAX(seq), COUNT(*) FROM events WHERE seq > ? AND seq <= ? AND seq < ? AND ts < ? "
+            f"AND {s.lane_sql(lane)}",
+            (floor, upto, head, before_ts),
         )
         if not row or not row[1]:
             return 0
         top, count = int(row[0]), int(row[1])
         self.db.execute(
-            f"DELETE FROM events WHERE seq <= ? AND ts < ? AND {s.lane_sql(lane)}",
-            (top, before_ts),
+            f"DELETE FROM events WHERE seq > ? AND seq <= ? AND ts < ? AND {s.lane_sql(lane)}",
+            (floor, top, before_ts),
         )
         self.db.execute(
             "INSERT INTO sync_lanes (lane, reclaimed) VALUES (?, ?) "

@@ -1,6 +1,6 @@
 """``hall hq``: run the HQ side of the sync API and administer it.
 
-    hall hq serve --host H --port P [--db URL]   serve the API (OpenAPI at /openapi.json)
+    hall hq serve --host H --port P [--db URL]   serve the API (OpenAPI at /openapi.json; --ssl-* for HTTPS)
     hall hq hall add HALL_ID --url URL [--rotate] create the hall's key; print the box's credential
     hall hq hall list                             halls known
     hall hq bundle publish FILE [--hall ID]      publish a down bundle (JSON) for one hall or all
@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="serve the sync API over HTTP")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8470)
+    serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
+    serve.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     _db(serve)
     hall = sub.add_parser("hall", help="halls and their credentials")
     hall_sub = hall.add_subparsers(dest="hall_cmd", required=True)
@@ -79,7 +81,15 @@ def _serve(a: argparse.Namespace) -> int:
         print(f"hall hq: {exc}", file=sys.stderr)
         return 2
     try:
-        uvicorn.run(create_app(store), host=a.host, port=a.port, log_level="warning", access_log=False)
+        uvicorn.run(
+            create_app(store),
+            host=a.host,
+            port=a.port,
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=a.ssl_certfile,
+            ssl_keyfile=a.ssl_keyfile,
+        )
     finally:
         store.close()
     return 0

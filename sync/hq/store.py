@@ -234,7 +234,7 @@ class Store:
             if row is None:
                 raise NotFound(f"hall {hall} is not known to HQ")
             cur.execute("SELECT lane, cursor, acked_at FROM lanes WHERE hall = ?", (hall,))
-            lanes = {r[0]: {"cursor": int(r[1]), "last_ack": r[2]} for r in cur.fetchall()}
+            lanes = {r[0]: {"cursor": int(r[1]), "last_ack": _iso(r[2])} for r in cur.fetchall()}
             cur.execute(
                 "SELECT version, applied, error, at FROM bundle_results WHERE hall = ? ORDER BY at DESC LIMIT 1",
                 (hall,),
@@ -247,10 +247,12 @@ class Store:
             "held": held,
             "shed": shed,
             "backlog": max(0, head - held - shed),
-            "last_seen": row[3],
-            "last_ack": row[4],
+            "last_seen": _iso(row[3]),
+            "last_ack": _iso(row[4]),
             "lanes": lanes,
-            "bundle": {"version": int(res[0]), "applied": bool(res[1]), "error": res[2], "at": res[3]} if res else None,
+            "bundle": {"version": int(res[0]), "applied": bool(res[1]), "error": res[2], "at": _iso(res[3])}
+            if res
+            else None,
         }
 
     def events(self, hall: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
@@ -352,10 +354,10 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def _iso(ts: float) -> str:
+def _iso(ts: float | None) -> str | None:
     from edge.envelope import iso
 
-    return iso(ts) or ""
+    return iso(ts)
 
 
 def open_store(url: str) -> Store:
