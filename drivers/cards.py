@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from drivers.base import Health, Publish
@@ -162,3 +163,35 @@ class IcCardUnit:
     def _on_removed(self, reader: str) -> None:
         assert self._publish is not None
         self._publish("card.ic.removed", {"reader": reader}, durable=False)
+
+
+def build_card_units(
+    idcard: IdCardConfig,
+    iccard: IcCardConfig,
+    *,
+    home: Path,
+    demo: bool,
+    closers: list[Callable[[], None]],
+    demo_every: float = 20.0,
+    key: bytes | None = None,
+) -> list[IdCardUnit | IcCardUnit]:
+    """The enabled card units. In demo mode the ID-card reader is a simulated SAM module on a pty
+    (under ``home/idcard``) with demo cards placed in turn; its stop is appended to ``closers``.
+    ``key`` defaults to the hall's secret key, read when a unit starts."""
+    units: list[IdCardUnit | IcCardUnit] = []
+    if idcard.enabled:
+        if demo:
+            from drivers.idcard.sim import SamModule, run_demo
+
+            module = SamModule(home / "idcard").start()
+            stop = threading.Event()
+            threading.Thread(
+                target=run_demo, args=(module, stop), kwargs={"every": demo_every}, name="demo-idcard", daemon=True
+            ).start()
+            closers.append(stop.set)
+            closers.append(module.stop)
+            idcard = idcard.model_copy(update={"port": module.url})
+        units.append(IdCardUnit(idcard, key=key))
+    if iccard.enabled:
+        units.append(IcCardUnit(iccard, key=key))
+    return units

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from drivers.base import Health, HealthState
+from drivers.base import Backoff, Health, HealthState
 from drivers.errors import CardDataError, CardRemoved, DeviceUnavailable, DriverError, ProtocolError
 from drivers.iccard import apdu as ap
 from drivers.iccard.config import ApduProfile
@@ -281,12 +281,12 @@ class IcCardWatcher:
 
     def run(self, stop: threading.Event) -> None:
         """Watch until ``stop`` is set; never raises."""
-        backoff = 0.2
+        backoff = Backoff(0.2, self.backoff_max)
         while not stop.is_set():
             try:
                 if not self.poll(self.poll_interval):
                     stop.wait(self.poll_interval)
-                backoff = 0.2
+                backoff.reset()
             except _Service as exc:
                 if self._ctx is not None:
                     self._count("service_losses")
@@ -297,8 +297,7 @@ class IcCardWatcher:
                 self._states = {}
                 self._retries = {}
                 self._set("offline", f"pcscd unreachable: {exc}")
-                stop.wait(backoff)
-                backoff = min(backoff * 2, self.backoff_max)
+                stop.wait(backoff.next())
             except DriverError as exc:
                 self._set("degraded", str(exc))
                 stop.wait(self.poll_interval)

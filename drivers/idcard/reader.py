@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from drivers.base import Health, HealthState
+from drivers.base import Backoff, Health, HealthState
 from drivers.errors import CardDataError, DeviceTimeout, DeviceUnavailable, DriverError, ProtocolError
 from drivers.idcard import frames as fr
 from drivers.idcard.card import IdCard, decode_text
@@ -218,17 +218,16 @@ class IdCardReader:
 
     def run(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set; never raises. Reopens the port with backoff."""
-        backoff = 0.2
+        backoff = Backoff(0.2, self.backoff_max)
         timeouts = 0
         opened_before = False
         while not stop.is_set():
             if not self.is_open:
                 try:
                     self.open()
-                    backoff = 0.2
+                    backoff.reset()
                 except DeviceUnavailable:
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, self.backoff_max)
+                    stop.wait(backoff.next())
                     continue
                 if opened_before:
                     self._count("reopens")

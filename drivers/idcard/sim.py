@@ -143,6 +143,7 @@ class SamModule:
 
     def __init__(self, directory: Path | None = None) -> None:
         self._dir = Path(directory or tempfile.mkdtemp(prefix="sam-"))
+        self._dir.mkdir(parents=True, exist_ok=True)
         self.path = self._dir / "ttySAM"
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)

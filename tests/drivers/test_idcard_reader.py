@@ -255,3 +255,24 @@ def test_demo_places_cards_in_turn(module: SamModule) -> None:
         for t in threads:
             t.join(5)
     assert names == [DEMO_CARDS[0][0], DEMO_CARDS[1][0]]
+
+
+def test_demo_units_read_simulated_cards(tmp_path: Path) -> None:
+    from drivers.cards import build_card_units
+    from drivers.iccard.config import IcCardConfig
+
+    closers: list[Callable[[], None]] = []
+    config = IdCardConfig(port="/dev/nonexistent", poll_interval=0.05)
+    (unit,) = build_card_units(
+        config, IcCardConfig(enabled=False), home=tmp_path, demo=True, closers=closers, demo_every=0.05, key=KEY
+    )
+    assert isinstance(unit, IdCardUnit) and unit.config.port == str(tmp_path / "idcard" / "ttySAM")
+    published: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+    unit.start(lambda topic, data, durable=True: published.put((topic, data)))
+    try:
+        topic, data = published.get(timeout=10)
+    finally:
+        unit.stop()
+        for close in closers:
+            close()
+    assert topic == "card.id.read" and data["name_masked"] == "张*"
