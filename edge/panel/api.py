@@ -130,7 +130,11 @@ def routes(panel: Panel) -> list[Route]:
             panel.request("hall.facts"),
             panel.request("alert.list", {"state": "active"}),
         )
-        return json_reply({"status": status_, "stats": stats, "facts": facts, "alerts": alerts})
+        try:
+            bundle = await panel.request("bundle.status")
+        except HallError:  # a core without the sync area
+            bundle = None
+        return json_reply({"status": status_, "stats": stats, "facts": facts, "alerts": alerts, "bundle": bundle})
 
     @guard(panel, EVERYONE)
     async def alerts(request: Request) -> Response:
@@ -155,9 +159,17 @@ def routes(panel: Panel) -> list[Route]:
         if _session(request).role != "manager":
             return JSONResponse({"error": "只有经理可以修改告警规则", "code": "forbidden"}, 403)
         data = await body(request)
+        if not all(isinstance(v, dict) for v in data.values()):
+            raise InvalidRequest("each rule must be an object with enabled and threshold")
         rules_in = {k: {"enabled": v.get("enabled"), "threshold": v.get("threshold")} for k, v in data.items()}
+        before = await panel.request("alert.rules.get")
         result = await panel.request("alert.rules.set", {"rules": rules_in, "by": _session(request).name})
-        panel.audit(request, "alert.rules.set", {"rules": rules_in})
+        changed = {
+            k: v
+            for k, v in rules_in.items()
+            if k not in before or (before[k]["enabled"], before[k]["threshold"]) != (v["enabled"], v["threshold"])
+        }
+        panel.audit(request, "alert.rules.set", {"changed": changed})
         return json_reply(result)
 
     @guard(panel, ("manager",))

@@ -107,6 +107,9 @@ def test_rules_are_edited_by_managers(manager: Client, staff: Client) -> None:
     r = manager.post("/api/rules", body, method="PUT")
     assert r.status_code == 400 and "longest_wait" in r.json()["error"]
     assert manager.get("/api/rules").json()["longest_wait"]["threshold"] == 12
+    assert manager.post("/api/rules", {"longest_wait": 5}, method="PUT").status_code == 400
+    changes = [a["detail"] for a in manager.get("/api/audit").json() if a["action"] == "alert.rules.set" and a["ok"]]
+    assert changes == [{"changed": {"longest_wait": {"enabled": True, "threshold": 12}}}]
 
 
 def test_alerts_are_acknowledged_from_the_panel(staff: Client, bus: BusClient) -> None:

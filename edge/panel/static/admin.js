@@ -64,7 +64,7 @@ async function loadAudit() {
   fill($("#audit"), el("table", {class: "grid small"},
     el("tr", {}, ["时间", "账号", "操作", "详情", "结果"].map((h) => el("th", {}, h))),
     rows.slice(0, 60).map((r) => el("tr", {class: r.ok ? "" : "failed"},
-      el("td", {}, new Date(r.at * 1000).toLocaleString("zh-CN", {hour12: false})), el("td", {}, r.name), el("td", {}, r.action),
+      el("td", {class: "nowrap"}, new Date(r.at * 1000).toLocaleString("zh-CN", {hour12: false, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"})), el("td", {}, r.name), el("td", {}, r.action),
       el("td", {}, JSON.stringify(r.detail)), el("td", {}, r.ok ? "成功" : "失败")))));
 }
 

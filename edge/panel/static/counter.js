@@ -179,7 +179,8 @@ async function load() {
 }
 
 let pending = null;
-function soon() { clearTimeout(pending); pending = setTimeout(load, 150); }
+function refresh() { load().catch((e) => toast("刷新失败：" + e.message, "error")); }
+function soon() { clearTimeout(pending); pending = setTimeout(refresh, 150); }
 
 document.addEventListener("keydown", (e) => {
   if (e.target.closest("input,select,textarea,dialog") || e.ctrlKey || e.altKey || e.metaKey) return;

@@ -14,8 +14,10 @@ function kpi(label, value, id, warn) {
 
 function arrivalsChart(today, last, label) {
   const W = 520, H = 170, P = 24;
+  const used = [];
+  for (let h = 0; h < 24; h++) if (today[h] || last[h]) used.push(h);
   const hours = [];
-  for (let h = 7; h <= 19; h++) hours.push(h);
+  for (let h = Math.min(7, ...used); h <= Math.max(19, ...used); h++) hours.push(h);
   const max = Math.max(1, ...hours.map((h) => Math.max(today[h], last[h])));
   const bw = (W - 2 * P) / hours.length;
   const y = (v) => H - P - (v / max) * (H - 2 * P);
@@ -50,14 +52,19 @@ function emotionBlock(list) {
   }));
 }
 
-function syncBlock(sync) {
-  if (!sync) return el("p", {class: "muted", id: "hq-link"}, "未配置（本厅未接入总部同步）");
+function bundleLine(b) {
+  if (!b || !b.version) return el("p", {class: "muted"}, "总部数据包：尚未收到");
+  return el("p", {class: "muted", id: "hq-bundle"}, `总部数据包：第 ${b.version} 版，${String(b.applied_at || "").replace("T", " ").slice(0, 16)} 生效`);
+}
+
+function syncBlock(sync, bundle) {
+  if (!sync) return el("div", {}, el("p", {class: "muted", id: "hq-link"}, "未配置（本厅未接入总部同步）"), bundle && bundle.version ? bundleLine(bundle) : null);
   const d = sync.data;
-  return el("dl", {class: "facts", id: "hq-link"},
+  return el("div", {}, el("dl", {class: "facts", id: "hq-link"},
     el("dt", {}, "待上传"), el("dd", {}, String(d.backlog ?? "—")),
     el("dt", {}, "最近确认"), el("dd", {}, d.last_ack ? String(d.last_ack).replace("T", " ").slice(0, 19) : "—"),
-    el("dt", {}, "状态"), el("dd", {}, d.state || (d.last_error ? "错误：" + d.last_error : "正常")),
-    el("dt", {}, "更新"), el("dd", {}, hhmm(sync.at)));
+    el("dt", {}, "状态"), el("dd", {}, d.state === "offline" ? "断开" + (d.last_error ? "：" + d.last_error : "") : "在线"),
+    el("dt", {}, "更新"), el("dd", {}, hhmm(sync.at))), bundleLine(bundle));
 }
 
 async function load() {
@@ -100,12 +107,13 @@ async function load() {
   fill($("#ratings"), ev.count ? el("div", {}, el("div", {class: "stars"}, `${ev.average} / 5`, el("span", {class: "muted"}, ` ${ev.count} 条评价，低分 ${ev.low} 条`)),
     el("div", {class: "hist"}, ev.histogram.map((n, i) => el("span", {}, `${i + 1}★ ${n}`)))) : el("p", {class: "muted"}, "今日暂无评价"));
   fill($("#devices"), devicesTable(f.devices));
-  fill($("#hq"), syncBlock(f.sync));
+  fill($("#hq"), syncBlock(f.sync, d.bundle));
   renderAlerts($("#alerts"), d.alerts, async (a) => { await ackAlert(a); await load(); });
 }
 
 let pending = null;
-function soon() { clearTimeout(pending); pending = setTimeout(load, 300); }
+function refresh() { load().catch((e) => toast("刷新失败：" + e.message, "error")); }
+function soon() { clearTimeout(pending); pending = setTimeout(refresh, 300); }
 
 (async () => {
   await startPage("dashboard");
@@ -115,5 +123,5 @@ function soon() { clearTimeout(pending); pending = setTimeout(load, 300); }
     soon();
   });
   await load();
-  setInterval(load, 30000);
+  setInterval(refresh, 30000);
 })();

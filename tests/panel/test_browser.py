@@ -1,0 +1,178 @@
+"""The panel in headless Chromium (Debian's ``chromium``) driven by Playwright, with screenshots.
+
+Screenshots go to ``build/test-output/panel/`` (or ``$HALL_TEST_OUTPUT/panel``) so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from edge.bus import BusClient
+from tests.conftest import CoreProcess
+from tests.panel.conftest import MANAGER, OUTPUT, STAFF, PanelProcess
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="Debian package chromium not installed (make setup)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 820}, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context.set_default_timeout(15000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    context.close()
+    assert errors == [], errors
+
+
+def shot(page: Any, name: str) -> None:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, url: str, who: tuple[str, str]) -> None:
+    page.goto(f"{url}/login")
+    page.fill("#name", who[0])
+    page.fill("#password", who[1])
+    page.click("#submit")
+    page.wait_for_selector("#live.on")  # signed in and the live stream is connected
+
+
+def test_first_run_setup_sign_in_and_call_next(page: Any, core: CoreProcess, bus: BusClient) -> None:
+    panel = PanelProcess(core.home).start()
+    try:
+        token = re.search(r"setup token (\S+)", panel.log.read_text())
+        assert token is not None
+        page.goto(panel.url)
+        assert page.url.endswith("/setup")
+        page.fill("#token", token.group(1))
+        page.fill("#name", "boss")
+        page.fill("#password", "Lantern-Quay-2718")
+        page.fill("#again", "Lantern-Quay-2718")
+        shot(page, "01-setup")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/login")
+        page.fill("#name", "boss")
+        page.fill("#password", "wrong-password")
+        page.click("#submit")
+        page.wait_for_selector("#msg:has-text('用户名或密码错误')")
+        shot(page, "02-login-refused")
+        sign_in(page, panel.url, ("boss", "Lantern-Quay-2718"))
+        assert page.url.endswith("/counter")
+        for business in "AAB":
+            bus.request("ticket.issue", {"business": business})
+        page.click("[data-counter='1']")
+        page.wait_for_selector("#act-call:not([disabled])")
+        shot(page, "03-counter-open")
+        page.keyboard.press("n")
+        page.wait_for_selector("#current-number:has-text('A001')")
+        assert "先到先叫" in page.inner_text(".why")
+        assert bus.request("ticket.show", {"number": "A001"})["state"] == "called"
+        page.keyboard.press("s")
+        page.wait_for_selector(".state.s-serving")
+        shot(page, "04-counter-serving")
+        page.keyboard.press("f")
+        page.wait_for_selector(".card .empty")
+        assert bus.request("ticket.show", {"number": "A001"})["state"] == "done"
+        page.keyboard.press("p")
+        page.select_option("dialog select[name=reason]", "午休")
+        page.click("dialog button.primary")
+        page.wait_for_selector("#desk-title .badge.s-paused")
+        assert {c["id"]: c["pause_reason"] for c in bus.request("counter.list")}["1"] == "午休"
+        page.keyboard.press("u")
+        page.wait_for_selector("#desk-title .badge.s-open")
+    finally:
+        page.context.close()  # before the panel goes, so no request of the page is left dangling
+        panel.stop()
+
+
+def test_dashboard_updates_live(panel: PanelProcess, page: Any, bus: BusClient) -> None:
+    sign_in(page, panel.url, MANAGER)
+    page.goto(f"{panel.url}/dashboard")
+    page.wait_for_selector("#live.on")
+    page.wait_for_selector("#kpi-waiting .kpi-v:has-text('0')")
+    page.evaluate("window.__notReloaded = true")
+    for business in "AAABCD":
+        bus.request("ticket.issue", {"business": business})
+    bus.request("counter.open", {"counter": "2", "staff": "李娜"})
+    bus.request("counter.call", {"counter": "2"})
+    for direction in ("in", "in", "out", "in"):
+        bus.request("event.publish", {"topic": "door.crossed", "data": {"direction": direction}})
+    bus.request("event.publish", {"topic": "device.health", "data": {"device": "printer", "state": "online"}})
+    bus.request(
+        "event.publish",
+        {"topic": "emotion.window", "data": {"zone": "等候区", "positive": 6, "neutral": 3, "negative": 1}},
+    )
+    page.wait_for_selector("#kpi-waiting .kpi-v:has-text('5')")
+    page.wait_for_selector("[data-counter='2'] .cur:has-text('A001')")
+    page.wait_for_selector("#kpi-inhall .kpi-v:has-text('2')")
+    assert page.evaluate("window.__notReloaded") is True  # updated in place, not reloaded
+    assert "未配置" in page.inner_text("#hq")
+    assert "无摄像头数据" in page.inner_text("#heatmap")
+    bus.request(
+        "event.publish", {"topic": "sync.status", "data": {"backlog": 42, "last_ack": "2026-03-02T10:00:00+08:00"}}
+    )
+    page.wait_for_selector("#hq-link dd:has-text('42')")
+    shot(page, "05-dashboard-live")
+
+
+def test_alert_raised_and_acknowledged_at_the_counter(panel: PanelProcess, page: Any, bus: BusClient) -> None:
+    sign_in(page, panel.url, STAFF)
+    page.click("[data-counter='3']")
+    page.wait_for_selector("#act-call:not([disabled])")
+    bus.request(
+        "event.publish",
+        {"topic": "device.health", "data": {"device": "printer", "state": "degraded", "reason": "paper_out"}},
+    )
+    bus.request(
+        "event.publish", {"topic": "vip.arrived", "data": {"name_masked": "王*", "zone": "entrance"}, "durable": False}
+    )
+    alert = page.wait_for_selector(".alert.fresh:has-text('缺纸')")
+    page.wait_for_selector(".notice:has-text('VIP 到店')")
+    shot(page, "06-alert-raised")
+    alert.query_selector("button.ack").click()
+    page.wait_for_selector(".alert.acked:has-text('已确认 staff-li')")
+    shot(page, "07-alert-acknowledged")
+    acked = bus.request("events.since", {"seq": 0, "prefix": "alert.acknowledged"})
+    assert [e["data"]["by"] for e in acked] == ["staff-li"]
+
+
+def test_manager_edits_a_rule_and_builds_the_report(panel: PanelProcess, page: Any, bus: BusClient) -> None:
+    sign_in(page, panel.url, MANAGER)
+    page.goto(f"{panel.url}/admin")
+    page.wait_for_selector("#rules-form")
+    page.fill("input[name='waiting_per_counter.threshold']", "1")
+    page.click("#rules-form button[type=submit]")
+    page.wait_for_selector(".toast:has-text('告警规则已保存')")
+    assert bus.request("alert.rules.get")["waiting_per_counter"]["threshold"] == 1
+    page.click("#report-go")
+    page.wait_for_selector("#report-html", timeout=60000)
+    page.wait_for_selector("#audit td:has-text('report.day')")
+    shot(page, "08-admin")
