@@ -16,6 +16,8 @@ Every change is an event in the log (``alert.raised``, ``alert.cleared``,
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,6 +31,7 @@ from edge.schemas import alerts as schema
 if TYPE_CHECKING:
     from edge.core.service import Core
 
+log = logging.getLogger("hall.core")
 EMOTION_FRESH_S = 15 * 60
 ONE_SHOT = ("low_rating",)
 
@@ -48,8 +51,8 @@ def register(core: Core) -> None:
     core.route("alert.list", alerts.list_alerts, schema)
     core.route("alert.acknowledge", alerts.acknowledge, schema)
     core.route("hall.facts", alerts.facts, schema)
-    core.tick_hooks.append(alerts.evaluate)
-    core.publish_observers.append(alerts.observe)
+    core.tick_hooks.append(alerts.tick)
+    core.publish_observers.append(alerts.observe_safely)
 
 
 class Alerts:
@@ -267,6 +270,25 @@ class Alerts:
                 if self.db.one("SELECT 1 FROM alerts WHERE key = ?", (key,)) is None:
                     self._raise(Condition(key, "low_rating", msg, data), now)
         self.db.set_meta("alerts.rating_cursor", repr(rows[-1]["at"]))
+
+    # -- hooks --------------------------------------------------------------
+    def tick(self) -> None:
+        """The tick hook: evaluate; a fault here is logged and undone, never stops the core's other work."""
+        self._guarded("evaluating alert rules", self.evaluate)
+
+    def observe_safely(self, event: envelope.Envelope) -> None:
+        """The publish observer: a fault here must not refuse another service's event."""
+        self._guarded(f"watching {event['topic']}", lambda: self.observe(event))
+
+    def _guarded(self, what: str, fn: Callable[[], None]) -> None:
+        emitted = self.core.queue.emitted
+        mark = len(emitted)
+        try:
+            with self.db.savepoint("alerts"):
+                fn()
+        except Exception:
+            del emitted[mark:]  # their rows were rolled back with the savepoint
+            log.exception("alerts: %s failed; skipped", what)
 
     # -- facts ------------------------------------------------------------
     def _facts(self, kind: str) -> list[dict[str, Any]]:

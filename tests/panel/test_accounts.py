@@ -118,3 +118,30 @@ def test_disabling_a_user_ends_their_sessions(store: Store) -> None:
     assert store.session(s.token, now=1.0) is None
     with pytest.raises(LoginFailed):
         store.login("wang", "Lantern-Quay-2718", now=2.0)
+
+
+def test_users_command(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HALL_HOME": str(tmp_path / "home")}
+
+    def hall(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "edge", "users", *args], input=stdin, env=env, capture_output=True, text=True
+        )
+
+    assert hall("add", "wang", "--role", "manager", "--password-stdin", stdin="Lantern-Quay-2718\n").returncode == 0
+    again = hall("add", "wang", "--role", "staff", "--password-stdin", stdin="Lantern-Quay-2718\n")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    weak = hall("add", "li", "--role", "staff", "--password-stdin", stdin="123\n")
+    assert weak.returncode == 2 and "at least 8" in weak.stderr
+    listed = json.loads(hall("list", "--json").stdout)
+    assert [(u["name"], u["role"]) for u in listed] == [("wang", "manager")]
+    assert "Lantern" not in (tmp_path / "home" / "panel.db").read_bytes().decode("latin-1")
+    assert hall("disable", "wang").returncode == 0
+    store = Store(str(tmp_path / "home" / "panel.db"), hasher=FAST)
+    with pytest.raises(LoginFailed):
+        store.login("wang", "Lantern-Quay-2718", now=0.0)
