@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml debian-packages.txt scripts/setup-debian.sh
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m vision.assets
 	touch $@
 
 demo: setup

@@ -1,0 +1,116 @@
+"""One camera's worker process: capture, analyse, publish facts through the core.
+
+Frames never leave this process. Facts go to the core as ``event.publish``
+requests from a sender thread, so a slow or restarting core never stalls the
+analysis: durable facts wait in a bounded queue and are resent (the same
+envelope id, so the core applies each once); other facts are dropped when the
+core cannot be reached. The camera's state is published as ``device.health``
+``{"device": "camera:<name>", "state": "online"|"offline", "detail"}``.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import queue
+import signal
+import threading
+import uuid
+from collections import deque
+from typing import Any
+
+log = logging.getLogger("hall.vision")
+
+
+class Publisher:
+    """Sends facts to the core on its own thread; at most ``limit`` durable facts wait."""
+
+    def __init__(self, bus: Any, limit: int = 5000) -> None:
+        self.bus = bus
+        self.pending: deque[tuple[str, str, dict[str, Any], bool]] = deque(maxlen=limit)
+        self.inbox: queue.Queue[tuple[str, dict[str, Any], bool] | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="vision-publish", daemon=True)
+        self.sent = 0
+
+    def start(self) -> Publisher:
+        self.thread.start()
+        return self
+
+    def publish(self, topic: str, data: dict[str, Any], durable: bool) -> None:
+        self.inbox.put((topic, data, durable))
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.inbox.put(None)
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        from edge.errors import BusError, HallError
+
+        closing = False
+        while not (closing and not self.pending):
+            try:
+                item = self.inbox.get(timeout=1.0 if self.pending else None)
+            except queue.Empty:
+                item = None
+            else:
+                if item is None:
+                    closing = True
+                else:
+                    self.pending.append((uuid.uuid4().hex, *item))
+            while self.pending:
+                rid, topic, data, durable = self.pending[0]
+                try:
+                    self.bus.request(
+                        "event.publish", {"topic": topic, "data": data, "durable": durable}, request_id=rid
+                    )
+                    self.sent += 1
+                except BusError as exc:
+                    if not durable:
+                        self.pending.popleft()
+                        continue
+                    log.warning("cannot publish %s yet: %s", topic, exc)
+                    if closing:
+                        return
+                    break
+                except HallError as exc:
+                    log.error("core refused %s: %s", topic, exc)
+                self.pending.popleft()
+
+
+def run(camera_json: dict[str, Any], cfg_json: dict[str, Any], floor_size: tuple[int, int]) -> None:
+    """Entry of a worker process (spawned): analyse one camera until SIGTERM."""
+    faulthandler.enable()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from edge.bus import BusClient
+    from vision.analysis import Analyzer
+    from vision.camera import CameraSource
+    from vision.config import Camera, VisionConfig
+
+    camera = Camera.model_validate(camera_json)
+    cfg = VisionConfig.model_validate(cfg_json)
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle(f"hall vision: camera {camera.name}")
+    except ImportError:
+        pass
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    bus = BusClient(f"vision.{camera.name}", timeout=2.0, retries=0)
+    out = Publisher(bus).start()
+    device = f"camera:{camera.name}"
+
+    def health(state: str, detail: str) -> None:
+        log.info("%s %s: %s", device, state, detail)
+        out.publish("device.health", {"device": device, "state": state, "detail": detail}, True)
+
+    source = CameraSource(camera.source, camera.fps, on_health=health, reopen_max_s=cfg.reopen_max_s, stop=stop)
+    analyzer = Analyzer(camera, cfg, floor_size=floor_size)
+    try:
+        for t, frame in source.frames():
+            for fact in analyzer.step(frame, t):
+                out.publish(fact.topic, fact.data, fact.durable)
+    finally:
+        out.close()
+        bus.close()
