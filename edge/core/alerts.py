@@ -211,7 +211,7 @@ class Alerts:
         for fact in self._facts("device"):
             d, name = fact["data"], fact["key"]
             if rules.device_offline.enabled and d.get("state") == "offline":
-                reason = str(d.get("reason", ""))
+                reason = str(d.get("reason") or d.get("detail") or "")
                 out.append(
                     Condition(
                         f"device_offline:{name}",
@@ -378,7 +378,7 @@ class Alerts:
 
 
 def _paper_out(d: dict[str, Any]) -> bool:
-    text = f"{d.get('state', '')} {d.get('reason', '')}".lower().replace(" ", "_")
+    text = f"{d.get('state', '')} {d.get('reason', '')} {d.get('detail', '')}".lower().replace(" ", "_")
     return d.get("paper") == "out" or "paper_out" in text or "no_paper" in text
 
 

@@ -7,7 +7,6 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +17,7 @@ from starlette.routing import Route
 from edge.errors import HallError, InvalidRequest, NotFound
 from edge.panel.accounts import LockedOut, LoginFailed, Session
 from edge.panel.app import COOKIE, Panel, body, error_response, guard, json_reply
+from edge.report.build import heatmap_file
 
 STAFF = ("staff", "manager")
 VIEWERS = ("manager", "technician")
@@ -134,6 +134,8 @@ def routes(panel: Panel) -> list[Route]:
             bundle = await panel.request("bundle.status")
         except HallError:  # a core without the sync area
             bundle = None
+        heat = heatmap_file(panel.home.root, facts)
+        facts["heatmap_png"] = heat is not None
         return json_reply({"status": status_, "stats": stats, "facts": facts, "alerts": alerts, "bundle": bundle})
 
     @guard(panel, EVERYONE)
@@ -205,13 +207,9 @@ def routes(panel: Panel) -> list[Route]:
 
     @guard(panel, VIEWERS)
     async def heatmap(request: Request) -> Response:
-        facts = await panel.request("hall.facts")
-        heat = facts.get("heatmap")
-        path = Path(str((heat or {}).get("data", {}).get("path", ""))) if heat else None
-        if path is None or path.suffix != ".png" or not path.is_file():
+        path = heatmap_file(panel.home.root, await panel.request("hall.facts"))
+        if path is None:
             raise NotFound("no heatmap image from the cameras yet")
-        if panel.home.root.resolve() not in path.resolve().parents:
-            raise NotFound("heatmap image is outside the hall's data directory")
         return FileResponse(path, media_type="image/png")
 
     @guard(panel, ("manager",))

@@ -146,6 +146,17 @@ def render_pdf(stats: dict[str, Any], figures: list[tuple[str, Any]], path: Path
             pdf.savefig(fig)
 
 
+def heatmap_file(home_root: Path, facts: dict[str, Any]) -> Path | None:
+    """The heatmap PNG to show: the one a ``heatmap.*`` event named, else the vision service's file."""
+    heat = facts.get("heatmap")
+    named = str((heat or {}).get("data", {}).get("path") or "")
+    root = home_root.resolve()
+    for path in (Path(named) if named else None, home_root / "vision" / "heatmap.png"):
+        if path is not None and path.suffix == ".png" and path.is_file() and root in path.resolve().parents:
+            return path
+    return None
+
+
 def build_report(bus: BusClient, day: str | None, out_dir: Path) -> dict[str, Path]:
     """Fetch the day's data, draw, and write ``report-DAY.html`` and ``.pdf`` into ``out_dir``."""
     from matplotlib import pyplot as plt
@@ -160,10 +171,7 @@ def build_report(bus: BusClient, day: str | None, out_dir: Path) -> dict[str, Pa
     stats = bus.request("stats.day", {"day": day, "waits": True} if day else {"waits": True}, timeout=10.0)
     alerts = bus.request("alert.list", {"state": "all", "day": stats["day"], "limit": 500})
     facts = bus.request("hall.facts")
-    heat = None
-    if facts.get("heatmap"):
-        heat = Path(str(facts["heatmap"]["data"].get("path", ""))) or None
-    figures = plots.all_figures(stats, heat)
+    figures = plots.all_figures(stats, heatmap_file(Home.from_env().root, facts))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         html_path = out_dir / f"report-{stats['day']}.html"

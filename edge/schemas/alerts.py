@@ -8,11 +8,12 @@ when it is acknowledged. Events: ``alert.raised``, ``alert.cleared``,
 
 Facts the core watches as other services publish them (``event.publish``):
 
-- ``device.health`` ``{"device", "state": "online"|"degraded"|"offline", "reason"}``; a printer
-  out of paper says so in ``reason`` (``paper_out``) or with ``"paper": "out"``.
+- ``device.health`` ``{"device", "state": "online"|"degraded"|"offline", "detail"}``; a printer
+  out of paper says so in ``detail`` (or ``reason``) as ``paper_out``, or with ``"paper": "out"``.
 - ``seat.presence`` ``{"counter", "present": bool}``.
 - ``emotion.*`` ``{"positive", "neutral", "negative"}`` (shares or counts), optional ``"zone"``.
-- ``heatmap.*`` ``{"path": PNG file under HALL_HOME}``; ``sync.status`` ``{"backlog", "last_ack", …}``.
+- ``heatmap.*`` (the latest; a ``path`` names a PNG under HALL_HOME, else the vision service's
+  ``$HALL_HOME/vision/heatmap.png`` is shown); ``sync.status`` ``{"backlog", "last_ack", …}``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def active(bus: BusClient) -> dict[str, dict[str, object]]:
 
 def test_device_offline_and_paper_out_raise_then_clear(bus: BusClient, core: CoreProcess) -> None:
     with connected(bus, core.home, ["alert."]) as sub:
-        publish(bus, "device.health", {"device": "printer", "state": "offline", "reason": "paper_out"})
+        publish(bus, "device.health", {"device": "printer", "state": "offline", "detail": "paper_out", "counters": {}})
         raised = {wait_event(sub, "alert.raised")["data"]["key"], wait_event(sub, "alert.raised")["data"]["key"]}
         assert raised == {"device_offline:printer", "printer_paper:printer"}
         publish(bus, "device.health", {"device": "printer", "state": "online", "reason": ""})

@@ -136,6 +136,13 @@ def test_dashboard_updates_live(panel: PanelProcess, page: Any, bus: BusClient) 
     assert page.evaluate("window.__notReloaded") is True  # updated in place, not reloaded
     assert "未配置" in page.inner_text("#hq")
     assert "无摄像头数据" in page.inner_text("#heatmap")
+    from PIL import Image
+
+    (panel.home.root / "vision").mkdir(exist_ok=True)
+    Image.radial_gradient("L").resize((400, 240)).convert("RGB").save(panel.home.root / "vision" / "heatmap.png")
+    bus.request("event.publish", {"topic": "heatmap.minute", "data": {"camera": "hall-1", "cells": []}})
+    page.wait_for_selector("#heatmap img")
+    page.wait_for_function("document.querySelector('#heatmap img').naturalWidth === 400")
     bus.request(
         "event.publish", {"topic": "sync.status", "data": {"backlog": 42, "last_ack": "2026-03-02T10:00:00+08:00"}}
     )

@@ -36,7 +36,7 @@ function devicesTable(devices) {
   return el("table", {class: "grid"}, el("tr", {}, el("th", {}, "设备"), el("th", {}, "状态"), el("th", {}, "说明"), el("th", {}, "时间")),
     devices.map((d) => el("tr", {}, el("td", {}, d.key), el("td", {}, el("span", {class: "badge " + (cls[d.data.state] || "")},
       {online: "在线", degraded: "降级", offline: "离线"}[d.data.state] || d.data.state || "?")),
-    el("td", {}, d.data.reason || ""), el("td", {}, hhmm(d.at)))));
+    el("td", {}, d.data.detail || d.data.reason || ""), el("td", {}, hhmm(d.at)))));
 }
 
 function emotionBlock(list) {
@@ -101,7 +101,7 @@ async function load() {
   const measured = f.door.today.measured || f.door.last_week.measured;
   fill($("#arrivals"), measured ? arrivalsChart(f.door.today.hours_in, f.door.last_week.hours_in, "进厅")
     : arrivalsChart(st.issued_by_hour, st.issued_by_hour_last_week, "取号"));
-  fill($("#heatmap"), f.heatmap ? el("img", {src: "/api/heatmap.png?t=" + Date.parse(f.heatmap.at), alt: "客流热力图"}) : el("p", {class: "muted"}, "无摄像头数据"));
+  fill($("#heatmap"), f.heatmap_png ? el("img", {src: "/api/heatmap.png?t=" + (f.heatmap ? Date.parse(f.heatmap.at) : Date.now()), alt: "客流热力图"}) : el("p", {class: "muted"}, "无摄像头数据"));
   fill($("#emotion"), emotionBlock(f.emotion));
   const ev = st.evaluations;
   fill($("#ratings"), ev.count ? el("div", {}, el("div", {class: "stars"}, `${ev.average} / 5`, el("span", {class: "muted"}, ` ${ev.count} 条评价，低分 ${ev.low} 条`)),
