@@ -33,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.bus import BusClient
-from edge.errors import BusError, Conflict, HallError, InvalidRequest, NotFound
+from edge.errors import BusError, Conflict, HallError, InvalidRequest, NotFound, RemoteError
 from edge.panel.accounts import LockedOut, LoginFailed, Session, Store
 from edge.panel.live import AuditShipper, Feed, redact
 from edge.panel.settings import PanelSettings
@@ -94,6 +94,8 @@ def error_response(exc: HallError) -> JSONResponse:
     }.get(type(exc), 503 if isinstance(exc, BusError) else 400)
     if exc.code in ("invalid", "not_found", "conflict") and status == 400:
         status = {"invalid": 400, "not_found": 404, "conflict": 409}[exc.code]
+    elif isinstance(exc, RemoteError):
+        status = 502  # the core failed, not the request
     return JSONResponse({"error": str(exc), "code": exc.code}, status_code=status)
 
 

@@ -145,3 +145,15 @@ def test_users_command(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "home" / "panel.db"), hasher=FAST)
     with pytest.raises(LoginFailed):
         store.login("wang", "Lantern-Quay-2718", now=0.0)
+
+
+def test_panel_section_of_the_hall_config() -> None:
+    from edge import config
+    from edge.errors import ConfigError
+    from edge.panel.settings import PanelSettings
+
+    cfg = config.load_text("[services.panel]\nport = 9090\nlockout_failures = 4\n", "hall.toml")
+    settings = config.service_config(cfg, "panel", PanelSettings)
+    assert (settings.port, settings.lockout_failures, settings.session_idle_minutes) == (9090, 4, 30)
+    with pytest.raises(ConfigError, match=r"hall.toml:2: services.panel.lockout_failures"):
+        config.load_text("[services.panel]\nlockout_failures = 1\n", "hall.toml")
