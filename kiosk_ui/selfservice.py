@@ -1,0 +1,393 @@
+"""Self-service screens: look-ups from HQ's bundle, the repair form, rating, face-recognition consent.
+
+Bills and usage need an identified customer (a card tap); outage notices and
+the repair form do not. Everything shown comes from ``bundle.lookup`` and
+``bundle.status`` (the core keeps HQ's bundle), with the bundle's date shown so
+the customer knows how fresh it is. HQ's bundle carries usage per month, so the
+usage calendar is a year of months coloured by consumption.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.widget import Widget
+
+from edge.errors import BusError, HallError
+from kiosk_ui.icons import Icon
+from kiosk_ui.screens import _identity, message
+from kiosk_ui.widgets import GREEN, GREEN_LIGHT, GREY, INK, MUTED, RED, RED_LIGHT, WHITE, Btn, Panel, Text, Tile
+
+if TYPE_CHECKING:
+    from kiosk_ui.kiosk import Kiosk
+
+REPAIR_KINDS = ("no_power", "flicker", "meter", "line")
+GOOD_REASONS = ("fast", "friendly", "clear")
+BAD_REASONS = ("slow", "unfriendly", "unclear")
+
+
+def _fresh(k: Kiosk) -> str:
+    published = (k.bundle or {}).get("published_at")
+    if not published:
+        return k.t("lookup.fresh.none")
+    return k.t("lookup.fresh", when=str(published)[:16].replace("T", " "))
+
+
+def _title(k: Kiosk, box: BoxLayout, key: str) -> None:
+    row = BoxLayout(orientation="horizontal", size_hint_y=None, height=k.fs(60))
+    row.add_widget(Text(k.t(key), size=k.fs(40), bold=True, halign="left", size_hint_x=0.6))
+    row.add_widget(Text(_fresh(k), size=k.fs(22), color=MUTED, halign="right", size_hint_x=0.4, kid="fresh"))
+    box.add_widget(row)
+
+
+def _back(k: Kiosk, box: BoxLayout) -> None:
+    back = Btn(k.t("nav.back"), kid="nav.back", size=k.fs(28), fill=WHITE, color=GREEN, border=GREEN)
+    back.size_hint = (None, None)
+    back.size = (k.fs(220), k.fs(72))
+    back.bind(on_release=lambda *_: k.go("lookup"))
+    box.add_widget(back)
+
+
+def lookup(k: Kiosk) -> Widget:
+    body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=16)
+    _title(k, body, "lookup.title")
+    _identity(k, body, "lookup.gate")
+    message(k, body)
+    grid = GridLayout(cols=4, spacing=18)
+    for kind, icon, needs_card in (
+        ("bill", "bill", True),
+        ("usage", "usage", True),
+        ("outage", "outage", False),
+        ("repair", "repair", False),
+    ):
+        sub = k.t("lookup.needcard") if needs_card and k.customer is None else ""
+        tile = Tile(k.t(f"lookup.{kind}"), kid=f"lookup.{kind}", icon=icon, sub=sub, size=k.fs(34))
+        tile.bind(on_release=lambda _w, kind=kind, needs=needs_card: _open(k, kind, needs))
+        grid.add_widget(tile)
+    body.add_widget(grid)
+    if k.customer is None:
+        body.add_widget(Text(k.t("lookup.gate.sub"), size=k.fs(24), color=MUTED, size_hint_y=None))
+    return body
+
+
+def _open(k: Kiosk, kind: str, needs_card: bool) -> None:
+    if needs_card and k.customer is None:
+        k.say("lookup.needcard")
+        return
+    k.go({"outage": "outages"}.get(kind, kind))
+
+
+def bill(k: Kiosk) -> Widget:
+    body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=12)
+    _title(k, body, "bill.title")
+    _identity(k, body, "lookup.gate")
+    bills = sorted((k.found or {}).get("bills", []), key=lambda b: b["period"], reverse=True)[:5]
+    for b in bills:
+        row = Panel(fill=WHITE, orientation="horizontal", padding=(20, 6), size_hint_y=None, height=k.fs(72))
+        amount = f"{b['amount_fen'] / 100:,.2f}"
+        row.add_widget(
+            Text(
+                k.t("bill.row", period=b["period"], amount=amount),
+                size=k.fs(32),
+                halign="left",
+                kid=f"bill.{b['period']}",
+            )
+        )
+        if b.get("paid"):
+            status, color = k.t("bill.paid"), GREEN
+        elif b.get("due"):
+            status, color = k.t("bill.unpaid", due=b["due"]), RED
+        else:
+            status, color = k.t("bill.unpaid.nodue"), RED
+        row.add_widget(Text(status, size=k.fs(30), color=color, bold=True, halign="right"))
+        body.add_widget(row)
+    if not bills:
+        body.add_widget(Text(k.t("bill.none"), size=k.fs(32), color=MUTED, kid="bill.none"))
+    body.add_widget(Widget())
+    _back(k, body)
+    return body
+
+
+def _shade(share: float) -> tuple[float, float, float, float]:
+    """Light green for little use, deep green for the month of most use."""
+    lo, hi = (0.88, 0.95, 0.90), (0.0, 0.36, 0.30)
+    r, g, b = (lo[i] + (hi[i] - lo[i]) * share for i in range(3))
+    return (r, g, b, 1)
+
+
+def usage(k: Kiosk) -> Widget:
+    body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=12)
+    _title(k, body, "usage.title")
+    rows = {u["period"]: float(u["kwh"]) for u in (k.found or {}).get("usage", [])}
+    if not rows:
+        body.add_widget(Text(k.t("usage.none"), size=k.fs(32), color=MUTED, kid="usage.none"))
+        _back(k, body)
+        return body
+    last = max(rows)
+    year, month = int(last[:4]), int(last[5:7])
+    periods = []
+    for _ in range(12):
+        periods.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    periods.reverse()
+    low, top = min(rows.values()), max(rows.values())
+    spread = (top - low) or 1.0
+    grid = GridLayout(cols=6, spacing=10)
+    for period in periods:
+        label = period if k.lang == "en" else str(int(period[5:]))
+        if period in rows:
+            share = (rows[period] - low) / spread
+            cell = Panel(fill=_shade(share), radius=10)
+            text = k.t("usage.cell", month=label, kwh=f"{rows[period]:.0f}")
+            cell.add_widget(Text(text, size=k.fs(26), color=WHITE if share > 0.5 else INK, kid=f"usage.{period}"))
+        else:
+            cell = Panel(fill=WHITE, radius=10, border=GREY)
+            cell.add_widget(Text(k.t("usage.cell.none", month=label), size=k.fs(26), color=MUTED))
+        grid.add_widget(cell)
+    body.add_widget(grid)
+    legend = BoxLayout(orientation="horizontal", size_hint_y=None, height=k.fs(44), spacing=6)
+    legend.add_widget(Text(k.t("usage.legend"), size=k.fs(24), color=MUTED, halign="left", size_hint_x=0.5))
+    for share in (0.0, 0.25, 0.5, 0.75, 1.0):
+        legend.add_widget(Panel(fill=_shade(share), radius=6, size_hint_x=0.1))
+    body.add_widget(legend)
+    _back(k, body)
+    return body
+
+
+def _areas(k: Kiosk, box: BoxLayout, on_pick: Any, chosen: str | None, kid: str) -> None:
+    for area in k.cfg.outage_areas:
+        fill, color = (GREEN, WHITE) if area == chosen else (WHITE, INK)
+        b = Btn(area, kid=f"{kid}.{k.cfg.outage_areas.index(area)}", size=k.fs(26), fill=fill, color=color, border=GREY)
+        b.bind(on_release=lambda _w, a=area: on_pick(a))
+        box.add_widget(b)
+
+
+def outages(k: Kiosk) -> Widget:
+    body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=12)
+    _title(k, body, "outage.title")
+    row = BoxLayout(orientation="horizontal", spacing=20)
+    left = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.38)
+    left.add_widget(Text(k.t("outage.pick"), size=k.fs(26), color=MUTED))
+
+    def pick(area: str) -> None:
+        k.area, k.outages = area, None
+        k.redraw()
+
+        def found(result: dict[str, Any]) -> None:
+            if k.area == area:
+                k.outages = result["outages"]
+                k.redraw()
+
+        k.link.call("bundle.lookup", {"address": area}, on_ok=found)
+
+    _areas(k, left, pick, k.area, "outage.area")
+    row.add_widget(left)
+    right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.62)
+    if k.area is not None and k.outages is not None:
+        for o in k.outages[:3]:
+            panel = Panel(fill=RED_LIGHT if o["kind"] == "fault" else GREEN_LIGHT, orientation="vertical", padding=12)
+            starts, ends = str(o["starts"])[:16].replace("T", " "), str(o.get("ends") or "")[:16].replace("T", " ")
+            when = k.t("outage.when", starts=starts, ends=ends) if ends else k.t("outage.when.open", starts=starts)
+            panel.add_widget(Text(f"{k.t('outage.' + o['kind'])}  {when}", size=k.fs(26), bold=True, halign="left"))
+            panel.add_widget(Text(o["text"], size=k.fs(26), halign="left", kid=f"outage.{o['id']}"))
+            right.add_widget(panel)
+        if not k.outages:
+            right.add_widget(Text(k.t("outage.none", area=k.area), size=k.fs(30), color=GREEN, kid="outage.none"))
+    else:
+        right.add_widget(Icon("outage", color=GREY))
+    row.add_widget(right)
+    body.add_widget(row)
+    _back(k, body)
+    return body
+
+
+def repair(k: Kiosk) -> Widget:
+    body = BoxLayout(orientation="vertical", padding=(24, 12), spacing=10)
+    _title(k, body, "repair.title")
+    message(k, body)
+    body.add_widget(Text(k.t("repair.kind"), size=k.fs(28), color=MUTED, size_hint_y=None))
+    kinds = GridLayout(cols=4, spacing=14)
+    for kind in REPAIR_KINDS:
+        fill, color = (GREEN, WHITE) if kind == k.repair_kind else (WHITE, INK)
+        b = Btn(
+            k.t(f"repair.kind.{kind}"), kid=f"repair.kind.{kind}", size=k.fs(28), fill=fill, color=color, border=GREY
+        )
+        b.bind(on_release=lambda _w, kind=kind: _set(k, "repair_kind", kind))
+        kinds.add_widget(b)
+    body.add_widget(kinds)
+    body.add_widget(Text(k.t("repair.area"), size=k.fs(28), color=MUTED, size_hint_y=None))
+    areas = GridLayout(cols=2, spacing=12)
+    _areas(k, areas, lambda a: _set(k, "area", a), k.area, "repair.area")
+    body.add_widget(areas)
+    ready = k.repair_kind is not None and k.area is not None
+    submit = Btn(k.t("repair.submit"), kid="repair.submit", size=k.fs(34), fill=GREEN if ready else GREY)
+    submit.size_hint_y = 0.5
+    submit.bind(on_release=lambda *_: _send_repair(k) if ready else None)
+    body.add_widget(submit)
+    return body
+
+
+def _set(k: Kiosk, name: str, value: str) -> None:
+    setattr(k, name, value)
+    k.redraw()
+
+
+def _send_repair(k: Kiosk) -> None:
+    data: dict[str, Any] = {"kiosk": k.cfg.kiosk_id, "kind": k.repair_kind, "area": k.area}
+    if k.customer is not None:
+        data["customer"] = {"kind": k.customer["kind"], "hash": k.customer["hash"], "masked": k.customer["masked"]}
+    k.publish("repair.requested", data, "repair")
+
+
+def evaluation(k: Kiosk) -> Widget:
+    body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=16)
+    body.add_widget(
+        Text(k.t("eval.title", number=k.eval_number or ""), size=k.fs(44), bold=True, kid="eval.title", size_hint_y=0.2)
+    )
+    message(k, body)
+    stars = BoxLayout(orientation="horizontal", spacing=16, size_hint_y=0.3)
+    for n in range(1, 6):
+        chosen = n <= k.eval_score
+        b = Btn(
+            "★" * n if k.lang == "zh" else f"{n} ★",
+            kid=f"eval.star.{n}",
+            size=k.fs(34 if n < 4 else 28),
+            fill=GREEN if chosen else WHITE,
+            color=WHITE if chosen else GREEN,
+            border=GREEN,
+            sub=k.t("eval.star", n=n),
+        )
+        b.bind(on_release=lambda _w, n=n: _score(k, n))
+        stars.add_widget(b)
+    body.add_widget(stars)
+    if k.eval_score:
+        body.add_widget(Text(k.t("eval.reasons"), size=k.fs(26), color=MUTED, size_hint_y=0.1))
+        reasons = BoxLayout(orientation="horizontal", spacing=14, size_hint_y=0.2)
+        for code in GOOD_REASONS if k.eval_score >= 4 else BAD_REASONS:
+            on = code in k.eval_reasons
+            b = Btn(
+                k.t(f"eval.reason.{code}"),
+                kid=f"eval.reason.{code}",
+                size=k.fs(28),
+                fill=GREEN_LIGHT if on else WHITE,
+                color=GREEN if on else INK,
+                border=GREEN if on else GREY,
+            )
+            b.bind(on_release=lambda _w, code=code: _reason(k, code))
+            reasons.add_widget(b)
+        body.add_widget(reasons)
+        submit = Btn(k.t("eval.submit"), kid="eval.submit", size=k.fs(34), size_hint_y=0.2)
+        submit.bind(on_release=lambda *_: _send_rating(k))
+        body.add_widget(submit)
+    else:
+        skip = Btn(k.t("eval.skip"), kid="eval.skip", size=k.fs(28), fill=WHITE, color=MUTED, border=GREY)
+        skip.size_hint = (0.3, 0.15)
+        skip.pos_hint = {"center_x": 0.5}
+        skip.bind(on_release=lambda *_: k.home())
+        body.add_widget(skip)
+    return body
+
+
+def _score(k: Kiosk, n: int) -> None:
+    k.eval_score, k.eval_reasons = n, []
+    k.redraw()
+
+
+def _reason(k: Kiosk, code: str) -> None:
+    if code in k.eval_reasons:
+        k.eval_reasons.remove(code)
+    else:
+        k.eval_reasons.append(code)
+    k.redraw()
+
+
+def _send_rating(k: Kiosk) -> None:
+    def rated(_: Any) -> None:
+        k.done = "eval"
+        k.go("done")
+
+    def refused(exc: HallError) -> None:
+        if not isinstance(exc, BusError):
+            k.say("error.generic", message=str(exc))
+
+    data = {"number": k.eval_number, "score": k.eval_score, "reasons": list(k.eval_reasons)}
+    k.link.call("ticket.evaluate", data, on_ok=rated, on_err=refused)
+
+
+def consent(k: Kiosk) -> Widget:
+    body = BoxLayout(orientation="vertical", padding=(24, 12), spacing=12)
+    body.add_widget(Text(k.t("consent.title"), size=k.fs(40), bold=True, size_hint_y=None))
+    if k.customer is None or k.customer.get("kind") != "id":
+        gate = Panel(fill=WHITE, orientation="vertical", padding=30, spacing=10)
+        gate.add_widget(Icon("face", color=GREEN, size_hint_y=0.5))
+        gate.add_widget(Text(k.t("consent.gate"), size=k.fs(40), bold=True, kid="consent.gate"))
+        gate.add_widget(Text(k.t("consent.gate.sub"), size=k.fs(28), color=MUTED))
+        body.add_widget(gate)
+        return body
+    who = k.t("consent.who", name=k.customer.get("name_masked", ""), masked=k.customer["masked"])
+    body.add_widget(Text(who, size=k.fs(28), color=GREEN, bold=True, size_hint_y=None, kid="consent.who"))
+    info = Panel(fill=WHITE, orientation="vertical", padding=16, spacing=6)
+    for key in ("consent.purpose", "consent.retention", "consent.withdraw"):
+        info.add_widget(Text(k.t(key, days=k.cfg.face_retention_days), size=k.fs(26), halign="left", kid=key))
+    body.add_widget(info)
+    choice = BoxLayout(orientation="horizontal", spacing=24, size_hint_y=0.32)
+    # Consent and refusal: same size, same weight, side by side.
+    yes = Btn(k.t("consent.yes"), kid="consent.yes", size=k.fs(34), fill=GREEN)
+    no = Btn(k.t("consent.no"), kid="consent.no", size=k.fs(34), fill=GREEN)
+    yes.bind(on_release=lambda *_: _decide(k, "granted"))
+    no.bind(on_release=lambda *_: _decide(k, "declined"))
+    choice.add_widget(yes)
+    choice.add_widget(no)
+    body.add_widget(choice)
+    revoke = Btn(k.t("consent.revoke"), kid="consent.revoke", size=k.fs(26), fill=WHITE, color=GREEN, border=GREEN)
+    revoke.size_hint = (0.44, 0.2)
+    revoke.pos_hint = {"center_x": 0.5}
+    revoke.bind(on_release=lambda *_: _decide(k, "withdrawn"))
+    body.add_widget(revoke)
+    return body
+
+
+def _decide(k: Kiosk, decision: str) -> None:
+    """Record the decision (durable ``consent.recorded``), then ask the vision service to act on it."""
+    assert k.customer is not None
+    customer = {"hash": k.customer["hash"], "masked": k.customer["masked"]}
+    record = {
+        "customer": customer,
+        "purpose": "face_recognition",
+        "screen": "consent",
+        "decision": decision,
+        "kiosk": k.cfg.kiosk_id,
+    }
+    if k.busy:
+        return
+    k.busy = True
+
+    def show(done: str) -> None:
+        k.busy = False
+        k.done = done
+        k.go("done")
+
+    def recorded(_: Any) -> None:
+        if decision == "declined":
+            show("declined")
+            return
+        topic = "face.enroll" if decision == "granted" else "face.forget"
+        ok = "enrolled" if decision == "granted" else "revoked"
+        # No vision service answering (unknown topic, timeout): say so politely and record nothing more.
+        unavailable = "unavailable" if decision == "granted" else "revoked"
+        k.link.call(
+            topic,
+            {"customer": customer, "kiosk": k.cfg.kiosk_id},
+            on_ok=lambda _: show(ok),
+            on_err=lambda _: show(unavailable),
+            timeout=3.0,
+        )
+
+    def refused(exc: HallError) -> None:
+        k.busy = False
+        if not isinstance(exc, BusError):
+            k.say("error.generic", message=str(exc))
+
+    k.link.publish("consent.recorded", record, on_ok=recorded, on_err=refused)

@@ -1,0 +1,224 @@
+"""``hall kiosk --tour OUTDIR``: every screen and state of the kiosk as a PNG, without a display.
+
+The tour runs a hall of its own: a ``hall core`` in a temporary HALL_HOME with
+the demo config and the sample bundle, a few customers in the queue, and then
+drives the kiosk by touch the way a customer would. Card taps and printer
+outcomes arrive as the devices service sends them (``event.publish`` on the
+bus); the last picture is taken after the core is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edge import config
+from edge.bus import BusClient, Endpoints
+from edge.errors import BusError
+from edge.paths import Home
+from kiosk_ui import boot
+from kiosk_ui.config import KioskConfig
+from kiosk_ui.errors import KioskError
+
+WIDTH, HEIGHT = 1280, 800
+ELDER = {"name": "张三", "number": "11010519491231002X"}
+
+
+def start_core(home: Home) -> subprocess.Popen[bytes]:
+    """A ``hall core`` for ``home``, answering pings."""
+    env = {**os.environ, "HALL_HOME": str(home.root)}
+    env.pop("HALL_CONFIG", None)
+    log = open(home.root / "core.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen([sys.executable, "-m", "edge", "core"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    with BusClient("tour", endpoints=Endpoints.local(home), timeout=0.25, retries=0) as bus:
+        for _ in range(120):
+            if proc.poll() is not None:
+                raise KioskError(f"the tour's core exited: {(home.root / 'core.log').read_text()[-1000:]}")
+            try:
+                bus.request("hall.ping")
+                return proc
+            except BusError:
+                continue
+    proc.kill()
+    raise KioskError("the tour's core did not answer")
+
+
+def card_event(home: Home, *, name: str, number: str, elderly: bool) -> dict[str, Any]:
+    """``card.id.read`` data as the devices service publishes it for a resident ID card."""
+    from edge.identity import load_key, make_ref
+
+    ref = make_ref("id", number, name=name, key=load_key(home.secret_path))
+    return {
+        "reader": "idcard",
+        "customer": ref.to_dict(),
+        "card_type": "resident",
+        "name_masked": ref.name_masked,
+        "sex": "1",
+        "elderly": elderly,
+    }
+
+
+def populate(bus: BusClient, home: Home) -> None:
+    """Open the counters, queue a few customers and call two of them."""
+    from kiosk_ui.sample import load_sample
+
+    load_sample(bus, home)
+    for counter in ("1", "2", "3", "4"):
+        bus.request("counter.open", {"counter": counter, "staff": f"staff{counter}"})
+    for code in "AAABACDAB":
+        bus.request("ticket.issue", {"business": code, "channel": "counter"})
+    bus.request("counter.call", {"counter": "1"})
+    bus.request("counter.call", {"counter": "3"})
+
+
+def run(outdir: Path) -> list[Path]:
+    """Render the tour into ``outdir``; returns the files written, in order."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="kt", dir="/tmp"))
+    home = Home(root).ensure()
+    os.environ["HALL_HOME"] = str(root)
+    core = start_core(home)
+    try:
+        boot.prepare(root / "kivy", width=WIDTH, height=HEIGHT, fullscreen=False, headless=not boot.has_display())
+        with BusClient("tour", endpoints=Endpoints.local(home), timeout=5.0, retries=2) as bus:
+            populate(bus, home)
+            return _walk(outdir, home, bus, core)
+    finally:
+        if core.poll() is None:
+            core.terminate()
+            core.wait(10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes]) -> list[Path]:
+    from kivy.base import EventLoop
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    from kiosk_ui.drive import pump, snapshot, tap, until
+    from kiosk_ui.kiosk import Kiosk
+    from kiosk_ui.link import Link
+
+    EventLoop.ensure_window()
+    Window.size = (WIDTH, HEIGHT)
+    hall = config.load()
+    cfg = KioskConfig(fullscreen=False, evaluation_counter="2", idle_timeout_s=600)
+    link = Link(lambda fn: Clock.schedule_once(lambda dt: fn(), 0), endpoints=Endpoints.local(home), timeout=1.0)
+    kiosk = Kiosk(cfg, hall, link)
+    Window.add_widget(kiosk)
+    link.start()
+    shots: list[Path] = []
+
+    def shot(name: str, ready: Callable[[], Any], what: str) -> None:
+        until(ready, what=what)
+        pump(0.2)
+        shots.append(snapshot(kiosk, outdir / f"{len(shots) + 1:02d}-{name}.png"))
+
+    def card(elderly: bool = False) -> None:
+        data = card_event(home, elderly=elderly, **ELDER)
+        bus.request("event.publish", {"topic": "card.id.read", "data": data, "durable": False})
+
+    try:
+        shot("attract", lambda: kiosk.status is not None and kiosk.screen == "attract", "the hall's status")
+        tap(kiosk, "attract.take")
+        shot("businesses", lambda: kiosk.screen == "businesses", "the business tiles")
+        card(elderly=True)
+        shot("identified", lambda: kiosk.customer is not None, "the card tap")
+        tap(kiosk, "biz.A")
+        until(lambda: kiosk.ticket is not None, what="the ticket")
+        ticket = kiosk.ticket or {}
+        bus.request(
+            "event.publish",
+            {
+                "topic": "printer.printed",
+                "data": {"ticket_id": ticket["id"], "number": ticket["number"]},
+                "durable": False,
+            },
+        )
+        shot("ticket-printed", lambda: kiosk.print_state == "printed", "the printer's word")
+        kiosk.home()
+        tap(kiosk, "attract.take")
+        tap(kiosk, "biz.B")
+        until(lambda: kiosk.ticket is not None, what="the second ticket")
+        ticket = kiosk.ticket or {}
+        failed = {"ticket_id": ticket["id"], "number": ticket["number"], "reason": "paper_out"}
+        bus.request("event.publish", {"topic": "printer.failed", "data": failed, "durable": False})
+        shot("printer-down", lambda: kiosk.print_state == "failed", "the printer's failure")
+        kiosk.home()
+        tap(kiosk, "attract.appointment")
+        for digit in "2026":
+            tap(kiosk, f"appt.{digit}")
+        shot("appointment", lambda: kiosk.code == "2026", "the appointment code")
+        kiosk.home()
+        tap(kiosk, "attract.lookup")
+        card()
+        shot("lookups", lambda: kiosk.found is not None and kiosk.screen == "lookup", "the customer's data")
+        tap(kiosk, "lookup.bill")
+        shot("lookup-bill", lambda: kiosk.screen == "bill", "the bills")
+        tap(kiosk, "nav.back")
+        tap(kiosk, "lookup.usage")
+        shot("lookup-usage", lambda: kiosk.screen == "usage", "the usage calendar")
+        tap(kiosk, "nav.back")
+        tap(kiosk, "lookup.outage")
+        tap(kiosk, "outage.area.0")
+        shot("lookup-outages", lambda: kiosk.outages is not None, "the outage notices")
+        tap(kiosk, "nav.back")
+        tap(kiosk, "lookup.repair")
+        tap(kiosk, "repair.kind.no_power")
+        tap(kiosk, "repair.area.1")
+        shot("repair-form", lambda: kiosk.area is not None, "the repair form")
+        tap(kiosk, "repair.submit")
+        shot("repair-sent", lambda: kiosk.screen == "done", "the repair receipt")
+        kiosk.home()
+        bus.request("counter.call", {"counter": "2"})
+        bus.request("counter.finish", {"counter": "2"})
+        until(lambda: kiosk.screen == "evaluation", what="the evaluation request")
+        shot("evaluation", lambda: kiosk.eval_number is not None, "the rating question")
+        tap(kiosk, "eval.star.5")
+        tap(kiosk, "eval.reason.friendly")
+        shot("evaluation-reasons", lambda: kiosk.eval_reasons == ["friendly"], "the reasons")
+        tap(kiosk, "eval.submit")
+        shot("evaluation-thanks", lambda: kiosk.screen == "done", "the thanks")
+        kiosk.home()
+        tap(kiosk, "attract.face")
+        shot("consent-gate", lambda: kiosk.screen == "consent", "the consent gate")
+        card()
+        shot("consent", lambda: kiosk.customer is not None, "the consent screen")
+        tap(kiosk, "consent.yes")
+        shot("consent-unavailable", lambda: kiosk.screen == "done", "the enrolment answer")
+        kiosk.home()
+        tap(kiosk, "attract.elderly")
+        shot("elderly", lambda: kiosk.screen == "elderly", "elderly mode")
+        tap(kiosk, "elderly.staff")
+        shot("staff-called", lambda: kiosk.screen == "done", "the staff call")
+        kiosk.home()
+        tap(kiosk, "lang")
+        shot("attract-english", lambda: kiosk.lang == "en" and kiosk.status is not None, "English")
+        tap(kiosk, "attract.take")
+        shot("businesses-english", lambda: kiosk.screen == "businesses", "English tiles")
+        tap(kiosk, "lang")
+        kiosk.home()
+        for _ in range(5):
+            tap(kiosk, "hall.name")
+        for digit in "1234":
+            tap(kiosk, f"pin.{digit}")
+        tap(kiosk, "pin.ok")
+        shot("technician-pin", lambda: kiosk.message is not None, "the PIN answer")
+        kiosk.home()
+        core.kill()
+        core.wait()
+        shot("core-unreachable", lambda: kiosk.screen == "offline", "the offline screen")
+        time.sleep(0)
+        return shots
+    finally:
+        link.stop()
+        kiosk.close()
+        Window.remove_widget(kiosk)
