@@ -38,7 +38,7 @@ def test_numbers_in_words() -> None:
         "一百一十",
         "二千零五",
     ]
-    with pytest.raises(ValueError, match="0..9999"):
+    with pytest.raises(ValueError, match=r"0\.\.9999"):
         phrases.number_words(10000)
 
 

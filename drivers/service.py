@@ -1,0 +1,336 @@
+"""``hall devices``: the hall's devices on the bus.
+
+It builds one unit per configured device (``[services.devices]``), starts them,
+forwards bus events to the units that act on them (printer on
+``ticket.issued``, lights and voice on ``ticket.called``), and publishes what
+the units report through the core's ``event.publish``. Each device's health
+goes out as ``device.health`` {"device", "state", "detail", "counters"} when it
+changes (durable) and every ``health_interval_s`` (not durable).
+
+Publishing goes through an outbox thread that retries while the core is away,
+so a core restart loses nothing the devices said. SIGTERM stops every unit.
+
+With ``HALL_DEMO=1`` (``hall demo``) the service starts the simulated peers
+itself: an ESC/POS printer on a pty that writes ticket PNGs to
+``$HALL_HOME/printer/`` and mock GPIO pins with people walking through the
+entrance. ``device.simulate`` {"device": "printer", "paper_out": true, …}
+changes the simulated printer's paper and cover (demo only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import logging
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from drivers.base import Backoff, DeviceUnit, EventConsumer, Health
+from drivers.config import DevicesConfig
+from edge.config import HallConfig
+
+log = logging.getLogger("hall.devices")
+OUTBOX_MAX = 2000
+
+
+@dataclass
+class Context:
+    """What unit builders get: the config, where the hall lives, demo mode, and shared resources."""
+
+    hall: HallConfig
+    cfg: DevicesConfig
+    home: Path
+    demo: bool
+    pin_factory: Any = None
+    simulators: dict[str, Any] = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+def printer_units(ctx: Context) -> list[DeviceUnit]:
+    from drivers.printer.printer import PrinterUnit
+    from drivers.printer.ticket import Layout
+
+    pc = ctx.cfg.printer
+    if not pc.enabled:
+        return []
+    url = pc.url
+    if ctx.demo or url.startswith("sim://"):
+        from drivers.printer.sim import SimulatedPrinter
+
+        sim = SimulatedPrinter(ctx.home / "printer", paper=pc.paper)
+        url = f"tcp://127.0.0.1:{sim.serve_tcp()}" if url == "sim://tcp" else "serial://" + sim.serve_pty()
+        ctx.simulators["printer"] = sim
+        ctx.closers.append(sim.close)
+    layout = Layout(paper=pc.paper, qr_url=pc.qr_url, privacy_note=pc.privacy_note, footer=pc.footer)
+    unit = PrinterUnit(
+        "printer",
+        url,
+        layout,
+        hall_name=ctx.hall.hall.name,
+        channels=tuple(pc.channels),
+        status_interval=pc.status_interval_s,
+    )
+    return [unit]
+
+
+def gpio_units(ctx: Context) -> list[DeviceUnit]:
+    from drivers.gpio.logic import LightPlan
+    from drivers.gpio.units import Entrance, LightsUnit, Seat, SensorUnit
+
+    gc = ctx.cfg.gpio
+    if not gc.enabled:
+        return []
+    if ctx.demo or gc.pin_factory == "mock":
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+        ctx.pin_factory = MockFactory(pin_class=MockPWMPin)
+    entrances = [Entrance(e.name, e.outer_pin, e.inner_pin, e.debounce_s, e.broken_high) for e in gc.entrances]
+    seats = [Seat(s.counter, s.pin, s.hold_s, s.present_high) for s in gc.seats]
+    lc = gc.lights
+    plan = LightPlan(
+        paths={c: tuple(p) for c, p in lc.paths.items()},
+        lamps={c: f"lamp:{c}" for c in lc.lamps},
+        step_s=lc.step_s,
+        on_s=lc.on_s,
+        blink_s=lc.blink_s,
+        brightness=lc.brightness,
+    )
+    pins = {**lc.segments, **{f"lamp:{c}": pin for c, pin in lc.lamps.items()}}
+    units: list[DeviceUnit] = [
+        SensorUnit("ir", entrances, seats, factory=ctx.pin_factory),
+        LightsUnit("lights", plan, pins, factory=ctx.pin_factory),
+    ]
+    if ctx.demo:
+        from drivers.gpio.sim import Walker
+
+        for e in gc.entrances:
+            walker = Walker(ctx.pin_factory, e.outer_pin, e.inner_pin, broken_high=e.broken_high)
+            rng = random.Random()
+            threading.Thread(
+                target=walker.run, args=(rng, gc.demo_walk_mean_s), name="demo-walker", daemon=True
+            ).start()
+            ctx.closers.append(walker.stop)
+    return units
+
+
+def voice_units(ctx: Context) -> list[DeviceUnit]:
+    from drivers.voice.tts import EspeakEngine
+    from drivers.voice.unit import VoiceUnit
+
+    vc = ctx.cfg.voice
+    if not vc.enabled:
+        return []
+    out = Path(vc.out_dir) if vc.out_dir else ctx.home / "voice"
+    engine = EspeakEngine(voice=vc.voice, speed=vc.speed)
+    return [VoiceUnit("voice", out, engine=engine, repeat=vc.repeat, pause_s=vc.pause_s, play_command=vc.play_command)]
+
+
+# Each builder turns its part of the config into units; card readers add theirs here.
+BUILDERS: list[Callable[[Context], list[DeviceUnit]]] = [printer_units, gpio_units, voice_units]
+
+
+def build_units(ctx: Context) -> list[DeviceUnit]:
+    units: list[DeviceUnit] = []
+    for build in BUILDERS:
+        units += build(ctx)
+    return units
+
+
+class Outbox:
+    """Publishes through the core's ``event.publish`` on its own thread, retrying while the core is away.
+
+    Durable events are kept in order; when the outbox is full the oldest non-durable event goes first.
+    """
+
+    def __init__(self, bus: Any) -> None:
+        self.bus = bus
+        self.items: deque[tuple[str, dict[str, Any], bool]] = deque()
+        self.cond = threading.Condition()
+        self.stopping = False
+        self.sent = 0
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+
+    def __call__(self, topic: str, data: dict[str, Any], *, durable: bool = True) -> None:
+        with self.cond:
+            if len(self.items) >= OUTBOX_MAX:
+                victim = next((i for i, it in enumerate(self.items) if not it[2]), 0)
+                del self.items[victim]
+                self.dropped += 1
+            self.items.append((topic, data, durable))
+            self.cond.notify()
+
+    def _run(self) -> None:
+        from edge.errors import BusError, HallError
+
+        backoff = Backoff(0.2, 5.0)
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.items or self.stopping)
+                if not self.items:
+                    return
+                item = self.items[0]
+            topic, data, durable = item
+            try:
+                self.bus.request("event.publish", {"topic": topic, "data": data, "durable": durable})
+            except BusError as exc:
+                log.warning("cannot publish %s yet: %s", topic, exc)
+                with self.cond:
+                    if self.stopping:
+                        return
+                    self.cond.wait(backoff.next())
+                continue
+            except HallError as exc:  # refused by the core: retrying would not help
+                log.error("core refused %s: %s", topic, exc)
+            backoff.reset()
+            with self.cond:
+                if self.items and self.items[0] is item:
+                    self.items.popleft()
+                self.sent += 1
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Send what is queued (up to ``timeout``), then stop."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            self.cond.notify()
+        while self.items and time.monotonic() < deadline and self.thread.is_alive():
+            time.sleep(0.05)
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        self.thread.join(timeout)
+
+
+class DevicesService:
+    def __init__(self, ctx: Context, units: list[DeviceUnit], publish: Callable[..., None]) -> None:
+        self.ctx = ctx
+        self.units = units
+        self.publish = publish
+        self.stop = threading.Event()
+        self.last: dict[str, tuple[str, str]] = {}
+        self.consumers: list[EventConsumer] = [u for u in units if hasattr(u, "on_event")]  # type: ignore[misc]
+
+    def topics(self) -> list[str]:
+        topics = sorted({t for c in self.consumers for t in c.topics})
+        return [*topics, "device.simulate"] if self.ctx.demo else topics
+
+    def report(self, every: bool) -> None:
+        """Publish ``device.health`` for units whose state changed (durable), or for all (``every``)."""
+        for unit in self.units:
+            try:
+                health = unit.health()
+            except Exception as exc:  # a unit's bug must not silence the others' health
+                log.exception("health of %s failed", unit.name)
+                health = Health("fault", f"health check failed: {exc}")
+            key = (health.state, health.detail)
+            changed = self.last.get(unit.name) != key
+            if changed or every:
+                self.last[unit.name] = key
+                self.publish("device.health", {"device": unit.name, **health.to_dict()}, durable=changed)
+
+    def dispatch(self, env: dict[str, Any]) -> None:
+        topic = env.get("topic", "")
+        if topic == "device.simulate":
+            self.simulate(env.get("data") or {})
+            return
+        for consumer in self.consumers:
+            if topic in consumer.topics:
+                try:
+                    consumer.on_event(env)
+                except Exception:  # one device's bug must not stop the others
+                    log.exception("%s failed on %s", getattr(consumer, "name", "?"), topic)
+
+    def simulate(self, data: dict[str, Any]) -> None:
+        sim = self.ctx.simulators.get(str(data.get("device", "")))
+        if sim is None:
+            log.warning("device.simulate: no simulated %r", data.get("device"))
+            return
+        flags = {k: bool(data[k]) for k in ("paper_out", "paper_near_end", "cover_open") if k in data}
+        sim.set_state(**flags)
+
+    def run(self, sub: Any) -> None:
+        for unit in self.units:
+            unit.start(self.publish)
+        interval = self.ctx.cfg.health_interval_s
+        next_full = time.monotonic() + interval
+        next_check = 0.0
+        while not self.stop.is_set():
+            now = time.monotonic()
+            if now >= next_check:
+                self.report(every=now >= next_full)
+                if now >= next_full:
+                    next_full = now + interval
+                next_check = now + 0.5
+            env = sub.recv(timeout=0.2)
+            if env is not None:
+                self.dispatch(env)
+
+    def close(self) -> None:
+        for unit in self.units:
+            try:
+                unit.stop()
+            except Exception:
+                log.exception("stopping %s failed", unit.name)
+        for close in self.ctx.closers:
+            close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hall devices", description="Run the hall's devices on the bus.")
+    parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
+    args = parser.parse_args(argv)
+    faulthandler.enable()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from edge import config
+    from edge.bus import BusClient, Subscriber
+    from edge.errors import HallError
+    from edge.paths import Home
+
+    try:
+        hall = config.load(args.config)
+        cfg = config.service_config(hall, "devices", DevicesConfig)
+    except HallError as exc:
+        print(f"hall devices: {exc}", file=sys.stderr)
+        return 2
+    home = Home.from_env().ensure()
+    ctx = Context(hall, cfg, home.root, demo=os.environ.get("HALL_DEMO") == "1")
+    try:
+        import setproctitle
+
+        setproctitle.setproctitle("hall devices")
+    except ImportError:
+        pass
+    bus = BusClient("devices", timeout=2.0, retries=0)
+    outbox = Outbox(bus)
+    units = build_units(ctx)
+    service = DevicesService(ctx, units, outbox)
+    sub = Subscriber(service.topics())  # before any unit starts, so no event after start is missed
+
+    def stop(signum: int, frame: object) -> None:
+        service.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    outbox.start()
+    log.info("devices: %s%s", ", ".join(u.name for u in units), " (simulated)" if ctx.demo else "")
+    try:
+        service.run(sub)
+    finally:
+        service.close()
+        service.report(every=False)
+        outbox.stop()
+        sub.close()
+        bus.close()
+    return 0

@@ -1,0 +1,131 @@
+"""``hall devices`` as a real process in demo mode, next to a real ``hall core``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drivers.config import DevicesConfig
+from edge import config
+from edge.bus import BusClient, Endpoints, Subscriber
+from edge.errors import ConfigError
+from tests.conftest import CoreProcess
+
+pytestmark = pytest.mark.process
+
+
+class DevicesProcess:
+    def __init__(self, home: Path) -> None:
+        self.log = home / "devices.log"
+        env = {**os.environ, "HALL_HOME": str(home), "HALL_DEMO": "1"}
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "edge", "devices"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return self.proc.returncode
+
+
+def wait_for(sub: Subscriber, pred: Any, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        env = sub.recv(timeout=max(0.01, deadline - time.monotonic()))
+        if env is not None and pred(env):
+            return env
+    raise AssertionError("expected event did not arrive")
+
+
+@pytest.fixture
+def devices(core: CoreProcess) -> Iterator[tuple[DevicesProcess, Subscriber]]:
+    sub = Subscriber(["printer.", "device.", "door."], endpoints=Endpoints.local(core.home))
+    proc = DevicesProcess(core.home.root)
+    try:
+        wait_for(
+            sub,
+            lambda e: e["topic"] == "device.health" and e["data"]["device"] == "printer" and e["data"]["state"] == "ok",
+        )
+        yield proc, sub
+    finally:
+        code = proc.stop()
+        sub.close()
+        assert code == 0, proc.log.read_text()[-3000:]
+
+
+def test_kiosk_ticket_is_printed_and_paper_out_is_reported(
+    devices: tuple[DevicesProcess, Subscriber], bus: BusClient, core: CoreProcess
+) -> None:
+    _, sub = devices
+    ticket = bus.request("ticket.issue", {"business": "A", "channel": "kiosk"})
+    printed = wait_for(sub, lambda e: e["topic"] == "printer.printed")
+    assert printed["data"] == {"ticket_id": ticket["id"], "number": ticket["number"]}
+    folder = core.home.root / "printer"
+    assert (folder / "ticket-0001.png").stat().st_size > 1000
+    text = (folder / "ticket-0001.txt").read_text(encoding="utf-8")
+    assert ticket["number"] in text.split("\n") and "电费缴纳" in text
+
+    bus.request(
+        "event.publish",
+        {"topic": "device.simulate", "data": {"device": "printer", "paper_out": True}, "durable": False},
+    )
+    fault = wait_for(sub, lambda e: e["topic"] == "device.health" and e["data"]["state"] == "fault")
+    assert fault["data"]["device"] == "printer" and "paper_out" in fault["data"]["detail"]
+    second = bus.request("ticket.issue", {"business": "A", "channel": "kiosk"})  # the core keeps issuing
+    failed = wait_for(sub, lambda e: e["topic"] == "printer.failed")
+    assert failed["data"] == {"ticket_id": second["id"], "number": second["number"], "reason": "paper_out"}
+    assert bus.request("ticket.show", {"number": second["number"]})["state"] == "issued"
+    assert not (folder / "ticket-0002.png").exists()
+    # The fault was logged durably (for HQ); the printed/failed notices were not.
+    logged = [e["topic"] for e in bus.request("events.since", {"seq": 0, "prefix": "printer."})]
+    assert logged == []
+    health = bus.request("events.since", {"seq": 0, "prefix": "device.health"})
+    assert any(e["data"]["device"] == "printer" and e["data"]["state"] == "fault" for e in health)
+
+
+def test_survives_a_core_restart(devices: tuple[DevicesProcess, Subscriber], core: CoreProcess) -> None:
+    proc, _ = devices
+    core.kill9()
+    core.start()
+    sub = Subscriber(["printer."], endpoints=Endpoints.local(core.home))
+    with BusClient("test", endpoints=Endpoints.local(core.home), timeout=3.0, retries=2) as bus:
+        number = None
+        for _ in range(20):  # the devices' subscription reconnects by itself; issue until it prints
+            bus.request("ticket.issue", {"business": "B", "channel": "kiosk"})
+            env = sub.recv(timeout=1.0)
+            if env is not None:
+                number = env["data"]["number"]
+                break
+        assert number is not None and number.startswith("B")
+    sub.close()
+    assert proc.proc.poll() is None
+
+
+def test_config_section_is_validated_with_its_line() -> None:
+    text = '[services.devices.printer]\nurl = "tcp://10.0.0.5:9100"\npaper = 57\n'
+    with pytest.raises(ConfigError, match=r"x.toml:3: services.devices.printer.paper"):
+        config.load_text(text, "x.toml")
+    bad_qr = '[services.devices.printer]\nqr_url = "https://q/{nummer}"\n'
+    with pytest.raises(ConfigError, match=r"unknown placeholder \{nummer\}"):
+        config.load_text(bad_qr, "x.toml")
+    pins = '[services.devices.gpio.lights]\nsegments = { entry = "GPIO5" }\npaths = { "1" = ["entry"] }\n'
+    with pytest.raises(ConfigError, match="pin GPIO5 is used twice"):
+        config.load_text(pins, "x.toml")
+    cfg = config.service_config(
+        config.load_text("[services.devices.printer]\npaper = 58\n", "x.toml"), "devices", DevicesConfig
+    )
+    assert cfg.printer.paper == 58 and cfg.gpio.pin_factory == "mock"
