@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 
 from drivers.config import DevicesConfig
+from drivers.printer.sim import SimulatedPrinter
 from edge import config
 from edge.bus import BusClient, Endpoints, Subscriber
 from edge.errors import ConfigError
+from edge.paths import Home
 from tests.conftest import CoreProcess
 
 pytestmark = pytest.mark.process
@@ -129,3 +132,56 @@ def test_config_section_is_validated_with_its_line() -> None:
         config.load_text("[services.devices.printer]\npaper = 58\n", "x.toml"), "devices", DevicesConfig
     )
     assert cfg.printer.paper == 58 and cfg.gpio.pin_factory == "mock"
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HALL_HOME": str(home)}
+    env.pop("HALL_DEMO", None)
+    return subprocess.run(
+        [sys.executable, "-m", "edge", "devices", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_list_shows_devices_and_their_last_health(
+    devices: tuple[DevicesProcess, Subscriber], core: CoreProcess
+) -> None:
+    out = run_cli(core.home.root, "list", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["device"]: r for r in json.loads(out.stdout)}
+    assert set(rows) >= {"printer", "ir", "lights", "voice"}
+    assert rows["printer"]["target"] == "sim://pty" and rows["printer"]["state"] == "ok"
+
+
+def test_printer_test_prints_on_a_network_printer(tmp_path: Path, hall_home: Home) -> None:
+    sim = SimulatedPrinter(tmp_path / "out", paper=58)
+    port = sim.serve_tcp()
+    try:
+        out = run_cli(hall_home.root, "printer", "test", "--url", f"tcp://127.0.0.1:{port}", "--paper", "58", "--json")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout) == {"url": f"tcp://127.0.0.1:{port}", "status": ["ok"], "printed": True}
+        assert sim.wait_pages(1, 10) and "T000" in sim.pages[0].text
+        sim.set_state(cover_open=True)
+        out = run_cli(hall_home.root, "printer", "test", "--url", f"tcp://127.0.0.1:{port}", "--json")
+        assert out.returncode == 1 and json.loads(out.stdout)["status"] == ["cover_open", "offline"]
+    finally:
+        sim.close()
+    refused = run_cli(hall_home.root, "printer", "test", "--url", "tcp://127.0.0.1:1")
+    assert refused.returncode == 1 and "cannot connect to printer tcp://127.0.0.1:1" in refused.stderr
+
+
+def test_self_tests_of_voice_and_lights(hall_home: Home) -> None:
+    voice = run_cli(hall_home.root, "test", "voice", "--json")
+    assert voice.returncode == 0, voice.stderr
+    assert Path(json.loads(voice.stdout)["wav"]).stat().st_size > 10_000
+    lights = run_cli(hall_home.root, "test", "lights", "--json")
+    assert lights.returncode == 0, lights.stderr
+    assert json.loads(lights.stdout)["lit"] == [
+        "entry",
+        "left",
+        "right",
+        "back",
+        "lamp:1",
+        "lamp:2",
+        "lamp:3",
+        "lamp:4",
+    ]
