@@ -82,6 +82,7 @@ def run(camera_json: dict[str, Any], cfg_json: dict[str, Any], floor_size: tuple
     faulthandler.enable()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from edge.bus import BusClient
+    from edge.paths import Home
     from vision.analysis import Analyzer
     from vision.camera import CameraSource
     from vision.config import Camera, VisionConfig
@@ -107,10 +108,12 @@ def run(camera_json: dict[str, Any], cfg_json: dict[str, Any], floor_size: tuple
 
     source = CameraSource(camera.source, camera.fps, on_health=health, reopen_max_s=cfg.reopen_max_s, stop=stop)
     analyzer = Analyzer(camera, cfg, floor_size=floor_size)
+    png = str(Home.from_env().root / "vision" / "heatmap.png")
     try:
         for t, frame in source.frames():
             for fact in analyzer.step(frame, t):
-                out.publish(fact.topic, fact.data, fact.durable)
+                data = {**fact.data, "path": png} if fact.topic == "heatmap.minute" else fact.data
+                out.publish(fact.topic, data, fact.durable)
     finally:
         out.close()
         bus.close()

@@ -77,6 +77,7 @@ def test_vision_publishes_crossings_heatmaps_and_camera_health(
     assert crossed["source"] == "camera:entrance" and crossed["direction"] in ("in", "out")
     assert seen["heatmap.minute"], log_text
     assert seen["heatmap.minute"][0]["camera"] == "entrance"
+    assert seen["heatmap.minute"][0]["path"] == str(core.home.root / "vision" / "heatmap.png")
     broken = [d for d in seen["device.health"] if d["device"] == "camera:broken"]
     assert broken and broken[0]["state"] == "offline" and "no such video file" in str(broken[0]["detail"])
     assert any(
