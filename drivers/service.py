@@ -76,7 +76,8 @@ def printer_units(ctx: Context) -> list[DeviceUnit]:
         url,
         layout,
         hall_name=ctx.hall.hall.name,
-        channels=tuple(pc.channels),
+        timezone=ctx.hall.hall.timezone,
+        channels=(*pc.channels, "demo") if ctx.demo else tuple(pc.channels),  # the demo's simulated customers
         status_interval=pc.status_interval_s,
     )
     return [unit]

@@ -5,6 +5,7 @@
 ``ticket.issued`` tickets of the configured channels on its own thread and
 publishes ``printer.printed`` or, when the printer cannot print,
 ``printer.failed`` (the ticket stands; the kiosk shows the number instead).
+The core's UTC issue time is printed in the hall's time zone.
 A printer that goes away is reopened with backoff.
 """
 
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from drivers.base import Backoff, Health, Publish
 from drivers.errors import DeviceTimeout, DriverError
@@ -70,6 +72,7 @@ class PrinterUnit:
         layout: ticket.Layout,
         *,
         hall_name: str,
+        timezone: str = "Asia/Shanghai",
         channels: tuple[str, ...] = ("kiosk",),
         status_interval: float = 5.0,
         opener: Callable[[str], Transport] = open_transport,
@@ -78,6 +81,7 @@ class PrinterUnit:
         self.url = url
         self.layout = layout
         self.hall_name = hall_name
+        self.timezone = timezone
         self.channels = channels
         self.status_interval = status_interval
         self.opener = opener
@@ -215,7 +219,7 @@ class PrinterUnit:
     def _ticket_data(self, data: dict[str, Any]) -> ticket.TicketData:
         issued = str(data.get("issued_at") or "")
         try:
-            when = datetime.fromisoformat(issued).strftime("%Y-%m-%d %H:%M")
+            when = datetime.fromisoformat(issued).astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M")
         except ValueError:
             when = issued[:16]
         return ticket.TicketData(

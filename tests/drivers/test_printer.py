@@ -46,7 +46,7 @@ def issued(number: str, channel: str = "kiosk") -> dict[str, Any]:
         "business_name": "电费缴纳",
         "people_ahead": 2,
         "wait_minutes": 6,
-        "issued_at": "2026-11-25T09:30:00+08:00",
+        "issued_at": "2026-11-25T01:30:00.000+00:00",
         "priority": "normal",
         "channel": channel,
     }
@@ -104,6 +104,7 @@ def test_unit_prints_kiosk_tickets_and_reports_failures(sim: SimulatedPrinter) -
         unit.on_event(issued("A002"))
         assert events.next() == ("printer.printed", {"ticket_id": "id-A002", "number": "A002"}, False)
         assert sim.wait_pages(1, 5) and "A002" in sim.pages[0].text and len(sim.pages) == 1
+        assert "取号时间 2026-11-25 09:30" in sim.pages[0].text  # the core's UTC time, in the hall's zone
         assert unit.health().state == "ok"
 
         sim.set_state(paper_out=True)
