@@ -5,6 +5,8 @@
     hall vision heatmap VIDEO --out FILE.png            floor heatmap of a video (demo mapping)
     hall vision detect IMAGE… --json                    faces (box, score) in each image
     hall vision verify A B --json | --pairs FILE.csv    similarity and same/different
+    hall vision enroll IMAGE… --who --purpose --screen --id-ref   consented VIP enrolment
+    hall vision gallery list|remove [ID]                list entries, withdraw one at once
     hall vision fetch                                   fetch and check the pinned models and media
 
 The service starts one worker per configured camera (:mod:`vision.worker`),
@@ -253,6 +255,74 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gallery(home_root: Path) -> Any:
+    from vision.gallery import Gallery
+
+    return Gallery.at_home(home_root)
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    import numpy as np
+    from pydantic import ValidationError
+
+    from edge.paths import Home
+    from vision.embed import FaceEncoder
+    from vision.faces import read_image
+    from vision.gallery import Consent
+
+    when = args.when or datetime.now(UTC).isoformat(timespec="seconds")
+    try:
+        consent = Consent(who=args.who, when=when, purpose=args.purpose, screen=args.screen)
+    except ValidationError as exc:
+        problems = "; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        print(f"hall vision enroll: {problems}", file=sys.stderr)
+        return 2
+    encoder = FaceEncoder()
+    vectors = []
+    for name in args.images:
+        vec, why = encoder.encode(read_image(name))
+        if vec is None:
+            print(f"hall vision enroll: {name}: refused: {why}", file=sys.stderr)
+            return 1
+        vectors.append(vec)
+    gallery = _gallery(Home.from_env().ensure().root)
+    try:
+        entry_id = gallery.enroll(np.stack(vectors), consent, args.id_ref, args.days)
+    finally:
+        gallery.close()
+    print(json.dumps({"id": entry_id}) if args.json else entry_id)
+    return 0
+
+
+def _gallery_cmd(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from edge.paths import Home
+
+    gallery = _gallery(Home.from_env().ensure().root)
+    try:
+        if args.action == "remove":
+            if not args.id:
+                print("hall vision gallery remove: give the entry id", file=sys.stderr)
+                return 2
+            if not gallery.remove(args.id):
+                print(f"hall vision gallery remove: no entry {args.id}", file=sys.stderr)
+                return 1
+            print(f"removed {args.id}")
+            return 0
+        entries = gallery.entries()
+    finally:
+        gallery.close()
+    if args.json:
+        print(json.dumps([asdict(e) for e in entries]))
+    else:
+        for e in entries:
+            print(f"{e.id}  expires {time.strftime('%Y-%m-%d', time.localtime(e.expires))}  {e.consent['who']}")
+    return 0
+
+
 def _fetch(args: argparse.Namespace) -> int:
     from vision import assets
 
@@ -285,6 +355,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pairs", help="CSV file with columns a,b: one JSON line per pair, in order")
     p.add_argument("--json", action="store_true", help='print {"similarity", "same"} (and "reason")')
     p.set_defaults(func=_verify)
+    p = sub.add_parser("enroll", help="add a consenting customer's face to the VIP gallery")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="one to five photos, each with one usable face")
+    p.add_argument("--who", required=True, help="the customer, as they signed the consent")
+    p.add_argument("--purpose", required=True, help="what the face is used for")
+    p.add_argument("--screen", required=True, help="the kiosk or screen that took the consent")
+    p.add_argument("--when", default="", help="ISO time of the consent (default: now)")
+    p.add_argument("--id-ref", required=True, help="reference of the checked ID card")
+    p.add_argument("--days", type=int, default=365, help="days until the entry expires")
+    p.add_argument("--json", action="store_true", help='print {"id": ...}')
+    p.set_defaults(func=_enroll)
+    p = sub.add_parser("gallery", help="list or remove VIP gallery entries")
+    p.add_argument("action", choices=["list", "remove"])
+    p.add_argument("id", nargs="?", help="entry id (remove)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_gallery_cmd)
     p = sub.add_parser("fetch", help="fetch and check the pinned models and test media")
     p.set_defaults(func=_fetch)
     args = parser.parse_args(argv)

@@ -1,0 +1,206 @@
+"""The consented VIP gallery: face embeddings only, encrypted at rest, with expiry and withdrawal.
+
+The gallery is its own SQLite file (``$HALL_HOME/vision/gallery.db``); the
+key is a separate file (``$HALL_HOME/vision/gallery.key``, mode 0600, created
+on first use) so a copy of the database alone reveals nothing. Each entry's
+embeddings, ID-card reference and consent record are one AES-256-GCM blob,
+bound to the entry's id; only the id, the enrolment time and the expiry are
+in clear. No image is ever stored. Removing an entry deletes its row at once
+(``secure_delete`` overwrites the freed pages); expired entries are deleted
+whenever the gallery is opened or matched against.
+
+:class:`Voter` decides over several frames of one person track: it names a
+VIP only when most recent frames agree on the same entry above the threshold
+and clearly above the runner-up, and abstains otherwise — an unknown face
+must not become a VIP. :class:`Visits` lets each VIP arrive once per visit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from vision.errors import VisionError
+
+MATCH_THRESHOLD = 0.55  # calibrated with vision.embed.SAME_THRESHOLD; see vision/MODELS.md
+MATCH_MARGIN = 0.08  # best must beat the second-best entry by this much
+
+
+class GalleryError(VisionError):
+    """The gallery refused an enrolment, or its key or file cannot be used."""
+
+    code = "gallery"
+
+
+class Consent(BaseModel):
+    """Who consented, when, for what, and on which screen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    who: str = Field(min_length=1, max_length=64, description="The customer, as they signed.")
+    when: str = Field(min_length=10, max_length=40, description="ISO time of the consent.")
+    purpose: str = Field(min_length=1, max_length=200, description="What the face will be used for.")
+    screen: str = Field(min_length=1, max_length=64, description="The kiosk or screen that took it.")
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    enrolled: float
+    expires: float
+    id_card_ref: str
+    consent: dict[str, Any]
+
+
+def _key(path: Path) -> bytes:
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise GalleryError(f"{path}: key file is readable by others (mode {mode:o}); chmod 600 it")
+        key = path.read_bytes()
+        if len(key) != 32:
+            raise GalleryError(f"{path}: not a 32-byte key")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    return key
+
+
+class Gallery:
+    """Encrypted embeddings of consenting customers. ``clock`` is injectable for expiry tests."""
+
+    def __init__(self, db_path: Path, key_path: Path, *, clock: Any = time.time) -> None:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self.aead = AESGCM(_key(key_path))
+        self.clock = clock
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(db_path, isolation_level=None)
+        self.db.execute("PRAGMA secure_delete = ON")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, enrolled REAL NOT NULL,"
+            " expires REAL NOT NULL, nonce BLOB NOT NULL, sealed BLOB NOT NULL)"
+        )
+        self.purge()
+
+    @classmethod
+    def at_home(cls, home_root: Path, **kw: Any) -> Gallery:
+        return cls(home_root / "vision" / "gallery.db", home_root / "vision" / "gallery.key", **kw)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def purge(self) -> int:
+        """Delete expired entries now; return how many."""
+        cur = self.db.execute("DELETE FROM entries WHERE expires <= ?", (self.clock(),))
+        return cur.rowcount
+
+    def _seal(self, entry_id: str, payload: dict[str, Any]) -> tuple[bytes, bytes]:
+        nonce = os.urandom(12)
+        return nonce, self.aead.encrypt(nonce, json.dumps(payload).encode(), entry_id.encode())
+
+    def _open(self, entry_id: str, nonce: bytes, sealed: bytes) -> dict[str, Any]:
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            data: dict[str, Any] = json.loads(self.aead.decrypt(nonce, sealed, entry_id.encode()))
+        except InvalidTag as exc:
+            raise GalleryError(f"entry {entry_id}: cannot be decrypted with this key") from exc
+        return data
+
+    def enroll(self, embeddings: np.ndarray, consent: Consent, id_card_ref: str, days: int) -> str:
+        """Add one consenting customer (1–5 embeddings of usable faces); return the entry id."""
+        if not id_card_ref.strip():
+            raise GalleryError("enrolment needs the ID-card reference")
+        if not 1 <= days <= 3650:
+            raise GalleryError(f"expiry must be 1–3650 days, not {days}")
+        vecs = np.asarray(embeddings, dtype=np.float32).reshape(-1, 192)
+        if not 1 <= len(vecs) <= 5:
+            raise GalleryError("enrolment takes one to five face embeddings")
+        entry_id = uuid.uuid4().hex
+        now = self.clock()
+        payload = {"embeddings": vecs.round(6).tolist(), "id_card_ref": id_card_ref, "consent": consent.model_dump()}
+        nonce, sealed = self._seal(entry_id, payload)
+        self.db.execute(
+            "INSERT INTO entries (id, enrolled, expires, nonce, sealed) VALUES (?, ?, ?, ?, ?)",
+            (entry_id, now, now + days * 86400.0, nonce, sealed),
+        )
+        return entry_id
+
+    def remove(self, entry_id: str) -> bool:
+        """Withdrawal: delete the entry at once. False if there was none."""
+        return self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,)).rowcount > 0
+
+    def entries(self) -> list[Entry]:
+        self.purge()
+        rows = self.db.execute("SELECT id, enrolled, expires, nonce, sealed FROM entries ORDER BY enrolled").fetchall()
+        out = []
+        for entry_id, enrolled, expires, nonce, sealed in rows:
+            data = self._open(entry_id, nonce, sealed)
+            out.append(Entry(entry_id, enrolled, expires, data["id_card_ref"], data["consent"]))
+        return out
+
+    def matrix(self) -> tuple[list[str], np.ndarray]:
+        """Entry ids (one per embedding row) and the ``(N, 192)`` embeddings of live entries."""
+        self.purge()
+        ids: list[str] = []
+        rows: list[list[float]] = []
+        for entry_id, nonce, sealed in self.db.execute("SELECT id, nonce, sealed FROM entries"):
+            for vec in self._open(entry_id, nonce, sealed)["embeddings"]:
+                ids.append(entry_id)
+                rows.append(vec)
+        return ids, np.asarray(rows, dtype=np.float32).reshape(-1, 192)
+
+
+def best_two(ids: list[str], matrix: np.ndarray, probe: np.ndarray) -> tuple[str | None, float, float]:
+    """The best entry for ``probe``, its similarity, and the best similarity of any other entry."""
+    if not ids:
+        return None, -1.0, -1.0
+    sims = matrix @ probe
+    per: dict[str, float] = {}
+    for entry_id, sim in zip(ids, sims.tolist(), strict=True):
+        per[entry_id] = max(per.get(entry_id, -1.0), float(sim))
+    ranked = sorted(per.items(), key=lambda kv: -kv[1])
+    second = ranked[1][1] if len(ranked) > 1 else -1.0
+    return ranked[0][0], ranked[0][1], second
+
+
+class Voter:
+    """Per-track decision over the last ``window`` face frames; abstains (None) unless ``need`` agree."""
+
+    def __init__(self, window: int = 5, need: int = 3) -> None:
+        self.votes: deque[str | None] = deque(maxlen=window)
+        self.need = need
+
+    def add(self, best: str | None, sim: float, second: float) -> str | None:
+        ok = best is not None and sim >= MATCH_THRESHOLD and sim - second >= MATCH_MARGIN
+        self.votes.append(best if ok else None)
+        top = Counter(v for v in self.votes if v is not None).most_common(1)
+        if top and top[0][1] >= self.need and top[0][1] > len(self.votes) - top[0][1]:
+            return top[0][0]
+        return None
+
+
+class Visits:
+    """A VIP arrives once per visit: again only after ``gap_s`` without being seen."""
+
+    def __init__(self, gap_s: float = 3 * 3600.0) -> None:
+        self.gap_s = gap_s
+        self.last_seen: dict[str, float] = {}
+
+    def arrived(self, entry_id: str, t: float) -> bool:
+        last = self.last_seen.get(entry_id)
+        self.last_seen[entry_id] = t
+        return last is None or t - last >= self.gap_s
