@@ -175,12 +175,14 @@ def build_card_units(
     demo_every: float = 20.0,
     key: bytes | None = None,
 ) -> list[IdCardUnit | IcCardUnit]:
-    """The enabled card units. In demo mode the ID-card reader is a simulated SAM module on a pty
+    """The enabled card units.
+
+    In demo mode (or with ``port = "sim://"``) the ID-card reader is a simulated SAM module on a pty
     (under ``home/idcard``) with demo cards placed in turn; its stop is appended to ``closers``.
     ``key`` defaults to the hall's secret key, read when a unit starts."""
     units: list[IdCardUnit | IcCardUnit] = []
     if idcard.enabled:
-        if demo:
+        if demo or idcard.port.startswith("sim://"):
             from drivers.idcard.sim import SamModule, run_demo
 
             module = SamModule(home / "idcard").start()

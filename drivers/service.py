@@ -76,8 +76,7 @@ def printer_units(ctx: Context) -> list[DeviceUnit]:
         url,
         layout,
         hall_name=ctx.hall.hall.name,
-        timezone=ctx.hall.hall.timezone,
-        channels=(*pc.channels, "demo") if ctx.demo else tuple(pc.channels),  # the demo's simulated customers
+        channels=tuple(pc.channels),
         status_interval=pc.status_interval_s,
     )
     return [unit]
@@ -135,8 +134,15 @@ def voice_units(ctx: Context) -> list[DeviceUnit]:
     return [VoiceUnit("voice", out, engine=engine, repeat=vc.repeat, pause_s=vc.pause_s, play_command=vc.play_command)]
 
 
+def card_units(ctx: Context) -> list[DeviceUnit]:
+    from drivers.cards import build_card_units
+
+    cfg = ctx.cfg
+    return [*build_card_units(cfg.idcard, cfg.iccard, home=ctx.home, demo=ctx.demo, closers=ctx.closers)]
+
+
 # Each builder turns its part of the config into units; card readers add theirs here.
-BUILDERS: list[Callable[[Context], list[DeviceUnit]]] = [printer_units, gpio_units, voice_units]
+BUILDERS: list[Callable[[Context], list[DeviceUnit]]] = [printer_units, gpio_units, voice_units, card_units]
 
 
 def build_units(ctx: Context) -> list[DeviceUnit]:
@@ -288,28 +294,8 @@ class DevicesService:
             close()
 
 
-def _subcommand(argv: list[str]) -> str | None:
-    rest = list(argv)
-    while rest:
-        arg = rest.pop(0)
-        if arg == "--config":
-            rest = rest[1:]
-        elif not arg.startswith("-"):
-            return arg
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
-    """``hall devices`` runs the service; ``hall devices list|test|printer …`` are field commands."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    from drivers import cli
-
-    if _subcommand(argv) in cli.COMMANDS:
-        return cli.cli_main(argv)
-    parser = argparse.ArgumentParser(
-        prog="hall devices",
-        description="Run the hall's devices on the bus. Field commands: hall devices {list,test,printer} --help",
-    )
+    parser = argparse.ArgumentParser(prog="hall devices", description="Run the hall's devices on the bus.")
     parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
     args = parser.parse_args(argv)
     faulthandler.enable()

@@ -92,6 +92,14 @@ class Pcscd:
                 self.proc.wait()
 
 
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
     pytest.importorskip("smartcard", reason="pyscard is not installed")
@@ -99,7 +107,8 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
         pytest.skip("vsmartcard-vpcd is not installed (make setup installs it from debian-packages.txt)")
     LOCK.touch(exist_ok=True)
     with open(LOCK) as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not wait_until(lambda: _try_lock(lock.fileno()), 120):
+            pytest.skip("another test session has held vpcd's port for two minutes")
         daemon = Pcscd(tmp_path_factory.mktemp("pcscd") / "pcscd.log")
         readers = pcsc_readers()
         if readers is None:
