@@ -146,7 +146,7 @@ class GpioConfig(_Section):
             SeatConfig(counter=str(i), pin=pin) for i, pin in enumerate(("GPIO13", "GPIO19", "GPIO26", "GPIO16"), 1)
         ],
         title="Seats",
-        description="Seat sensors at counters: is the counter's seat occupied (staff on duty).",
+        description="Customer seat sensors at counters.",
         max_length=32,
     )
     lights: LightsConfig = Field(default_factory=LightsConfig, title="Lights", description="Guidance lights.")

@@ -76,7 +76,8 @@ def printer_units(ctx: Context) -> list[DeviceUnit]:
         url,
         layout,
         hall_name=ctx.hall.hall.name,
-        channels=tuple(pc.channels),
+        timezone=ctx.hall.hall.timezone,
+        channels=(*pc.channels, "demo") if ctx.demo else tuple(pc.channels),  # the demo's simulated customers
         status_interval=pc.status_interval_s,
     )
     return [unit]
@@ -294,8 +295,28 @@ class DevicesService:
             close()
 
 
+def _subcommand(argv: list[str]) -> str | None:
+    rest = list(argv)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--config":
+            rest = rest[1:]
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hall devices", description="Run the hall's devices on the bus.")
+    """``hall devices`` runs the service; ``hall devices list|test|printer …`` are field commands."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from drivers import cli
+
+    if _subcommand(argv) in cli.COMMANDS:
+        return cli.cli_main(argv)
+    parser = argparse.ArgumentParser(
+        prog="hall devices",
+        description="Run the hall's devices on the bus. Field commands: hall devices {list,test,printer} --help",
+    )
     parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
     args = parser.parse_args(argv)
     faulthandler.enable()
