@@ -12,7 +12,8 @@ data and durability of an event the service will publish:
   hysteresis: present after ``seat_on_s`` of continuous occupancy, absent after ``seat_off_s`` empty
   (durable);
 - ``heatmap.minute`` ``{"camera", "start", "seconds", "cell", "cols", "rows", "cells",
-  "person_seconds"}`` once per ``heatmap_period_s`` (durable).
+  "person_seconds"}`` once per ``heatmap_period_s`` (durable);
+- ``vip.arrived`` from :mod:`vision.facetrack` on cameras with faces on.
 
 Times ``t`` are seconds (wall clock in the service, video time offline).
 """
@@ -83,11 +84,13 @@ class Analyzer:
         *,
         floor_size: tuple[int, int] = (800, 500),
         detector: BlobDetector | None = None,
+        faces: Any = None,
     ) -> None:
         self.camera = camera
         self.cfg = cfg or VisionConfig()
         self.source = f"camera:{camera.name}"
         self.detector = detector or BlobDetector()
+        self.faces = faces  # a vision.facetrack.FaceStage on cameras with faces on
         self.tracker = Tracker(min_hits=self.cfg.min_hits, max_missed=self.cfg.max_missed)
         self.counter = LineCounter(Line(*camera.line)) if camera.line else None
         self.zones = [_ZoneState(z.name, Polygon(z.polygon), z.queue) for z in camera.zones]
@@ -104,7 +107,10 @@ class Analyzer:
     def step(self, frame: np.ndarray, t: float) -> list[Fact]:
         """Analyse one frame taken at ``t``; return the facts it produced."""
         tracks = self.tracker.update(self.detector.detect(frame), t)
-        return self.observe(tracks, t)
+        facts = self.observe(tracks, t)
+        if self.faces is not None:
+            facts += self.faces.step(frame, tracks, t)
+        return facts
 
     def observe(self, tracks: list[Track], t: float) -> list[Fact]:
         """The facts for this frame's tracks (separate from detection so it can be fed directly)."""

@@ -107,7 +107,13 @@ def run(camera_json: dict[str, Any], cfg_json: dict[str, Any], floor_size: tuple
         out.publish("device.health", {"device": device, "state": state, "detail": detail}, True)
 
     source = CameraSource(camera.source, camera.fps, on_health=health, reopen_max_s=cfg.reopen_max_s, stop=stop)
-    analyzer = Analyzer(camera, cfg, floor_size=floor_size)
+    faces = None
+    if camera.faces:
+        from vision.facetrack import FaceStage
+        from vision.gallery import Gallery
+
+        faces = FaceStage(camera.name, Gallery.at_home(Home.from_env().root))
+    analyzer = Analyzer(camera, cfg, floor_size=floor_size, faces=faces)
     png = str(Home.from_env().root / "vision" / "heatmap.png")
     try:
         for t, frame in source.frames():

@@ -1,0 +1,74 @@
+"""VIP recognition on a camera: faces follow person tracks, votes decide, once per visit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vision import assets
+from vision.embed import FaceEncoder
+from vision.faces import read_image
+from vision.facetrack import FaceStage
+from vision.gallery import Consent, Gallery
+from vision.people import Track
+
+CONSENT = Consent(who="Obama", when="2026-11-25T09:30:00+08:00", purpose="VIP greeting", screen="kiosk-1")
+
+
+@pytest.fixture(scope="module")
+def encoder(fetched: list[Path]) -> FaceEncoder:
+    return FaceEncoder()
+
+
+def _frame(name: str, dx: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A 768×576 camera frame with the top of the photo pasted in, shifted by ``dx`` pixels."""
+    import cv2
+
+    photo = read_image(assets.path(name))
+    crop = photo[: int(photo.shape[0] * 0.45)]
+    scale = 340 / crop.shape[0]
+    crop = cv2.resize(crop, (round(crop.shape[1] * scale), 340))
+    crop = crop[:, : min(crop.shape[1], 520)]
+    frame = np.full((576, 768, 3), 90, np.uint8)
+    x0, y0 = 100 + dx, 120
+    frame[y0 : y0 + crop.shape[0], x0 : x0 + crop.shape[1]] = crop
+    return frame, (x0, y0, crop.shape[1], 456)
+
+
+def test_enrolled_vip_arrives_once_and_a_stranger_never(tmp_path: Path, encoder: FaceEncoder) -> None:
+    gallery = Gallery(tmp_path / "g.db", tmp_path / "g.key")
+    vecs = [encoder.encode(read_image(assets.path(n)))[0] for n in ("obama.jpg", "obama2.jpg")]
+    entry = gallery.enroll(np.stack(vecs), CONSENT, "IDREF-1", 30)
+    stage = FaceStage("door", gallery, encoder=encoder)
+    facts = []
+    for i in range(6):
+        frame, box = _frame("obama3.jpg", 4 * i)
+        facts += stage.step(frame, [Track(11, box, hits=5, confirmed=True)], float(i))
+    assert [(f.topic, f.data["entry"], f.data["who"], f.durable) for f in facts] == [
+        ("vip.arrived", entry, "Obama", False)
+    ]
+    # The same VIP on a new track minutes later is the same visit: no second arrival.
+    frame, box = _frame("obama3.jpg", 0)
+    later = [f for i in range(4) for f in stage.step(frame, [Track(12, box, hits=5, confirmed=True)], 100.0 + i)]
+    assert later == []
+    stranger = []
+    for i in range(6):
+        frame, box = _frame("biden.jpg", 4 * i)
+        stranger += stage.step(frame, [Track(13, box, hits=5, confirmed=True)], 200.0 + i)
+    assert stranger == []
+    gallery.close()
+
+
+def test_withdrawal_stops_matching_after_reload(tmp_path: Path, encoder: FaceEncoder) -> None:
+    gallery = Gallery(tmp_path / "g.db", tmp_path / "g.key")
+    vec = encoder.encode(read_image(assets.path("obama.jpg")))[0]
+    entry = gallery.enroll(vec[None], CONSENT, "IDREF-1", 30)
+    stage = FaceStage("door", gallery, reload_s=5.0, encoder=encoder)
+    frame, box = _frame("obama3.jpg", 0)
+    stage.step(frame, [], 0.0)  # loads the gallery
+    assert gallery.remove(entry)
+    facts = [f for i in range(5) for f in stage.step(frame, [Track(1, box, hits=5, confirmed=True)], 6.0 + i)]
+    assert facts == []
+    gallery.close()

@@ -1,0 +1,98 @@
+"""Faces on a camera: each face follows its person track; consented VIPs are recognised by vote.
+
+:class:`FaceStage` runs only on cameras configured with ``faces = true``. On
+each analysed frame it finds faces, gives each to the person track whose box
+holds the face's centre in its upper half, and for faces that pass the
+quality gate compares the embedding with the gallery. A :class:`Voter` per
+track names a VIP only when several frames agree; :class:`Visits` lets a
+VIP arrive once per visit, as ``vip.arrived`` ``{"entry", "who", "camera",
+"source": "camera:<name>", "similarity"}``. The event is not logged: a VIP's
+presence is not shipped to HQ. The gallery is re-read every
+``reload_s`` seconds so enrolments and withdrawals take effect.
+Embeddings stay in this process and are dropped with their track.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vision.analysis import Fact
+from vision.gallery import Gallery, Visits, Voter, best_two
+from vision.people import Track
+
+
+class FaceStage:
+    def __init__(self, camera_name: str, gallery: Gallery, *, reload_s: float = 10.0, encoder: Any = None) -> None:
+        if encoder is None:
+            from vision.embed import FaceEncoder
+
+            encoder = FaceEncoder()
+        self.encoder = encoder
+        self.camera = camera_name
+        self.gallery = gallery
+        self.reload_s = reload_s
+        self.loaded_at: float | None = None
+        self.ids: list[str] = []
+        self.matrix = np.zeros((0, 192), np.float32)
+        self.names: dict[str, str] = {}
+        self.voters: dict[int, Voter] = {}
+        self.visits = Visits()
+        self.announced: set[int] = set()
+
+    def _reload(self, t: float) -> None:
+        if self.loaded_at is not None and t - self.loaded_at < self.reload_s:
+            return
+        self.ids, self.matrix = self.gallery.matrix()
+        self.names = {e.id: str(e.consent.get("who", "")) for e in self.gallery.entries()}
+        self.loaded_at = t
+
+    def step(self, frame: np.ndarray, tracks: list[Track], t: float) -> list[Fact]:
+        """Facts from the faces in ``frame`` (``tracks``: this frame's person tracks)."""
+        from vision.embed import align
+        from vision.faces import quality
+
+        self._reload(t)
+        alive = {tr.id for tr in tracks}
+        for tid in list(self.voters):
+            if tid not in alive:
+                del self.voters[tid]
+                self.announced.discard(tid)
+        if not self.ids:
+            return []
+        facts = []
+        for face in self.encoder.detector.detect(frame):
+            track = _owner(face.box, tracks)
+            if track is None or track.id in self.announced:
+                continue
+            q = quality(frame, face)
+            if not q.ok or q.eyes is None:
+                continue
+            vec = self.encoder.embedder.embed([align(frame, q.eyes)])[0]
+            best, sim, second = best_two(self.ids, self.matrix, vec)
+            decided = self.voters.setdefault(track.id, Voter()).add(best, sim, second)
+            if decided is None:
+                continue
+            self.announced.add(track.id)
+            if self.visits.arrived(decided, t):
+                data = {
+                    "entry": decided,
+                    "who": self.names.get(decided, ""),
+                    "camera": self.camera,
+                    "source": f"camera:{self.camera}",
+                    "similarity": round(sim, 3),
+                }
+                facts.append(Fact("vip.arrived", data, durable=False))
+        return facts
+
+
+def _owner(box: tuple[int, int, int, int], tracks: list[Track]) -> Track | None:
+    """The track whose box holds the face centre in its upper half (the smallest such box)."""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    best: Track | None = None
+    for tr in tracks:
+        x, y, w, h = tr.box
+        if x <= cx <= x + w and y <= cy <= y + h * 0.5 and (best is None or w * h < best.box[2] * best.box[3]):
+            best = tr
+    return best
