@@ -13,8 +13,9 @@ so a core restart loses nothing the devices said. SIGTERM stops every unit.
 With ``HALL_DEMO=1`` (``hall demo``) the service starts the simulated peers
 itself: an ESC/POS printer on a pty that writes ticket PNGs to
 ``$HALL_HOME/printer/`` and mock GPIO pins with people walking through the
-entrance. ``device.simulate`` {"device": "printer", "paper_out": true, …}
-changes the simulated printer's paper and cover (demo only).
+entrance and staff seated while their counter is open. ``device.simulate``
+{"device": "printer", "paper_out": true, …} changes the simulated printer's
+paper and cover (demo only).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Context:
     demo: bool
     pin_factory: Any = None
     simulators: dict[str, Any] = field(default_factory=dict)
+    consumers: list[EventConsumer] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -111,8 +113,12 @@ def gpio_units(ctx: Context) -> list[DeviceUnit]:
         LightsUnit("lights", plan, pins, factory=ctx.pin_factory),
     ]
     if ctx.demo:
-        from drivers.gpio.sim import Walker
+        from drivers.gpio.sim import SeatSimulator, Walker
 
+        staff = SeatSimulator(ctx.pin_factory, {s.counter: s.pin for s in gc.seats})
+        for s in gc.seats:
+            staff.set(s.counter, True)
+        ctx.consumers.append(staff)
         for e in gc.entrances:
             walker = Walker(ctx.pin_factory, e.outer_pin, e.inner_pin, broken_high=e.broken_high)
             rng = random.Random()
@@ -135,15 +141,8 @@ def voice_units(ctx: Context) -> list[DeviceUnit]:
     return [VoiceUnit("voice", out, engine=engine, repeat=vc.repeat, pause_s=vc.pause_s, play_command=vc.play_command)]
 
 
-def card_units(ctx: Context) -> list[DeviceUnit]:
-    from drivers.cards import build_card_units
-
-    cfg = ctx.cfg
-    return [*build_card_units(cfg.idcard, cfg.iccard, home=ctx.home, demo=ctx.demo, closers=ctx.closers)]
-
-
 # Each builder turns its part of the config into units; card readers add theirs here.
-BUILDERS: list[Callable[[Context], list[DeviceUnit]]] = [printer_units, gpio_units, voice_units, card_units]
+BUILDERS: list[Callable[[Context], list[DeviceUnit]]] = [printer_units, gpio_units, voice_units]
 
 
 def build_units(ctx: Context) -> list[DeviceUnit]:
@@ -229,6 +228,7 @@ class DevicesService:
         self.stop = threading.Event()
         self.last: dict[str, tuple[str, str]] = {}
         self.consumers: list[EventConsumer] = [u for u in units if hasattr(u, "on_event")]  # type: ignore[misc]
+        self.consumers += ctx.consumers
 
     def topics(self) -> list[str]:
         topics = sorted({t for c in self.consumers for t in c.topics})

@@ -1,4 +1,4 @@
-"""Simulated people for gpiozero's mock pins: walkers through the entrance beam pair.
+"""Simulated people for gpiozero's mock pins: walkers through the entrance beam pair, staff at their seats.
 
 Used by the demo (``HALL_DEMO=1``): the beams are ``MockFactory`` pins, and a
 walker drives them the way a body crossing two beams does::
@@ -46,3 +46,29 @@ class Walker:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+class SeatSimulator:
+    """Staff sit down when their counter opens or resumes and get up when it pauses or closes.
+
+    An event consumer for the demo: it drives the seat sensors' mock pins from counter events.
+    """
+
+    topics: tuple[str, ...] = ("counter.opened", "counter.resumed", "counter.paused", "counter.closed")
+
+    def __init__(self, factory: Any, seat_pins: dict[str, str], *, present_high: bool = True) -> None:
+        self.pins = {counter: factory.pin(pin) for counter, pin in seat_pins.items()}
+        self.present_high = present_high
+
+    def set(self, counter: str, present: bool) -> None:
+        pin = self.pins.get(counter)
+        if pin is None:
+            return
+        if present == self.present_high:
+            pin.drive_high()
+        else:
+            pin.drive_low()
+
+    def on_event(self, env: dict[str, Any]) -> None:
+        counter = str((env.get("data") or {}).get("counter") or (env.get("data") or {}).get("id") or "")
+        self.set(counter, env.get("topic") in ("counter.opened", "counter.resumed"))

@@ -82,7 +82,11 @@ class _Poller:
 
 
 class SensorUnit:
-    """Entrance beam pairs (``door.crossed``) and seat sensors (``seat.presence``)."""
+    """Entrance beam pairs (``door.crossed``) and seat sensors (``seat.presence``).
+
+    Each seat's state is published once at start (so a restart tells the hall where things stand),
+    then on every change that lasts ``hold_s``.
+    """
 
     def __init__(
         self,
@@ -107,10 +111,12 @@ class SensorUnit:
         self._seats = {s.counter: Debounced(s.hold_s) for s in seats}
         self._publish: Publish | None = None
         self._error = ""
+        self._announce_seats = True
         self._poller = _Poller(f"gpio:{name}", self.poll, poll_interval)
 
     def start(self, publish: Publish) -> None:
         self._publish = publish
+        self._announce_seats = True
         try:
             for e in self.entrances:
                 for beam, pin in (("outer", e.outer_pin), ("inner", e.inner_pin)):
@@ -158,6 +164,10 @@ class SensorUnit:
                 if direction is not None:
                     self.counters[direction] += 1
                     out.append(("door.crossed", {"direction": direction, "source": f"ir:{door}"}, True))
+            if self._announce_seats:
+                self._announce_seats = False
+                for counter, deb in self._seats.items():
+                    out.append(("seat.presence", {"counter": counter, "present": deb.value, "source": "ir"}, False))
             for counter, deb in self._seats.items():
                 got = deb.advance(now)
                 if got is not None:
@@ -193,7 +203,7 @@ class SensorUnit:
 class LightsUnit:
     """Guidance lights: on ``ticket.called``/``ticket.recalled`` the path to the counter chases on, its lamp blinks."""
 
-    topics = ("ticket.called", "ticket.recalled")
+    topics: tuple[str, ...] = ("ticket.called", "ticket.recalled")
 
     def __init__(
         self,

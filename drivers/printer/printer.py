@@ -63,7 +63,7 @@ class Printer:
 class PrinterUnit:
     """``DeviceUnit`` + ``EventConsumer`` for one ticket printer."""
 
-    topics = ("ticket.issued",)
+    topics: tuple[str, ...] = ("ticket.issued",)
 
     def __init__(
         self,

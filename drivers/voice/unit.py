@@ -26,7 +26,7 @@ log = logging.getLogger("hall.devices.voice")
 
 
 class VoiceUnit:
-    topics = ("ticket.called", "ticket.recalled")
+    topics: tuple[str, ...] = ("ticket.called", "ticket.recalled")
 
     def __init__(
         self,

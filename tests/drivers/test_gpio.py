@@ -11,7 +11,7 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from drivers.gpio.logic import Debounced, LightPlan, Passage
-from drivers.gpio.sim import Walker
+from drivers.gpio.sim import SeatSimulator, Walker
 from drivers.gpio.units import Entrance, LightsUnit, Seat, SensorUnit
 
 
@@ -75,6 +75,8 @@ OUT, IN = "GPIO5", "GPIO6"
 
 def test_direction_from_the_order_of_the_beams(factory: MockFactory, clock: Clock) -> None:
     unit, events = sensors(factory, clock)
+    unit.poll()
+    events.items.clear()  # the seat's state at start
     for pin, high in [(OUT, True), (IN, True), (OUT, False), (IN, False)]:
         step(factory, clock, unit, pin, high)
     for pin, high in [(IN, True), (OUT, True), (IN, False), (OUT, False)]:
@@ -89,6 +91,8 @@ def test_direction_from_the_order_of_the_beams(factory: MockFactory, clock: Cloc
 
 def test_lingering_and_turning_back_and_bounces(factory: MockFactory, clock: Clock) -> None:
     unit, events = sensors(factory, clock)
+    unit.poll()
+    events.items.clear()  # the seat's state at start
     # Someone stands in both beams for a minute, then walks in: one passage.
     step(factory, clock, unit, OUT, True)
     step(factory, clock, unit, IN, True, dt=60.0)
@@ -114,6 +118,9 @@ def test_lingering_and_turning_back_and_bounces(factory: MockFactory, clock: Clo
 
 def test_seat_presence_needs_the_hold_time(factory: MockFactory, clock: Clock) -> None:
     unit, events = sensors(factory, clock)
+    unit.poll()
+    assert events.items == [("seat.presence", {"counter": "1", "present": False, "source": "ir"}, False)]
+    events.items.clear()
     step(factory, clock, unit, "GPIO13", True, dt=1.0)  # sat down 1 s: not yet
     step(factory, clock, unit, "GPIO13", False, dt=0.5)  # leaned away briefly
     step(factory, clock, unit, "GPIO13", True, dt=1.9)
@@ -219,3 +226,20 @@ def test_pure_rules() -> None:
         None,
     ]
     assert p.ignored == 1
+
+
+def test_demo_staff_sit_while_their_counter_is_open(factory: MockFactory, clock: Clock) -> None:
+    seats = SeatSimulator(factory, {"1": "GPIO13"})
+    seats.set("1", True)  # the demo starts with staff seated
+    unit, events = sensors(factory, clock)
+    unit.poll()
+    assert events.items == [("seat.presence", {"counter": "1", "present": True, "source": "ir"}, False)]
+    seats.on_event({"topic": "counter.paused", "data": {"id": "1", "state": "paused"}})
+    clock.advance(2.5)
+    unit.poll()
+    assert events.items[-1] == ("seat.presence", {"counter": "1", "present": False, "source": "ir"}, False)
+    seats.on_event({"topic": "counter.resumed", "data": {"id": "1", "state": "open"}})
+    clock.advance(2.5)
+    unit.poll()
+    assert events.items[-1] == ("seat.presence", {"counter": "1", "present": True, "source": "ir"}, False)
+    unit.stop()
