@@ -16,6 +16,7 @@ import pytest
 from edge.bus import BusClient, Endpoints, Subscriber
 from edge.errors import HallError
 from edge.paths import Home
+from edge.storage import Database
 from sync.client import HqClient
 from sync.hq.store import open_store
 from tests.conftest import CoreProcess
@@ -100,47 +101,54 @@ def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServ
         writer.stop.set()
         writer.join(10)
         assert writer.error is None, writer.error
-        head = bus.request("hall.ping")["seq"]
-        wait_for(lambda: held() == head, 90, f"HQ to hold all {head} events", interval=0.1)
+        # the core may still log (alerts raised by its rules): compare against its head at each look
+        wait_for(lambda: held() == bus.request("hall.ping")["seq"], 90, "HQ to hold every event", interval=0.1)
+        head = held()
 
         # the panel's view: the core's status and the sync.status events agree with HQ
         with Subscriber(["sync.status"], endpoints=Endpoints.local(home)) as sub:
             wait_for(lambda: _drained(sub, head), 30, "a sync.status event showing the backlog drained")
-        status = bus.request("sync.status")
-        assert (status["cursor"], status["backlog"], status["link"]["ok"]) == (head, 0, True)
-        hq_status = watch.status()
-        assert (hq_status["head"], hq_status["backlog"]) == (head, 0)
+
+        def agree() -> bool:
+            st, at_hq = bus.request("sync.status"), watch.status()
+            return (
+                st["backlog"] == 0
+                and st["cursor"] == st["head"] == at_hq["head"]
+                and at_hq["backlog"] == 0
+                and st["link"]["ok"] is True
+            )
+
+        wait_for(agree, 30, "the box's and HQ's link status to agree")
         cli = json.loads(hall_cmd("sync", "status", "--json", env={"HALL_HOME": str(home.root)}))
-        assert (cli["cursor"], cli["backlog"], cli["last_error"]) == (head, 0, None)
-        assert cli["last_ack"] is not None
+        assert cli["cursor"] >= head and cli["last_error"] is None and cli["last_ack"] is not None
     finally:
         writer.stop.set()
         agent.stop()
         proxy.close()
         watch.close()
         bus.close()
+    sync_core.stop()
 
     # HQ holds every event of the hall exactly once, in seq order, as the box logged it
-    box = _all(lambda seq: bus_events(home, seq))
+    db = Database(home.db_path, readonly=True)
     store = open_store(hq.db)
     try:
+        box = _all(lambda seq: db.events_since(seq, 1000))
         held_events = _all(lambda seq: store.events("demo-001", seq, 1000))
     finally:
         store.close()
-    assert [e["seq"] for e in held_events] == [e["seq"] for e in box] == list(range(1, head + 1))
-    assert len({e["id"] for e in held_events}) == head
+        db.close()
+    top = held_events[-1]["seq"]
+    assert top >= head
+    box = [e for e in box if e["seq"] <= top]  # anything after was logged once the agent had stopped
+    assert [e["seq"] for e in held_events] == [e["seq"] for e in box] == list(range(1, top + 1))
+    assert len({e["id"] for e in held_events}) == top
     for mine, theirs in zip(box, held_events, strict=True):
         assert (mine["id"], mine["topic"], mine["ts"]) == (theirs["id"], theirs["topic"], theirs["ts"])
         if mine["topic"] != "door.crossed":
             assert mine["data"] == theirs["data"]
     door = next(e for e in held_events if e["topic"] == "door.crossed")
     assert door["data"] == {"count": 1, "_scrubbed": ["face_jpeg", "embedding"]}
-
-
-def bus_events(home: Home, seq: int) -> list[dict[str, Any]]:
-    with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0) as bus:
-        events: list[dict[str, Any]] = bus.request("events.since", {"seq": seq, "limit": 1000})
-        return events
 
 
 def _all(page: Any) -> list[dict[str, Any]]:
@@ -152,4 +160,4 @@ def _all(page: Any) -> list[dict[str, Any]]:
 
 def _drained(sub: Subscriber, head: int) -> bool:
     env = sub.recv(timeout=0.5)
-    return env is not None and env["data"].get("backlog") == 0 and env["data"].get("cursor") == head
+    return env is not None and env["data"].get("backlog") == 0 and env["data"].get("cursor", 0) >= head
