@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,16 @@ def _run(*, windowed: bool) -> int:
     from kiosk_ui import boot
     from kiosk_ui.config import KioskConfig
 
+    stop_now = threading.Event()
+    running: list[Any] = []
+
+    def stop(signum: int, frame: Any) -> None:
+        stop_now.set()
+        for app in running:
+            app.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)  # from the start: a stop during Kivy's start-up is not lost
+    signal.signal(signal.SIGINT, stop)
     hall = config.load()
     cfg = config.service_config(hall, "kiosk", KioskConfig)
     home = Home.from_env().ensure()
@@ -91,13 +102,9 @@ def _run(*, windowed: bool) -> int:
     from kiosk_ui.kivyapp import KioskApp
 
     app = KioskApp(cfg, hall)
-
-    def stop(signum: int, frame: Any) -> None:
-        app.request_stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    app.run()
+    running.append(app)
+    if not stop_now.is_set():
+        app.run()
     return 0
 
 

@@ -75,7 +75,7 @@ class Link:
         self.stopping.set()
         self.jobs.put(None)
         for thread in self.threads:
-            thread.join(timeout=5)
+            thread.join(timeout=1)
         self.client.close()
 
     def call(

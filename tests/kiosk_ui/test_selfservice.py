@@ -1,0 +1,203 @@
+"""Look-ups from HQ's bundle, the repair form, rating at a counter, face-recognition consent, elderly mode, the PIN."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+
+from edge.bus import BusClient
+from edge.paths import Home
+from kiosk_ui.drive import find, tap, text, texts, until
+from kiosk_ui.sample import load_sample
+from kiosk_ui.tour import card_event
+from tests.conftest import CoreProcess
+from tests.kiosk_ui.conftest import FakeClock
+
+pytestmark = pytest.mark.process
+
+ELDER = {"name": "张三", "number": "11010519491231002X"}
+MakeKiosk = Callable[..., Any]
+Publish = Callable[[str, dict[str, Any]], None]
+
+
+def kiosk_events(bus: BusClient, prefix: str) -> list[dict[str, Any]]:
+    return [e for e in bus.request("events.since", {"seq": 0, "prefix": prefix}) if e["source"] == "kiosk"]
+
+
+def test_bills_usage_and_freshness_for_an_identified_customer(
+    make_kiosk: MakeKiosk, bus: BusClient, core: CoreProcess, publish: Publish
+) -> None:
+    assert load_sample(bus, Home(core.home.root))
+    kiosk = make_kiosk()
+    tap(kiosk, "attract.lookup")
+    assert kiosk.screen == "lookup"
+    tap(kiosk, "lookup.bill")
+    assert "请先刷卡识别身份" in texts(kiosk) and kiosk.screen == "lookup"
+    publish("card.id.read", card_event(core.home, elderly=True, **ELDER))
+    until(lambda: kiosk.found is not None, what="the customer's bundle data")
+    until(lambda: "2026-11-24 18:00" in text(kiosk, "fresh"), what="the bundle's date")
+    tap(kiosk, "lookup.bill")
+    assert text(kiosk, "bill.2026-10") == "2026-10   ¥186.50"
+    assert "未缴  截止 2026-11-30" in texts(kiosk) and "已缴清" in texts(kiosk)
+    tap(kiosk, "nav.back")
+    tap(kiosk, "lookup.usage")
+    assert text(kiosk, "usage.2026-08") == "8月\n417 度"
+    darkest = find(kiosk, "usage.2026-08").parent.fill
+    lightest = find(kiosk, "usage.2026-05").parent.fill
+    assert sum(darkest[:3]) < sum(lightest[:3])
+
+
+def test_outage_notices_by_area_without_a_card(make_kiosk: MakeKiosk, bus: BusClient, core: CoreProcess) -> None:
+    load_sample(bus, Home(core.home.root))
+    kiosk = make_kiosk()
+    tap(kiosk, "attract.lookup")
+    tap(kiosk, "lookup.outage")
+    tap(kiosk, "outage.area.0")
+    until(lambda: kiosk.outages is not None, what="the outage look-up")
+    assert "解放路1—88号停电" in text(kiosk, "outage.PL-20261128-01")
+    assert "2026-11-28 08:00 至 2026-11-28 12:00" in texts(kiosk)
+    tap(kiosk, "outage.area.2")
+    until(lambda: kiosk.outages == [], what="the second look-up")
+    assert text(kiosk, "outage.none") == "示范市城西区建设路：近期没有停电安排"
+
+
+def test_repair_report_is_a_durable_event_for_hq(
+    make_kiosk: MakeKiosk, bus: BusClient, core: CoreProcess, publish: Publish
+) -> None:
+    kiosk = make_kiosk(kiosk_id="hall-kiosk-2")
+    tap(kiosk, "attract.lookup")
+    card = card_event(core.home, elderly=False, **ELDER)
+    publish("card.id.read", card)
+    until(lambda: kiosk.customer is not None, what="the card")
+    tap(kiosk, "lookup.repair")
+    tap(kiosk, "repair.submit")  # nothing chosen yet: nothing sent
+    assert kiosk.screen == "repair"
+    tap(kiosk, "repair.kind.flicker")
+    tap(kiosk, "repair.area.3")
+    tap(kiosk, "repair.submit")
+    until(lambda: kiosk.screen == "done", what="the receipt")
+    assert text(kiosk, "done") == "报修已提交"
+    [event] = kiosk_events(bus, "repair.")
+    assert event["topic"] == "repair.requested" and event["seq"] > 0
+    assert event["data"] == {
+        "kiosk": "hall-kiosk-2",
+        "kind": "flicker",
+        "area": "示范市高新区科技园",
+        "customer": {"kind": "id", "hash": card["customer"]["hash"], "masked": card["customer"]["masked"]},
+    }
+
+
+def _finish_one(bus: BusClient, counter: str, business: str = "A") -> str:
+    bus.request("counter.open", {"counter": counter})
+    bus.request("ticket.issue", {"business": business, "channel": "counter"})
+    bus.request("counter.call", {"counter": counter})
+    return str(bus.request("counter.finish", {"counter": counter})["number"])
+
+
+def test_rating_at_the_counters_pad(make_kiosk: MakeKiosk, bus: BusClient) -> None:
+    kiosk = make_kiosk(evaluation_counter="1")
+    number = _finish_one(bus, "1")
+    until(lambda: kiosk.screen == "evaluation", what="the rating question")
+    assert text(kiosk, "eval.title") == f"请为 {number} 号的服务评分"
+    tap(kiosk, "eval.star.2")
+    tap(kiosk, "eval.reason.slow")
+    tap(kiosk, "eval.reason.unclear")
+    tap(kiosk, "eval.reason.unclear")  # a second touch takes it back
+    tap(kiosk, "eval.submit")
+    until(lambda: kiosk.screen == "done", what="the thanks")
+    assert text(kiosk, "done") == "感谢您的评价！"
+    assert bus.request("ticket.show", {"number": number})["evaluation"] == {"score": 2, "reasons": ["slow"]}
+
+
+def test_rating_times_out_without_recording_and_other_counters_are_ignored(
+    make_kiosk: MakeKiosk, bus: BusClient
+) -> None:
+    clock = FakeClock()
+    kiosk = make_kiosk(clock=clock, evaluation_counter="3", evaluation_timeout_s=20)
+    _finish_one(bus, "1")  # counter 1 is not this pad's
+    number = _finish_one(bus, "3", "B")
+    until(lambda: kiosk.screen == "evaluation", what="the rating question")
+    assert kiosk.eval_number == number
+    clock.advance(21)
+    until(lambda: kiosk.screen == "attract", what="the rating to time out")
+    assert bus.request("ticket.show", {"number": number})["evaluation"] is None
+
+
+def test_consent_is_recorded_and_enrolment_unavailable_is_said(
+    make_kiosk: MakeKiosk, bus: BusClient, core: CoreProcess, publish: Publish
+) -> None:
+    kiosk = make_kiosk()
+    tap(kiosk, "attract.face")
+    assert text(kiosk, "consent.gate") == "请在读卡区刷身份证"
+    card = card_event(core.home, elderly=False, **ELDER)
+    publish("card.id.read", card)
+    until(lambda: kiosk.customer is not None, what="the card")
+    assert "180 天未使用自动删除" in text(kiosk, "consent.retention")
+    yes, no = find(kiosk, "consent.yes"), find(kiosk, "consent.no")
+    assert tuple(yes.size) == tuple(no.size) and yes.fill == no.fill  # equal ease
+    tap(kiosk, "consent.yes")
+    until(lambda: kiosk.screen == "done", what="the enrolment answer")
+    assert text(kiosk, "done") == "抱歉，人脸登记服务暂时不可用，请稍后再试或使用身份证办理。"
+    customer = {"hash": card["customer"]["hash"], "masked": card["customer"]["masked"]}
+    events = kiosk_events(bus, "")
+    assert [(e["topic"], e["data"]["decision"]) for e in events] == [("consent.recorded", "granted")]
+    assert events[0]["data"]["customer"] == customer and events[0]["data"]["purpose"] == "face_recognition"
+    tap(kiosk, "done.ok")
+    tap(kiosk, "attract.face")
+    publish("card.id.read", card)
+    until(lambda: kiosk.customer is not None, what="the card again")
+    tap(kiosk, "consent.no")
+    until(lambda: kiosk.screen == "done", what="the decline")
+    assert "刷身份证照常办理" in text(kiosk, "done")
+    assert [e["data"]["decision"] for e in kiosk_events(bus, "consent.")] == ["granted", "declined"]
+
+
+def test_elderly_mode_is_larger_and_calls_staff(make_kiosk: MakeKiosk, bus: BusClient) -> None:
+    kiosk = make_kiosk(kiosk_id="door-kiosk")
+    normal = find(kiosk, "attract.take").label.font_size
+    tap(kiosk, "attract.elderly")
+    assert kiosk.screen == "elderly"
+    tiles = [w.kid for w in kiosk.walk() if str(getattr(w, "kid", "")).startswith("biz.")]
+    assert tiles == ["biz.A", "biz.B", "biz.C"]  # fewer choices: the businesses with a green channel
+    assert find(kiosk, "biz.A").label.font_size > normal * 0.6 * 1.3 * 0.9
+    assert find(kiosk, "hall.name").label.font_size > 34
+    tap(kiosk, "elderly.staff")
+    until(lambda: kiosk.screen == "done", what="the staff call")
+    assert text(kiosk, "done") == "已通知工作人员，请稍候，马上就来"
+    [event] = kiosk_events(bus, "staff.")
+    assert event["data"] == {"kiosk": "door-kiosk", "reason": "elderly"}
+    tap(kiosk, "done.ok")
+    tap(kiosk, "attract.elderly")
+    tap(kiosk, "biz.B")
+    until(lambda: kiosk.screen == "ticket", what="the ticket")
+    assert bus.request("ticket.show", {"number": "B001"})["priority"] == "green"
+
+
+def test_leaving_needs_the_technician_pin(make_kiosk: MakeKiosk) -> None:
+    kiosk = make_kiosk()
+    for _ in range(5):
+        tap(kiosk, "hall.name")
+    assert kiosk.screen == "pin"
+    for digit in "000000":
+        tap(kiosk, f"pin.{digit}")
+    tap(kiosk, "pin.ok")
+    assert "未设置技术员密码" in texts(kiosk)  # no PIN configured: no PIN works
+
+    exits: list[bool] = []
+    hashed = PasswordHasher(time_cost=1, memory_cost=8192).hash("246810")
+    guarded = make_kiosk(technician_pin_hash=hashed)
+    guarded.on_exit = lambda: exits.append(True)
+    guarded._on_close()  # the window's close request (Alt-F4, …) opens the PIN pad instead
+    assert guarded.screen == "pin"
+    for digit in "246811":
+        tap(guarded, f"pin.{digit}")
+    tap(guarded, "pin.ok")
+    assert text(guarded, "message") == "密码错误" and not exits
+    for digit in "246810":
+        tap(guarded, f"pin.{digit}")
+    assert text(guarded, "pin.dots") == "●●●●●●"
+    tap(guarded, "pin.ok")
+    assert exits == [True]
