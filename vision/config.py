@@ -119,6 +119,12 @@ class VisionConfig(_Strict):
     )
     seat_on_s: float = Field(3.0, ge=0.0, le=600.0, title="Seat on", description="Seconds occupied before present.")
     seat_off_s: float = Field(20.0, ge=0.0, le=3600.0, title="Seat off", description="Seconds empty before absent.")
+    emotion_window_s: float = Field(
+        300.0, ge=10.0, le=3600.0, title="Emotion window", description="Seconds per emotion.window report."
+    )
+    emotion_min_people: int = Field(
+        3, ge=1, le=100, title="Emotion group", description="Fewest people in a zone for its shares to be reported."
+    )
     min_hits: int = Field(3, ge=1, le=30, title="Confirm after", description="Frames before a track counts.")
     max_missed: int = Field(8, ge=0, le=100, title="Keep lost", description="Frames a lost track is kept.")
     reopen_max_s: float = Field(

@@ -10,6 +10,11 @@ VIP arrive once per visit, as ``vip.arrived`` ``{"entry", "who", "camera",
 presence is not shipped to HQ. The gallery is re-read every
 ``reload_s`` seconds so enrolments and withdrawals take effect.
 Embeddings stay in this process and are dropped with their track.
+
+With an :class:`~vision.emotion.EmotionWindow`, every usable face also adds
+its expression to its track's mean, and the window's anonymous shares per
+zone (the zone holding the track's feet, else the camera) go out as
+``emotion.window`` (logged: an analytics aggregate with no identity).
 """
 
 from __future__ import annotations
@@ -19,17 +24,36 @@ from typing import Any
 import numpy as np
 
 from vision.analysis import Fact
+from vision.emotion import EmotionWindow
 from vision.gallery import Gallery, Visits, Voter, best_two
+from vision.geometry import Polygon
 from vision.people import Track
 
 
 class FaceStage:
-    def __init__(self, camera_name: str, gallery: Gallery, *, reload_s: float = 10.0, encoder: Any = None) -> None:
+    def __init__(
+        self,
+        camera_name: str,
+        gallery: Gallery,
+        *,
+        reload_s: float = 10.0,
+        encoder: Any = None,
+        zones: list[tuple[str, Polygon]] | None = None,
+        emotions: EmotionWindow | None = None,
+        expressions: Any = None,
+    ) -> None:
         if encoder is None:
             from vision.embed import FaceEncoder
 
             encoder = FaceEncoder()
         self.encoder = encoder
+        self.zones = zones or []
+        self.emotions = emotions
+        if emotions is not None and expressions is None:
+            from vision.emotion import ExpressionModel
+
+            expressions = ExpressionModel()
+        self.expressions = expressions
         self.camera = camera_name
         self.gallery = gallery
         self.reload_s = reload_s
@@ -59,15 +83,21 @@ class FaceStage:
             if tid not in alive:
                 del self.voters[tid]
                 self.announced.discard(tid)
-        if not self.ids:
-            return []
-        facts = []
+        facts = [Fact("emotion.window", r, durable=True) for r in self.emotions.tick(t)] if self.emotions else []
+        if not self.ids and self.emotions is None:
+            return facts
         for face in self.encoder.detector.detect(frame):
             track = _owner(face.box, tracks)
-            if track is None or track.id in self.announced:
+            if track is None:
                 continue
             q = quality(frame, face)
-            if not q.ok or q.eyes is None:
+            if not q.ok:
+                continue
+            if self.emotions is not None:
+                scores = self.expressions.scores(frame, face.box)
+                for report in self.emotions.add(track.id, self._zone(track), scores, t):
+                    facts.append(Fact("emotion.window", report, durable=True))
+            if not self.ids or track.id in self.announced or q.eyes is None:
                 continue
             vec = self.encoder.embedder.embed([align(frame, q.eyes)])[0]
             best, sim, second = best_two(self.ids, self.matrix, vec)
@@ -85,6 +115,12 @@ class FaceStage:
                 }
                 facts.append(Fact("vip.arrived", data, durable=False))
         return facts
+
+    def _zone(self, track: Track) -> str:
+        for name, polygon in self.zones:
+            if polygon.contains(track.feet):
+                return name
+        return self.camera
 
 
 def _owner(box: tuple[int, int, int, int], tracks: list[Track]) -> Track | None:

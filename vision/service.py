@@ -7,6 +7,7 @@
     hall vision verify A B --json | --pairs FILE.csv    similarity and same/different
     hall vision enroll IMAGE… --who --purpose --screen --id-ref   consented VIP enrolment
     hall vision gallery list|remove [ID]                list entries, withdraw one at once
+    hall vision emotion IMAGE… --json                   facial expression per face
     hall vision fetch                                   fetch and check the pinned models and media
 
 The service starts one worker per configured camera (:mod:`vision.worker`),
@@ -20,7 +21,6 @@ sample pedestrian video in a loop.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -158,220 +158,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(args: argparse.Namespace) -> int:
-    from vision.camera import video_frames
-    from vision.geometry import Line
-    from vision.people import BlobDetector, LineCounter, Tracker
-
-    try:
-        line = Line.parse(args.line)
-    except ValueError as exc:
-        print(f"hall vision count: --line: {exc}", file=sys.stderr)
-        return 2
-    detector, tracker, counter = BlobDetector(), Tracker(), LineCounter(line)
-    for _, t, frame in video_frames(args.video, args.max_frames):
-        counter.update(tracker.update(detector.detect(frame), t), t)
-    if args.json:
-        print(json.dumps(counter.counts))
-    else:
-        print(f"in {counter.counts['in']}  out {counter.counts['out']}")
-    return 0
-
-
-def _heatmap(args: argparse.Namespace) -> int:
-    from vision.analysis import Analyzer
-    from vision.camera import video_frames
-    from vision.config import demo_camera
-    from vision.heatmap import HeatGrid, load_floorplan, render, write_png
-
-    cfg = VisionConfig(heatmap_period_s=3600.0)
-    plan = load_floorplan(args.floorplan)
-    floor = (int(plan.shape[1]), int(plan.shape[0]))
-    camera = demo_camera().model_copy(update={"source": args.video})
-    analyzer = Analyzer(camera, cfg, floor_size=floor)
-    for _, t, frame in video_frames(args.video, args.max_frames):
-        analyzer.step(frame, t)
-    grid: HeatGrid = analyzer.heat
-    write_png(render(grid, plan), Path(args.out))
-    print(json.dumps({"out": args.out, "person_seconds": round(grid.total(), 1), "cells": len(grid.cells())}))
-    return 0
-
-
-def _detect(args: argparse.Namespace) -> int:
-    from vision.faces import FaceDetector, quality, read_image
-
-    detector = FaceDetector()
-    results = []
-    for name in args.images:
-        image = read_image(name)
-        faces = detector.detect(image)
-        items = []
-        for face in faces:
-            item = face.to_dict()
-            if args.quality:
-                q = quality(image, face)
-                item["usable"] = q.ok
-                if not q.ok:
-                    item["reason"] = q.reason
-            items.append(item)
-        results.append({"image": name, "faces": items})
-    if args.json:
-        print(json.dumps(results))
-    else:
-        for r in results:
-            print(f"{r['image']}: {len(r['faces'])} face(s)")
-    return 0
-
-
-def _verify(args: argparse.Namespace) -> int:
-    import csv
-
-    from vision.embed import FaceEncoder, verify_images
-
-    if args.pairs:
-        try:
-            with open(args.pairs, newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-        except OSError as exc:
-            print(f"hall vision verify: {args.pairs}: {exc.strerror}", file=sys.stderr)
-            return 2
-        if rows and not {"a", "b"} <= set(rows[0]):
-            print(f"hall vision verify: {args.pairs}: needs columns a,b", file=sys.stderr)
-            return 2
-        pairs = [(r["a"], r["b"]) for r in rows]
-    elif len(args.images) == 2:
-        pairs = [(args.images[0], args.images[1])]
-    else:
-        print("hall vision verify: give two images, or --pairs FILE.csv", file=sys.stderr)
-        return 2
-    encoder = FaceEncoder()
-    for a, b in pairs:
-        result = verify_images(encoder, a, b)
-        if args.json:
-            print(json.dumps(result), flush=True)
-        else:
-            verdict = "same" if result["same"] else "different"
-            print(f"{a} {b}: {verdict} ({result['similarity']}) {result.get('reason', '')}".rstrip())
-    return 0
-
-
-def _gallery(home_root: Path) -> Any:
-    from vision.gallery import Gallery
-
-    return Gallery.at_home(home_root)
-
-
-def _enroll(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    import numpy as np
-    from pydantic import ValidationError
-
-    from edge.paths import Home
-    from vision.embed import FaceEncoder
-    from vision.faces import read_image
-    from vision.gallery import Consent
-
-    when = args.when or datetime.now(UTC).isoformat(timespec="seconds")
-    try:
-        consent = Consent(who=args.who, when=when, purpose=args.purpose, screen=args.screen)
-    except ValidationError as exc:
-        problems = "; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors())
-        print(f"hall vision enroll: {problems}", file=sys.stderr)
-        return 2
-    encoder = FaceEncoder()
-    vectors = []
-    for name in args.images:
-        vec, why = encoder.encode(read_image(name))
-        if vec is None:
-            print(f"hall vision enroll: {name}: refused: {why}", file=sys.stderr)
-            return 1
-        vectors.append(vec)
-    gallery = _gallery(Home.from_env().ensure().root)
-    try:
-        entry_id = gallery.enroll(np.stack(vectors), consent, args.id_ref, args.days)
-    finally:
-        gallery.close()
-    print(json.dumps({"id": entry_id}) if args.json else entry_id)
-    return 0
-
-
-def _gallery_cmd(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from edge.paths import Home
-
-    gallery = _gallery(Home.from_env().ensure().root)
-    try:
-        if args.action == "remove":
-            if not args.id:
-                print("hall vision gallery remove: give the entry id", file=sys.stderr)
-                return 2
-            if not gallery.remove(args.id):
-                print(f"hall vision gallery remove: no entry {args.id}", file=sys.stderr)
-                return 1
-            print(f"removed {args.id}")
-            return 0
-        entries = gallery.entries()
-    finally:
-        gallery.close()
-    if args.json:
-        print(json.dumps([asdict(e) for e in entries]))
-    else:
-        for e in entries:
-            print(f"{e.id}  expires {time.strftime('%Y-%m-%d', time.localtime(e.expires))}  {e.consent['who']}")
-    return 0
-
-
-def _fetch(args: argparse.Namespace) -> int:
-    from vision import assets
-
-    return assets.main()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hall vision", description="Cameras: people counts, zones, seats, heatmap.")
     parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
     sub = parser.add_subparsers(dest="cmd")
-    p = sub.add_parser("count", help="count people crossing a line in a video file")
-    p.add_argument("video")
-    p.add_argument("--line", required=True, help="X1,Y1,X2,Y2 in frame pixels; 'in' is toward the left of P1→P2")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    p.add_argument("--json", action="store_true", help='print {"in": n, "out": m}')
-    p.set_defaults(func=_count)
-    p = sub.add_parser("heatmap", help="render a video's floor heatmap (demo camera mapping) to a PNG")
-    p.add_argument("video")
-    p.add_argument("--out", required=True, help="PNG file to write")
-    p.add_argument("--floorplan", default=None, help="floor-plan image (default: the demo hall's)")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    p.set_defaults(func=_heatmap)
-    p = sub.add_parser("detect", help="find faces in image files")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--quality", action="store_true", help="also say whether each face passes the quality gate")
-    p.add_argument("--json", action="store_true", help='print [{"image", "faces": [{"box": [x,y,w,h], "score"}]}]')
-    p.set_defaults(func=_detect)
-    p = sub.add_parser("verify", help="are two pictures of the same person?")
-    p.add_argument("images", nargs="*", metavar="IMAGE")
-    p.add_argument("--pairs", help="CSV file with columns a,b: one JSON line per pair, in order")
-    p.add_argument("--json", action="store_true", help='print {"similarity", "same"} (and "reason")')
-    p.set_defaults(func=_verify)
-    p = sub.add_parser("enroll", help="add a consenting customer's face to the VIP gallery")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="one to five photos, each with one usable face")
-    p.add_argument("--who", required=True, help="the customer, as they signed the consent")
-    p.add_argument("--purpose", required=True, help="what the face is used for")
-    p.add_argument("--screen", required=True, help="the kiosk or screen that took the consent")
-    p.add_argument("--when", default="", help="ISO time of the consent (default: now)")
-    p.add_argument("--id-ref", required=True, help="reference of the checked ID card")
-    p.add_argument("--days", type=int, default=365, help="days until the entry expires")
-    p.add_argument("--json", action="store_true", help='print {"id": ...}')
-    p.set_defaults(func=_enroll)
-    p = sub.add_parser("gallery", help="list or remove VIP gallery entries")
-    p.add_argument("action", choices=["list", "remove"])
-    p.add_argument("id", nargs="?", help="entry id (remove)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_gallery_cmd)
-    p = sub.add_parser("fetch", help="fetch and check the pinned models and test media")
-    p.set_defaults(func=_fetch)
+    from vision.tools import add_tools
+
+    add_tools(sub)
     args = parser.parse_args(argv)
     if args.cmd is None:
         return _serve(args)

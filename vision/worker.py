@@ -109,10 +109,17 @@ def run(camera_json: dict[str, Any], cfg_json: dict[str, Any], floor_size: tuple
     source = CameraSource(camera.source, camera.fps, on_health=health, reopen_max_s=cfg.reopen_max_s, stop=stop)
     faces = None
     if camera.faces:
+        from vision.emotion import EmotionWindow
         from vision.facetrack import FaceStage
         from vision.gallery import Gallery
+        from vision.geometry import Polygon
 
-        faces = FaceStage(camera.name, Gallery.at_home(Home.from_env().root))
+        faces = FaceStage(
+            camera.name,
+            Gallery.at_home(Home.from_env().root),
+            zones=[(z.name, Polygon(z.polygon)) for z in camera.zones],
+            emotions=EmotionWindow(f"camera:{camera.name}", cfg.emotion_window_s, cfg.emotion_min_people),
+        )
     analyzer = Analyzer(camera, cfg, floor_size=floor_size, faces=faces)
     png = str(Home.from_env().root / "vision" / "heatmap.png")
     try:

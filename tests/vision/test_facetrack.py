@@ -72,3 +72,23 @@ def test_withdrawal_stops_matching_after_reload(tmp_path: Path, encoder: FaceEnc
     facts = [f for i in range(5) for f in stage.step(frame, [Track(1, box, hits=5, confirmed=True)], 6.0 + i)]
     assert facts == []
     gallery.close()
+
+
+def test_faces_feed_anonymous_emotion_shares_per_zone(tmp_path: Path, encoder: FaceEncoder) -> None:
+    from vision.emotion import EmotionWindow
+    from vision.geometry import Polygon
+
+    gallery = Gallery(tmp_path / "g.db", tmp_path / "g.key")  # empty: no VIP matching, emotions still run
+    zones = [("waiting", Polygon([[0, 0], [800, 0], [800, 640], [0, 640]]))]
+    window = EmotionWindow("camera:door", window_s=4.0, min_people=1)
+    stage = FaceStage("door", gallery, encoder=encoder, zones=zones, emotions=window)
+    facts = []
+    for i in range(6):
+        frame, box = _frame("obama.jpg", 2 * i)
+        facts += stage.step(frame, [Track(21, box, hits=5, confirmed=True)], float(i))
+    reports = [f for f in facts if f.topic == "emotion.window"]
+    assert len(reports) == 1 and reports[0].durable
+    data = reports[0].data
+    assert (data["zone"], data["positive"], data["people"], data["source"]) == ("waiting", 1.0, 1, "camera:door")
+    assert not any(f.topic == "vip.arrived" for f in facts)
+    gallery.close()

@@ -34,6 +34,12 @@ line = [600, 0, 600, 576]
 homography = {{ image = [[0, 520], [768, 520], [768, 140], [0, 140]], floor = [[200, 480], [600, 480], [600, 200], [200, 200]] }}
 
 [[services.vision.cameras]]
+name = "lobby"
+source = "{vtest}"
+fps = 2
+faces = true
+
+[[services.vision.cameras]]
 name = "broken"
 source = "{tmp_path / "missing.avi"}"
 fps = 2
@@ -66,6 +72,7 @@ def test_vision_publishes_crossings_heatmaps_and_camera_health(
             seen["door.crossed"]
             and seen["heatmap.minute"]
             and any(d["device"] == "camera:broken" for d in seen["device.health"])
+            and any(d["device"] == "camera:lobby" for d in seen["device.health"])
         ):
             assert vision_proc.poll() is None, (core.home.root / "vision.log").read_text()[-2000:]
             env = sub.recv(timeout=1.0)
