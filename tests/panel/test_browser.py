@@ -156,13 +156,15 @@ def test_alert_raised_and_acknowledged_at_the_counter(panel: PanelProcess, page:
     page.wait_for_selector("#act-call:not([disabled])")
     bus.request(
         "event.publish",
-        {"topic": "device.health", "data": {"device": "printer", "state": "degraded", "reason": "paper_out"}},
+        {"topic": "device.health", "data": {"device": "printer", "state": "degraded", "detail": "paper_out"}},
     )
-    bus.request(
-        "event.publish", {"topic": "vip.arrived", "data": {"name_masked": "王*", "zone": "entrance"}, "durable": False}
-    )
+    vip = {"entry": "e1", "who": "王*", "camera": "entrance", "source": "camera:entrance", "similarity": 0.71}
+    bus.request("event.publish", {"topic": "vip.arrived", "data": vip, "durable": False})
+    help_ = {"kiosk": "k1", "reason": "elderly"}
+    bus.request("event.publish", {"topic": "staff.requested", "data": help_, "durable": False})
     alert = page.wait_for_selector(".alert.fresh:has-text('缺纸')")
-    page.wait_for_selector(".notice:has-text('VIP 到店')")
+    page.wait_for_selector(".notice:has-text('王*（entrance）')")
+    page.wait_for_selector(".notice:has-text('自助机 k1：老年客户需要协助')")
     shot(page, "06-alert-raised")
     alert.query_selector("button.ack").click()
     page.wait_for_selector(".alert.acked:has-text('已确认 staff-li')")

@@ -159,8 +159,15 @@ function renderQueues() {
 function renderNotices(list) {
   fill($("#notices"), list.length ? list.slice(0, 8).map((n) => el("div", {class: "notice " + n.topic.replace(".", "-")},
     el("b", {}, n.topic === "vip.arrived" ? "VIP 到店" : "求助"),
-    el("span", {}, n.data.message || n.data.name_masked || n.data.masked || n.data.where || n.data.kiosk || ""),
+    el("span", {}, noticeText(n)),
     el("span", {class: "when"}, hhmm(n.ts)))) : el("p", {class: "muted"}, "暂无提醒"));
+}
+
+const HELP_REASONS = {elderly: "老年客户需要协助"};
+function noticeText(n) {
+  const d = n.data || {};
+  if (n.topic === "vip.arrived") return [d.who || d.name_masked || "VIP 客户", d.camera ? `（${d.camera}）` : ""].join("");
+  return [d.kiosk ? `自助机 ${d.kiosk}` : "自助机", HELP_REASONS[d.reason] || d.reason || "请求协助"].join("：");
 }
 
 let notices = [];
