@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 
 from edge.config import HallConfig
 from kiosk_ui.config import KioskConfig
 from kiosk_ui.kiosk import Kiosk
 from kiosk_ui.link import Link
+
+log = logging.getLogger("hall.kiosk")
+
+
+class _KeepRunning(ExceptionHandler):
+    """A fault in one screen's code is logged and the kiosk goes on (a crash would leave a black screen)."""
+
+    def handle_exception(self, exc: BaseException) -> Any:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            return ExceptionManager.RAISE
+        log.error("kiosk fault, carrying on: %r", exc, exc_info=exc)
+        app = App.get_running_app()
+        if isinstance(app, KioskApp) and isinstance(app.root, Kiosk):
+            app.root.home()
+        return ExceptionManager.PASS
 
 
 class KioskApp(App):
@@ -22,6 +39,7 @@ class KioskApp(App):
         self.link: Link | None = None
 
     def build(self) -> Kiosk:
+        ExceptionManager.add_handler(_KeepRunning())
         self.link = Link(lambda fn: Clock.schedule_once(lambda dt: fn(), 0), source="kiosk")
         kiosk = Kiosk(self.cfg, self.hall, self.link, on_exit=self.stop)
         self.link.start()

@@ -57,12 +57,20 @@ def update_clock(k: Kiosk) -> None:
         label.text = time.strftime("%H:%M")
 
 
+BACK_TO_LOOKUP = ("bill", "usage", "outages", "repair")
+
+
 def footer(k: Kiosk) -> Widget:
     bar = BoxLayout(orientation="horizontal", size_hint_y=None, height=k.fs(96), padding=(24, 10), spacing=20)
     if not k.online:
         bar.add_widget(Text(k.t("offline.banner"), size=k.fs(26), color=RED))
     else:
         bar.add_widget(Widget())
+    if k.screen in BACK_TO_LOOKUP:
+        back = Btn(k.t("nav.back"), kid="nav.back", size=k.fs(30), fill=WHITE, color=GREEN, border=GREEN)
+        back.size_hint_x = 0.3
+        back.bind(on_release=lambda *_: k.go("lookup"))
+        bar.add_widget(back)
     if k.screen not in ("offline",):
         home = Btn(k.t("nav.home"), kid="nav.home", size=k.fs(30), fill=WHITE, color=GREEN, border=GREEN)
         home.size_hint_x = 0.3
@@ -180,7 +188,15 @@ def businesses(k: Kiosk) -> Widget:
     if any(b.green_channel for b in k.hall.businesses):
         key = "biz.green.on" if k.green else "biz.green"
         fill, color = (GREEN, WHITE) if k.green else (WHITE, GREEN)
-        green = Btn(k.t(key), kid="biz.green", size=k.fs(28), fill=fill, color=color, border=GREEN, icon="green")
+        green = Btn(
+            k.t(key),
+            kid="biz.green",
+            size=k.fs(28),
+            fill=fill,
+            color=color,
+            border=GREEN,
+            icon="green" if k.green else "ring",
+        )
         green.size_hint_y = None
         green.height = k.fs(84)
         green.bind(on_release=lambda *_: _toggle_green(k))

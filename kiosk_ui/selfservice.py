@@ -42,14 +42,6 @@ def _title(k: Kiosk, box: BoxLayout, key: str) -> None:
     box.add_widget(row)
 
 
-def _back(k: Kiosk, box: BoxLayout) -> None:
-    back = Btn(k.t("nav.back"), kid="nav.back", size=k.fs(28), fill=WHITE, color=GREEN, border=GREEN)
-    back.size_hint = (None, None)
-    back.size = (k.fs(220), k.fs(72))
-    back.bind(on_release=lambda *_: k.go("lookup"))
-    box.add_widget(back)
-
-
 def lookup(k: Kiosk) -> Widget:
     body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=16)
     _title(k, body, "lookup.title")
@@ -106,7 +98,6 @@ def bill(k: Kiosk) -> Widget:
     if not bills:
         body.add_widget(Text(k.t("bill.none"), size=k.fs(32), color=MUTED, kid="bill.none"))
     body.add_widget(Widget())
-    _back(k, body)
     return body
 
 
@@ -123,7 +114,6 @@ def usage(k: Kiosk) -> Widget:
     rows = {u["period"]: float(u["kwh"]) for u in (k.found or {}).get("usage", [])}
     if not rows:
         body.add_widget(Text(k.t("usage.none"), size=k.fs(32), color=MUTED, kid="usage.none"))
-        _back(k, body)
         return body
     last = max(rows)
     year, month = int(last[:4]), int(last[5:7])
@@ -141,18 +131,25 @@ def usage(k: Kiosk) -> Widget:
             share = (rows[period] - low) / spread
             cell = Panel(fill=_shade(share), radius=10)
             text = k.t("usage.cell", month=label, kwh=f"{rows[period]:.0f}")
-            cell.add_widget(Text(text, size=k.fs(26), color=WHITE if share > 0.5 else INK, kid=f"usage.{period}"))
+            cell.add_widget(Text(text, size=k.fs(30), color=WHITE if share > 0.5 else INK, kid=f"usage.{period}"))
         else:
             cell = Panel(fill=WHITE, radius=10, border=GREY)
             cell.add_widget(Text(k.t("usage.cell.none", month=label), size=k.fs(26), color=MUTED))
         grid.add_widget(cell)
     body.add_widget(grid)
     legend = BoxLayout(orientation="horizontal", size_hint_y=None, height=k.fs(44), spacing=6)
-    legend.add_widget(Text(k.t("usage.legend"), size=k.fs(24), color=MUTED, halign="left", size_hint_x=0.5))
+    legend.add_widget(
+        Text(
+            k.t("usage.legend", first=periods[0], last=periods[-1]),
+            size=k.fs(24),
+            color=MUTED,
+            halign="left",
+            size_hint_x=0.5,
+        )
+    )
     for share in (0.0, 0.25, 0.5, 0.75, 1.0):
         legend.add_widget(Panel(fill=_shade(share), radius=6, size_hint_x=0.1))
     body.add_widget(legend)
-    _back(k, body)
     return body
 
 
@@ -199,7 +196,6 @@ def outages(k: Kiosk) -> Widget:
         right.add_widget(Icon("outage", color=GREY))
     row.add_widget(right)
     body.add_widget(row)
-    _back(k, body)
     return body
 
 

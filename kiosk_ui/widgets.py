@@ -153,7 +153,8 @@ class Tile(Btn):
         self.orientation = "vertical"
         self.clear_widgets()
         color = kw["color"] if kw["color"] != INK else GREEN
-        self.add_widget(Icon(icon, color=color, size_hint_y=0.5))
+        self.add_widget(Icon(icon, color=color, size_hint_y=0.55))
+        self.label.size_hint_y = 0.3
         self.add_widget(self.label)
         if sub:
-            self.add_widget(Text(sub, size=size * 0.62, color=MUTED, size_hint_y=0.3))
+            self.add_widget(Text(sub, size=size * 0.62, color=MUTED, size_hint_y=0.15))
