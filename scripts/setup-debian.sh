@@ -4,8 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
-while read -r pkg _; do
+while read -r pkg hint _; do
   [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+  # "pkg cmd:NAME": the command NAME may come from elsewhere (e.g. Node.js's own npm); then skip pkg
+  if [[ "${hint:-}" == cmd:* ]] && command -v "${hint#cmd:}" >/dev/null 2>&1; then
+    continue
+  fi
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done < debian-packages.txt
 if ((${#missing[@]} == 0)); then
