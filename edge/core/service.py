@@ -181,8 +181,8 @@ class Core:
             if now >= next_tick:
                 try:
                     self.tick()
-                except HallError as exc:
-                    log.error("periodic work failed: %s", exc)
+                except Exception:  # periodic work must never stop the queue
+                    log.exception("periodic work failed")
                 next_tick = now + TICK_S
             self.hub.poll_once(timeout_ms=200)
 

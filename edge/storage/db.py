@@ -50,8 +50,12 @@ class Database:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
+        """Apply the numbered migrations above the file's version, each in its own transaction."""
+        numbers = [n for n, _ in MIGRATIONS]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise StorageError(f"migrations must be numbered 1, 2, 3… in order; found {numbers}")
         current = self.version
-        known = max(n for n, _ in MIGRATIONS)
+        known = numbers[-1]
         if current > known:
             raise StorageError(f"{self.path} has schema version {current}, newer than this software knows ({known})")
         for number, sql in MIGRATIONS:
