@@ -74,7 +74,7 @@ class FaceDetector:
         model = assets.path("res10_300x300_ssd_iter_140000.caffemodel", fetch=True)
         self.net = cv2.dnn.readNetFromCaffe(str(proto), str(model))
 
-    def _run(self, image: np.ndarray, ox: int, oy: int) -> list[Face]:
+    def _run(self, image: np.ndarray, ox: int, oy: int, threshold: float | None = None) -> list[Face]:
         cv2 = self.cv2
         h, w = image.shape[:2]
         blob = cv2.dnn.blobFromImage(cv2.resize(image, (300, 300)), 1.0, (300, 300), (104.0, 177.0, 123.0))
@@ -83,7 +83,7 @@ class FaceDetector:
         faces = []
         for det in out[0, 0]:
             score = float(det[2])
-            if score < self.threshold:
+            if score < (threshold or self.threshold):
                 continue
             x1, y1, x2, y2 = (float(v) for v in det[3:7])
             x1, x2 = max(0.0, x1) * w, min(1.0, x2) * w
@@ -93,18 +93,30 @@ class FaceDetector:
             faces.append(Face((round(x1) + ox, round(y1) + oy, round(x2 - x1), round(y2 - y1)), score))
         return faces
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """Faces in a BGR image, best first; overlapping boxes from tiles are merged."""
+    def detect(self, image: np.ndarray, *, tile: bool = True) -> list[Face]:
+        """Faces in a BGR image, best first. A picture over 1280 px is also searched in overlapping
+        squares (``tile``), so that small faces in a large photo are not lost; boxes are merged."""
         h, w = image.shape[:2]
         found = self._run(image, 0, 0)
-        if max(h, w) > 600:  # also look at overlapping squares for faces too small in the whole view
-            side = min(h, w, max(300, round(max(h, w) / 2)))
+        if tile and max(h, w) > 1280:
+            side = max(300, round(max(h, w) / 2.5))
+            side = min(h, w, side)
             step = max(1, side * 2 // 3)
             for y in range(0, max(1, h - side + step), step):
                 for x in range(0, max(1, w - side + step), step):
                     y0, x0 = min(y, h - side), min(x, w - side)
-                    found += self._run(image[y0 : y0 + side, x0 : x0 + side], x0, y0)
+                    tile_image = image[y0 : y0 + side, x0 : x0 + side]
+                    found += self._run(tile_image, x0, y0, max(self.threshold, 0.9))  # tiles see more clutter
         return _suppress(found)
+
+    def detect_in(self, image: np.ndarray, region: tuple[int, int, int, int]) -> list[Face]:
+        """Faces inside ``region`` (x, y, w, h) of ``image``, in image coordinates; one pass."""
+        x, y, w, h = region
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = min(image.shape[1], x + w), min(image.shape[0], y + h)
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return []
+        return _suppress(self._run(image[y0:y1, x0:x1], x0, y0))
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

@@ -58,7 +58,7 @@ class FaceStage:
         self.gallery = gallery
         self.reload_s = reload_s
         self.loaded_at: float | None = None
-        self.ids: list[str] = []
+        self.ids: np.ndarray = np.asarray([], dtype=str)
         self.matrix = np.zeros((0, 192), np.float32)
         self.names: dict[str, str] = {}
         self.voters: dict[int, Voter] = {}
@@ -68,7 +68,8 @@ class FaceStage:
     def _reload(self, t: float) -> None:
         if self.loaded_at is not None and t - self.loaded_at < self.reload_s:
             return
-        self.ids, self.matrix = self.gallery.matrix()
+        ids, self.matrix = self.gallery.matrix()
+        self.ids = np.asarray(ids, dtype=str)
         self.names = {e.id: str(e.consent.get("who", "")) for e in self.gallery.entries()}
         self.loaded_at = t
 
@@ -84,12 +85,9 @@ class FaceStage:
                 del self.voters[tid]
                 self.announced.discard(tid)
         facts = [Fact("emotion.window", r, durable=True) for r in self.emotions.tick(t)] if self.emotions else []
-        if not self.ids and self.emotions is None:
+        if len(self.ids) == 0 and self.emotions is None:
             return facts
-        for face in self.encoder.detector.detect(frame):
-            track = _owner(face.box, tracks)
-            if track is None:
-                continue
+        for track, face in self._faces(frame, tracks):
             q = quality(frame, face)
             if not q.ok:
                 continue
@@ -97,7 +95,7 @@ class FaceStage:
                 scores = self.expressions.scores(frame, face.box)
                 for report in self.emotions.add(track.id, self._zone(track), scores, t):
                     facts.append(Fact("emotion.window", report, durable=True))
-            if not self.ids or track.id in self.announced or q.eyes is None:
+            if len(self.ids) == 0 or track.id in self.announced or q.eyes is None:
                 continue
             vec = self.encoder.embedder.embed([align(frame, q.eyes)])[0]
             best, sim, second = best_two(self.ids, self.matrix, vec)
@@ -115,6 +113,23 @@ class FaceStage:
                 }
                 facts.append(Fact("vip.arrived", data, durable=False))
         return facts
+
+    def _faces(self, frame: np.ndarray, tracks: list[Track]) -> list[tuple[Track, Any]]:
+        """Faces searched only where a face can pass the quality gate: the head end of each
+        confirmed person box tall enough to hold a face of ``MIN_FACE`` pixels."""
+        from vision.faces import MIN_FACE
+
+        out = []
+        for track in tracks:
+            x, y, w, h = track.box
+            if not track.confirmed or track.missed or h < 4 * MIN_FACE:
+                continue
+            pad = w // 5
+            for face in self.encoder.detector.detect_in(frame, (x - pad, y - h // 10, w + 2 * pad, h // 2)):
+                if _owner(face.box, [track]) is track:
+                    out.append((track, face))
+                    break
+        return out
 
     def _zone(self, track: Track) -> str:
         for name, polygon in self.zones:

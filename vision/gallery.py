@@ -164,17 +164,19 @@ class Gallery:
         return ids, np.asarray(rows, dtype=np.float32).reshape(-1, 192)
 
 
-def best_two(ids: list[str], matrix: np.ndarray, probe: np.ndarray) -> tuple[str | None, float, float]:
-    """The best entry for ``probe``, its similarity, and the best similarity of any other entry."""
-    if not ids:
+def best_two(ids: list[str] | np.ndarray, matrix: np.ndarray, probe: np.ndarray) -> tuple[str | None, float, float]:
+    """The best entry for ``probe``, its similarity, and the best similarity of any other entry.
+
+    ``ids`` names the entry of each matrix row; pass it as a numpy array to match many probes fast.
+    """
+    if len(ids) == 0:
         return None, -1.0, -1.0
+    names = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
     sims = matrix @ probe
-    per: dict[str, float] = {}
-    for entry_id, sim in zip(ids, sims.tolist(), strict=True):
-        per[entry_id] = max(per.get(entry_id, -1.0), float(sim))
-    ranked = sorted(per.items(), key=lambda kv: -kv[1])
-    second = ranked[1][1] if len(ranked) > 1 else -1.0
-    return ranked[0][0], ranked[0][1], second
+    best = int(np.argmax(sims))
+    others = names != names[best]
+    second = float(sims[others].max()) if others.any() else -1.0
+    return str(names[best]), float(sims[best]), second
 
 
 class Voter:

@@ -79,8 +79,15 @@ class Publisher:
 
 def run(camera_json: dict[str, Any], cfg_json: dict[str, Any], floor_size: tuple[int, int]) -> None:
     """Entry of a worker process (spawned): analyse one camera until SIGTERM."""
+    import os
+
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # one camera, one core: before numpy loads
+        os.environ.setdefault(var, "1")
     faulthandler.enable()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    import cv2
+
+    cv2.setNumThreads(1)
     from edge.bus import BusClient
     from edge.paths import Home
     from vision.analysis import Analyzer
