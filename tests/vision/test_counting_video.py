@@ -64,3 +64,20 @@ def test_count_cli_names_a_missing_video(tmp_path: Path) -> None:
     out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "nope.avi" in out.stderr and "no such video file" in out.stderr
+
+
+def test_heatmap_cli_draws_where_people_walked(vtest: Path, tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    out_png = tmp_path / "heat.png"
+    argv = [sys.executable, "-m", "edge", "vision", "heatmap", str(vtest), "--out", str(out_png), "--max-frames", "150"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120)
+    summary = json.loads(out.stdout)
+    assert summary["person_seconds"] > 10 and summary["cells"] > 5
+    image = cv2.imread(str(out_png))
+    plan = cv2.imread(str(Path(__file__).parents[2] / "vision" / "floorplan.png"))
+    changed = np.abs(image.astype(int) - plan.astype(int)).sum(axis=2) > 30
+    # The demo mapping puts the video's walkway on the waiting area (floor x 200–600, y 200–480).
+    assert changed[200:480, 200:600].sum() > 2000
+    assert changed[:150].sum() == 0 and changed[:, :150].sum() == 0
