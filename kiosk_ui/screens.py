@@ -161,9 +161,14 @@ def _elderly(k: Kiosk) -> None:
     k.go("elderly")
 
 
+def who(customer: dict[str, Any]) -> str:
+    """The masked name (when the card has one) and the masked number."""
+    return " ".join(str(p) for p in (customer.get("name_masked"), customer.get("masked")) if p)
+
+
 def _identity(k: Kiosk, box: BoxLayout, hint_key: str) -> None:
     if k.customer is not None:
-        text = k.t("biz.identified", name=k.customer.get("name_masked", ""), masked=k.customer.get("masked", ""))
+        text = k.t("biz.identified", who=who(k.customer))
         panel = Panel(fill=GREEN_LIGHT, size_hint_y=None, height=k.fs(64), padding=8)
         panel.add_widget(Text(text, size=k.fs(28), color=GREEN, bold=True, kid="identified"))
     else:

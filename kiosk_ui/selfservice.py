@@ -17,7 +17,7 @@ from kivy.uix.widget import Widget
 
 from edge.errors import BusError, HallError
 from kiosk_ui.icons import Icon
-from kiosk_ui.screens import _identity, message
+from kiosk_ui.screens import _identity, message, who
 from kiosk_ui.widgets import GREEN, GREEN_LIGHT, GREY, INK, MUTED, RED, RED_LIGHT, WHITE, Btn, Panel, Text, Tile
 
 if TYPE_CHECKING:
@@ -322,8 +322,16 @@ def consent(k: Kiosk) -> Widget:
         gate.add_widget(Text(k.t("consent.gate.sub"), size=k.fs(28), color=MUTED))
         body.add_widget(gate)
         return body
-    who = k.t("consent.who", name=k.customer.get("name_masked", ""), masked=k.customer["masked"])
-    body.add_widget(Text(who, size=k.fs(28), color=GREEN, bold=True, size_hint_y=None, kid="consent.who"))
+    body.add_widget(
+        Text(
+            k.t("consent.who", who=who(k.customer)),
+            size=k.fs(28),
+            color=GREEN,
+            bold=True,
+            size_hint_y=None,
+            kid="consent.who",
+        )
+    )
     info = Panel(fill=WHITE, orientation="vertical", padding=16, spacing=6)
     for key in ("consent.purpose", "consent.retention", "consent.withdraw"):
         info.add_widget(Text(k.t(key, days=k.cfg.face_retention_days), size=k.fs(26), halign="left", kid=key))

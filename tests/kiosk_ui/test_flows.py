@@ -175,3 +175,20 @@ def test_core_unreachable_is_said_politely_and_recovers(make_kiosk: MakeKiosk, c
     core.start()
     until(lambda: kiosk.screen == "attract", timeout=60, what="the kiosk to come back")
     assert "取号" in texts(kiosk)
+
+
+def test_ic_card_identifies_and_other_readers_are_ignored(
+    make_kiosk: MakeKiosk, bus: BusClient, core: CoreProcess, publish: Publish
+) -> None:
+    from edge.identity import load_key, make_ref
+
+    kiosk = make_kiosk(card_readers=["kiosk-ic"])
+    ref = make_ref("ic", "3301-0042-7788", key=load_key(core.home.secret_path)).to_dict()
+    publish("card.ic.read", {"reader": "counter-3-ic", "customer": ref})  # another desk's reader
+    publish("card.ic.read", {"reader": "kiosk-ic", "customer": ref})
+    until(lambda: kiosk.screen == "businesses", what="this kiosk's card tap")
+    assert text(kiosk, "identified") == f"已识别：{ref['masked']}"
+    tap(kiosk, "biz.C")
+    until(lambda: kiosk.screen == "ticket", what="the ticket")
+    [ticket] = bus.request("ticket.list", {})
+    assert ticket["customer"] == ref and ticket["priority"] == "normal"

@@ -153,6 +153,16 @@ def test_consent_is_recorded_and_enrolment_unavailable_is_said(
     until(lambda: kiosk.screen == "done", what="the decline")
     assert "刷身份证照常办理" in text(kiosk, "done")
     assert [e["data"]["decision"] for e in kiosk_events(bus, "consent.")] == ["granted", "declined"]
+    # withdrawing is on the same screen, as easy as signing up
+    tap(kiosk, "done.ok")
+    tap(kiosk, "attract.face")
+    publish("card.id.read", card)
+    until(lambda: kiosk.customer is not None, what="the card a third time")
+    tap(kiosk, "consent.revoke")
+    until(lambda: kiosk.screen == "done", what="the withdrawal")
+    assert text(kiosk, "done") == "已撤回同意，您的人脸特征值将被删除。"
+    decisions = [e["data"]["decision"] for e in kiosk_events(bus, "")]
+    assert decisions == ["granted", "declined", "withdrawn"]
 
 
 def test_elderly_mode_is_larger_and_calls_staff(make_kiosk: MakeKiosk, bus: BusClient) -> None:
