@@ -14,7 +14,8 @@ Failures are retried with exponential backoff and full jitter, capped by
 Also: a newer down bundle is fetched every ``bundle_poll_s`` and handed to the
 core (``bundle.apply``), the outcome reported to HQ; below ``min_free_mb`` of
 free disk the core is asked to shed (``sync.shed``); every ``status_every_s``
-the link status goes on the bus as a ``sync.status`` event (not logged).
+the link status goes on the bus as a ``sync.status`` event (not logged). In the
+demo (``HALL_DEMO=1``) without a credential it runs an HQ of its own (:mod:`sync.demo`).
 
     hall sync                       run the agent
     hall sync status [--json]       cursor, backlog, last acknowledgement, last error
@@ -25,9 +26,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -281,6 +284,12 @@ def run(config_path: str | None) -> int:
         print(f"hall sync: {exc}", file=sys.stderr)
         return 2
     cred = load_credential(home)
+    demo_hq: subprocess.Popen[bytes] | None = None
+    if cred is None and os.environ.get("HALL_DEMO") == "1":
+        from sync.demo import start_demo_hq
+
+        demo_hq, cred = start_demo_hq(home, cfg.hall.id)
+        log.info("demo: syncing with a local HQ at %s", cred.url)
     if cred is None:
         log.info("no HQ credential (%s): run `hall sync credential FILE`; waiting", home.root / "sync.credential")
     while cred is None and not stop.is_set():
@@ -291,14 +300,17 @@ def run(config_path: str | None) -> int:
     if cred.hall != cfg.hall.id:
         print(f"hall sync: the credential is for hall {cred.hall}, this hall is {cfg.hall.id}", file=sys.stderr)
         return 2
-    client = HqClient(cred, url=scfg.url, timeout=scfg.timeout_s)
-    with BusClient("sync", timeout=10.0, retries=2) as bus, Subscriber([""]) as sub:
-        agent = Agent(scfg, cred, bus, client, home=home, stop=stop, wake=sub)
-        log.info("hall %s syncing with %s", cred.hall, client.base)
-        try:
+    client = HqClient(cred, url=None if demo_hq else scfg.url, timeout=scfg.timeout_s)
+    try:
+        with BusClient("sync", timeout=10.0, retries=2) as bus, Subscriber([""]) as sub:
+            agent = Agent(scfg, cred, bus, client, home=home, stop=stop, wake=sub)
+            log.info("hall %s syncing with %s", cred.hall, client.base)
             agent.run()
-        finally:
-            client.close()
+    finally:
+        client.close()
+        if demo_hq is not None:
+            demo_hq.terminate()
+            demo_hq.wait(10)
     return 0
 
 

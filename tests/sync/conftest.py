@@ -187,13 +187,14 @@ def hq(hq_db: str, tmp_path: Path) -> Iterator[HqServer]:
 class AgentProcess:
     """``hall sync`` as a child process."""
 
-    def __init__(self, home: Home) -> None:
+    def __init__(self, home: Home, env: dict[str, str] | None = None) -> None:
         self.home = home
+        self.env = env or {}
         self.log = home.root / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> AgentProcess:
-        env = {**os.environ, "HALL_HOME": str(self.home.root)}
+        env = {**os.environ, "HALL_HOME": str(self.home.root), **self.env}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "edge", "sync"], env=env, stdout=log, stderr=subprocess.STDOUT

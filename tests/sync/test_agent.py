@@ -95,6 +95,31 @@ def test_agent_without_credential_waits(hall_home: Any) -> None:
     assert agent.proc.returncode == 0
 
 
+def test_demo_agent_syncs_with_its_own_hq(sync_core: CoreProcess) -> None:
+    home = sync_core.home
+    agent = AgentProcess(home, env={"HALL_DEMO": "1"}).start()
+    with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0) as bus:
+        try:
+            number = bus.request("ticket.issue", {"business": "A"})["number"]
+
+            def drained() -> bool:
+                st = bus.request("sync.status")
+                return bool(st["link"] and st["link"]["ok"] and st["backlog"] == 0 and st["cursor"] > 0)
+
+            wait_for(drained, 60, "the demo agent to drain the log into its own HQ")
+        finally:
+            agent.stop()
+    assert not (home.root / "sync.credential").exists()
+    from sync.hq.store import open_store
+
+    store = open_store(str(home.root / "demo-hq.db"))
+    try:
+        issued = [e["data"]["number"] for e in store.events("demo-001") if e["topic"] == "ticket.issued"]
+    finally:
+        store.close()
+    assert issued == [number]
+
+
 def _hq_events(hq: HqServer) -> list[dict[str, Any]]:
     from sync.hq.store import open_store
 
