@@ -84,6 +84,36 @@ def test_full_disk_gap_reaches_hq(sync_core: CoreProcess, hq: HqServer, linked: 
     assert client.status()["shed"] == 5 and len(events) + 5 == head
 
 
+@sqlite_only
+def test_after_an_outage_alerts_go_first_and_analytics_last(
+    sync_core: CoreProcess, hq: HqServer, linked: tuple[BusClient, HqClient, Credential]
+) -> None:
+    bus, client, _ = linked
+    for i in range(150):  # the backlog of a day without a link: 4 batches of records, 2 of analytics
+        bus.request("ticket.issue", {"business": "AB"[i % 2]})
+        if i % 2:
+            bus.request("event.publish", {"topic": "flow.counted", "data": {"i": i}})
+    bus.request("event.publish", {"topic": "alert.probe", "data": {"what": "newest, yet first to go"}})
+    head = bus.request("hall.ping")["seq"]
+    agent = AgentProcess(sync_core.home).start()
+    try:
+        wait_for(lambda: client.status()["held"] >= head, 60, "HQ to hold the whole backlog")
+    finally:
+        agent.stop()
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(hq.db)) as db:
+        spans = {
+            lane: (first, last)
+            for lane, first, last in db.execute(
+                "SELECT lane, MIN(received_at), MAX(received_at) FROM events WHERE seq <= ? GROUP BY lane", (head,)
+            )
+        }
+    assert spans["alerts"][1] <= spans["records"][0]
+    assert spans["records"][1] <= spans["analytics"][0]
+
+
 def test_agent_without_credential_waits(hall_home: Any) -> None:
     hall_home.config_path.write_text(SYNC_TOML)
     agent = AgentProcess(hall_home).start()
