@@ -25,6 +25,7 @@ demo (``HALL_DEMO=1``) without a credential it runs an HQ of its own (:mod:`sync
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import random
@@ -36,6 +37,7 @@ import threading
 import time
 from typing import Any
 
+from edge.core.hub import MAX_REQUEST_BYTES
 from edge.errors import BusError, HallError
 from edge.paths import Home
 from edge.schemas.sync import LANES
@@ -44,6 +46,7 @@ from sync.errors import AuthError, GapRefused, LinkDown, Refused, SyncError
 from sync.privacy import scrub
 
 log = logging.getLogger("hall.sync")
+MAX_BUNDLE_BYTES = MAX_REQUEST_BYTES - 64 * 1024  # the envelope around it must fit too
 
 
 class Agent:
@@ -168,7 +171,16 @@ class Agent:
         bundle = self.client.bundle(current)
         if bundle is None or bundle.get("version") == self.refused_version:
             return
-        result = self.bus.request("bundle.apply", {"bundle": bundle}, timeout=30.0)
+        size = len(json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_BUNDLE_BYTES:
+            error = f"bundle is {size} bytes, more than the core takes in one request ({MAX_BUNDLE_BYTES})"
+            self.refused_version = bundle.get("version")
+            self.bus.request(
+                "event.publish", {"topic": "bundle.refused", "data": {"version": bundle.get("version"), "error": error}}
+            )
+            result = {"applied": False, "version": bundle.get("version"), "error": error}
+        else:
+            result = self.bus.request("bundle.apply", {"bundle": bundle}, timeout=30.0)
         if not result["applied"]:
             self.refused_version = bundle.get("version")
             log.error("bundle %s refused: %s", bundle.get("version"), result["error"])

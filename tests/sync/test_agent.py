@@ -114,6 +114,33 @@ def test_after_an_outage_alerts_go_first_and_analytics_last(
     assert spans["records"][1] <= spans["analytics"][0]
 
 
+@sqlite_only
+def test_a_bundle_too_large_for_the_core_is_refused_and_reported(
+    sync_core: CoreProcess,
+    hq: HqServer,
+    linked: tuple[BusClient, HqClient, Credential],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sync.agent
+    from sync.config import SyncConfig
+
+    bus, client, cred = linked
+    file = tmp_path / "big.json"
+    file.write_text(json.dumps(bundle(1), ensure_ascii=False))
+    hall_cmd("hq", "bundle", "publish", str(file), "--db", hq.db)
+    monkeypatch.setattr(sync.agent, "MAX_BUNDLE_BYTES", 500)  # bundle(1) is about 0.9 kB
+    agent = sync.agent.Agent(SyncConfig(), cred, bus, client, home=sync_core.home)
+    agent.pull_bundle()
+    assert client.status()["bundle"]["applied"] is False
+    assert "more than the core takes" in client.status()["bundle"]["error"]
+    assert bus.request("bundle.status")["version"] is None
+    refused = bus.request("events.since", {"seq": 0, "prefix": "bundle.refused"})
+    assert [e["data"]["version"] for e in refused] == [1]
+    agent.pull_bundle()  # the same bundle is not tried again
+    assert len(bus.request("events.since", {"seq": 0, "prefix": "bundle.refused"})) == 1
+
+
 def test_agent_without_credential_waits(hall_home: Any) -> None:
     hall_home.config_path.write_text(SYNC_TOML)
     agent = AgentProcess(hall_home).start()
