@@ -299,16 +299,15 @@ def elderly(k: Kiosk) -> Widget:
     body.add_widget(Text(k.t("elderly.title"), size=k.fs(40), bold=True, size_hint_y=None))
     body.add_widget(Text(k.t("elderly.sub"), size=k.fs(28), color=MUTED, size_hint_y=None))
     message(k, body)
-    grid = GridLayout(cols=2, spacing=18)
-    for b in [b for b in k.hall.businesses if b.green_channel][:4] or k.hall.businesses[:4]:
-        tile = Btn(
-            _business_name(k, b), kid=f"biz.{b.code}", size=k.fs(40), icon=b.icon, fill=WHITE, color=INK, border=GREY
-        )
+    chosen = [b for b in k.hall.businesses if b.green_channel][:4] or k.hall.businesses[:4]
+    grid = GridLayout(cols=2 if len(chosen) == 4 else len(chosen), spacing=18)
+    for b in chosen:
+        tile = Tile(_business_name(k, b), kid=f"biz.{b.code}", icon=b.icon, size=k.fs(40))
         tile.bind(on_release=lambda _w, code=b.code: k.take(code))
         grid.add_widget(tile)
     body.add_widget(grid)
     staff = Btn(k.t("elderly.staff"), kid="elderly.staff", size=k.fs(40), fill=ORANGE, icon="staff")
-    staff.size_hint_y = 0.3
+    staff.size_hint_y = 0.45
     staff.bind(
         on_release=lambda *_: k.publish("staff.requested", {"kiosk": k.cfg.kiosk_id, "reason": "elderly"}, "staff")
     )
@@ -318,7 +317,7 @@ def elderly(k: Kiosk) -> Widget:
 
 def offline(k: Kiosk) -> Widget:
     body = Panel(fill=WHITE, orientation="vertical", padding=60, spacing=20)
-    body.add_widget(Icon("outage", color=ORANGE, size_hint_y=0.6))
+    body.add_widget(Icon("outage", color=ORANGE, size_hint_y=1.0))
     body.add_widget(Text(k.t("offline.title"), size=k.fs(54), bold=True, kid="offline.title"))
     body.add_widget(Text(k.t("offline.sub"), size=k.fs(32), color=MUTED))
     if k.offline_tries:
@@ -367,11 +366,11 @@ SUBS = {"repair": "repair.done.sub"}
 def done(k: Kiosk) -> Widget:
     key, icon = DONE[k.done]
     body = Panel(fill=WHITE, orientation="vertical", padding=50, spacing=20)
-    body.add_widget(Icon(icon, color=GREEN, size_hint_y=0.4))
+    body.add_widget(Icon(icon, color=GREEN, size_hint_y=1.0))
     body.add_widget(Text(k.t(key), size=k.fs(46), bold=True, color=GREEN, kid="done"))
     if k.done in SUBS:
         body.add_widget(Text(k.t(SUBS[k.done]), size=k.fs(30), color=MUTED))
-    ok = Btn(k.t("msg.ok"), kid="done.ok", size=k.fs(34), size_hint=(0.4, 0.3), pos_hint={"center_x": 0.5})
+    ok = Btn(k.t("msg.ok"), kid="done.ok", size=k.fs(34), size_hint=(0.4, 0.6), pos_hint={"center_x": 0.5})
     ok.bind(on_release=lambda *_: k.home())
     body.add_widget(ok)
     outer = BoxLayout(padding=40)

@@ -317,7 +317,7 @@ def consent(k: Kiosk) -> Widget:
     body.add_widget(Text(k.t("consent.title"), size=k.fs(40), bold=True, size_hint_y=None))
     if k.customer is None or k.customer.get("kind") != "id":
         gate = Panel(fill=WHITE, orientation="vertical", padding=30, spacing=10)
-        gate.add_widget(Icon("face", color=GREEN, size_hint_y=0.5))
+        gate.add_widget(Icon("face", color=GREEN, size_hint_y=1.4))
         gate.add_widget(Text(k.t("consent.gate"), size=k.fs(40), bold=True, kid="consent.gate"))
         gate.add_widget(Text(k.t("consent.gate.sub"), size=k.fs(28), color=MUTED))
         body.add_widget(gate)
