@@ -88,6 +88,12 @@ class Camera(_Strict):
         None, title="Floor mapping", description="Four point pairs mapping the frame's floor to the floor plan."
     )
     faces: bool = Field(False, title="Faces", description="Run face processing on this camera.")
+    kiosk: str = Field(
+        "",
+        title="Kiosk",
+        description="Id of the kiosk this camera faces: consented enrolment there takes the face from it.",
+        max_length=32,
+    )
 
     @field_validator("line")
     @classmethod
@@ -116,6 +122,10 @@ class VisionConfig(_Strict):
     )
     occupancy_every_s: float = Field(
         10.0, ge=1.0, le=600.0, title="Occupancy period", description="Seconds between zone occupancy reports."
+    )
+    enrol_days: int = Field(365, ge=1, le=3650, title="Enrolment term", description="Days a VIP enrolment lasts.")
+    enrol_timeout_s: float = Field(
+        15.0, ge=2.0, le=120.0, title="Enrolment time", description="Seconds to find three usable faces."
     )
     seat_on_s: float = Field(3.0, ge=0.0, le=600.0, title="Seat on", description="Seconds occupied before present.")
     seat_off_s: float = Field(20.0, ge=0.0, le=3600.0, title="Seat off", description="Seconds empty before absent.")

@@ -15,6 +15,13 @@ With an :class:`~vision.emotion.EmotionWindow`, every usable face also adds
 its expression to its track's mean, and the window's anonymous shares per
 zone (the zone holding the track's feet, else the camera) go out as
 ``emotion.window`` (logged: an analytics aggregate with no identity).
+
+Enrolment at a kiosk (:meth:`FaceStage.request_enrolment`, after the customer
+consented there) takes the largest usable face in view on the next frames:
+three embeddings make a gallery entry with the consent record and the
+customer's card reference, announced as ``face.enrolled`` ``{"customer"
+(masked), "kiosk", "entry"}``; none within the time allowed gives
+``face.enroll_failed`` with the reason. The frames themselves are not kept.
 """
 
 from __future__ import annotations
@@ -64,6 +71,49 @@ class FaceStage:
         self.voters: dict[int, Voter] = {}
         self.visits = Visits()
         self.announced: set[int] = set()
+        self.enrolment: dict[str, Any] | None = None
+
+    def request_enrolment(self, customer: dict[str, str], kiosk: str, when: str, until: float, days: int) -> None:
+        """Take the next three usable faces in view (before ``until``) as this customer's enrolment."""
+        self.enrolment = {
+            "customer": customer,
+            "kiosk": kiosk,
+            "when": when,
+            "until": until,
+            "days": days,
+            "vectors": [],
+            "reason": "no face in view",
+        }
+
+    def _enrol(self, frame: np.ndarray, t: float) -> list[Fact]:
+        """One frame of a pending enrolment: the largest face, if usable, adds an embedding."""
+        from vision.embed import align
+        from vision.faces import quality
+        from vision.gallery import Consent
+
+        job = self.enrolment
+        assert job is not None
+        masked = job["customer"].get("masked", "")
+        base = {"customer": masked, "kiosk": job["kiosk"], "source": f"camera:{self.camera}"}
+        faces = sorted(self.encoder.detector.detect(frame, tile=False), key=lambda f: -f.box[2] * f.box[3])
+        if faces:
+            q = quality(frame, faces[0])
+            if q.ok and q.eyes is not None:
+                job["vectors"].append(self.encoder.embedder.embed([align(frame, q.eyes)])[0])
+            else:
+                job["reason"] = q.reason
+        if len(job["vectors"]) >= 3:
+            self.enrolment = None
+            consent = Consent(
+                who=masked or "customer", when=job["when"], purpose="face_recognition", screen=job["kiosk"]
+            )
+            entry = self.gallery.enroll(np.stack(job["vectors"]), consent, job["customer"]["hash"], job["days"])
+            self.loaded_at = None  # match the new entry from the next frame
+            return [Fact("face.enrolled", {**base, "entry": entry}, durable=True)]
+        if t >= job["until"]:
+            self.enrolment = None
+            return [Fact("face.enroll_failed", {**base, "reason": job["reason"]})]
+        return []
 
     def _reload(self, t: float) -> None:
         if self.loaded_at is not None and t - self.loaded_at < self.reload_s:
@@ -78,13 +128,16 @@ class FaceStage:
         from vision.embed import align
         from vision.faces import quality
 
+        enrolled = self._enrol(frame, t) if self.enrolment is not None else []
         self._reload(t)
         alive = {tr.id for tr in tracks}
         for tid in list(self.voters):
             if tid not in alive:
                 del self.voters[tid]
                 self.announced.discard(tid)
-        facts = [Fact("emotion.window", r, durable=True) for r in self.emotions.tick(t)] if self.emotions else []
+        facts = enrolled
+        if self.emotions is not None:
+            facts += [Fact("emotion.window", r, durable=True) for r in self.emotions.tick(t)]
         if len(self.ids) == 0 and self.emotions is None:
             return facts
         for track, face in self._faces(frame, tracks):

@@ -87,7 +87,7 @@ class Gallery:
         self.aead = AESGCM(_key(key_path))
         self.clock = clock
         db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(db_path, isolation_level=None)
+        self.db = sqlite3.connect(db_path, isolation_level=None, timeout=10.0)
         self.db.execute("PRAGMA secure_delete = ON")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, enrolled REAL NOT NULL,"
@@ -142,6 +142,14 @@ class Gallery:
     def remove(self, entry_id: str) -> bool:
         """Withdrawal: delete the entry at once. False if there was none."""
         return self.db.execute("DELETE FROM entries WHERE id = ?", (entry_id,)).rowcount > 0
+
+    def remove_ref(self, id_card_ref: str) -> int:
+        """Withdrawal by ID-card reference: delete every entry of that customer at once."""
+        gone = 0
+        for entry_id, nonce, sealed in self.db.execute("SELECT id, nonce, sealed FROM entries").fetchall():
+            if self._open(entry_id, nonce, sealed)["id_card_ref"] == id_card_ref:
+                gone += self.remove(entry_id)
+        return gone
 
     def entries(self) -> list[Entry]:
         self.purge()

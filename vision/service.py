@@ -16,6 +16,11 @@ keeps ``$HALL_HOME/vision/heatmap.png`` up to date from the ``heatmap.minute``
 aggregates of the last ``HEATMAP_WINDOW`` periods, written atomically. With
 ``HALL_DEMO=1`` and no camera configured, the demo entrance camera plays the
 sample pedestrian video in a loop.
+
+It also listens for the kiosks' ``consent.recorded`` events (purpose
+``face_recognition``): a withdrawal deletes that customer's gallery entries at
+once (``face.forgotten``); a grant sends the camera facing that kiosk
+(``kiosk = "<id>"``, faces on) to take the enrolment faces.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class Service:
         self.floor_size = (int(self.floorplan.shape[1]), int(self.floorplan.shape[0]))
         self.stop = threading.Event()
         self.procs: dict[str, Any] = {}
+        self.queues: dict[str, Any] = {}
         self.restarts: dict[str, tuple[int, float]] = {}
         self.window: deque[list[list[float]]] = deque(maxlen=HEATMAP_WINDOW)
 
@@ -63,9 +69,10 @@ class Service:
         from vision import worker
 
         ctx = multiprocessing.get_context("spawn")
+        self.queues[camera.name] = ctx.Queue()
         proc = ctx.Process(
             target=worker.run,
-            args=(camera.model_dump(), self.cfg.model_dump(), self.floor_size),
+            args=(camera.model_dump(), self.cfg.model_dump(), self.floor_size, self.queues[camera.name]),
             name=f"vision-{camera.name}",
         )
         proc.start()
@@ -98,18 +105,59 @@ class Service:
             grid.merge(cells)
         return write_png(render(grid, self.floorplan), heatmap_path(self.home_root))
 
-    def run(self) -> None:
-        from edge.bus import Subscriber
+    def on_consent(self, data: dict[str, Any], ts: str) -> tuple[str, dict[str, Any], bool] | None:
+        """Act on a kiosk's ``consent.recorded``: withdrawal deletes the customer's entries at once;
+        a grant asks the camera facing that kiosk to enrol. Returns the event to publish, if any."""
+        from vision.gallery import Gallery
 
-        sub = Subscriber(["heatmap.minute"])
+        customer = data.get("customer") or {}
+        ref, masked, kiosk = str(customer.get("hash", "")), str(customer.get("masked", "")), str(data.get("kiosk", ""))
+        if data.get("purpose") not in (None, "face_recognition") or not ref:
+            return None
+        if data.get("decision") == "withdrawn":
+            gallery = Gallery.at_home(self.home_root)
+            try:
+                removed = gallery.remove_ref(ref)
+            finally:
+                gallery.close()
+            log.info("consent withdrawn at %s: %d gallery entries deleted", kiosk, removed)
+            return "face.forgotten", {"customer": masked, "kiosk": kiosk, "removed": removed}, True
+        if data.get("decision") != "granted":
+            return None
+        camera = next((c for c in self.cameras if c.faces and c.kiosk and c.kiosk == kiosk), None)
+        if camera is None or camera.name not in self.queues:
+            reason = f"no camera with faces on faces kiosk {kiosk or '?'}"
+            return "face.enroll_failed", {"customer": masked, "kiosk": kiosk, "reason": reason}, False
+        self.queues[camera.name].put(
+            {"op": "enroll", "customer": {"hash": ref, "masked": masked}, "kiosk": kiosk, "when": ts}
+        )
+        return None
+
+    def run(self) -> None:
+        from edge.bus import BusClient, Subscriber
+        from edge.errors import HallError
+
+        sub = Subscriber(["heatmap.minute", "consent.recorded"])
+        bus = BusClient("vision", timeout=2.0, retries=2)
         try:
             while not self.stop.is_set():
                 self.supervise()
                 env = sub.recv(timeout=0.5)
-                if env is not None and env["data"].get("cell") == self.cfg.cell:
+                if env is None:
+                    continue
+                if env["topic"] == "heatmap.minute" and env["data"].get("cell") == self.cfg.cell:
                     self.on_heatmap(env["data"])
+                elif env["topic"] == "consent.recorded":
+                    try:
+                        out = self.on_consent(dict(env["data"]), str(env["ts"]))
+                        if out is not None:
+                            topic, data, durable = out
+                            bus.request("event.publish", {"topic": topic, "data": data, "durable": durable})
+                    except HallError as exc:
+                        log.error("consent %s: %s", env["data"].get("decision"), exc)
         finally:
             sub.close()
+            bus.close()
             self.shutdown()
 
     def shutdown(self) -> None:

@@ -77,8 +77,14 @@ class Publisher:
                 self.pending.popleft()
 
 
-def run(camera_json: dict[str, Any], cfg_json: dict[str, Any], floor_size: tuple[int, int]) -> None:
-    """Entry of a worker process (spawned): analyse one camera until SIGTERM."""
+def run(
+    camera_json: dict[str, Any], cfg_json: dict[str, Any], floor_size: tuple[int, int], commands: Any = None
+) -> None:
+    """Entry of a worker process (spawned): analyse one camera until SIGTERM.
+
+    ``commands`` (a multiprocessing queue) brings ``{"op": "enroll", "customer", "kiosk", "when"}``
+    from the service when a customer consents at the kiosk this camera faces.
+    """
     import os
 
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # one camera, one core: before numpy loads
@@ -131,9 +137,23 @@ def run(camera_json: dict[str, Any], cfg_json: dict[str, Any], floor_size: tuple
     png = str(Home.from_env().root / "vision" / "heatmap.png")
     try:
         for t, frame in source.frames():
+            for cmd in _drain(commands):
+                if cmd.get("op") == "enroll" and faces is not None:
+                    until = t + cfg.enrol_timeout_s
+                    faces.request_enrolment(cmd["customer"], cmd["kiosk"], cmd["when"], until, cfg.enrol_days)
             for fact in analyzer.step(frame, t):
                 data = {**fact.data, "path": png} if fact.topic == "heatmap.minute" else fact.data
                 out.publish(fact.topic, data, fact.durable)
     finally:
         out.close()
         bus.close()
+
+
+def _drain(commands: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while commands is not None:
+        try:
+            out.append(commands.get_nowait())
+        except queue.Empty:
+            break
+    return out

@@ -136,3 +136,20 @@ def test_a_vip_arrives_once_per_visit() -> None:
     visits = Visits(gap_s=3600)
     assert [visits.arrived("a", t) for t in (0, 10, 1000, 3000)] == [True, False, False, False]
     assert visits.arrived("a", 3000 + 3600) and visits.arrived("b", 3001)
+
+
+def test_consent_for_a_kiosk_without_a_face_camera_is_answered(hall_home: Home) -> None:
+    from vision.config import VisionConfig
+    from vision.service import Service
+
+    service = Service(VisionConfig(), hall_home.root, [])
+    customer = {"hash": "abc", "masked": "3201**1234"}
+    out = service.on_consent(
+        {"customer": customer, "purpose": "face_recognition", "decision": "granted", "kiosk": "kiosk-9"}, "2026-01-01"
+    )
+    assert out == (
+        "face.enroll_failed",
+        {"customer": "3201**1234", "kiosk": "kiosk-9", "reason": "no camera with faces on faces kiosk kiosk-9"},
+        False,
+    )
+    assert service.on_consent({"customer": customer, "purpose": "marketing", "decision": "granted"}, "x") is None
