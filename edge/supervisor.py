@@ -17,8 +17,10 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 MAX_RESTARTS = 5
 WINDOW_S = 60.0
@@ -193,23 +195,47 @@ def _print_events(stop: threading.Event) -> None:
     with Subscriber([""]) as sub:
         while not stop.is_set():
             env = sub.recv(timeout=0.5)
-            if env is not None:
-                print(describe(env), flush=True)
+            line = describe(env) if env is not None else None
+            if line:
+                print(line, flush=True)
 
 
-def describe(env: dict[str, object]) -> str:
-    """One line a person can read for an event."""
+def describe(env: dict[str, object]) -> str | None:
+    """One line a person can read for an event, or None for events not worth a line."""
     data = env.get("data")
-    d = data if isinstance(data, dict) else {}
+    d: dict[str, Any] = data if isinstance(data, dict) else {}
     topic = str(env.get("topic"))
     stamp = time.strftime("%H:%M:%S")
-    if topic == "ticket.issued":
-        return f"{stamp}  取号 {d['number']} {d['business_name']}  前面 {d['people_ahead']} 人, 约 {d['wait_minutes']} 分钟"
-    if topic in ("ticket.called", "ticket.recalled"):
-        verb = "叫号" if topic == "ticket.called" else "重呼"
-        return f"{stamp}  {verb} 请 {d['number']} 号到 {d.get('counter_name', d.get('counter'))}  [{d.get('rule', '')}]"
-    if topic == "ticket.finished":
-        return f"{stamp}  办结 {d['number']} at counter {d['counter']} ({d.get('handling_s', 0)} s)"
-    if topic == "evaluation.recorded":
-        return f"{stamp}  评价 {d['number']}: {'★' * int(d['score'])}"
-    return f"{stamp}  {topic} {json.dumps(d, ensure_ascii=False)[:100]}"
+    line = _LINES.get(topic)
+    if line is None:
+        return None if topic in _QUIET else f"{stamp}  {topic} {json.dumps(d, ensure_ascii=False)[:90]}"
+    try:
+        return f"{stamp}  {line(d)}"
+    except (KeyError, TypeError, ValueError):
+        return f"{stamp}  {topic} {json.dumps(d, ensure_ascii=False)[:90]}"
+
+
+_QUIET = {"ticket.serving", "sync.status", "heatmap.minute", "voice.announced", "seat.presence"}
+_LINES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "ticket.issued": lambda d: (
+        f"取号 {d['number']} {d['business_name']}  前面 {d['people_ahead']} 人, 约 {d['wait_minutes']} 分钟"
+    ),
+    "ticket.called": lambda d: (
+        f"叫号 请 {d['number']} 号到 {d.get('counter_name', d.get('counter'))}  [{d.get('rule', '')}]"
+    ),
+    "ticket.recalled": lambda d: f"重呼 请 {d['number']} 号到 {d.get('counter_name', d.get('counter'))}",
+    "ticket.finished": lambda d: f"办结 {d['number']} 窗口 {d['counter']} ({d.get('handling_s', 0)} s)",
+    "ticket.no_show": lambda d: f"过号 {d['number']} 窗口 {d['counter']}",
+    "ticket.transferred": lambda d: f"转办 {d['number']} → {d['business_name']}",
+    "evaluation.recorded": lambda d: f"评价 {d['number']}: {'★' * int(d['score'])}",
+    "counter.opened": lambda d: f"开窗 {d['name']} {d.get('staff') or ''}",
+    "counter.closed": lambda d: f"关窗 {d['name']}",
+    "counter.paused": lambda d: f"暂停 {d['name']} ({d.get('pause_reason')})",
+    "door.crossed": lambda d: f"客流 {'进' if d['direction'] == 'in' else '出'}  [{d.get('source', '')}]",
+    "printer.printed": lambda d: f"打印 {d['number']} 号票",
+    "printer.failed": lambda d: f"打印失败 {d['number']}: {d.get('reason')}",
+    "device.health": lambda d: f"设备 {d['device']}: {d['state']} {d.get('detail', '')}".rstrip(),
+    "alert.raised": lambda d: f"告警 {d.get('message', d.get('rule'))}",
+    "alert.cleared": lambda d: f"告警解除 {d.get('rule')}",
+    "bundle.applied": lambda d: f"HQ 数据包 v{d['version']} 已生效",
+}

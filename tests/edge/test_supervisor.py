@@ -95,3 +95,14 @@ def test_demo_runs_the_hall_with_simulated_customers(hall_home: Home) -> None:
     states = {r[0] for r in db.all("SELECT DISTINCT state FROM tickets")}
     db.close()
     assert {"issued", "done"} <= states or {"called", "done"} <= states
+
+
+def test_demo_lines_are_readable() -> None:
+    from edge.supervisor import describe
+
+    assert describe({"topic": "door.crossed", "data": {"direction": "in", "source": "ir:main"}}).endswith(
+        "客流 进  [ir:main]"
+    )
+    assert describe({"topic": "ticket.serving", "data": {}}) is None
+    garbled = describe({"topic": "ticket.issued", "data": {"number": "A001"}})
+    assert garbled is not None and "ticket.issued" in garbled
