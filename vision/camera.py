@@ -2,7 +2,8 @@
 
 :class:`CameraSource` yields ``(t, frame)`` at the analysis rate. A file is
 paced by its own frame rate (frames between analysed ones are skipped) and
-starts again at its end; a live source that fails is released and reopened
+starts again at its end; a live source is read continuously and the freshest
+frame analysed, so no backlog builds up in the driver's buffer; a live source that fails is released and reopened
 after 1, 2, 4 … seconds up to ``reopen_max_s``. Each change of state is
 passed to ``on_health(state, detail)`` with state ``online`` or ``offline``.
 Frames stay in memory: nothing here writes them anywhere.
@@ -104,6 +105,10 @@ class CameraSource:
                     continue
                 self._report("online", f"{self.source} opened")
                 backoff = 1.0
+            if self.realtime and self.file_fps == 0:
+                # a live source: keep taking frames until the next analysis time, so the one analysed is fresh
+                while time.monotonic() < next_t and not self.stop.is_set() and self.cap.grab():
+                    pass
             frame = self._read()
             if frame is None:
                 self.close()
@@ -114,10 +119,11 @@ class CameraSource:
                 for _ in range(skip):
                     if not self.cap.grab():
                         break
+                if self.realtime:
+                    now = time.monotonic()
+                    if now < next_t:
+                        self.stop.wait(next_t - now)
             if self.realtime:
-                now = time.monotonic()
-                if now < next_t:
-                    self.stop.wait(next_t - now)
                 next_t = max(next_t + period, time.monotonic() - period)
             yield time.time(), frame
         self.close()
