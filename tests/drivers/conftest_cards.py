@@ -2,9 +2,10 @@
 
 pcscd's socket path is fixed (/run/pcscd/pcscd.comm), so there is one daemon
 per machine: a running one is used as it is; otherwise the fixture starts
-``pcscd --foreground`` (needs root) and stops it at the end. vpcd's first slot
-listens on TCP 35963 for one virtual card at a time, so test sessions that run
-at the same time take turns through a lock file.
+``pcscd --foreground --auto-exit`` (needs root) and stops it when the session
+ends. vpcd's first slot listens on TCP 35963 for one virtual card at a
+time, so tests of sessions that run at the same time take turns through a lock
+file.
 """
 
 from __future__ import annotations
@@ -66,30 +67,45 @@ def pcsc_readers() -> list[str] | None:
 
 
 class Pcscd:
-    """The daemon; ``owned`` when this session started it (then it may be restarted)."""
+    """The daemon. ``owned`` while the one running is the child this session started (then tests may
+    restart it). It runs with ``--auto-exit`` so that even an orphan leaves a minute after its last client.
+    """
 
-    def __init__(self, log: Path) -> None:
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[bytes] | None = None
 
     @property
     def owned(self) -> bool:
-        return self.proc is not None
+        return self.proc is not None and self.proc.poll() is None
+
+    def ensure(self) -> None:
+        readers = pcsc_readers()
+        if readers is None:
+            if shutil.which("pcscd") is None or os.geteuid() != 0:
+                pytest.skip("pcscd is not running and cannot be started here (not installed, or not root)")
+            self.start()
+        elif VPCD_READER not in readers:
+            pytest.skip(f"the running pcscd has no {VPCD_READER} reader")
 
     def start(self) -> None:
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(["pcscd", "--foreground"], stdout=out, stderr=subprocess.STDOUT)
+        Pcscd.proc = subprocess.Popen(
+            ["pcscd", "--foreground", "--auto-exit"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         if not wait_until(lambda: VPCD_READER in (pcsc_readers() or []), 15):
-            raise RuntimeError(f"pcscd did not list {VPCD_READER}: {self.log.read_text()[-2000:]}")
+            raise RuntimeError(f"pcscd started but does not list {VPCD_READER}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+        """Stop the daemon this session started (its own child, by pid)."""
+        proc = self.proc
+        assert proc is not None, "only a pcscd these tests started is stopped"
+        if proc.poll() is None:
+            proc.terminate()
             try:
-                self.proc.wait(10)
+                proc.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                proc.kill()
+                proc.wait()
+        if not wait_until(lambda: pcsc_readers() is None, 10):
+            raise RuntimeError("pcscd still answers after being stopped")
 
 
 def _try_lock(fd: int) -> bool:
@@ -101,7 +117,20 @@ def _try_lock(fd: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
+def pcscd_session() -> Iterator[Pcscd]:
+    """At the end of the session, stop the pcscd it started, once no other session's test is using vpcd."""
+    daemon = Pcscd()
+    yield daemon
+    if daemon.owned:
+        LOCK.touch(exist_ok=True)
+        with open(LOCK) as lock:
+            wait_until(lambda: _try_lock(lock.fileno()), 120)
+            daemon.stop()
+
+
+@pytest.fixture
+def pcscd(pcscd_session: Pcscd) -> Iterator[Pcscd]:
+    """pcscd with the vpcd reader, and vpcd's port to ourselves for the length of one test."""
     pytest.importorskip("smartcard", reason="pyscard is not installed")
     if not VPCD_CONF.exists():
         pytest.skip("vsmartcard-vpcd is not installed (make setup installs it from debian-packages.txt)")
@@ -109,15 +138,5 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
     with open(LOCK) as lock:
         if not wait_until(lambda: _try_lock(lock.fileno()), 120):
             pytest.skip("another test session has held vpcd's port for two minutes")
-        daemon = Pcscd(tmp_path_factory.mktemp("pcscd") / "pcscd.log")
-        readers = pcsc_readers()
-        if readers is None:
-            if shutil.which("pcscd") is None or os.geteuid() != 0:
-                pytest.skip("pcscd is not running and cannot be started here (not installed, or not root)")
-            daemon.start()
-        elif VPCD_READER not in readers:
-            pytest.skip(f"the running pcscd has no {VPCD_READER} reader")
-        try:
-            yield daemon
-        finally:
-            daemon.stop()
+        pcscd_session.ensure()
+        yield pcscd_session

@@ -12,7 +12,14 @@ from drivers.cards import IcCardUnit
 from drivers.iccard.config import EXAMPLE_PROFILE, ApduProfile, IcCardConfig
 from drivers.iccard.vicc import ElectricityCard, VirtualCard
 from edge.identity import make_ref
-from tests.drivers.conftest_cards import VPCD_READER, Pcscd, card_present, pcscd, wait_until  # noqa: F401
+from tests.drivers.conftest_cards import (  # noqa: F401
+    VPCD_READER,
+    Pcscd,
+    card_present,
+    pcscd,
+    pcscd_session,
+    wait_until,
+)
 
 KEY = b"k" * 32
 ACCOUNT = "3301234567890"
