@@ -197,3 +197,67 @@ def build_card_units(
     if iccard.enabled:
         units.append(IcCardUnit(iccard, key=key))
     return units
+
+
+# -- field checks (``hall devices idcard read``, ``hall devices test idcard|iccard``) ----------------
+
+
+def describe_cards(idcard: IdCardConfig, iccard: IcCardConfig) -> list[dict[str, Any]]:
+    """Rows for ``hall devices list``, without opening anything."""
+    rows: list[dict[str, Any]] = []
+    if idcard.enabled:
+        rows.append({"device": idcard.name, "kind": "sam-serial", "target": idcard.port})
+    if iccard.enabled:
+        rows.append({"device": iccard.name, "kind": "pcsc", "target": f"readers ~ {iccard.reader_pattern}"})
+    return rows
+
+
+def read_id_card(url: str, *, timeout: float = 15.0, baudrate: int = 115200) -> dict[str, Any]:
+    """Wait up to ``timeout`` seconds for a card on the reader at ``url``; its :func:`id_card_fields`.
+
+    Raises :class:`~drivers.errors.DeviceUnavailable` (port), :class:`~drivers.errors.DeviceTimeout` (no card)
+    or :class:`~drivers.errors.CardDataError` (unusable card).
+    """
+    from drivers.idcard.reader import IdCardReader
+
+    reader = IdCardReader(url, baudrate=baudrate)
+    try:
+        card = reader.read_card(timeout)
+    finally:
+        reader.close()
+    return {"reader": url, **id_card_fields(card)}
+
+
+def read_ic_card(config: IcCardConfig, *, timeout: float = 15.0) -> dict[str, Any]:
+    """Wait up to ``timeout`` seconds for a card in a matching PC/SC reader and read it with the profile.
+
+    Returns the reader and the account masked (first and last 4 kept); raises
+    :class:`~drivers.errors.DeviceTimeout` when no card was read in time, with the watcher's last state.
+    """
+    import time
+
+    from drivers.errors import DeviceTimeout
+    from drivers.iccard.reader import IcCardWatcher
+    from edge.identity import mask_number
+
+    got: list[tuple[str, str]] = []
+    watcher = IcCardWatcher(
+        config.profile, reader_pattern=config.reader_pattern, on_card=lambda r, a: got.append((r, a)), poll_interval=0.2
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run, args=(stop,), name="iccard-check", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while not got and time.monotonic() < deadline:
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        thread.join(5)
+    if not got:
+        health = watcher.health()
+        raise DeviceTimeout(
+            f"no IC card was read within {timeout} s ({health.state}: {health.detail}; {health.counters})"
+        )
+    reader, account = got[0]
+    return {"reader": reader, "account_masked": mask_number(account), "profile": config.profile.name}

@@ -143,3 +143,19 @@ def test_a_quick_swap_between_two_polls_reads_the_second_card(harness: Harness) 
         if topic == "card.ic.read":
             reads.append(data["customer"]["hash"])
     assert reads == [make_ref("ic", "4401234567890", key=KEY).hash]
+
+
+def test_field_check_reads_a_card_and_times_out_without_one(pcscd: Pcscd) -> None:  # noqa: F811
+    from drivers.cards import read_ic_card
+    from drivers.errors import DeviceTimeout
+
+    config = IcCardConfig(reader_pattern=f"^{VPCD_READER}$")
+    with pytest.raises(DeviceTimeout, match=r"no IC card was read within 1\.0 s"):
+        read_ic_card(config, timeout=1.0)
+    card = VirtualCard(ElectricityCard(ACCOUNT)).insert()
+    try:
+        result = read_ic_card(config, timeout=15)
+    finally:
+        card.remove()
+        assert wait_until(lambda: not card_present(), 10)
+    assert result == {"reader": VPCD_READER, "account_masked": "3301*****7890", "profile": EXAMPLE_PROFILE.name}

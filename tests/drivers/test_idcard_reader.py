@@ -276,3 +276,19 @@ def test_demo_units_read_simulated_cards(tmp_path: Path) -> None:
         for close in closers:
             close()
     assert topic == "card.id.read" and data["name_masked"] == "张*"
+
+
+def test_field_check_read_and_list(module: SamModule) -> None:
+    from drivers.cards import describe_cards, read_id_card
+    from drivers.iccard.config import IcCardConfig
+
+    module.place(SimCard(card_text()))
+    result = read_id_card(module.url, timeout=5)
+    assert result["reader"] == module.url and result["number_masked"] == "110105********002X"
+    with pytest.raises(DeviceUnavailable):
+        read_id_card(module.url + "-missing", timeout=1)
+    rows = describe_cards(IdCardConfig(port=module.url), IcCardConfig(reader_pattern="^ACS"))
+    assert rows == [
+        {"device": "idcard", "kind": "sam-serial", "target": module.url},
+        {"device": "iccard", "kind": "pcsc", "target": "readers ~ ^ACS"},
+    ]
