@@ -146,7 +146,7 @@ class Core:
 
     def _publish(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
         req = parse(bus_schema.EventPublish, data)
-        if req.topic.startswith(bus_schema.CORE_PREFIXES):
+        if bus_schema.core_only(req.topic):
             raise Conflict(f"topic {req.topic} belongs to the core; send the request that changes it instead")
         if req.durable:
             event = self.db.append_event(req.topic, req.data, source=env["source"])

@@ -10,6 +10,14 @@ from edge.envelope import TOPIC_RE
 
 # Topics only the core may emit: other services ask the core to change state instead.
 CORE_PREFIXES = ("ticket.", "counter.", "evaluation.", "appointment.", "customer.", "day.")
+CORE_TOPICS = frozenset(
+    {"alert.raised", "alert.cleared", "alert.acknowledged", "alert.rules_changed", "bundle.applied", "sync.gap"}
+)
+
+
+def core_only(topic: str) -> bool:
+    """Whether only the core may emit ``topic`` (others ask the core to change state instead)."""
+    return topic.startswith(CORE_PREFIXES) or topic in CORE_TOPICS
 
 
 class _Req(BaseModel):

@@ -87,8 +87,9 @@ def test_other_services_publish_facts_through_the_core(bus: BusClient, hall_home
     events = bus.request("events.since", {"seq": 0, "prefix": "door."})
     assert [e["data"]["direction"] for e in events] == ["out"]  # only durable ones are in the log
     assert events[0]["seq"] == logged["seq"]
-    with pytest.raises(Conflict, match="belongs to the core"):
-        bus.request("event.publish", {"topic": "ticket.issued", "data": {}})
+    for forged in ("ticket.issued", "alert.raised", "bundle.applied", "sync.gap"):
+        with pytest.raises(Conflict, match="belongs to the core"):
+            bus.request("event.publish", {"topic": forged, "data": {}})
 
 
 def _free_port() -> int:
