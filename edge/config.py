@@ -350,3 +350,22 @@ def _find_line(index: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int |
         if loc[:end] in index:
             return index[loc[:end]]
     return None
+
+
+def overlay(cfg: HallConfig, businesses: list[dict[str, Any]], counters: list[dict[str, Any]]) -> HallConfig:
+    """The config with HQ's businesses and counters (from a down bundle) in place of the file's.
+
+    An empty list keeps the file's. A business HQ names keeps the file's local settings
+    (icon, default service time, green channel) when the file has the same code.
+    Raises :class:`ConfigError` naming the fault when the result is not a valid hall.
+    """
+    data = cfg.model_dump()
+    if businesses:
+        local = {b.code: b.model_dump() for b in cfg.businesses}
+        data["businesses"] = [{**local.get(b["code"], {}), **b} for b in businesses]
+    if counters:
+        data["counters"] = counters
+    try:
+        return HallConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "", "bundle")) from exc

@@ -11,9 +11,11 @@ import argparse
 import faulthandler
 import fcntl
 import importlib
+import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -69,11 +71,35 @@ class Core:
             discard_events=self._discard,
             pending_events=lambda: len(self.queue.emitted),
         )
+        self._load_bundle_config()
         self.tick_hooks: list[Callable[[], None]] = [self.queue.roll_day]
         # Called with every event other services publish, inside the transaction (areas keep facts).
         self.publish_observers: list[Callable[[envelope.Envelope], None]] = []
         self._routes()
         self.stop = threading.Event()
+
+    def _load_bundle_config(self) -> None:
+        """Businesses and counters from HQ's bundle in force replace the file's (see edge.core.sync)."""
+        try:
+            rows = self.db.all(
+                "SELECT kind, data FROM bundle_items WHERE kind IN ('business', 'counter') ORDER BY rowid"
+            )
+        except sqlite3.OperationalError:
+            return
+        businesses = [json.loads(r["data"]) for r in rows if r["kind"] == "business"]
+        counters = [json.loads(r["data"]) for r in rows if r["kind"] == "counter"]
+        if businesses or counters:
+            try:
+                self.set_config(config.overlay(self.cfg, businesses, counters))
+            except HallError as exc:
+                log.error("HQ's businesses and counters are not usable, keeping the config file's: %s", exc)
+
+    def set_config(self, cfg: HallConfig) -> None:
+        """Put a new config in force for every area (inside the caller's transaction, or at start)."""
+        self.cfg = cfg
+        self.queue.cfg = cfg
+        for counter in cfg.counters:
+            self.db.execute("INSERT OR IGNORE INTO counters (id) VALUES (?)", (counter.id,))
 
     def _start_auth(self) -> None:
         from zmq.auth.thread import ThreadAuthenticator

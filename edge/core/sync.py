@@ -37,8 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from edge import envelope
-from edge.errors import Conflict, InvalidRequest
+from edge import config, envelope
+from edge.config import HallConfig
+from edge.errors import ConfigError, Conflict, InvalidRequest
 from edge.schemas import sync as s
 from edge.storage.db import row_to_event
 
@@ -208,11 +209,14 @@ class SyncArea:
                         raise InvalidRequest(
                             f"customer tag {tag!r} is not one this hall knows ({', '.join(sorted(known)) or 'none'})"
                         )
-        except (ValidationError, InvalidRequest) as exc:
+            new_cfg = self._hall_config(bundle)
+        except (ValidationError, InvalidRequest, ConfigError) as exc:
             error = _describe(exc)
             self.core.emit("bundle.refused", {"version": version, "error": error})
             return {"applied": False, "version": version, "error": error, "in_force": current[0] if current else None}
         counts = self._replace(bundle)
+        if new_cfg is not None:
+            self.core.set_config(new_cfg)
         published = bundle.published_at.isoformat()
         self.db.execute(
             "INSERT INTO bundle_applied (id, version, published_at, applied_at, digest, counts) "
@@ -223,6 +227,30 @@ class SyncArea:
         )
         self.core.emit("bundle.applied", {"version": bundle.version, "published_at": published, "counts": counts})
         return {"applied": True, "version": bundle.version, "counts": counts}
+
+    def _hall_config(self, bundle: s.Bundle) -> HallConfig | None:
+        """The config with the bundle's businesses and counters, refused if it would strand a customer."""
+        if not bundle.businesses and not bundle.counters:
+            return None
+        new = config.overlay(
+            self.core.cfg,
+            [b.model_dump() for b in bundle.businesses],
+            [c.model_dump() for c in bundle.counters],
+        )
+        gone = {b.code for b in self.core.cfg.businesses} - {b.code for b in new.businesses}
+        for code in sorted(gone):
+            row = self.db.one(
+                "SELECT number FROM tickets WHERE business = ? AND state IN ('issued', 'called', 'serving') LIMIT 1",
+                (code,),
+            )
+            if row is not None:
+                raise InvalidRequest(f"the bundle drops business {code} while ticket {row[0]} is still in its queue")
+        closed = {c.id for c in self.core.cfg.counters} - {c.id for c in new.counters}
+        for cid in sorted(closed):
+            row = self.db.one("SELECT state FROM counters WHERE id = ?", (cid,))
+            if row is not None and row[0] != "closed":
+                raise InvalidRequest(f"the bundle drops counter {cid} while it is {row[0]}")
+        return new
 
     def _replace(self, bundle: s.Bundle) -> dict[str, int]:
         previous = [r[0] for r in self.db.all("SELECT key FROM bundle_items WHERE kind = 'tag'")]
@@ -280,8 +308,8 @@ class SyncArea:
         return out
 
 
-def _describe(exc: ValidationError | InvalidRequest) -> str:
-    if isinstance(exc, InvalidRequest):
+def _describe(exc: ValidationError | InvalidRequest | ConfigError) -> str:
+    if isinstance(exc, (InvalidRequest, ConfigError)):
         return str(exc)
     parts = []
     for err in exc.errors()[:5]:

@@ -176,3 +176,34 @@ def test_bundle_applied_whole_and_feeds_customer_tags(bus: BusClient) -> None:
 def test_bundle_lookup_needs_a_key(bus: BusClient) -> None:
     with pytest.raises(InvalidRequest, match="customer_hash or address"):
         bus.request("bundle.lookup", {})
+
+
+def test_bundle_businesses_and_counters_take_effect_and_survive_a_restart(
+    bus: BusClient, sync_core: CoreProcess
+) -> None:
+    waiting = bus.request("ticket.issue", {"business": "C"})
+    hq = bundle(
+        1,
+        businesses=[{"code": "A", "name": "电费缴纳"}, {"code": "E", "name": "电动汽车充电", "name_en": "EV charging"}],
+        counters=[{"id": "7", "name": "7号窗口", "primary": ["E"], "secondary": ["A"]}],
+        staff=[{"id": "wang", "name": "王芳", "counters": ["7"]}],
+    )
+    out = bus.request("bundle.apply", {"bundle": hq})
+    assert out["applied"] is False and f"ticket {waiting['number']}" in out["error"]
+    bus.request("ticket.cancel", {"number": waiting["number"]})
+    assert bus.request("bundle.apply", {"bundle": hq})["applied"] is True
+
+    def check() -> None:
+        assert [c["id"] for c in bus.request("counter.list")] == ["7"]
+        ev = bus.request("ticket.issue", {"business": "E"})
+        assert ev["business_name"] == "电动汽车充电"
+        with pytest.raises(Exception, match="no business 'C'"):
+            bus.request("ticket.issue", {"business": "C"})
+
+    check()
+    bus.request("counter.open", {"counter": "7"})
+    assert bus.request("counter.call", {"counter": "7"})["number"] == "E001"
+    sync_core.kill9()
+    sync_core.start()
+    check()
+    assert bus.request("counter.list")[0]["current"]["number"] == "E001"
