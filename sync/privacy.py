@@ -31,6 +31,8 @@ DENY_KEY = re.compile(
 )
 CUSTOMER_KEYS = frozenset({"kind", "hash", "masked", "name_masked"})
 ID18 = re.compile(r"\d{17}[\dXx]")
+# An ID number inside text stands alone: not part of a longer word such as a hex event id.
+ID18_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 LONG_DIGITS = re.compile(r"\d{12,}")
 BLOB = re.compile(r"^[A-Za-z0-9+/=_-]{256,}$")
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -87,5 +89,5 @@ def _clean(value: Any, path: str, removed: list[str]) -> Any:
             return ""
         if is_resident_id(value) or LONG_DIGITS.fullmatch(value):
             return mask_number(value)
-        return ID18.sub(lambda m: mask_number(m.group(0)) if is_resident_id(m.group(0)) else m.group(0), value)
+        return ID18_IN_TEXT.sub(lambda m: mask_number(m.group(0)) if is_resident_id(m.group(0)) else m.group(0), value)
     return value

@@ -67,6 +67,16 @@ def test_scrub_leaves_ordinary_events_alone() -> None:
     assert scrub(event) == event
 
 
+def test_scrub_leaves_hex_ids_whose_digits_look_like_an_id_number() -> None:
+    digits = resident_id("44030419851231002")
+    hex_id = digits + "abcdef0123456"  # a uuid4 hex can start with 18 digits
+    number = resident_id("11010119900307123")
+    event = {"topic": "ticket.issued", "data": {"id": hex_id, "note": f"卡号{number}。"}}
+    out = scrub(event)
+    assert out["data"]["id"] == hex_id
+    assert number not in out["data"]["note"] and out["data"]["note"].startswith("卡号1101")
+
+
 def test_lanes_cover_every_topic_once() -> None:
     assert [lane_of(t) for t in ("alert.raised", "ticket.called", "sync.gap", "heatmap.updated", "seat.presence")] == [
         "alerts",
