@@ -21,6 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from drivers.iccard.config import IcCardConfig
+from drivers.idcard.config import IdCardConfig
 from drivers.printer.ticket import DEFAULT_NOTE
 
 PIN = r"^(GPIO\d{1,2}|BOARD\d{1,2}|\d{1,2})$"
@@ -185,6 +187,12 @@ class DevicesConfig(_Section):
     printer: PrinterConfig = Field(default_factory=PrinterConfig, title="Printer", description="Ticket printer.")
     gpio: GpioConfig = Field(default_factory=GpioConfig, title="GPIO", description="IR sensors and guidance lights.")
     voice: VoiceConfig = Field(default_factory=VoiceConfig, title="Voice", description="Spoken calls.")
+    idcard: IdCardConfig = Field(
+        default_factory=IdCardConfig, title="ID-card reader", description="二代证 SAM module on a serial port."
+    )
+    iccard: IcCardConfig = Field(
+        default_factory=IcCardConfig, title="IC-card readers", description="PC/SC readers for purchase cards."
+    )
     health_interval_s: float = Field(
         30.0,
         ge=1,

@@ -141,8 +141,15 @@ def voice_units(ctx: Context) -> list[DeviceUnit]:
     return [VoiceUnit("voice", out, engine=engine, repeat=vc.repeat, pause_s=vc.pause_s, play_command=vc.play_command)]
 
 
+def card_units(ctx: Context) -> list[DeviceUnit]:
+    from drivers.cards import build_card_units
+
+    cfg = ctx.cfg
+    return [*build_card_units(cfg.idcard, cfg.iccard, home=ctx.home, demo=ctx.demo, closers=ctx.closers)]
+
+
 # Each builder turns its part of the config into units; card readers add theirs here.
-BUILDERS: list[Callable[[Context], list[DeviceUnit]]] = [printer_units, gpio_units, voice_units]
+BUILDERS: list[Callable[[Context], list[DeviceUnit]]] = [printer_units, gpio_units, voice_units, card_units]
 
 
 def build_units(ctx: Context) -> list[DeviceUnit]:
