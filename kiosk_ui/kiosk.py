@@ -244,6 +244,9 @@ class Kiosk(BoxLayout):
         customer = data.get("customer")
         if not isinstance(customer, dict) or self.screen in ("offline", "pin") or self.screen.startswith("evaluation"):
             return
+        if self.screen in ("ticket", "done"):
+            self.reset()  # the next customer's card: a new visit
+            self.screen = "businesses"
         self.customer, self.card = customer, data
         self.found = None
         self.last_touch = self.clock()
@@ -255,8 +258,6 @@ class Kiosk(BoxLayout):
             self.checkin({"customer": customer})
         elif self.screen in ("lookup", "bill", "usage"):
             self.lookup_customer()
-        elif self.screen == "consent":
-            self.redraw()
         else:
             self.redraw()
 

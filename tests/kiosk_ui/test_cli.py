@@ -131,3 +131,14 @@ def test_every_text_the_screens_ask_for_is_in_both_catalogues() -> None:
     assert used, "no keys found"
     missing = sorted(k for k in used if k not in cat.texts["zh"])
     assert not missing, f"keys used but not in the catalogue: {missing}"
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import kiosk_ui.config
+    import kiosk_ui.i18n
+
+    for module in (kiosk_ui.config, kiosk_ui.i18n):
+        result = doctest.testmod(module)
+        assert result.attempted and not result.failed, module.__name__
