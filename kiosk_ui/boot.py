@@ -39,6 +39,7 @@ def prepare(kivy_home: Path, *, width: int, height: int, fullscreen: bool, headl
     if fullscreen and not headless:
         Config.set("graphics", "fullscreen", "auto")
         Config.set("graphics", "borderless", "1")
+        Config.set("graphics", "show_cursor", "0")  # a touch screen: no mouse pointer in the customer's view
     from kiosk_ui.widgets import register_fonts
 
     register_fonts()
