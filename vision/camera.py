@@ -5,7 +5,7 @@ paced by its own frame rate (frames between analysed ones are skipped) and
 starts again at its end; a live source is read continuously and the freshest
 frame analysed, so no backlog builds up in the driver's buffer; a live source that fails is released and reopened
 after 1, 2, 4 … seconds up to ``reopen_max_s``. Each change of state is
-passed to ``on_health(state, detail)`` with state ``online`` or ``offline``.
+passed to ``on_health(state, detail)`` with state ``ok`` or ``offline``.
 Frames stay in memory: nothing here writes them anywhere.
 """
 
@@ -103,7 +103,7 @@ class CameraSource:
                     self.stop.wait(backoff)
                     backoff = min(backoff * 2, self.reopen_max_s)
                     continue
-                self._report("online", f"{self.source} opened")
+                self._report("ok", f"{self.source} opened")
                 backoff = 1.0
             if self.realtime and self.file_fps == 0:
                 # a live source: keep taking frames until the next analysis time, so the one analysed is fresh

@@ -5,7 +5,7 @@ requests from a sender thread, so a slow or restarting core never stalls the
 analysis: durable facts wait in a bounded queue and are resent (the same
 envelope id, so the core applies each once); other facts are dropped when the
 core cannot be reached. The camera's state is published as ``device.health``
-``{"device": "camera:<name>", "state": "online"|"offline", "detail"}``.
+``{"device": "camera:<name>", "state": "ok"|"offline", "detail"}``.
 """
 
 from __future__ import annotations

@@ -210,17 +210,20 @@ class Alerts:
             out += self._unattended(rules.unattended.threshold, waiting, counters, now)
         for fact in self._facts("device"):
             d, name = fact["data"], fact["key"]
-            if rules.device_offline.enabled and d.get("state") == "offline":
+            state, paper_out = d.get("state"), _paper_out(d)
+            # paper out has its own rule; any other fault, or no answer at all, is this one
+            if rules.device_offline.enabled and (state == "offline" or (state == "fault" and not paper_out)):
                 reason = str(d.get("reason") or d.get("detail") or "")
+                word = "离线" if state == "offline" else "故障"
                 out.append(
                     Condition(
                         f"device_offline:{name}",
                         "device_offline",
-                        f"设备 {name} 离线 {reason}".strip(),
-                        {"device": name},
+                        f"设备 {name} {word} {reason}".strip(),
+                        {"device": name, "state": state},
                     )
                 )
-            if rules.printer_paper.enabled and _paper_out(d):
+            if rules.printer_paper.enabled and paper_out:
                 out.append(Condition(f"printer_paper:{name}", "printer_paper", f"打印机 {name} 缺纸", {"device": name}))
         if rules.negative_emotion.enabled:
             for fact in self._facts("emotion"):

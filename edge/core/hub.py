@@ -42,6 +42,7 @@ class Route:
     handler: Handler
     model: type[BaseModel]
     write: bool
+    remember: Callable[[dict[str, Any]], bool] | None = None  # which writes to remember by id (default all)
 
 
 @dataclass
@@ -76,6 +77,8 @@ class Hub:
         self.routers: list[zmq.Socket[bytes]] = []
         self.pubs: list[zmq.Socket[bytes]] = []
         self.stats = {"batches": 0, "requests": 0, "errors": 0}
+        self.after_commit: list[Callable[[], None]] = []
+        self.after_rollback: list[Callable[[], None]] = []
         self._last_forget = 0.0
         for endpoint, keys in request_endpoints:
             self.routers.append(_bind(ctx, zmq.ROUTER, endpoint, keys))
@@ -85,11 +88,19 @@ class Hub:
         for sock in self.routers:
             self.poller.register(sock, zmq.POLLIN)
 
-    def route(self, topic: str, handler: Handler, *, model: type[BaseModel], write: bool) -> None:
+    def route(
+        self,
+        topic: str,
+        handler: Handler,
+        *,
+        model: type[BaseModel],
+        write: bool,
+        remember: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
         """Serve ``topic``: ``data`` is validated by ``model`` first; writes are remembered by id."""
         if topic in self.routes:
             raise ValueError(f"request topic {topic} is routed twice")
-        self.routes[topic] = Route(handler, model, write)
+        self.routes[topic] = Route(handler, model, write, remember)
 
     def close(self) -> None:
         for sock in [*self.routers, *self.pubs]:
@@ -116,7 +127,14 @@ class Hub:
         return len(batch)
 
     def process(self, batch: list[Pending]) -> None:
-        self.db.begin()
+        """Apply a batch in one transaction, commit (fsync), then reply and publish."""
+        try:
+            self.db.begin()
+        except sqlite3.Error as exc:
+            log.error("cannot start a transaction, %d request(s) refused: %s", len(batch), exc)
+            self._refuse_all(batch, exc)
+            self._send_replies(batch)
+            return
         seen: dict[str, dict[str, Any]] = {}
         for item in batch:
             item.reply = self._apply(item, seen)
@@ -125,22 +143,51 @@ class Hub:
         except sqlite3.Error as exc:
             self.db.rollback()
             self.discard_events(0)
+            for hook in self.after_rollback:
+                hook()
             log.error("commit failed, %d request(s) refused: %s", len(batch), exc)
-            err = StorageError(f"the hall database could not save this: {exc}")
-            for item in batch:
-                item.reply = _error(item.request_id, err)
+            self._refuse_all(batch, exc)
+        else:
+            for hook in self.after_commit:
+                hook()
         events = self.take_events()
-        for item in batch:
-            assert item.reply is not None
-            env = envelope.make(item.topic, item.reply, source="core")
-            try:
-                item.sock.send_multipart([item.ident, envelope.encode(env)], zmq.NOBLOCK)
-            except zmq.Again:
-                log.warning("reply to %s dropped: client queue full", item.topic)
+        self._send_replies(batch)
         for event in events:
-            self.publish(event)
+            try:
+                self.publish(event)
+            except (TypeError, ValueError, zmq.ZMQError) as exc:
+                log.error("event %s not published: %s", event.get("topic"), exc)
         self.stats["batches"] += 1
         self.stats["requests"] += len(batch)
+
+    def _refuse_all(self, batch: list[Pending], exc: sqlite3.Error) -> None:
+        err = StorageError(f"the hall database could not save this: {exc}")
+        for item in batch:
+            if item.request_id is None:
+                try:
+                    env = envelope.parse(item.raw)
+                    item.request_id, item.topic = env["id"], env["topic"]
+                except InvalidRequest:
+                    pass
+            item.reply = _error(item.request_id, err)
+
+    def _send_replies(self, batch: list[Pending]) -> None:
+        for item in batch:
+            assert item.reply is not None
+            try:
+                raw = envelope.encode(envelope.make(item.topic, item.reply, source="core"))
+            except (TypeError, ValueError) as exc:
+                log.error("reply to %s cannot be encoded: %s", item.topic, exc)
+                internal = {"code": "internal", "message": "internal error: the reply could not be encoded"}
+                raw = envelope.encode(
+                    envelope.make(item.topic, {"re": item.request_id, "ok": False, "error": internal}, source="core")
+                )
+            try:
+                item.sock.send_multipart([item.ident, raw], zmq.NOBLOCK)
+            except zmq.Again:
+                log.warning("reply to %s dropped: client queue full", item.topic)
+            except zmq.ZMQError as exc:
+                log.warning("reply to %s not sent: %s", item.topic, exc)
 
     def publish(self, event: envelope.Envelope) -> None:
         raw = envelope.encode(event)
@@ -158,20 +205,21 @@ class Hub:
         if route is None:
             self.stats["errors"] += 1
             return _error(env["id"], InvalidRequest(f"unknown request topic {env['topic']!r}"))
-        if route.write:
-            if env["id"] in seen:
-                return seen[env["id"]]
-            row = self.db.one("SELECT reply FROM requests WHERE id = ?", (env["id"],))
-            if row is not None:
-                reply: dict[str, Any] = json.loads(row[0])
-                return reply
         mark = self.pending_events()
         try:
+            remember = route.write and (route.remember is None or route.remember(env["data"]))
+            if remember:
+                if env["id"] in seen:
+                    return seen[env["id"]]
+                row = self.db.one("SELECT reply FROM requests WHERE id = ?", (env["id"],))
+                if row is not None:
+                    reply: dict[str, Any] = json.loads(row[0])
+                    return reply
             with self.db.savepoint():
                 parse(route.model, env["data"], env["topic"])
                 result = route.handler(env["data"], env)
                 reply = {"re": env["id"], "ok": True, "result": result}
-                if route.write:
+                if remember:
                     self.db.execute(
                         "INSERT INTO requests (id, topic, reply, at) VALUES (?, ?, ?, ?)",
                         (env["id"], env["topic"], json.dumps(reply, ensure_ascii=False), time.time()),

@@ -33,6 +33,7 @@ from edge.errors import Conflict, HallError, InvalidRequest
 from edge.paths import Home
 from edge.queue.engine import Queue
 from edge.schemas import bus as bus_schema
+from edge.schemas import devices as devices_schema
 from edge.schemas import parse
 from edge.schemas import queue as queue_schema
 from edge.storage import Database
@@ -71,7 +72,11 @@ class Core:
             discard_events=self._discard,
             pending_events=lambda: len(self.queue.emitted),
         )
+        self._cfg_before: HallConfig | None = None
+        self.hub.after_commit.append(self._config_kept)
+        self.hub.after_rollback.append(self._config_undone)
         self._load_bundle_config()
+        self._cfg_before = None
         self.tick_hooks: list[Callable[[], None]] = [self.queue.roll_day]
         # Called with every event other services publish, inside the transaction (areas keep facts).
         self.publish_observers: list[Callable[[envelope.Envelope], None]] = []
@@ -95,11 +100,21 @@ class Core:
                 log.error("HQ's businesses and counters are not usable, keeping the config file's: %s", exc)
 
     def set_config(self, cfg: HallConfig) -> None:
-        """Put a new config in force for every area (inside the caller's transaction, or at start)."""
+        """Put a new config in force for every area; if the transaction it came in fails, the old one returns."""
+        if self._cfg_before is None:
+            self._cfg_before = self.cfg
         self.cfg = cfg
         self.queue.cfg = cfg
         for counter in cfg.counters:
             self.db.execute("INSERT OR IGNORE INTO counters (id) VALUES (?)", (counter.id,))
+
+    def _config_kept(self) -> None:
+        self._cfg_before = None
+
+    def _config_undone(self) -> None:
+        if self._cfg_before is not None:
+            self.cfg = self.queue.cfg = self._cfg_before
+            self._cfg_before = None
 
     def _start_auth(self) -> None:
         from zmq.auth.thread import ThreadAuthenticator
@@ -142,14 +157,23 @@ class Core:
             self.route(topic, _plain(fn), queue_schema)
         self.route("hall.ping", self._ping, bus_schema)
         self.route("events.since", self._events_since, bus_schema)
-        self.route("event.publish", self._publish, bus_schema)
+        self.route("event.publish", self._publish, bus_schema, remember=lambda d: bool(d.get("durable", True)))
         for name in AREAS:
             importlib.import_module(name).register(self)
 
     # -- what areas use -------------------------------------------------------
-    def route(self, topic: str, handler: Handler, schema: ModuleType) -> None:
-        """Serve a request topic whose model is in ``schema.REQUESTS`` (a write unless in ``schema.READS``)."""
-        self.hub.route(topic, handler, model=schema.REQUESTS[topic], write=topic not in schema.READS)
+    def route(
+        self,
+        topic: str,
+        handler: Handler,
+        schema: ModuleType,
+        remember: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> None:
+        """Serve a request topic whose model is in ``schema.REQUESTS`` (a write unless in ``schema.READS``).
+
+        ``remember`` says which writes are remembered by request id for retries (default: all).
+        """
+        self.hub.route(topic, handler, model=schema.REQUESTS[topic], write=topic not in schema.READS, remember=remember)
 
     def emit(self, topic: str, data: dict[str, Any]) -> None:
         """Append an event to the log in the current transaction; it is published after the commit."""
@@ -174,6 +198,11 @@ class Core:
         req = parse(bus_schema.EventPublish, data)
         if bus_schema.core_only(req.topic):
             raise Conflict(f"topic {req.topic} belongs to the core; send the request that changes it instead")
+        if env["source"] == "core":
+            raise Conflict("only the core itself may publish as source 'core'")
+        model = devices_schema.EVENT_MODELS.get(req.topic)
+        if model is not None:
+            parse(model, req.data, req.topic)
         if req.durable:
             event = self.db.append_event(req.topic, req.data, source=env["source"])
         else:
@@ -210,7 +239,11 @@ class Core:
                 except Exception:  # periodic work must never stop the queue
                     log.exception("periodic work failed")
                 next_tick = now + TICK_S
-            self.hub.poll_once(timeout_ms=200)
+            try:
+                self.hub.poll_once(timeout_ms=200)
+            except Exception:  # the hall's queue must outlive any one bad batch
+                log.exception("request loop failed; serving on")
+                self.stop.wait(0.2)
 
     def close(self) -> None:
         self.hub.close()

@@ -81,14 +81,31 @@ class Queue:
         if last == today:
             return
         if last is not None:
-            stale = self.db.all("SELECT * FROM tickets WHERE state = 'issued' AND day < ?", (today,))
             now = self.clock()
+            stale = self.db.all("SELECT * FROM tickets WHERE state = 'issued' AND day < ?", (today,))
             for row in stale:
                 self.db.execute(
                     "UPDATE tickets SET state = 'cancelled', finished_at = ?, end_reason = 'day_closed' WHERE id = ?",
                     (now, row["id"]),
                 )
-            self.emit("day.rolled", {"from": last, "to": today, "cancelled": [r["number"] for r in stale]})
+            # a customer still at a counter when the day closed: served (serving) or gone (called)
+            left = self.db.all("SELECT * FROM tickets WHERE state IN ('called', 'serving') AND day < ?", (today,))
+            for row in left:
+                state = "done" if row["state"] == "serving" else "no_show"
+                self.db.execute(
+                    "UPDATE tickets SET state = ?, finished_at = ?, end_reason = 'day_closed' WHERE id = ?",
+                    (state, now, row["id"]),
+                )
+                self.db.execute("UPDATE counters SET current_ticket = NULL WHERE current_ticket = ?", (row["id"],))
+            self.emit(
+                "day.rolled",
+                {
+                    "from": last,
+                    "to": today,
+                    "cancelled": [r["number"] for r in stale],
+                    "closed": [r["number"] for r in left],
+                },
+            )
         self.db.set_meta("day", today)
 
     def _ticket(self, number: str, day: str | None = None) -> sqlite3.Row:

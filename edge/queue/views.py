@@ -11,7 +11,11 @@ from edge.envelope import iso
 
 
 def ticket_view(row: sqlite3.Row, cfg: HallConfig) -> dict[str, Any]:
-    business = cfg.business(row["business"])
+    try:
+        business = cfg.business(row["business"])
+        name, name_en = business.name, business.name_en
+    except KeyError:  # a business HQ has since withdrawn: its old tickets still show
+        name, name_en = row["business"], ""
     customer = None
     if row["customer_hash"]:
         customer = {
@@ -25,8 +29,8 @@ def ticket_view(row: sqlite3.Row, cfg: HallConfig) -> dict[str, Any]:
         "number": row["number"],
         "day": row["day"],
         "business": row["business"],
-        "business_name": business.name,
-        "business_name_en": business.name_en,
+        "business_name": name,
+        "business_name_en": name_en,
         "state": row["state"],
         "priority": row["priority"],
         "issued_at": iso(row["issued_at"]),

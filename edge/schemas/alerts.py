@@ -8,8 +8,8 @@ when it is acknowledged. Events: ``alert.raised``, ``alert.cleared``,
 
 Facts the core watches as other services publish them (``event.publish``):
 
-- ``device.health`` ``{"device", "state": "online"|"degraded"|"offline", "detail"}``; a printer
-  out of paper says so in ``detail`` (or ``reason``) as ``paper_out``, or with ``"paper": "out"``.
+- ``device.health`` (:class:`edge.schemas.devices.DeviceHealth`): ``offline``, or a ``fault`` other
+  than paper, raises ``device_offline``; a printer out of paper says ``paper_out`` in ``detail``.
 - ``seat.presence`` ``{"counter", "present": bool}``.
 - ``emotion.*`` ``{"positive", "neutral", "negative"}`` (shares or counts), optional ``"zone"``.
 - ``heatmap.*`` (the latest; a ``path`` names a PNG under HALL_HOME, else the vision service's

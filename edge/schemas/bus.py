@@ -9,10 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.envelope import TOPIC_RE
 
 # Topics only the core may emit: other services ask the core to change state instead.
-CORE_PREFIXES = ("ticket.", "counter.", "evaluation.", "appointment.", "customer.", "day.")
-CORE_TOPICS = frozenset(
-    {"alert.raised", "alert.cleared", "alert.acknowledged", "alert.rules_changed", "bundle.applied", "sync.gap"}
-)
+CORE_PREFIXES = ("ticket.", "counter.", "evaluation.", "appointment.", "customer.", "day.", "alert.")
+CORE_TOPICS = frozenset({"bundle.applied", "sync.gap"})
 
 
 def core_only(topic: str) -> bool:

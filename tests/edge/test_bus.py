@@ -87,9 +87,16 @@ def test_other_services_publish_facts_through_the_core(bus: BusClient, hall_home
     events = bus.request("events.since", {"seq": 0, "prefix": "door."})
     assert [e["data"]["direction"] for e in events] == ["out"]  # only durable ones are in the log
     assert events[0]["seq"] == logged["seq"]
-    for forged in ("ticket.issued", "alert.raised", "bundle.applied", "sync.gap"):
+    for forged in ("ticket.issued", "alert.raised", "alert.anything", "bundle.applied", "sync.gap"):
         with pytest.raises(Conflict, match="belongs to the core"):
             bus.request("event.publish", {"topic": forged, "data": {}})
+    with (
+        BusClient("core", endpoints=Endpoints.local(hall_home)) as impostor,
+        pytest.raises(Conflict, match="only the core"),
+    ):
+        impostor.request("event.publish", {"topic": "door.crossed", "data": {"direction": "in"}})
+    with pytest.raises(InvalidRequest, match=r"device\.health"):
+        bus.request("event.publish", {"topic": "device.health", "data": {"device": "printer", "state": "online"}})
 
 
 def _free_port() -> int:

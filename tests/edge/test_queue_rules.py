@@ -215,6 +215,23 @@ def test_day_rollover_restarts_numbers_and_cancels_waiting() -> None:
     assert {x["end_reason"] for x in old} == {"day_closed"}
 
 
+def test_day_rollover_frees_counters_left_with_a_customer() -> None:
+    h = Hall()
+    for _ in range(3):
+        h.issue({"business": "A"})
+    h.open({"counter": "1"})
+    h.open({"counter": "2"})
+    h.call({"counter": "1"})
+    h.serve({"counter": "1"})
+    h.call({"counter": "2"})
+    h.now = T0 + 24 * 3600  # next morning, nobody finished
+    h.issue({"business": "A"})
+    by_number = {t["number"]: t for t in h.list_tickets({"day": "2026-03-02"})}
+    assert (by_number["A001"]["state"], by_number["A002"]["state"]) == ("done", "no_show")
+    assert by_number["A003"]["state"] == "cancelled"
+    assert h.call({"counter": "1"})["number"] == "A001"  # today's first ticket, called at once
+
+
 def test_evaluation_only_once_and_only_when_done() -> None:
     h = Hall()
     h.issue({"business": "A"})

@@ -23,7 +23,7 @@ def test_device_offline_and_paper_out_raise_then_clear(bus: BusClient, core: Cor
         publish(bus, "device.health", {"device": "printer", "state": "offline", "detail": "paper_out", "counters": {}})
         raised = {wait_event(sub, "alert.raised")["data"]["key"], wait_event(sub, "alert.raised")["data"]["key"]}
         assert raised == {"device_offline:printer", "printer_paper:printer"}
-        publish(bus, "device.health", {"device": "printer", "state": "online", "reason": ""})
+        publish(bus, "device.health", {"device": "printer", "state": "ok", "detail": ""})
         cleared = {wait_event(sub, "alert.cleared")["data"]["key"], wait_event(sub, "alert.cleared")["data"]["key"]}
         assert cleared == raised
     assert active(bus) == {}
@@ -32,7 +32,7 @@ def test_device_offline_and_paper_out_raise_then_clear(bus: BusClient, core: Cor
 
 
 def test_acknowledge_records_who_and_only_once(bus: BusClient) -> None:
-    publish(bus, "device.health", {"device": "idcard", "state": "offline", "reason": "unplugged"})
+    publish(bus, "device.health", {"device": "idcard", "state": "offline", "detail": "unplugged"})
     alert = active(bus)["device_offline:idcard"]
     acked = bus.request("alert.acknowledge", {"id": alert["id"], "by": "li"})
     assert acked["acknowledged_by"] == "li" and acked["active"]  # still offline: still active
@@ -120,3 +120,14 @@ def test_facts_keep_the_latest_and_count_the_door(bus: BusClient) -> None:
     assert sum(facts["door"]["today"]["hours_in"]) == 3
     assert facts["sync"]["data"]["backlog"] == 12
     assert facts["heatmap"] is None
+
+
+def test_a_device_fault_other_than_paper_raises_device_offline(bus: BusClient, core: CoreProcess) -> None:
+    from drivers.base import Health
+
+    cover_open = Health("fault", "cover_open", {"printed": 3}).to_dict()
+    with connected(bus, core.home, ["alert."]) as sub:
+        publish(bus, "device.health", {"device": "printer", **cover_open})
+        raised = wait_event(sub, "alert.raised")["data"]
+        assert (raised["key"], raised["data"]["state"]) == ("device_offline:printer", "fault")
+        assert "故障" in raised["message"]

@@ -71,7 +71,7 @@ def test_dashboard_has_the_hall_at_a_glance(manager: Client, staff: Client, bus:
     bus.request("counter.finish", {"counter": "3"})
     bus.request("ticket.issue", {"business": "A"})
     bus.request("event.publish", {"topic": "door.crossed", "data": {"direction": "in"}})
-    bus.request("event.publish", {"topic": "device.health", "data": {"device": "printer", "state": "online"}})
+    bus.request("event.publish", {"topic": "device.health", "data": {"device": "printer", "state": "ok"}})
     d = manager.get("/api/dashboard").json()
     queues = {b["code"]: b["waiting"] for b in d["status"]["businesses"]}
     assert queues == {"A": 1, "B": 0, "C": 0, "D": 0}
@@ -81,7 +81,7 @@ def test_dashboard_has_the_hall_at_a_glance(manager: Client, staff: Client, bus:
         {"staff": "zhang", "served": 1, "avg_handling_s": d["stats"]["staff"][0]["avg_handling_s"]}
     ]
     assert d["facts"]["door"]["in_hall"] == 1
-    assert d["facts"]["devices"][0]["data"]["state"] == "online"
+    assert d["facts"]["devices"][0]["data"]["state"] == "ok"
     assert d["facts"]["sync"] is None and d["facts"]["heatmap"] is None
     assert staff.get("/api/dashboard").status_code == 403  # staff see their counter, managers the hall
 

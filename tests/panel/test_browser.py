@@ -125,7 +125,7 @@ def test_dashboard_updates_live(panel: PanelProcess, page: Any, bus: BusClient) 
     bus.request("counter.call", {"counter": "2"})
     for direction in ("in", "in", "out", "in"):
         bus.request("event.publish", {"topic": "door.crossed", "data": {"direction": direction}})
-    bus.request("event.publish", {"topic": "device.health", "data": {"device": "printer", "state": "online"}})
+    bus.request("event.publish", {"topic": "device.health", "data": {"device": "printer", "state": "ok"}})
     bus.request(
         "event.publish",
         {"topic": "emotion.window", "data": {"zone": "等候区", "positive": 6, "neutral": 3, "negative": 1}},

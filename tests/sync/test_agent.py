@@ -93,7 +93,8 @@ def test_after_an_outage_alerts_go_first_and_analytics_last(
         bus.request("ticket.issue", {"business": "AB"[i % 2]})
         if i % 2:
             bus.request("event.publish", {"topic": "flow.counted", "data": {"i": i}})
-    bus.request("event.publish", {"topic": "alert.probe", "data": {"what": "newest, yet first to go"}})
+    # the newest event, yet the first to go: an alert the core raises for a device gone offline
+    bus.request("event.publish", {"topic": "device.health", "data": {"device": "printer", "state": "offline"}})
     head = bus.request("hall.ping")["seq"]
     agent = AgentProcess(sync_core.home).start()
     try:

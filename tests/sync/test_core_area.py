@@ -31,7 +31,8 @@ def test_batches_by_lane_then_acknowledge_and_reclaim(bus: BusClient) -> None:
     for _ in range(3):
         bus.request("ticket.issue", {"business": "A"})
     flows = [publish(bus, "flow.counted", {"zone": "hall", "in": i}) for i in range(2)]
-    alert = publish(bus, "alert.probe", {"what": "test"})
+    publish(bus, "device.health", {"device": "printer", "state": "offline"})  # the core raises an alert
+    alert = bus.request("events.since", {"seq": 0, "prefix": "alert.raised"})[0]["seq"]
     bus.request("ticket.issue", {"business": "B"})
 
     got = {lane: bus.request("sync.batch", {"lane": lane, "after": 0}) for lane in ("alerts", "records", "analytics")}

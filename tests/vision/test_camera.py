@@ -33,13 +33,13 @@ def test_a_dropped_network_camera_is_reported_and_reopened(ipcam: MjpegCamera) -
     thread = threading.Thread(target=lambda: frames.extend(t for t, _ in source.frames()), daemon=True)
     thread.start()
     try:
-        assert _next(health)[0] == "online"
+        assert _next(health)[0] == "ok"
         ipcam.drop()
         state, detail = _next(health)
         assert state == "offline" and ipcam.url.split("/")[2] in detail
         seen = len(frames)
         ipcam.restore()
-        assert _next(health)[0] == "online"
+        assert _next(health)[0] == "ok"
     finally:
         stop.set()
         thread.join(10)

@@ -88,9 +88,7 @@ def test_vision_publishes_crossings_heatmaps_and_camera_health(
     assert seen["heatmap.minute"][0]["path"] == str(core.home.root / "vision" / "heatmap.png")
     broken = [d for d in seen["device.health"] if d["device"] == "camera:broken"]
     assert broken and broken[0]["state"] == "offline" and "no such video file" in str(broken[0]["detail"])
-    assert any(
-        d == {"device": "camera:entrance", "state": "online", "detail": d["detail"]} for d in seen["device.health"]
-    )
+    assert any(d == {"device": "camera:entrance", "state": "ok", "detail": d["detail"]} for d in seen["device.health"])
     # Durable facts are in the hall's log, not only on the bus.
     with BusClient("test", endpoints=Endpoints.local(core.home)) as bus:
         events = bus.request("events.since", {"seq": 0, "prefix": "door."})
@@ -159,7 +157,7 @@ kiosk = "kiosk-1"
             Subscriber(["device.health", "face."], endpoints=Endpoints.local(core.home)) as sub,
             BusClient("kiosk", endpoints=Endpoints.local(core.home)) as bus,
         ):
-            assert _wait(sub, "device.health", 60)["state"] == "online"
+            assert _wait(sub, "device.health", 60)["state"] == "ok"
             bus.request("event.publish", {"topic": "consent.recorded", "data": {**consent, "decision": "granted"}})
             enrolled = _wait(sub, "face.enrolled", 60)
             assert enrolled["customer"] == customer["masked"] and enrolled["kiosk"] == "kiosk-1"

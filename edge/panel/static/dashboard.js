@@ -32,10 +32,10 @@ function arrivalsChart(today, last, label) {
 
 function devicesTable(devices) {
   if (!devices.length) return el("p", {class: "muted"}, "尚无设备健康上报");
-  const cls = {online: "ok", degraded: "warn", offline: "bad"};
+  const cls = {ok: "ok", degraded: "warn", fault: "bad", offline: "bad"};
   return el("table", {class: "grid"}, el("tr", {}, el("th", {}, "设备"), el("th", {}, "状态"), el("th", {}, "说明"), el("th", {}, "时间")),
     devices.map((d) => el("tr", {}, el("td", {}, d.key), el("td", {}, el("span", {class: "badge " + (cls[d.data.state] || "")},
-      {online: "在线", degraded: "降级", offline: "离线"}[d.data.state] || d.data.state || "?")),
+      {ok: "正常", degraded: "降级", fault: "故障", offline: "离线"}[d.data.state] || d.data.state || "?")),
     el("td", {}, d.data.detail || d.data.reason || ""), el("td", {}, hhmm(d.at)))));
 }
 
