@@ -72,6 +72,7 @@ class Agent:
         self.error: str | None = None
         self.reported: tuple[bool, str | None] | None = None
         self.refused_version: int | None = None
+        self.deferred_version: int | None = None
         self.next_bundle = 0.0
         self.next_status = 0.0
         self.next_disk = 0.0
@@ -181,9 +182,19 @@ class Agent:
             result = {"applied": False, "version": bundle.get("version"), "error": error}
         else:
             result = self.bus.request("bundle.apply", {"bundle": bundle}, timeout=30.0)
+        if not result["applied"] and result.get("retry"):
+            # good, but not now (a customer still waits where it would change): try again next poll
+            if self.deferred_version != bundle.get("version"):
+                self.deferred_version = bundle.get("version")
+                log.warning("bundle %s deferred: %s", bundle.get("version"), result["error"])
+                self._report(result, bundle)
+            return
         if not result["applied"]:
             self.refused_version = bundle.get("version")
             log.error("bundle %s refused: %s", bundle.get("version"), result["error"])
+        self._report(result, bundle)
+
+    def _report(self, result: dict[str, Any], bundle: dict[str, Any]) -> None:
         version = result.get("version") or bundle.get("version")
         if isinstance(version, int) and version >= 1:
             self.client.bundle_result(version, bool(result["applied"]), result.get("error"))

@@ -212,8 +212,21 @@ class SyncArea:
             new_cfg = self._hall_config(bundle)
         except (ValidationError, InvalidRequest, ConfigError) as exc:
             error = _describe(exc)
-            self.core.emit("bundle.refused", {"version": version, "error": error})
-            return {"applied": False, "version": version, "error": error, "in_force": current[0] if current else None}
+            retry = isinstance(exc, NotNow)
+            last = self.db.one("SELECT data FROM events WHERE topic = 'bundle.refused' ORDER BY seq DESC LIMIT 1")
+            if not (
+                retry
+                and last is not None
+                and json.loads(last[0]) == {"version": version, "error": error, "retry": True}
+            ):
+                self.core.emit("bundle.refused", {"version": version, "error": error, "retry": retry})
+            return {
+                "applied": False,
+                "version": version,
+                "error": error,
+                "retry": retry,
+                "in_force": current[0] if current else None,
+            }
         counts = self._replace(bundle)
         if new_cfg is not None:
             self.core.set_config(new_cfg)
@@ -237,19 +250,28 @@ class SyncArea:
             [b.model_dump() for b in bundle.businesses],
             [c.model_dump() for c in bundle.counters],
         )
-        gone = {b.code for b in self.core.cfg.businesses} - {b.code for b in new.businesses}
-        for code in sorted(gone):
+        served = {code for c in new.counters for code in (*c.primary, *c.secondary)}
+        for code in sorted({b.code for b in self.core.cfg.businesses} | {b.code for b in new.businesses}):
+            if code in served:
+                continue
             row = self.db.one(
                 "SELECT number FROM tickets WHERE business = ? AND state IN ('issued', 'called', 'serving') LIMIT 1",
                 (code,),
             )
             if row is not None:
-                raise InvalidRequest(f"the bundle drops business {code} while ticket {row[0]} is still in its queue")
+                raise NotNow(
+                    f"with this bundle no counter would serve business {code}, and ticket {row[0]} waits for it"
+                )
         closed = {c.id for c in self.core.cfg.counters} - {c.id for c in new.counters}
         for cid in sorted(closed):
             row = self.db.one("SELECT state FROM counters WHERE id = ?", (cid,))
             if row is not None and row[0] != "closed":
-                raise InvalidRequest(f"the bundle drops counter {cid} while it is {row[0]}")
+                raise NotNow(f"the bundle drops counter {cid} while it is {row[0]}")
+            row = self.db.one(
+                "SELECT number FROM tickets WHERE target_counter = ? AND state = 'issued' LIMIT 1", (cid,)
+            )
+            if row is not None:
+                raise NotNow(f"the bundle drops counter {cid} while ticket {row[0]} waits for it")
         return new
 
     def _replace(self, bundle: s.Bundle) -> dict[str, int]:
@@ -306,6 +328,10 @@ class SyncArea:
                 if any(address.startswith("".join(a.split())) for a in outage["addresses"]):
                     out["outages"].append(outage)
         return out
+
+
+class NotNow(InvalidRequest):
+    """A good bundle that cannot be applied yet (it would strand a customer); the agent tries again."""
 
 
 def _describe(exc: ValidationError | InvalidRequest | ConfigError) -> str:
