@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from kivy.clock import Clock
@@ -29,6 +30,19 @@ from kiosk_ui.link import Link
 from kiosk_ui.widgets import BG
 
 HOME = "attract"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A business as the kiosk offers it (the core's list, which HQ's bundle may change)."""
+
+    code: str
+    name: str
+    name_en: str
+    icon: str
+    green_channel: bool
+
+
 NO_TIMEOUT = {"attract", "offline"}
 STATUS_EVERY_S = 5.0
 
@@ -96,6 +110,23 @@ class Kiosk(BoxLayout):
         self.busy = False
         self.done = ""
         self.last_touch = self.clock()
+
+    def businesses(self) -> list[Offer]:
+        """The businesses to offer: the core's (from ``queue.status``), else the local config's.
+
+        ``queue.status`` does not say whether a business has a green channel, so that comes from
+        the local config (a business it does not know gets none).
+        """
+        local = {b.code: b for b in self.hall.businesses}
+        listed = (self.status or {}).get("businesses") or []
+        if not listed:
+            return [Offer(b.code, b.name, b.name_en, b.icon, b.green_channel) for b in self.hall.businesses]
+        offers = []
+        for b in listed:
+            mine = local.get(b["code"])
+            icon = b.get("icon") or (mine.icon if mine else "")
+            offers.append(Offer(b["code"], b["name"], b.get("name_en", ""), icon, bool(mine and mine.green_channel)))
+        return offers
 
     def t(self, key: str, **values: Any) -> str:
         return self.cat.text(self.lang, key, **values)
@@ -234,7 +265,8 @@ class Kiosk(BoxLayout):
             self.eval_number = str(data.get("number", ""))
             self.go("evaluation")
         elif topic == "bundle.applied":
-            self.bundle = None
+            self.bundle = None  # HQ's new bundle may also change the businesses: refresh soon
+            self.next_status = min(self.next_status, time.monotonic() + 0.5)
         elif topic.startswith(("ticket.", "counter.")) and self.screen == HOME:
             self.next_status = min(self.next_status, time.monotonic() + 0.5)  # a burst of events: one refresh
 
@@ -277,7 +309,9 @@ class Kiosk(BoxLayout):
         """Issue a ticket for business ``code`` for the current customer."""
         if self.busy:
             return
-        business = self.hall.business(code)
+        business = next((b for b in self.businesses() if b.code == code), None)
+        if business is None:
+            return
         priority = "green" if self.green and business.green_channel else "normal"
         data: dict[str, Any] = {"business": code, "priority": priority, "channel": "kiosk"}
         if self.customer is not None:

@@ -134,7 +134,7 @@ def attract(k: Kiosk) -> Widget:
     rows = (k.status or {}).get("calling", [])[:4]
     for t in rows:
         counter = t.get("counter") or ""
-        name = next((c.name for c in k.hall.counters if c.id == counter), counter)
+        name = next((c["name"] for c in (k.status or {}).get("counters", []) if c["id"] == counter), counter)
         if k.lang == "en":
             name = f"counter {counter}"
         calling.add_widget(
@@ -146,7 +146,7 @@ def attract(k: Kiosk) -> Widget:
     waiting = Panel(fill=WHITE, orientation="vertical", padding=16, spacing=4, size_hint_y=0.45)
     waiting.add_widget(Text(k.t("attract.waiting"), size=k.fs(28), color=GREEN, bold=True, size_hint_y=None))
     counts = _waiting(k)
-    for b in k.hall.businesses:
+    for b in k.businesses():
         if b.code in counts:
             line = k.t("attract.waiting.row", name=_business_name(k, b), waiting=counts[b.code])
             waiting.add_widget(Text(line, size=k.fs(28), kid=f"waiting.{b.code}"))
@@ -182,15 +182,16 @@ def businesses(k: Kiosk) -> Widget:
     body.add_widget(Text(k.t("biz.title"), size=k.fs(40), bold=True, size_hint_y=None))
     _identity(k, body, "biz.identify")
     message(k, body)
-    grid = GridLayout(cols=min(4, max(2, len(k.hall.businesses))), spacing=18)
+    offers = k.businesses()
+    grid = GridLayout(cols=min(4, max(2, len(offers))), spacing=18)
     counts = _waiting(k)
-    for b in k.hall.businesses:
+    for b in offers:
         sub = k.t("biz.waiting", waiting=counts[b.code]) if b.code in counts else ""
         tile = Tile(_business_name(k, b), kid=f"biz.{b.code}", icon=b.icon, sub=sub, size=k.fs(36))
         tile.bind(on_release=lambda _w, code=b.code: k.take(code))
         grid.add_widget(tile)
     body.add_widget(grid)
-    if any(b.green_channel for b in k.hall.businesses):
+    if any(b.green_channel for b in offers):
         key = "biz.green.on" if k.green else "biz.green"
         fill, color = (GREEN, WHITE) if k.green else (WHITE, GREEN)
         green = Btn(
@@ -299,7 +300,8 @@ def elderly(k: Kiosk) -> Widget:
     body.add_widget(Text(k.t("elderly.title"), size=k.fs(40), bold=True, size_hint_y=None))
     body.add_widget(Text(k.t("elderly.sub"), size=k.fs(28), color=MUTED, size_hint_y=None))
     message(k, body)
-    chosen = [b for b in k.hall.businesses if b.green_channel][:4] or k.hall.businesses[:4]
+    offers = k.businesses()
+    chosen = [b for b in offers if b.green_channel][:4] or offers[:4]
     grid = GridLayout(cols=2 if len(chosen) == 4 else len(chosen), spacing=18)
     for b in chosen:
         tile = Tile(_business_name(k, b), kid=f"biz.{b.code}", icon=b.icon, size=k.fs(40))

@@ -191,3 +191,24 @@ def test_ic_card_identifies_and_other_readers_are_ignored(
     until(lambda: kiosk.screen == "ticket", what="the ticket")
     [ticket] = bus.request("ticket.list", {})
     assert ticket["customer"] == ref and ticket["priority"] == "normal"
+
+
+def test_businesses_from_hq_bundle_reach_the_tiles(make_kiosk: MakeKiosk, bus: BusClient) -> None:
+    bundle = {
+        "version": 7,
+        "published_at": datetime.now(UTC).isoformat(),
+        "businesses": [
+            {"code": "A", "name": "电费缴纳", "name_en": "Bill payment"},
+            {"code": "E", "name": "发票打印", "name_en": "Invoices"},
+        ],
+        "counters": [{"id": "1", "name": "1号窗口", "primary": ["A", "E"]}],
+    }
+    kiosk = make_kiosk()
+    assert bus.request("bundle.apply", {"bundle": bundle})["applied"]
+    until(lambda: [b.code for b in kiosk.businesses()] == ["A", "E"], what="HQ's businesses")
+    assert "发票打印  0 人" in texts(kiosk)
+    tap(kiosk, "attract.take")
+    tap(kiosk, "biz.E")
+    until(lambda: kiosk.screen == "ticket", what="the E ticket")
+    assert text(kiosk, "ticket.number") == "E001"
+    assert "biz.B" not in {getattr(w, "kid", "") for w in kiosk.walk()}
