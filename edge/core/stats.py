@@ -134,7 +134,7 @@ class Stats:
                 if c is not None:
                     c["served"] += 1
                     c["_handling"].append(handling)
-                who = self._staff_at(timeline.get(r["counter"], []), r["called_at"]) or "—"
+                who = r["staff"] or self._staff_at(timeline.get(r["counter"], []), r["called_at"]) or "—"
                 s = staff.setdefault(who, {"staff": who, "served": 0, "_handling": []})
                 s["served"] += 1
                 s["_handling"].append(handling)

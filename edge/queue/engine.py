@@ -444,8 +444,8 @@ class Queue:
             choice = found
         kind, run = selection.next_streak(view, choice.kind)
         self.db.execute(
-            "UPDATE tickets SET state = 'called', called_at = ?, counter = ? WHERE id = ?",
-            (now, req.counter, choice.ticket.id),
+            "UPDATE tickets SET state = 'called', called_at = ?, counter = ?, staff = ? WHERE id = ?",
+            (now, req.counter, row["staff"], choice.ticket.id),
         )
         self._set_counter(req.counter, current_ticket=choice.ticket.id, streak_kind=kind, streak_len=run)
         self.db.execute(

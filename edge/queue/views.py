@@ -39,6 +39,7 @@ def ticket_view(row: sqlite3.Row, cfg: HallConfig) -> dict[str, Any]:
         "called_at": iso(row["called_at"]),
         "finished_at": iso(row["finished_at"]),
         "counter": row["counter"],
+        "staff": row["staff"],
         "target_counter": row["target_counter"],
         "recalls": row["recalls"],
         "transferred_from": row["parent_id"],

@@ -179,4 +179,11 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        4,
+        """
+        -- Who was at the counter when the ticket was called (staff reports outlive the event log).
+        ALTER TABLE tickets ADD COLUMN staff TEXT;
+        """,
+    ),
 ]

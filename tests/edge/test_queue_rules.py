@@ -246,6 +246,7 @@ def test_evaluation_only_once_and_only_when_done() -> None:
         h.evaluate({"number": "A001", "score": 5})
     row = h.db.one("SELECT staff FROM evaluations")
     assert row is not None and row[0] == "李娜"
+    assert h.show({"number": "A001"})["staff"] == "李娜"  # kept on the ticket, whatever happens to the log
 
 
 def test_customer_reference_is_hashed_and_masked_never_raw() -> None:
