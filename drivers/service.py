@@ -32,15 +32,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from drivers.base import Backoff, DeviceUnit, EventConsumer, Health
 from drivers.config import DevicesConfig
 from edge.config import HallConfig
+from edge.errors import HallError
 
 log = logging.getLogger("hall.devices")
 OUTBOX_MAX = 2000
+CATCH_UP_S = 2.0
+CATCH_UP_MAX_AGE_S = 90.0
+SEEN_MAX = 10_000
+LOGGED_PREFIXES = ("ticket.",)  # the core's events: in the log, so a missed one can be read again
 
 
 @dataclass
@@ -228,14 +234,52 @@ class Outbox:
 
 
 class DevicesService:
-    def __init__(self, ctx: Context, units: list[DeviceUnit], publish: Callable[..., None]) -> None:
+    """Units, health reports, and bus events to the units that act on them.
+
+    Events from the hall's log (they carry a ``seq``) reach the units exactly once even when the live
+    subscription misses one (a core restart between commit and publish, a reconnect): every
+    ``CATCH_UP_S`` the service reads the log after its cursor with ``events.since`` and hands on
+    what it has not seen, if it is younger than ``CATCH_UP_MAX_AGE_S`` (a ticket is worth printing
+    only while its customer still stands at the kiosk).
+    """
+
+    def __init__(self, ctx: Context, units: list[DeviceUnit], publish: Callable[..., None], bus: Any = None) -> None:
         self.ctx = ctx
         self.units = units
         self.publish = publish
+        self.bus = bus
         self.stop = threading.Event()
         self.last: dict[str, tuple[str, str]] = {}
         self.consumers: list[EventConsumer] = [u for u in units if hasattr(u, "on_event")]  # type: ignore[misc]
         self.consumers += ctx.consumers
+        self.cursor: dict[str, int] = {}
+        self.seen: set[int] = set()
+
+    def start_cursors(self) -> None:
+        """Catch up only on what happens from now on (asks the core for the log's head)."""
+        if self.bus is None:
+            return
+        head = int(self.bus.request("hall.ping")["seq"])
+        self.cursor = {t: head for t in self.topics() if t.startswith(LOGGED_PREFIXES)}
+
+    def catch_up(self) -> None:
+        """Hand on logged events the live subscription missed."""
+        if self.bus is None or not self.cursor:
+            return
+        now = time.time()
+        for topic, after in list(self.cursor.items()):
+            events = self.bus.request("events.since", {"seq": after, "prefix": topic, "limit": 200})
+            for env in events:
+                self.cursor[topic] = max(self.cursor[topic], env["seq"])
+                if env["topic"] != topic or env["seq"] in self.seen:
+                    continue
+                age = now - datetime.fromisoformat(env["ts"]).timestamp()
+                self.seen.add(env["seq"])
+                if age <= CATCH_UP_MAX_AGE_S:
+                    log.warning("%s %s missed on the bus; handled from the log", topic, env["seq"])
+                    self.dispatch(env)
+        if len(self.seen) > SEEN_MAX:  # a live copy can arrive after the catch-up: keep a window of seqs
+            self.seen = set(sorted(self.seen)[-SEEN_MAX // 2 :])
 
     def topics(self) -> list[str]:
         topics = sorted({t for c in self.consumers for t in c.topics})
@@ -254,6 +298,15 @@ class DevicesService:
             if changed or every:
                 self.last[unit.name] = key
                 self.publish("device.health", {"device": unit.name, **health.to_dict()}, durable=changed)
+
+    def receive(self, env: dict[str, Any]) -> None:
+        """A live event: handed on unless the catch-up already did."""
+        seq = env.get("seq")
+        if isinstance(seq, int):
+            if seq in self.seen:
+                return
+            self.seen.add(seq)
+        self.dispatch(env)
 
     def dispatch(self, env: dict[str, Any]) -> None:
         topic = env.get("topic", "")
@@ -280,7 +333,7 @@ class DevicesService:
             unit.start(self.publish)
         interval = self.ctx.cfg.health_interval_s
         next_full = time.monotonic() + interval
-        next_check = 0.0
+        next_check = next_catch_up = 0.0
         while not self.stop.is_set():
             now = time.monotonic()
             if now >= next_check:
@@ -288,9 +341,18 @@ class DevicesService:
                 if now >= next_full:
                     next_full = now + interval
                 next_check = now + 0.5
+            if now >= next_catch_up:
+                next_catch_up = now + CATCH_UP_S
+                try:
+                    if not self.cursor:
+                        self.start_cursors()
+                    else:
+                        self.catch_up()
+                except HallError as exc:  # the core is away: the live subscription resumes by itself
+                    log.debug("catch-up skipped: %s", exc)
             env = sub.recv(timeout=0.2)
             if env is not None:
-                self.dispatch(env)
+                self.receive(env)
 
     def close(self) -> None:
         for unit in self.units:
@@ -330,7 +392,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from edge import config
     from edge.bus import BusClient, Subscriber
-    from edge.errors import HallError
     from edge.paths import Home
 
     try:
@@ -350,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     bus = BusClient("devices", timeout=2.0, retries=0)
     outbox = Outbox(bus)
     units = build_units(ctx)
-    service = DevicesService(ctx, units, outbox)
+    service = DevicesService(ctx, units, outbox, BusClient("devices", timeout=2.0, retries=0))
     sub = Subscriber(service.topics())  # before any unit starts, so no event after start is missed
 
     def stop(signum: int, frame: object) -> None:

@@ -185,3 +185,38 @@ def test_self_tests_of_voice_and_lights(hall_home: Home) -> None:
         "lamp:3",
         "lamp:4",
     ]
+
+
+class Recorder:
+    """A unit that acts on ticket events by remembering them (as the printer would print them)."""
+
+    name = "recorder"
+    topics = ("ticket.issued",)
+
+    def __init__(self) -> None:
+        self.numbers: list[str] = []
+
+    def on_event(self, env: dict[str, Any]) -> None:
+        self.numbers.append(env["data"]["number"])
+
+
+def test_a_ticket_missed_on_the_bus_is_handled_once_from_the_log(core: CoreProcess) -> None:
+    from drivers.service import Context, DevicesService
+
+    hall = config.load()
+    ctx = Context(hall, DevicesConfig(), core.home.root, demo=False)
+    rec = Recorder()
+    ctx.consumers.append(rec)
+    with BusClient("test", endpoints=Endpoints.local(core.home)) as bus:
+        bus.request("ticket.issue", {"business": "A"})  # before the service: not its business
+        service = DevicesService(ctx, [], lambda *a, **k: None, bus)
+        service.start_cursors()
+        first = bus.request("ticket.issue", {"business": "A"})
+        second = bus.request("ticket.issue", {"business": "B"})
+        # the live copy of the second arrives; the first was lost on the way
+        live = bus.request("events.since", {"seq": 0, "prefix": "ticket.issued"})[-1]
+        service.receive(live)
+        service.catch_up()
+        service.catch_up()
+        service.receive(live)
+    assert sorted(rec.numbers) == sorted([first["number"], second["number"]])
