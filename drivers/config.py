@@ -44,7 +44,7 @@ class PrinterConfig(_Section):
     )
     paper: Literal[58, 80] = Field(80, title="Paper", description="Paper width in millimetres.")
     channels: list[str] = Field(
-        default_factory=lambda: ["kiosk"],
+        default_factory=lambda: ["kiosk", "appointment"],
         title="Channels",
         description="Tickets issued through these channels are printed (ticket.issued data.channel).",
         max_length=8,

@@ -44,6 +44,13 @@ class KioskConfig(BaseModel):
     print_wait_s: int = Field(
         8, ge=1, le=60, title="Print wait", description="Seconds to wait for the printer's word before saying so."
     )
+    enrol_wait_s: int = Field(
+        30,
+        ge=5,
+        le=300,
+        title="Enrolment wait",
+        description="Seconds to wait for the vision service to take a consenting customer's face.",
+    )
     technician_pin_hash: str | None = Field(
         None,
         title="Technician PIN hash",

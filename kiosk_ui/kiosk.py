@@ -109,6 +109,8 @@ class Kiosk(BoxLayout):
         self.message: tuple[str, dict[str, Any]] | None = None
         self.busy = False
         self.done = ""
+        self.enrolling: str | None = None  # masked card of a consented customer whose face is being taken
+        self.enrol_deadline = 0.0
         self.last_touch = self.clock()
 
     def businesses(self) -> list[Offer]:
@@ -219,6 +221,12 @@ class Kiosk(BoxLayout):
     def tick(self, *_: Any) -> None:
         now = self.clock()
         screens.update_clock(self)
+        if self.enrolling is not None and now > self.enrol_deadline:
+            self.enrolling = None  # no vision service answered: say so, record nothing more
+            if self.screen == "done" and self.done == "enrolling":
+                self.done = "unavailable"
+                self.last_touch = now
+                self.go("done")
         limit = self.cfg.evaluation_timeout_s if self.screen.startswith("evaluation") else self.cfg.idle_timeout_s
         if self.screen not in NO_TIMEOUT and now - self.last_touch > limit:
             self.home()
@@ -264,6 +272,8 @@ class Kiosk(BoxLayout):
             self.reset()
             self.eval_number = str(data.get("number", ""))
             self.go("evaluation")
+        elif topic in ("face.enrolled", "face.enroll_failed"):
+            self.on_enrolment(topic, data)
         elif topic == "bundle.applied":
             self.bundle = None  # HQ's new bundle may also change the businesses: refresh soon
             self.next_status = min(self.next_status, time.monotonic() + 0.5)
@@ -292,6 +302,25 @@ class Kiosk(BoxLayout):
             self.lookup_customer()
         else:
             self.redraw()
+
+    def await_enrolment(self, masked: str) -> None:
+        """After a recorded consent: the vision service takes the face from this kiosk's camera."""
+        self.enrolling = masked
+        self.enrol_deadline = self.clock() + self.cfg.enrol_wait_s
+        self.done = "enrolling"
+        self.go("done")
+
+    def on_enrolment(self, topic: str, data: dict[str, Any]) -> None:
+        if self.enrolling is None or data.get("kiosk") != self.cfg.kiosk_id:
+            return
+        customer = data.get("customer")
+        masked = customer.get("masked") if isinstance(customer, dict) else customer
+        if masked not in (None, self.enrolling):
+            return
+        self.enrolling = None
+        self.done = "enrolled" if topic == "face.enrolled" else "enroll_failed"
+        self.last_touch = self.clock()
+        self.go("done")
 
     def on_printer(self, topic: str, data: dict[str, Any]) -> None:
         state = "printed" if topic == "printer.printed" else "failed"

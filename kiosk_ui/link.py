@@ -26,7 +26,7 @@ from edge.errors import BusError, HallError
 log = logging.getLogger("hall.kiosk")
 
 Post = Callable[[Callable[[], None]], None]
-TOPICS = ("card.id.read", "card.ic.read", "printer.", "ticket.", "counter.", "bundle.applied")
+TOPICS = ("card.id.read", "card.ic.read", "printer.", "ticket.", "counter.", "bundle.applied", "face.")
 
 
 @dataclass

@@ -361,6 +361,8 @@ DONE = {
     "revoked": ("consent.revoked", "face"),
     "unavailable": ("consent.unavailable", "face"),
     "enrolled": ("consent.enrolled", "face"),
+    "enrolling": ("consent.enrolling", "face"),
+    "enroll_failed": ("consent.enroll_failed", "face"),
 }
 SUBS = {"repair": "repair.done.sub"}
 

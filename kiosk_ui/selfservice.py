@@ -354,7 +354,7 @@ def consent(k: Kiosk) -> Widget:
 
 
 def _decide(k: Kiosk, decision: str) -> None:
-    """Record the decision (durable ``consent.recorded``), then ask the vision service to act on it."""
+    """Record the decision (durable ``consent.recorded``); the vision service acts on that record."""
     assert k.customer is not None
     customer = {"hash": k.customer["hash"], "masked": k.customer["masked"]}
     record = {
@@ -374,20 +374,14 @@ def _decide(k: Kiosk, decision: str) -> None:
         k.go("done")
 
     def recorded(_: Any) -> None:
-        if decision == "declined":
-            show("declined")
+        if decision == "granted":
+            # the vision service acts on the recorded consent: it takes the face from the camera
+            # facing this kiosk and answers face.enrolled or face.enroll_failed
+            k.busy = False
+            k.await_enrolment(customer["masked"])
             return
-        topic = "face.enroll" if decision == "granted" else "face.forget"
-        ok = "enrolled" if decision == "granted" else "revoked"
-        # No vision service answering (unknown topic, timeout): say so politely and record nothing more.
-        unavailable = "unavailable" if decision == "granted" else "revoked"
-        k.link.call(
-            topic,
-            {"customer": customer, "kiosk": k.cfg.kiosk_id},
-            on_ok=lambda _: show(ok),
-            on_err=lambda _: show(unavailable),
-            timeout=3.0,
-        )
+        # declined: nothing more; withdrawn: the vision service deletes the face on the same record
+        show(decision if decision == "declined" else "revoked")
 
     def refused(exc: HallError) -> None:
         k.busy = False

@@ -193,7 +193,11 @@ def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes
         card()
         shot("consent", lambda: kiosk.customer is not None, "the consent screen")
         tap(kiosk, "consent.yes")
-        shot("consent-unavailable", lambda: kiosk.screen == "done", "the enrolment answer")
+        shot("consent-enrolling", lambda: kiosk.done == "enrolling", "the enrolment under way")
+        masked = (kiosk.customer or {}).get("masked", "")
+        answer = {"customer": masked, "kiosk": kiosk.cfg.kiosk_id, "entry": "tour"}
+        bus.request("event.publish", {"topic": "face.enrolled", "data": answer, "durable": False})
+        shot("consent-enrolled", lambda: kiosk.done == "enrolled", "the enrolment answer")
         kiosk.home()
         tap(kiosk, "attract.elderly")
         shot("elderly", lambda: kiosk.screen == "elderly", "elderly mode")
