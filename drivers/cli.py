@@ -6,7 +6,10 @@
     hall devices test printer                    # print a test ticket on the configured printer
     hall devices test lights                     # light each lamp and segment in turn
     hall devices test voice                      # speak a test call to a WAV (and play it if configured)
+    hall devices test idcard                     # wait for an ID card on the configured reader and read it
+    hall devices test iccard                     # wait for an IC card in a matching PC/SC reader
     hall devices printer test --url tcp://192.168.10.20:9100
+    hall devices idcard read --port /dev/ttyUSB0 --json   # one card's fields, the number masked
 
 Run these while ``hall devices`` is stopped: a serial port has one owner.
 Exit status 0 when the device passed, 1 when it failed, 2 for bad usage.
@@ -25,7 +28,8 @@ from typing import Any
 from drivers.config import DevicesConfig
 from drivers.errors import DriverError
 
-COMMANDS = ("list", "test", "printer")
+COMMANDS = ("list", "test", "printer", "idcard")
+DEVICES = ("printer", "lights", "voice", "idcard", "iccard")
 
 
 def describe(cfg: DevicesConfig) -> list[dict[str, Any]]:
@@ -48,7 +52,9 @@ def describe(cfg: DevicesConfig) -> list[dict[str, Any]]:
         )
     if cfg.voice.enabled:
         out.append({"device": "voice", "kind": "espeak-ng", "target": cfg.voice.out_dir or "$HALL_HOME/voice"})
-    return out
+    from drivers.cards import describe_cards
+
+    return out + describe_cards(cfg.idcard, cfg.iccard)
 
 
 def last_health(timeout: float = 1.0) -> dict[str, dict[str, Any]]:
@@ -105,7 +111,7 @@ def _config(path: str | None) -> tuple[str, DevicesConfig]:
     return hall.hall.name, config.service_config(hall, "devices", DevicesConfig)
 
 
-def _self_test(device: str, hall_name: str, cfg: DevicesConfig, home: Path) -> dict[str, Any]:
+def _self_test(device: str, hall_name: str, cfg: DevicesConfig, home: Path, timeout: float = 15.0) -> dict[str, Any]:
     if device == "printer":
         url = cfg.printer.url
         sim = None
@@ -137,7 +143,15 @@ def _self_test(device: str, hall_name: str, cfg: DevicesConfig, home: Path) -> d
             play_command=cfg.voice.play_command,
         )
         return {"wav": str(unit.announce("A001", "1号窗口", "1"))}
-    raise ValueError(f"no self-test for {device!r} (printer, lights, voice)")
+    if device == "idcard":
+        from drivers.cards import read_id_card
+
+        return read_id_card(cfg.idcard.port, timeout=timeout)
+    if device == "iccard":
+        from drivers.cards import read_ic_card
+
+        return read_ic_card(cfg.iccard, timeout=timeout)
+    raise ValueError(f"no self-test for {device!r} ({', '.join(DEVICES)})")
 
 
 def _lights_test(cfg: DevicesConfig) -> dict[str, Any]:
@@ -176,8 +190,15 @@ def cli_main(argv: list[str]) -> int:
     p_list = sub.add_parser("list", help="configured devices and their last reported health")
     p_list.add_argument("--json", action="store_true", help="machine-readable output")
     p_test = sub.add_parser("test", help="self-test one device (stop hall devices first)")
-    p_test.add_argument("device", choices=["printer", "lights", "voice"])
+    p_test.add_argument("device", choices=DEVICES)
+    p_test.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for a card (card readers)")
     p_test.add_argument("--json", action="store_true", help="machine-readable output")
+    p_idcard = sub.add_parser("idcard", help="ID-card reader tools")
+    p_idcard_sub = p_idcard.add_subparsers(dest="action", required=True)
+    p_read = p_idcard_sub.add_parser("read", help="read one card on the reader at --port (number masked)")
+    p_read.add_argument("--port", required=True, help="/dev/ttyUSB0, spy:///dev/ttyUSB0, rfc2217://host:port, …")
+    p_read.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for a card")
+    p_read.add_argument("--json", action="store_true", help="machine-readable output")
     p_printer = sub.add_parser("printer", help="printer tools")
     p_printer_sub = p_printer.add_subparsers(dest="action", required=True)
     p_ptest = p_printer_sub.add_parser("test", help="print a test ticket on a printer given by URL")
@@ -202,7 +223,11 @@ def cli_main(argv: list[str]) -> int:
                     print(f"{r['device']:<10} {r['kind']:<12} {r['state'] or 'unknown':<9} {r['target']}")
             return 0
         if args.command == "test":
-            result = _self_test(args.device, hall_name, cfg, Home.from_env().ensure().root)
+            result = _self_test(args.device, hall_name, cfg, Home.from_env().ensure().root, args.timeout)
+        elif args.command == "idcard":
+            from drivers.cards import read_id_card
+
+            result = read_id_card(args.port, timeout=args.timeout)
         else:
             result = test_ticket(args.url, args.paper, hall_name, cfg.printer.qr_url)
     except (HallError, ValueError) as exc:

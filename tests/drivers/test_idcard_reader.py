@@ -292,3 +292,34 @@ def test_field_check_read_and_list(module: SamModule) -> None:
         {"device": "idcard", "kind": "sam-serial", "target": module.url},
         {"device": "iccard", "kind": "pcsc", "target": "readers ~ ^ACS"},
     ]
+
+
+def test_hall_devices_idcard_read_and_list(module: SamModule, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    module.place(SimCard(card_text()))
+    env = {**os.environ, "HALL_HOME": str(tmp_path / "home")}
+    argv = [sys.executable, "-m", "edge", "devices"]
+    res = subprocess.run(
+        [*argv, "idcard", "read", "--port", module.url, "--timeout", "10", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert res.returncode == 0, res.stderr
+    fields = json.loads(res.stdout)
+    assert fields["number_masked"] == "110105********002X" and fields["name_masked"] == "张*"
+    assert NUMBER not in res.stdout
+    missing = subprocess.run(
+        [*argv, "idcard", "read", "--port", module.url + "-missing", "--timeout", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and "hall devices:" in missing.stderr
+    listed = subprocess.run([*argv, "list", "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert {"idcard", "iccard"} <= {row["device"] for row in json.loads(listed.stdout)}
