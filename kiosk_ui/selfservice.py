@@ -3,8 +3,8 @@
 Bills and usage need an identified customer (a card tap); outage notices and
 the repair form do not. Everything shown comes from ``bundle.lookup`` and
 ``bundle.status`` (the core keeps HQ's bundle), with the bundle's date shown so
-the customer knows how fresh it is. HQ's bundle carries usage per month, so the
-usage calendar is a year of months coloured by consumption.
+the customer knows how fresh it is. The usage calendar shows the latest month's days
+coloured by consumption when HQ's bundle carries daily figures, else a year of months.
 """
 
 from __future__ import annotations
@@ -108,13 +108,54 @@ def _shade(share: float) -> tuple[float, float, float, float]:
     return (r, g, b, 1)
 
 
+def _daily(k: Kiosk, body: BoxLayout, period: str, days: list[float]) -> Widget:
+    """A month as a calendar, each day coloured by its kWh (HQ's bundle carries daily figures)."""
+    import calendar
+
+    year, month = int(period[:4]), int(period[5:])
+    body.add_widget(
+        Text(k.t("usage.month", year=year, month=month), size=k.fs(30), color=INK, size_hint_y=None, height=k.fs(44))
+    )
+    grid = GridLayout(cols=7, spacing=6)
+    for name in k.t("usage.weekdays").split(","):
+        grid.add_widget(Text(name, size=k.fs(24), color=MUTED))
+    low, top = min(days), max(days)
+    spread = (top - low) or 1.0
+    first_weekday = calendar.monthrange(year, month)[0]  # Monday is 0
+    for _ in range(first_weekday):
+        grid.add_widget(Widget())
+    for day, kwh in enumerate(days, start=1):
+        share = (kwh - low) / spread
+        cell = Panel(fill=_shade(share), radius=8)
+        text = k.t("usage.day", day=day, kwh=f"{kwh:.1f}")
+        cell.add_widget(Text(text, size=k.fs(22), color=WHITE if share > 0.5 else INK, kid=f"usage.day.{day}"))
+        grid.add_widget(cell)
+    body.add_widget(grid)
+    total = sum(days)
+    body.add_widget(
+        Text(
+            k.t("usage.daily.legend", total=f"{total:.0f}", peak=days.index(top) + 1),
+            size=k.fs(24),
+            color=MUTED,
+            size_hint_y=None,
+            height=k.fs(40),
+            kid="usage.daily.legend",
+        )
+    )
+    return body
+
+
 def usage(k: Kiosk) -> Widget:
     body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=12)
     _title(k, body, "usage.title")
-    rows = {u["period"]: float(u["kwh"]) for u in (k.found or {}).get("usage", [])}
+    found = (k.found or {}).get("usage", [])
+    rows = {u["period"]: float(u["kwh"]) for u in found}
     if not rows:
         body.add_widget(Text(k.t("usage.none"), size=k.fs(32), color=MUTED, kid="usage.none"))
         return body
+    daily = max((u for u in found if u.get("days")), key=lambda u: u["period"], default=None)
+    if daily is not None:
+        return _daily(k, body, daily["period"], [float(d) for d in daily["days"]])
     last = max(rows)
     year, month = int(last[:4]), int(last[5:7])
     periods = []

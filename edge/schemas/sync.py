@@ -168,6 +168,22 @@ class Usage(_Item):
     customer_hash: str = Field(pattern=HASH)
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     kwh: float = Field(ge=0, le=1e9)
+    days: list[float] | None = Field(
+        None, description="kWh per day of the month, first to last (the kiosk's daily calendar)."
+    )
+
+    @model_validator(mode="after")
+    def _month_of_days(self) -> Usage:
+        if self.days is not None:
+            import calendar
+
+            year, month = int(self.period[:4]), int(self.period[5:])
+            length = calendar.monthrange(year, month)[1]
+            if len(self.days) != length:
+                raise ValueError(f"usage {self.period} has {len(self.days)} days, the month has {length}")
+            if any(not 0 <= d <= 1e7 for d in self.days):
+                raise ValueError(f"usage {self.period} has a daily figure out of range")
+        return self
 
 
 class Bundle(_Item):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 
+import kiosk_ui
 from edge.bus import BusClient
 from edge.paths import Home
 from kiosk_ui.drive import find, tap, text, texts, until
@@ -44,10 +47,17 @@ def test_bills_usage_and_freshness_for_an_identified_customer(
     assert "未缴  截止 2026-11-30" in texts(kiosk) and "已缴清" in texts(kiosk)
     tap(kiosk, "nav.back")
     tap(kiosk, "lookup.usage")
-    assert text(kiosk, "usage.2026-08") == "8月\n417 度"
-    darkest = find(kiosk, "usage.2026-08").parent.fill
-    lightest = find(kiosk, "usage.2026-05").parent.fill
-    assert sum(darkest[:3]) < sum(lightest[:3])
+    # the latest month with daily figures is a calendar, each day coloured by its kWh
+    sample = json.loads((Path(kiosk_ui.__file__).parent / "sample_bundle.json").read_text(encoding="utf-8"))
+    month = max(
+        (u for u in sample["usage"] if u["customer"] == "id:" + ELDER["number"] and u.get("days")),
+        key=lambda u: u["period"],
+    )
+    days = month["days"]
+    peak, low = days.index(max(days)) + 1, days.index(min(days)) + 1
+    assert text(kiosk, f"usage.day.{peak}") == f"{peak}\n{max(days):.1f}"
+    assert sum(find(kiosk, f"usage.day.{peak}").parent.fill[:3]) < sum(find(kiosk, f"usage.day.{low}").parent.fill[:3])
+    assert f"本月共 {sum(days):.0f} 度；{peak} 日用电最多" in text(kiosk, "usage.daily.legend")
 
 
 def test_outage_notices_by_area_without_a_card(make_kiosk: MakeKiosk, bus: BusClient, core: CoreProcess) -> None:

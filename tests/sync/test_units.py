@@ -134,3 +134,16 @@ def test_clean_events_pass_untouched_and_allowed_customers_stay() -> None:
     assert scrub(quiet) is quiet
     tagged = {"topic": "ticket.issued", "data": {"customer": {"kind": "ic", "hash": "cd" * 32, "masked": "01**44"}}}
     assert scrub(tagged) == tagged
+
+
+def test_daily_usage_must_cover_its_month() -> None:
+    from pydantic import ValidationError
+
+    from edge.schemas.sync import Usage
+
+    ok = Usage(customer_hash="ab" * 32, period="2026-02", kwh=280.0, days=[10.0] * 28)
+    assert ok.days is not None and len(ok.days) == 28
+    with pytest.raises(ValidationError, match="has 30 days, the month has 28"):
+        Usage(customer_hash="ab" * 32, period="2026-02", kwh=280.0, days=[10.0] * 30)
+    with pytest.raises(ValidationError, match="out of range"):
+        Usage(customer_hash="ab" * 32, period="2026-03", kwh=1.0, days=[-1.0] + [0.0] * 30)
