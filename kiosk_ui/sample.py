@@ -28,7 +28,7 @@ def sample_bundle(home: Home) -> dict[str, Any]:
         )
     except (OSError, json.JSONDecodeError) as exc:
         raise KioskError(f"kiosk sample bundle: {exc}") from exc
-    for kind in ("bills", "usage"):
+    for kind in ("bills", "usage", "supplies"):
         for item in bundle.get(kind, []):
             card_kind, _, number = str(item.pop("customer")).partition(":")
             item["customer_hash"] = make_ref(card_kind, number, key=key).hash

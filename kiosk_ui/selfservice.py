@@ -202,9 +202,28 @@ def _areas(k: Kiosk, box: BoxLayout, on_pick: Any, chosen: str | None, kid: str)
         box.add_widget(b)
 
 
+def _outage_list(k: Kiosk, box: BoxLayout, found: list[dict[str, Any]], none: str) -> None:
+    for o in found[:3]:
+        panel = Panel(fill=RED_LIGHT if o["kind"] == "fault" else GREEN_LIGHT, orientation="vertical", padding=12)
+        starts, ends = str(o["starts"])[:16].replace("T", " "), str(o.get("ends") or "")[:16].replace("T", " ")
+        when = k.t("outage.when", starts=starts, ends=ends) if ends else k.t("outage.when.open", starts=starts)
+        panel.add_widget(Text(f"{k.t('outage.' + o['kind'])}  {when}", size=k.fs(26), bold=True, halign="left"))
+        panel.add_widget(Text(o["text"], size=k.fs(26), halign="left", kid=f"outage.{o['id']}"))
+        box.add_widget(panel)
+    if not found:
+        box.add_widget(Text(none, size=k.fs(30), color=GREEN, kid="outage.none"))
+
+
 def outages(k: Kiosk) -> Widget:
     body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=12)
     _title(k, body, "outage.title")
+    if k.found is not None and k.found.get("outages_for") == "supply":
+        # an identified customer whose supply address HQ sent: their own notices, no area to pick
+        body.add_widget(Text(k.t("outage.mine"), size=k.fs(28), color=MUTED, size_hint_y=None, height=k.fs(44)))
+        mine = BoxLayout(orientation="vertical", spacing=10)
+        _outage_list(k, mine, k.found.get("outages", []), k.t("outage.mine.none"))
+        body.add_widget(mine)
+        return body
     row = BoxLayout(orientation="horizontal", spacing=20)
     left = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.38)
     left.add_widget(Text(k.t("outage.pick"), size=k.fs(26), color=MUTED))
@@ -224,15 +243,7 @@ def outages(k: Kiosk) -> Widget:
     row.add_widget(left)
     right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.62)
     if k.area is not None and k.outages is not None:
-        for o in k.outages[:3]:
-            panel = Panel(fill=RED_LIGHT if o["kind"] == "fault" else GREEN_LIGHT, orientation="vertical", padding=12)
-            starts, ends = str(o["starts"])[:16].replace("T", " "), str(o.get("ends") or "")[:16].replace("T", " ")
-            when = k.t("outage.when", starts=starts, ends=ends) if ends else k.t("outage.when.open", starts=starts)
-            panel.add_widget(Text(f"{k.t('outage.' + o['kind'])}  {when}", size=k.fs(26), bold=True, halign="left"))
-            panel.add_widget(Text(o["text"], size=k.fs(26), halign="left", kid=f"outage.{o['id']}"))
-            right.add_widget(panel)
-        if not k.outages:
-            right.add_widget(Text(k.t("outage.none", area=k.area), size=k.fs(30), color=GREEN, kid="outage.none"))
+        _outage_list(k, right, k.outages, k.t("outage.none", area=k.area))
     else:
         right.add_widget(Icon("outage", color=GREY))
     row.add_widget(right)

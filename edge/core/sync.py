@@ -26,7 +26,8 @@ The ``sync`` agent never writes ``hall.db``; it asks the core:
   ``bundle.refused`` event; a good one by ``bundle.applied``. Re-applying the bundle in force is a
   no-op; an older version is refused.
 - ``bundle.status`` (read) and ``bundle.lookup {customer_hash | address}`` (read) for the panel and
-  kiosk: version and time of the bundle in force; a customer's bills and usage, outages by address.
+  kiosk: version and time of the bundle in force; a customer's bills and usage, and the outages at
+  their supply address (``outages_for: "supply"``; the address itself is not returned); outages by address.
 """
 
 from __future__ import annotations
@@ -286,12 +287,13 @@ class SyncArea:
         items += [("outage", o.id, o.model_dump_json()) for o in bundle.outages]
         items += [("bill", f"{b.customer_hash}|{b.period}", b.model_dump_json()) for b in bundle.bills]
         items += [("usage", f"{u.customer_hash}|{u.period}", u.model_dump_json()) for u in bundle.usage]
+        items += [("supply", x.customer_hash, x.model_dump_json()) for x in bundle.supplies]
         self.db.conn.executemany("INSERT INTO bundle_items (kind, key, data) VALUES (?, ?, ?)", items)
         self.db.conn.executemany(
             "INSERT INTO customer_tags (hash, tags) VALUES (?, ?) ON CONFLICT(hash) DO UPDATE SET tags = excluded.tags",
             [(t.hash, json.dumps(sorted(set(t.tags)))) for t in bundle.customer_tags],
         )
-        kinds = ("business", "counter", "staff", "tag", "outage", "bill", "usage")
+        kinds = ("business", "counter", "staff", "tag", "outage", "bill", "usage", "supply")
         return {k: sum(1 for i in items if i[0] == k) for k in kinds}
 
     def bundle_status(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
@@ -321,8 +323,14 @@ class SyncArea:
                     (kind, lo, hi),
                 )
                 out[key] = [json.loads(r[0]) for r in rows]
-        if req.address:
-            address = "".join(req.address.split())
+        address = "".join(req.address.split()) if req.address else ""
+        if req.customer_hash and not address:
+            # the customer's own supply address (not returned): their outages come with their bills
+            row = self.db.one("SELECT data FROM bundle_items WHERE kind = 'supply' AND key = ?", (req.customer_hash,))
+            if row is not None:
+                address = "".join(json.loads(row[0])["address"].split())
+                out["outages_for"] = "supply"
+        if address:
             for r in self.db.all("SELECT data FROM bundle_items WHERE kind = 'outage' ORDER BY key"):
                 outage = json.loads(r[0])
                 if any(address.startswith("".join(a.split())) for a in outage["addresses"]):

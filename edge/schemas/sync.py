@@ -186,6 +186,13 @@ class Usage(_Item):
         return self
 
 
+class Supply(_Item):
+    """Where a customer's electricity is supplied: their outage notices follow from it."""
+
+    customer_hash: str = Field(pattern=HASH)
+    address: str = Field(min_length=2, max_length=200)
+
+
 class Bundle(_Item):
     """What HQ sends down. Applied whole or not at all; versions only go up."""
 
@@ -198,6 +205,7 @@ class Bundle(_Item):
     outages: list[Outage] = Field(default_factory=list, max_length=5000)
     bills: list[Bill] = Field(default_factory=list, max_length=500_000)
     usage: list[Usage] = Field(default_factory=list, max_length=500_000)
+    supplies: list[Supply] = Field(default_factory=list, max_length=500_000)
 
     @model_validator(mode="after")
     def _references(self) -> Bundle:
@@ -208,6 +216,7 @@ class Bundle(_Item):
         _unique("outage id", [o.id for o in self.outages])
         _unique("bill", [f"{b.customer_hash[:8]}… {b.period}" for b in self.bills])
         _unique("usage", [f"{u.customer_hash[:8]}… {u.period}" for u in self.usage])
+        _unique("supply of customer", [f"{x.customer_hash[:8]}…" for x in self.supplies])
         codes = {b.code for b in self.businesses}
         for c in self.counters:
             for code in [*c.primary, *c.secondary]:

@@ -74,6 +74,21 @@ def test_outage_notices_by_area_without_a_card(make_kiosk: MakeKiosk, bus: BusCl
     assert text(kiosk, "outage.none") == "示范市城西区建设路：近期没有停电安排"
 
 
+def test_an_identified_customer_sees_the_outages_at_their_supply_address(
+    make_kiosk: MakeKiosk, bus: BusClient, core: CoreProcess, publish: Publish
+) -> None:
+    load_sample(bus, Home(core.home.root))
+    kiosk = make_kiosk()
+    tap(kiosk, "attract.lookup")
+    publish("card.id.read", card_event(core.home, elderly=True, **ELDER))
+    until(lambda: kiosk.found is not None, what="the customer's bundle data")
+    assert "示范市城东区解放路36号" not in str(kiosk.found)  # the address stays with the core
+    tap(kiosk, "lookup.outage")
+    assert "解放路1—88号停电" in text(kiosk, "outage.PL-20261128-01")
+    assert "您的用电地址近期的停电安排" in texts(kiosk)
+    assert "FT-20261125-07" not in str(kiosk.found["outages"])  # another district's outage
+
+
 def test_repair_report_is_a_durable_event_for_hq(
     make_kiosk: MakeKiosk, bus: BusClient, core: CoreProcess, publish: Publish
 ) -> None:
