@@ -114,11 +114,7 @@ class Kiosk(BoxLayout):
         self.last_touch = self.clock()
 
     def businesses(self) -> list[Offer]:
-        """The businesses to offer: the core's (from ``queue.status``), else the local config's.
-
-        ``queue.status`` does not say whether a business has a green channel, so that comes from
-        the local config (a business it does not know gets none).
-        """
+        """The businesses to offer: the core's (from ``queue.status``, HQ's bundle included), else the local config's."""
         local = {b.code: b for b in self.hall.businesses}
         listed = (self.status or {}).get("businesses") or []
         if not listed:
@@ -127,7 +123,8 @@ class Kiosk(BoxLayout):
         for b in listed:
             mine = local.get(b["code"])
             icon = b.get("icon") or (mine.icon if mine else "")
-            offers.append(Offer(b["code"], b["name"], b.get("name_en", ""), icon, bool(mine and mine.green_channel)))
+            green = b["green_channel"] if "green_channel" in b else bool(mine and mine.green_channel)
+            offers.append(Offer(b["code"], b["name"], b.get("name_en", ""), icon, bool(green)))
         return offers
 
     def t(self, key: str, **values: Any) -> str:

@@ -566,6 +566,7 @@ class Queue:
                     "name": b.name,
                     "name_en": b.name_en,
                     "icon": b.icon,
+                    "green_channel": b.green_channel,
                     "waiting": len(mine),
                     "longest_wait_s": round(max((now - w.queued_at for w in mine), default=0)),
                 }

@@ -61,6 +61,7 @@ def test_ticket_and_counter_commands(core: CoreProcess, hall_home: Home) -> None
     hall_json(hall_home, "ticket", "evaluate", "A002", "5")
     status = hall_json(hall_home, "status")
     assert isinstance(status, dict) and status["businesses"][0]["waiting"] == 1
+    assert [b["green_channel"] for b in status["businesses"]] == [True, True, True, False]
 
 
 @pytest.mark.parametrize(
