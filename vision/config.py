@@ -124,6 +124,14 @@ class VisionConfig(_Strict):
         10.0, ge=1.0, le=600.0, title="Occupancy period", description="Seconds between zone occupancy reports."
     )
     enrol_days: int = Field(365, ge=1, le=3650, title="Enrolment term", description="Days a VIP enrolment lasts.")
+    match_threshold: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        title="Match threshold",
+        description="Similarity a VIP match needs, from `hall vision calibrate` on this hall's labelled pairs; "
+        "absent: the built-in value (see vision/MODELS.md).",
+    )
     enrol_timeout_s: float = Field(
         15.0, ge=2.0, le=120.0, title="Enrolment time", description="Seconds to find three usable faces."
     )

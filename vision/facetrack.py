@@ -48,6 +48,7 @@ class FaceStage:
         zones: list[tuple[str, Polygon]] | None = None,
         emotions: EmotionWindow | None = None,
         expressions: Any = None,
+        match_threshold: float | None = None,
     ) -> None:
         if encoder is None:
             from vision.embed import FaceEncoder
@@ -69,9 +70,13 @@ class FaceStage:
         self.matrix = np.zeros((0, 192), np.float32)
         self.names: dict[str, str] = {}
         self.voters: dict[int, Voter] = {}
+        self.match_threshold = match_threshold
         self.visits = Visits()
         self.announced: set[int] = set()
         self.enrolment: dict[str, Any] | None = None
+
+    def _voter(self) -> Voter:
+        return Voter() if self.match_threshold is None else Voter(threshold=self.match_threshold)
 
     def request_enrolment(self, customer: dict[str, str], kiosk: str, when: str, until: float, days: int) -> None:
         """Take the next three usable faces in view (before ``until``) as this customer's enrolment."""
@@ -152,7 +157,7 @@ class FaceStage:
                 continue
             vec = self.encoder.embedder.embed([align(frame, q.eyes)])[0]
             best, sim, second = best_two(self.ids, self.matrix, vec)
-            decided = self.voters.setdefault(track.id, Voter()).add(best, sim, second)
+            decided = self.voters.setdefault(track.id, self._voter()).add(best, sim, second)
             if decided is None:
                 continue
             self.announced.add(track.id)

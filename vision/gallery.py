@@ -190,12 +190,13 @@ def best_two(ids: list[str] | np.ndarray, matrix: np.ndarray, probe: np.ndarray)
 class Voter:
     """Per-track decision over the last ``window`` face frames; abstains (None) unless ``need`` agree."""
 
-    def __init__(self, window: int = 5, need: int = 3) -> None:
+    def __init__(self, window: int = 5, need: int = 3, threshold: float = MATCH_THRESHOLD) -> None:
         self.votes: deque[str | None] = deque(maxlen=window)
         self.need = need
+        self.threshold = threshold
 
     def add(self, best: str | None, sim: float, second: float) -> str | None:
-        ok = best is not None and sim >= MATCH_THRESHOLD and sim - second >= MATCH_MARGIN
+        ok = best is not None and sim >= self.threshold and sim - second >= MATCH_MARGIN
         self.votes.append(best if ok else None)
         top = Counter(v for v in self.votes if v is not None).most_common(1)
         if top and top[0][1] >= self.need and top[0][1] > len(self.votes) - top[0][1]:

@@ -113,6 +113,50 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    import csv
+
+    from vision.calibrate import threshold_for_far
+    from vision.embed import FaceEncoder, verify_images
+
+    try:
+        with open(args.pairs, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        print(f"hall vision calibrate: {args.pairs}: {exc.strerror}", file=sys.stderr)
+        return 2
+    if not rows or not {"a", "b", "same"} <= set(rows[0]):
+        print(f"hall vision calibrate: {args.pairs}: needs columns a,b,same and at least one row", file=sys.stderr)
+        return 2
+    encoder = FaceEncoder()
+    genuine: list[float] = []
+    impostor: list[float] = []
+    unusable = 0
+    for row in rows:
+        result = verify_images(encoder, row["a"], row["b"])
+        if "reason" in result:
+            unusable += 1
+            continue
+        (genuine if row["same"].strip() in ("1", "true", "yes") else impostor).append(float(result["similarity"]))
+    try:
+        cal = threshold_for_far(genuine, impostor, args.far)
+    except ValueError as exc:
+        print(f"hall vision calibrate: {exc}", file=sys.stderr)
+        return 2
+    out = {**cal.to_dict(), "unusable_pairs": unusable, "config": f"match_threshold = {cal.threshold:.4f}"}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(
+            f"threshold {cal.threshold:.4f}: {cal.false_accepts}/{cal.impostor} impostors accepted, "
+            f"{cal.false_rejects}/{cal.genuine} genuine pairs missed ({unusable} pairs without a usable face)"
+        )
+        if not cal.enough:
+            print(f"too few impostor pairs to show a false-accept rate of {args.far}: label more", file=sys.stderr)
+        print(f"put under [services.vision]: {out['config']}")
+    return 0
+
+
 def _gallery(home_root: Path) -> Any:
     from vision.gallery import Gallery
 
@@ -241,6 +285,11 @@ def add_tools(sub: Any) -> None:
     p.add_argument("--pairs", help="CSV file with columns a,b: one JSON line per pair, in order")
     p.add_argument("--json", action="store_true", help='print {"similarity", "same"} (and "reason")')
     p.set_defaults(func=_verify)
+    p = sub.add_parser("calibrate", help="the match threshold for a target false-accept rate, from labelled pairs")
+    p.add_argument("--pairs", required=True, help="CSV file with columns a,b,same (same: 1 or 0)")
+    p.add_argument("--far", type=float, default=0.001, help="target false-accept rate (default 0.001)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_calibrate)
     p = sub.add_parser("enroll", help="add a consenting customer's face to the VIP gallery")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="one to five photos, each with one usable face")
     p.add_argument("--who", required=True, help="the customer, as they signed the consent")

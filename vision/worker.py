@@ -132,6 +132,7 @@ def run(
             Gallery.at_home(Home.from_env().root),
             zones=[(z.name, Polygon(z.polygon)) for z in camera.zones],
             emotions=EmotionWindow(f"camera:{camera.name}", cfg.emotion_window_s, cfg.emotion_min_people),
+            match_threshold=cfg.match_threshold,
         )
     analyzer = Analyzer(camera, cfg, floor_size=floor_size, faces=faces)
     png = str(Home.from_env().root / "vision" / "heatmap.png")

@@ -95,3 +95,40 @@ def test_verify_without_a_usable_face_says_why(fetched: list[Path]) -> None:
     assert result["reason"].endswith("floorplan.png: no face found")
     out = _hall("verify", str(assets.path("obama.jpg")), "--json")
     assert out.returncode == 2 and "two images" in out.stderr
+
+
+def test_calibrate_sets_the_threshold_between_impostors_and_genuine_pairs(fetched: list[Path], tmp_path: Path) -> None:
+    d = assets.assets_dir()
+    rows = [
+        ("obama.jpg", "obama2.jpg", 1),
+        ("obama2.jpg", "obama3.jpg", 1),
+        ("obama.jpg", "obama3.jpg", 1),
+        ("obama.jpg", "biden.jpg", 0),
+        ("biden.jpg", "obama3.jpg", 0),
+        ("biden.jpg", "obama2.jpg", 0),
+    ]
+    csv = tmp_path / "labelled.csv"
+    csv.write_text("a,b,same\n" + "".join(f"{d / a},{d / b},{s}\n" for a, b, s in rows))
+    out = _hall("calibrate", "--pairs", str(csv), "--far", "0.01", "--json")
+    assert out.returncode == 0, out.stderr
+    cal = json.loads(out.stdout)
+    assert (cal["genuine"], cal["impostor"], cal["false_accepts"], cal["false_rejects"]) == (3, 3, 0, 0)
+    assert cal["enough"] is False  # three impostor pairs cannot show 1 %
+    verified = _hall("verify", "--pairs", str(csv), "--json")
+    sims = [json.loads(line)["similarity"] for line in verified.stdout.splitlines()]
+    assert max(sims[3:]) < cal["threshold"] <= min(sims[:3])
+    assert cal["config"] == f"match_threshold = {cal['threshold']:.4f}"
+    unlabelled = tmp_path / "unlabelled.csv"
+    unlabelled.write_text(f"a,b\n{d / 'obama.jpg'},{d / 'biden.jpg'}\n")
+    bad = _hall("calibrate", "--pairs", str(unlabelled))
+    assert bad.returncode == 2 and "needs columns a,b,same" in bad.stderr
+
+
+def test_a_calibrated_threshold_decides_the_vote() -> None:
+    from vision.gallery import Voter
+
+    strict, lenient = Voter(window=3, need=2, threshold=0.8), Voter(window=3, need=2, threshold=0.5)
+    for _ in range(3):
+        strict_say = strict.add("vip-1", 0.7, 0.1)
+        lenient_say = lenient.add("vip-1", 0.7, 0.1)
+    assert (strict_say, lenient_say) == (None, "vip-1")
