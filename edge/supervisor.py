@@ -215,7 +215,17 @@ def describe(env: dict[str, object]) -> str | None:
         return f"{stamp}  {topic} {json.dumps(d, ensure_ascii=False)[:90]}"
 
 
-_QUIET = {"ticket.serving", "sync.status", "heatmap.minute", "voice.announced", "seat.presence"}
+_QUIET = {
+    "ticket.serving",
+    "sync.status",
+    "heatmap.minute",
+    "voice.announced",
+    "seat.presence",
+    "zone.dwell",
+    "zone.occupancy",
+    "queue.length",
+    "probe.sent",
+}
 _LINES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ticket.issued": lambda d: (
         f"取号 {d['number']} {d['business_name']}  前面 {d['people_ahead']} 人, 约 {d['wait_minutes']} 分钟"
@@ -238,4 +248,8 @@ _LINES: dict[str, Callable[[dict[str, Any]], str]] = {
     "alert.raised": lambda d: f"告警 {d.get('message', d.get('rule'))}",
     "alert.cleared": lambda d: f"告警解除 {d.get('rule')}",
     "bundle.applied": lambda d: f"HQ 数据包 v{d['version']} 已生效",
+    "card.id.read": lambda d: f"刷身份证 {d.get('name_masked', '')} {d['customer']['masked']}",
+    "card.ic.read": lambda d: f"读购电卡 {d['customer']['masked']}",
+    "vip.arrived": lambda d: f"贵宾到店 {d.get('who', '')}",
+    "staff.requested": lambda d: f"呼叫工作人员 ({d.get('kiosk', '')})",
 }
