@@ -46,6 +46,9 @@ def heatmap_path(home_root: Path) -> Path:
     return home_root / "vision" / "heatmap.png"
 
 
+WITHDRAWAL_CHECK_S = 30.0  # a withdrawal missed on the bus is applied from the log within this
+
+
 class Service:
     """Supervises the camera workers and renders the hall heatmap."""
 
@@ -133,15 +136,51 @@ class Service:
         )
         return None
 
+    def catch_up_withdrawals(self, bus: Any) -> int:
+        """Apply every withdrawal in the hall's log after the saved cursor (a missed event, or one
+        recorded while this service was down, still deletes the face); return how many were read."""
+        cursor_file = self.home_root / "vision" / "consent.cursor"
+        try:
+            cursor = int(cursor_file.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            cursor = 0
+        read = 0
+        while True:
+            batch = bus.request("events.since", {"seq": cursor, "prefix": "consent.recorded", "limit": 500})
+            for env in batch:
+                cursor = int(env["seq"])
+                read += 1
+                data = dict(env["data"])
+                if env["topic"] == "consent.recorded" and data.get("decision") == "withdrawn":
+                    out = self.on_consent(data, str(env["ts"]))
+                    if out is not None and out[1].get("removed"):
+                        bus.request("event.publish", {"topic": out[0], "data": out[1], "durable": out[2]})
+            if len(batch) < 500:
+                break
+        cursor_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cursor_file.with_suffix(".tmp")
+        tmp.write_text(str(cursor))
+        tmp.replace(cursor_file)
+        return read
+
     def run(self) -> None:
+        import time
+
         from edge.bus import BusClient, Subscriber
         from edge.errors import HallError
 
         sub = Subscriber(["heatmap.minute", "consent.recorded"])
         bus = BusClient("vision", timeout=2.0, retries=2)
+        next_catch_up = 0.0
         try:
             while not self.stop.is_set():
                 self.supervise()
+                if time.monotonic() >= next_catch_up:
+                    next_catch_up = time.monotonic() + WITHDRAWAL_CHECK_S
+                    try:
+                        self.catch_up_withdrawals(bus)
+                    except HallError as exc:
+                        log.warning("withdrawals not checked yet: %s", exc)
                 env = sub.recv(timeout=0.5)
                 if env is None:
                     continue

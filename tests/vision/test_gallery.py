@@ -153,3 +153,37 @@ def test_consent_for_a_kiosk_without_a_face_camera_is_answered(hall_home: Home) 
         False,
     )
     assert service.on_consent({"customer": customer, "purpose": "marketing", "decision": "granted"}, "x") is None
+
+
+def test_a_withdrawal_recorded_while_vision_was_down_still_deletes_the_face(core: object, tmp_path: Path) -> None:
+    from edge.bus import BusClient, Endpoints
+    from vision.config import VisionConfig
+    from vision.gallery import Consent, Gallery
+    from vision.service import Service
+
+    home = Home.from_env()
+    gallery = Gallery.at_home(home.root)
+    consent = Consent(who="张*", when="2026-11-25T10:00:00+08:00", purpose="face_recognition", screen="k1")
+    vec = np.ones((1, 192), np.float32) / np.sqrt(192)
+    kept = gallery.enroll(vec, consent, "b" * 64, 30)
+    gallery.enroll(vec, consent, "a" * 64, 30)
+    gallery.close()
+    with BusClient("kiosk", endpoints=Endpoints.local(home)) as bus:
+        withdrawn = {
+            "customer": {"hash": "a" * 64, "masked": "1101**********002X"},
+            "purpose": "face_recognition",
+            "screen": "consent",
+            "decision": "withdrawn",
+            "kiosk": "k1",
+        }
+        bus.request("event.publish", {"topic": "consent.recorded", "data": withdrawn})
+        service = Service(VisionConfig(), home.root, [])
+        assert service.catch_up_withdrawals(bus) == 1
+        assert service.catch_up_withdrawals(bus) == 0  # the cursor is kept: nothing read twice
+        forgotten = bus.request("events.since", {"seq": 0, "prefix": "face.forgotten"})
+    gallery = Gallery.at_home(home.root)
+    try:
+        assert [e.id for e in gallery.entries()] == [kept]
+    finally:
+        gallery.close()
+    assert [e["data"]["removed"] for e in forgotten] == [1]
