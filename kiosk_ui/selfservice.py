@@ -221,7 +221,10 @@ def outages(k: Kiosk) -> Widget:
         # an identified customer whose supply address HQ sent: their own notices, no area to pick
         body.add_widget(Text(k.t("outage.mine"), size=k.fs(28), color=MUTED, size_hint_y=None, height=k.fs(44)))
         mine = BoxLayout(orientation="vertical", spacing=10)
-        _outage_list(k, mine, k.found.get("outages", []), k.t("outage.mine.none"))
+        found = k.found.get("outages", [])
+        _outage_list(k, mine, found, k.t("outage.mine.none"))
+        for _ in range(3 - max(1, len(found[:3]))):
+            mine.add_widget(Widget())  # room for up to three notices, each a third of the screen
         body.add_widget(mine)
         return body
     row = BoxLayout(orientation="horizontal", spacing=20)
