@@ -402,12 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     home = Home.from_env().ensure()
     ctx = Context(hall, cfg, home.root, demo=os.environ.get("HALL_DEMO") == "1")
-    try:
-        import setproctitle
+    from edge.proc import set_title
 
-        setproctitle.setproctitle("hall devices")
-    except ImportError:
-        pass
+    set_title("hall devices")
     bus = BusClient("devices", timeout=2.0, retries=0)
     outbox = Outbox(bus)
     units = build_units(ctx)

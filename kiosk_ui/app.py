@@ -121,9 +121,6 @@ def _demo_bundle(home: Any) -> None:
 
 
 def _title() -> None:
-    try:
-        import setproctitle
+    from edge.proc import set_title
 
-        setproctitle.setproctitle("hall kiosk")
-    except ImportError:
-        pass
+    set_title("hall kiosk")

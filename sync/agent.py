@@ -40,6 +40,7 @@ from typing import Any
 from edge.core.hub import MAX_REQUEST_BYTES
 from edge.errors import BusError, HallError
 from edge.paths import Home
+from edge.proc import set_title
 from edge.schemas.sync import LANES
 from sync.config import Credential, SyncConfig, load_credential, save_credential
 from sync.errors import AuthError, GapRefused, LinkDown, Refused, SyncError
@@ -295,7 +296,7 @@ def run(config_path: str | None) -> int:
     faulthandler.enable()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    _title("hall sync")
+    set_title("hall sync")
     home = Home.from_env()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -335,12 +336,3 @@ def run(config_path: str | None) -> int:
             demo_hq.terminate()
             demo_hq.wait(10)
     return 0
-
-
-def _title(name: str) -> None:
-    try:
-        import setproctitle
-
-        setproctitle.setproctitle(name)
-    except ImportError:
-        pass

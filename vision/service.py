@@ -232,12 +232,9 @@ def _serve(args: argparse.Namespace) -> int:
     except HallError as exc:
         print(f"hall vision: {exc}", file=sys.stderr)
         return 2
-    try:
-        import setproctitle
+    from edge.proc import set_title
 
-        setproctitle.setproctitle("hall vision")
-    except ImportError:
-        pass
+    set_title("hall vision")
     signal.signal(signal.SIGTERM, lambda signum, frame: service.stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: service.stop.set())
     log.info("vision: cameras %s", ", ".join(c.name for c in cameras) or "none")

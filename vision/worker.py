@@ -102,12 +102,9 @@ def run(
 
     camera = Camera.model_validate(camera_json)
     cfg = VisionConfig.model_validate(cfg_json)
-    try:
-        import setproctitle
+    from edge.proc import set_title
 
-        setproctitle.setproctitle(f"hall vision: camera {camera.name}")
-    except ImportError:
-        pass
+    set_title(f"hall vision: camera {camera.name}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())

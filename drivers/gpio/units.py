@@ -172,7 +172,8 @@ class SensorUnit:
                 got = deb.advance(now)
                 if got is not None:
                     self.counters["seat_changes"] += 1
-                    out.append(("seat.presence", {"counter": counter, "present": got[0], "source": "ir"}, False))
+                    # a change is a staffing fact for HQ's analytics (as the camera's seats are)
+                    out.append(("seat.presence", {"counter": counter, "present": got[0], "source": "ir"}, True))
         for topic, data, durable in out:
             if self._publish is not None:
                 self._publish(topic, data, durable=durable)

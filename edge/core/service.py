@@ -31,6 +31,7 @@ from edge.config import HallConfig
 from edge.core.hub import Handler, Hub
 from edge.errors import Conflict, HallError, InvalidRequest
 from edge.paths import Home
+from edge.proc import set_title
 from edge.queue.engine import Queue
 from edge.schemas import bus as bus_schema
 from edge.schemas import devices as devices_schema
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
     args = parser.parse_args(argv)
     faulthandler.enable()
-    _title("hall core")
+    set_title("hall core")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         cfg = config.load(args.config)
@@ -292,12 +293,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         core.close()
     return 0
-
-
-def _title(name: str) -> None:
-    try:
-        import setproctitle
-
-        setproctitle.setproctitle(name)
-    except ImportError:
-        pass

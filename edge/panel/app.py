@@ -248,12 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     import uvicorn
 
-    try:
-        import setproctitle
+    from edge.proc import set_title
 
-        setproctitle.setproctitle("hall panel")
-    except ImportError:
-        pass
+    set_title("hall panel")
     server = uvicorn.Server(
         uvicorn.Config(build_app(panel), host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
     )

@@ -127,9 +127,9 @@ def test_seat_presence_needs_the_hold_time(factory: MockFactory, clock: Clock) -
     assert events.items == []
     clock.advance(0.2)
     unit.poll()
-    assert events.items == [("seat.presence", {"counter": "1", "present": True, "source": "ir"}, False)]
+    assert events.items == [("seat.presence", {"counter": "1", "present": True, "source": "ir"}, True)]
     step(factory, clock, unit, "GPIO13", False, dt=2.5)
-    assert events.items[-1] == ("seat.presence", {"counter": "1", "present": False, "source": "ir"}, False)
+    assert events.items[-1] == ("seat.presence", {"counter": "1", "present": False, "source": "ir"}, True)
     unit.stop()
 
 
@@ -237,9 +237,9 @@ def test_demo_staff_sit_while_their_counter_is_open(factory: MockFactory, clock:
     seats.on_event({"topic": "counter.paused", "data": {"id": "1", "state": "paused"}})
     clock.advance(2.5)
     unit.poll()
-    assert events.items[-1] == ("seat.presence", {"counter": "1", "present": False, "source": "ir"}, False)
+    assert events.items[-1] == ("seat.presence", {"counter": "1", "present": False, "source": "ir"}, True)
     seats.on_event({"topic": "counter.resumed", "data": {"id": "1", "state": "open"}})
     clock.advance(2.5)
     unit.poll()
-    assert events.items[-1] == ("seat.presence", {"counter": "1", "present": True, "source": "ir"}, False)
+    assert events.items[-1] == ("seat.presence", {"counter": "1", "present": True, "source": "ir"}, True)
     unit.stop()
