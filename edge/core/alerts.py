@@ -340,6 +340,12 @@ class Alerts:
         day = business_day(now, self.zone, self.core.cfg.hall.rollover_time)
         row = self.db.one("SELECT data FROM facts WHERE kind = 'door' AND key = ?", (day,))
         counts: dict[str, Any] = json.loads(row[0]) if row else {"in": 0, "out": 0, "hours_in": [0] * 24}
+        # one counter per hall: where IR beams count the door, a camera on the same door would count
+        # everyone twice, so camera crossings count only until the first IR crossing of the day
+        kind = str(data.get("source") or "").split(":", 1)[0] or "other"
+        if kind != "ir" and counts.get("counted_by") == "ir":
+            return
+        counts["counted_by"] = "ir" if kind == "ir" else counts.get("counted_by", kind)
         counts[direction] += 1
         if direction == "in":
             counts["hours_in"][datetime.fromtimestamp(now, self.zone).hour] += 1

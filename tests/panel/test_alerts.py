@@ -131,3 +131,11 @@ def test_a_device_fault_other_than_paper_raises_device_offline(bus: BusClient, c
         raised = wait_event(sub, "alert.raised")["data"]
         assert (raised["key"], raised["data"]["state"]) == ("device_offline:printer", "fault")
         assert "故障" in raised["message"]
+
+
+def test_the_door_is_counted_once_where_ir_beams_and_a_camera_both_watch_it(bus: BusClient) -> None:
+    for source in ("camera:entrance", "camera:entrance", "ir:main", "camera:entrance", "ir:main"):
+        publish(bus, "door.crossed", {"direction": "in", "source": source})
+    facts = bus.request("hall.facts")
+    # two camera crossings before the beams reported, then only the beams count
+    assert facts["door"]["today"]["in"] == 4
