@@ -26,22 +26,47 @@ def hall_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     return Home(root).ensure()
 
 
-class CoreProcess:
+class ChildProcess:
+    """A hall command as a child process, its output appended to ``log``; kill -9 or stop it."""
+
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> int | None:
+        """Terminate politely (10 s), then kill; the exit status, or None if never started."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                return self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        return self.proc.wait()
+
+
+class CoreProcess(ChildProcess):
     """``hall core`` as a child process; start, kill -9 and restart it."""
 
     def __init__(self, home: Home, config: Path | None = None) -> None:
         self.home = home
         self.config = config
-        self.proc: subprocess.Popen[bytes] | None = None
         self.log = home.root / "core.log"
 
     def start(self) -> CoreProcess:
         argv = [sys.executable, "-m", "edge", "core"]
         if self.config:
             argv += ["--config", str(self.config)]
-        env = {**os.environ, "HALL_HOME": str(self.home.root)}
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.spawn(argv, {**os.environ, "HALL_HOME": str(self.home.root)})
         self.wait_ready()
         return self
 
@@ -57,22 +82,6 @@ class CoreProcess:
                 except BusError:
                     continue
         raise RuntimeError("core did not answer a ping")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                return self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                return self.proc.wait()
-        return self.proc.returncode
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from edge.paths import Home
-from tests.conftest import CoreProcess
+from tests.conftest import ChildProcess, CoreProcess
 
 MANAGER = ("mgr-wang", "Lantern-Quay-2718")
 STAFF = ("staff-li", "Harbour-Fig-5521")
@@ -43,7 +43,7 @@ def add_user(home: Home, name: str, role: str, password: str) -> None:
     )
 
 
-class PanelProcess:
+class PanelProcess(ChildProcess):
     """``hall panel`` on a free local port, with its output in ``panel.log``."""
 
     def __init__(self, home: Home) -> None:
@@ -51,14 +51,11 @@ class PanelProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = home.root / "panel.log"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PanelProcess:
         argv = [sys.executable, "-m", "edge", "panel", "--host", "127.0.0.1", "--port", str(self.port)]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                argv, env={**os.environ, "HALL_HOME": str(self.home.root)}, stdout=log, stderr=subprocess.STDOUT
-            )
+        self.spawn(argv, {**os.environ, "HALL_HOME": str(self.home.root)})
+        assert self.proc is not None
         with httpx.Client(base_url=self.url, timeout=1.0) as client:
             for _ in range(100):
                 if self.proc.poll() is not None:
@@ -70,15 +67,6 @@ class PanelProcess:
                     pass
                 time.sleep(0.1)  # polling for the port to open, bounded by the loop
         raise RuntimeError("panel did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 class Client:

@@ -26,7 +26,7 @@ import pytest
 
 from edge.paths import Home
 from sync.config import Credential
-from tests.conftest import CoreProcess
+from tests.conftest import ChildProcess, CoreProcess
 
 SYNC_TOML = """
 [services.sync]
@@ -129,14 +129,13 @@ def hall_cmd(*args: str, env: dict[str, str] | None = None, stdin: str | None = 
     return out.stdout
 
 
-class HqServer:
+class HqServer(ChildProcess):
     """``hall hq serve`` as a child process on a fixed port, restartable."""
 
     def __init__(self, db: str, log: Path) -> None:
         self.db = db
         self.port = free_port()
         self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -144,8 +143,7 @@ class HqServer:
 
     def start(self) -> HqServer:
         argv = [sys.executable, "-m", "edge", "hq", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([*argv, "--db", self.db], stdout=log, stderr=subprocess.STDOUT)
+        self.spawn([*argv, "--db", self.db])
         wait_for(self._ready, 30, "the HQ server to answer /healthz")
         return self
 
@@ -162,20 +160,6 @@ class HqServer:
         line = hall_cmd("hq", "hall", "add", hall, "--url", url or self.url, "--db", self.db)
         return Credential.from_json(line.strip())
 
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
 
 @pytest.fixture
 def hq(hq_db: str, tmp_path: Path) -> Iterator[HqServer]:
@@ -184,36 +168,18 @@ def hq(hq_db: str, tmp_path: Path) -> Iterator[HqServer]:
     server.stop()
 
 
-class AgentProcess:
+class AgentProcess(ChildProcess):
     """``hall sync`` as a child process."""
 
     def __init__(self, home: Home, env: dict[str, str] | None = None) -> None:
         self.home = home
         self.env = env or {}
         self.log = home.root / "agent.log"
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> AgentProcess:
         env = {**os.environ, "HALL_HOME": str(self.home.root), **self.env}
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "edge", "sync"], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+        self.spawn([sys.executable, "-m", "edge", "sync"], env)
         return self
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture
