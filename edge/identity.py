@@ -9,6 +9,12 @@ same keyed hash is what HQ uses for customer tags::
     >>> ref = make_ref("id", "110101199003071234", name="张三", key=b"k" * 32)
     >>> ref.masked, ref.name_masked, len(ref.hash)
     ('1101**********1234', '张*', 64)
+
+The resident ID number's check character (GB 11643-1999) lives here too, the
+one copy that the card reader and the HQ privacy scrub both use::
+
+    >>> check_digit("11010519491231002"), id_number_valid("11010519491231002X")
+    ('X', True)
 """
 
 from __future__ import annotations
@@ -26,6 +32,36 @@ from edge.errors import InvalidRequest
 
 Kind = Literal["id", "ic"]
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+"""GB 11643-1999 §6.2 weights of positions 1..17: W = 2^(18-i) mod 11 (ISO 7064 MOD 11-2)."""
+ID_CHECK_CHARS = "10X98765432"
+"""The check character for each value of (Σ digit × weight) mod 11 (GB 11643-1999 §6.2)."""
+
+
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit alone accepts '²' and '１'; a check digit is computed over ASCII digits only.
+    return text.isascii() and text.isdigit()
+
+
+def check_digit(first17: str) -> str:
+    """The 18th character of a resident ID number, from its first 17 digits.
+
+    GB 11643-1999 (ISO 7064 MOD 11-2). Raises :class:`ValueError` unless
+    ``first17`` is exactly 17 ASCII digits: a superscript or full-width digit
+    is never read as a digit.
+    """
+    if len(first17) != 17 or not _ascii_digits(first17):
+        raise ValueError("the ID check digit is computed over exactly 17 ASCII digits")
+    total = sum((ord(ch) - ord("0")) * weight for ch, weight in zip(first17, ID_WEIGHTS, strict=True))
+    return ID_CHECK_CHARS[total % 11]
+
+
+def id_number_valid(number: str) -> bool:
+    """True when ``number`` is 17 ASCII digits followed by their check character (``x`` counts as ``X``)."""
+    if len(number) != 18 or not _ascii_digits(number[:17]):
+        return False
+    return check_digit(number[:17]) == number[17].upper()
 
 
 @dataclass(frozen=True)

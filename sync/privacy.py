@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
-from edge.identity import mask_number
+from edge.identity import id_number_valid, mask_number
 
 DENY_KEY = re.compile(
     r"(face|photo|image|img|frame|jpeg|jpg|png|snapshot|embedding|vector|feature|template|"
@@ -35,16 +36,17 @@ ID18 = re.compile(r"\d{17}[\dXx]")
 ID18_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 LONG_DIGITS = re.compile(r"\d{12,}")
 BLOB = re.compile(r"^[A-Za-z0-9+/=_-]{256,}$")
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-CHECK = "10X98765432"
 
 
 def is_resident_id(text: str) -> bool:
-    """Whether ``text`` is an 18-character resident ID number with a valid check digit."""
+    """Whether ``text`` is an 18-character resident ID number with a valid check digit (GB 11643).
+
+    The check is :func:`edge.identity.id_number_valid`. The scrub errs towards masking: a number written
+    in other decimal digits (full-width ``１１０…``, which ``\\d`` matches) is read as the ASCII number.
+    """
     if not ID18.fullmatch(text):
         return False
-    total = sum(int(d) * w for d, w in zip(text[:17], WEIGHTS, strict=True))
-    return CHECK[total % 11] == text[17].upper()
+    return id_number_valid("".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text))
 
 
 # Anything that might need scrubbing, looked for in the data's JSON text first: most events have none

@@ -10,7 +10,9 @@ Three layouts share the block; the card-type character at byte offset 248
 The 2023 foreign permanent-resident card (``Y``) and unknown types are
 rejected with :class:`~drivers.errors.CardDataError` naming the type. Every
 field is checked (dates, codes, the ID number's check digit) so that a
-corrupted read never becomes a customer::
+corrupted read never becomes a customer. Digits are ASCII digits only: a
+flipped bit that turns ``2`` into ``²`` (U+00B2, which ``str.isdigit``
+accepts) is a corrupted field, named in the error without its value::
 
     >>> from drivers.idcard.sim import resident_text
     >>> card = decode_text(resident_text("张三", "11010519491231002X", sex="1", birth="19491231"))
@@ -26,8 +28,9 @@ from datetime import date
 from typing import Literal
 
 from drivers.errors import CardDataError
-from drivers.idcard.codes import NATION_CODES, SEX_CODES, SEX_KEYS, id_number_valid
+from drivers.idcard.codes import NATION_CODES, SEX_CODES, SEX_KEYS
 from drivers.idcard.frames import TEXT_LEN
+from edge.identity import id_number_valid
 
 CardType = Literal["resident", "foreign", "gat"]
 
@@ -83,7 +86,9 @@ GAT_FIELDS = (
     ("card_type", 2),
     ("reserved3", 6),
 )
-FOREIGN_NUMBER_RE = re.compile(r"^[A-Z]{3}\d{12}$")
+FOREIGN_NUMBER_RE = re.compile(r"[A-Z]{3}[0-9]{12}")
+CITIZEN_NUMBER_RE = re.compile(r"[0-9]{17}[0-9X]")
+DATE_RE = re.compile(r"[0-9]{8}")
 
 
 @dataclass(frozen=True)
@@ -198,10 +203,11 @@ def _gat(f: dict[str, str], photo: bytes) -> IdCard:
 
 def _foreign(f: dict[str, str], photo: bytes) -> IdCard:
     number = f["number"].upper()
-    if not FOREIGN_NUMBER_RE.match(number):
-        raise CardDataError("foreign permanent-resident number is not 3 letters and 12 digits")
-    name_en = f["name_en"].strip()
-    name = f["name"].strip() or name_en
+    if not FOREIGN_NUMBER_RE.fullmatch(number):
+        _refuse_odd_characters("number", number)
+        raise CardDataError("card field number: a foreign permanent-resident number is 3 letters and 12 digits")
+    name_en = _printable("name_en", f["name_en"].strip())
+    name = _printable("name", f["name"].strip()) or name_en
     if not name:
         raise CardDataError("card carries no name")
     return IdCard(
@@ -222,7 +228,23 @@ def _foreign(f: dict[str, str], photo: bytes) -> IdCard:
 def _name(value: str) -> str:
     if not value.strip():
         raise CardDataError("card carries no name")
-    return value.strip()
+    return _printable("name", value.strip())
+
+
+def _printable(name: str, value: str) -> str:
+    for i, ch in enumerate(value):
+        if not ch.isprintable():
+            raise CardDataError(f"card field {name}: character {i + 1} is U+{ord(ch):04X}, a control character")
+    return value
+
+
+def _refuse_odd_characters(name: str, value: str) -> None:
+    """A field that should be ASCII letters and digits: name the first character that is not (never the value)."""
+    for i, ch in enumerate(value):
+        if not (ch.isascii() and ch.isalnum()):
+            raise CardDataError(
+                f"card field {name}: character {i + 1} is U+{ord(ch):04X}, not an ASCII letter or digit"
+            )
 
 
 def _sex(code: str) -> str:
@@ -233,13 +255,17 @@ def _sex(code: str) -> str:
 
 def _citizen_number(number: str) -> str:
     number = number.upper()
+    if not CITIZEN_NUMBER_RE.fullmatch(number):
+        _refuse_odd_characters("number", number)
+        raise CardDataError(f"card field number has {len(number)} characters, not 17 digits and a check character")
     if not id_number_valid(number):
-        raise CardDataError("ID number is malformed or its check digit (GB 11643) does not match")
+        raise CardDataError("card field number: its check digit (GB 11643) does not match")
     return number
 
 
 def _date(name: str, value: str) -> date:
-    if not re.fullmatch(r"\d{8}", value):
+    if not DATE_RE.fullmatch(value):
+        _refuse_odd_characters(name, value)
         raise CardDataError(f"card field {name} is not a YYYYMMDD date")
     try:
         return date(int(value[:4]), int(value[4:6]), int(value[6:]))

@@ -1,12 +1,11 @@
-"""Code tables printed on the card as numbers, and the ID number's check digit.
+"""Code tables printed on the card as numbers.
 
 Sex codes follow GB/T 2261.1-2003, nation codes GB 3304-1991 (with its two
-additions, 97 and 98), the check digit GB 11643-1999 (ISO 7064 MOD 11-2)::
+additions, 97 and 98). The ID number's check digit (GB 11643-1999) is
+:func:`edge.identity.check_digit`, shared with the HQ privacy scrub::
 
     >>> SEX_CODES["1"], NATION_CODES["01"], NATION_CODES["56"]
     ('男', '汉族', '基诺族')
-    >>> check_digit("11010519491231002"), id_number_valid("11010519491231002X")
-    ('X', True)
 """
 
 from __future__ import annotations
@@ -80,21 +79,3 @@ NATION_CODES: dict[str, str] = {f"{i:02d}": f"{name}族" for i, name in enumerat
 """GB 3304-1991 中国各民族名称的罗马字母拼写法和代码: 01 汉族 … 56 基诺族."""
 NATION_CODES["97"] = "其他"
 NATION_CODES["98"] = "外国血统中国籍人士"
-
-_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
-_CHECK_CHARS = "10X98765432"
-
-
-def check_digit(first17: str) -> str:
-    """The 18th character for the first 17 digits (GB 11643, ISO 7064 MOD 11-2)."""
-    if len(first17) != 17 or not first17.isdigit():
-        raise ValueError("the check digit is computed over exactly 17 digits")
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
-    return _CHECK_CHARS[total % 11]
-
-
-def id_number_valid(number: str) -> bool:
-    """True when ``number`` is 17 digits and the matching check character."""
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    return check_digit(number[:17]) == number[17].upper()

@@ -8,20 +8,10 @@ import pytest
 
 from drivers.errors import CardDataError
 from drivers.idcard.card import TYPE_OFFSET, decode_text
-from drivers.idcard.codes import NATION_CODES, SEX_CODES, check_digit, id_number_valid
+from drivers.idcard.codes import NATION_CODES, SEX_CODES
 from drivers.idcard.sim import foreign_text, gat_text, resident_text
 
 NUMBER = "11010519491231002X"  # the GB 11643 standard's own example
-
-
-def test_check_digit_follows_gb_11643() -> None:
-    assert check_digit("11010519491231002") == "X"
-    assert check_digit("44030619501010456") == "7"
-    assert id_number_valid(NUMBER) and id_number_valid(NUMBER.lower())
-    assert not id_number_valid("110105194912310021")
-    assert not id_number_valid("11010519491231002")
-    with pytest.raises(ValueError):
-        check_digit("1234")
 
 
 def test_every_gb_3304_nation_and_gb_2261_sex_code_is_named() -> None:

@@ -8,25 +8,28 @@ import pytest
 from edge.schemas.sync import LANES, lane_of
 from sync import auth
 from sync.errors import AuthError
-from sync.privacy import CHECK, WEIGHTS, is_resident_id, scrub
+from sync.privacy import is_resident_id, scrub
 
 KEY = bytes(range(32))
-
-
-def resident_id(body17: str) -> str:
-    total = sum(int(d) * w for d, w in zip(body17, WEIGHTS, strict=True))
-    return body17 + CHECK[total % 11]
+# The two examples printed in GB 11643-1999 (appendix A): Beijing Chaoyang 1949-12-31, Shantou Chaoyang 1880-01-01.
+GB_BEIJING = "11010519491231002X"
+GB_SHANTOU = "440524188001010014"
+# Worked by hand: 1·7 + 2·9 + 3·10 + 4·5 + 5·8 + 6·4 + 7·2 + 8·1 + 9·6 + 0·3 + 1·7 + 2·9 + 3·10 + 4·5 + 5·8
+# + 6·4 + 7·2 = 368 = 33·11 + 5, and remainder 5 gives '7'. Its digits differ wherever the weights do.
+HAND_WORKED = "123456789012345677"
 
 
 def test_resident_id_check_digit() -> None:
-    good = resident_id("11010119900307123")
-    assert is_resident_id(good)
-    wrong = good[:17] + ("0" if good[17] != "0" else "1")
-    assert not is_resident_id(wrong)
+    for number in (GB_BEIJING, GB_SHANTOU, HAND_WORKED, GB_BEIJING.lower()):
+        assert is_resident_id(number), number
+    # Worked by hand: the Shantou number with its 17th digit 1 → 2 adds 1·2, 197 mod 11 = 10 wants '2', not '4'.
+    assert not is_resident_id("440524188001010024")
+    assert not is_resident_id(HAND_WORKED[:17] + "8")
+    assert not is_resident_id("11010519491321002X")  # digits 12 and 13 swapped: 166 mod 11 = 1 wants '0'
 
 
 def test_scrub_removes_faces_embeddings_and_raw_numbers() -> None:
-    number = resident_id("44030419851231002")
+    number = GB_SHANTOU
     event = {
         "seq": 9,
         "topic": "door.crossed",
@@ -36,7 +39,7 @@ def test_scrub_removes_faces_embeddings_and_raw_numbers() -> None:
             "snapshot": {"w": 2},
             "track": {"embedding": [0.25] * 16, "box": [1, 2, 3, 4]},
             "vec": [0.5] * 512,
-            "customer": {"kind": "id", "hash": "ab" * 32, "masked": "4403**********0021", "number": number},
+            "customer": {"kind": "id", "hash": "ab" * 32, "masked": "4405**********0014", "number": number},
             "note": f"read card {number} at kiosk",
             "blob": "A" * 400,
             "id_number": number,
@@ -48,8 +51,8 @@ def test_scrub_removes_faces_embeddings_and_raw_numbers() -> None:
     assert "/9j/" not in text and "A" * 400 not in text
     assert out["data"]["count"] == 3
     assert out["data"]["track"] == {"box": [1, 2, 3, 4]}
-    assert out["data"]["customer"] == {"kind": "id", "hash": "ab" * 32, "masked": "4403**********0021"}
-    assert out["data"]["note"].startswith("read card 4403")
+    assert out["data"]["customer"] == {"kind": "id", "hash": "ab" * 32, "masked": "4405**********0014"}
+    assert out["data"]["note"] == "read card 4405**********0014 at kiosk"
     assert set(out["data"]["_scrubbed"]) == {
         "face_jpeg",
         "snapshot",
@@ -68,13 +71,17 @@ def test_scrub_leaves_ordinary_events_alone() -> None:
 
 
 def test_scrub_leaves_hex_ids_whose_digits_look_like_an_id_number() -> None:
-    digits = resident_id("44030419851231002")
-    hex_id = digits + "abcdef0123456"  # a uuid4 hex can start with 18 digits
-    number = resident_id("11010119900307123")
-    event = {"topic": "ticket.issued", "data": {"id": hex_id, "note": f"卡号{number}。"}}
+    hex_id = GB_SHANTOU + "abcdef0123456"  # a uuid4 hex can start with 18 digits
+    event = {"topic": "ticket.issued", "data": {"id": hex_id, "note": f"卡号{HAND_WORKED}。"}}
     out = scrub(event)
     assert out["data"]["id"] == hex_id
-    assert number not in out["data"]["note"] and out["data"]["note"].startswith("卡号1101")
+    assert out["data"]["note"] == "卡号1234**********5677。"
+
+
+def test_scrub_masks_an_id_number_written_in_full_width_digits() -> None:
+    wide = GB_BEIJING.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    out = scrub({"topic": "repair.requested", "data": {"note": f"证件 {wide} 报修"}})
+    assert wide not in out["data"]["note"] and out["data"]["note"] == "证件 １１０１**********００２X 报修"
 
 
 def test_lanes_cover_every_topic_once() -> None:
