@@ -25,6 +25,7 @@ from drivers.base import Health, Publish
 from drivers.iccard.config import IcCardConfig
 from drivers.idcard.card import IdCard
 from drivers.idcard.config import IdCardConfig
+from edge.errors import HallError
 from edge.identity import load_key, make_ref, mask_name
 from edge.paths import Home
 
@@ -81,8 +82,6 @@ class IdCardUnit:
         self._key = key
         self._today = today
         self._publish: Publish | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.reader = IdCardReader(
             config.port,
             on_card=self._on_card,
@@ -90,22 +89,19 @@ class IdCardUnit:
             timeout=config.timeout,
             poll_interval=config.poll_interval,
         )
+        self.runner = self.reader.runner(self.name)
 
     def start(self, publish: Publish) -> None:
         self._publish = publish
         if self._key is None:
             self._key = _hall_key()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.reader.run, args=(self._stop,), name=self.name, daemon=True)
-        self._thread.start()
+        self.runner.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
+        self.runner.stop()
 
     def health(self) -> Health:
-        return self.reader.health()
+        return self.runner.checked(self.reader.health())
 
     def _on_card(self, card: IdCard) -> None:
         assert self._publish is not None and self._key is not None
@@ -125,38 +121,35 @@ class IcCardUnit:
         self.config = config
         self._key = key
         self._publish: Publish | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.watcher = IcCardWatcher(
             config.profile,
             reader_pattern=config.reader_pattern,
             on_card=self._on_card,
             on_removed=self._on_removed,
             poll_interval=config.poll_interval,
+            lock_wait=config.lock_wait_s,
         )
+        self.runner = self.watcher.runner(self.name)
 
     def start(self, publish: Publish) -> None:
         self._publish = publish
         if self._key is None:
             self._key = _hall_key()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.watcher.run, args=(self._stop,), name=self.name, daemon=True)
-        self._thread.start()
+        self.runner.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
+        self.runner.stop()
 
     def health(self) -> Health:
-        return self.watcher.health()
+        return self.runner.checked(self.watcher.health())
 
     def _on_card(self, reader: str, account: str) -> None:
         assert self._publish is not None and self._key is not None
         try:
             ref = make_ref("ic", account, key=self._key)
-        except Exception as exc:  # an account the hall cannot key (odd characters) is a card error
+        except HallError as exc:  # an account the hall cannot key (odd characters) is a card error
             log.warning("IC card in %s: %s", reader, exc)
+            self.watcher.board.count("card_errors")
             return
         self._publish("card.ic.read", {"reader": reader, "customer": ref.to_dict()}, durable=False)
 
@@ -242,18 +235,20 @@ def read_ic_card(config: IcCardConfig, *, timeout: float = 15.0) -> dict[str, An
 
     got: list[tuple[str, str]] = []
     watcher = IcCardWatcher(
-        config.profile, reader_pattern=config.reader_pattern, on_card=lambda r, a: got.append((r, a)), poll_interval=0.2
+        config.profile,
+        reader_pattern=config.reader_pattern,
+        on_card=lambda r, a: got.append((r, a)),
+        poll_interval=0.2,
+        lock_wait=config.lock_wait_s,
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=watcher.run, args=(stop,), name="iccard-check", daemon=True)
-    thread.start()
+    runner = watcher.runner("iccard-check")
+    runner.start()
     deadline = time.monotonic() + timeout
     try:
         while not got and time.monotonic() < deadline:
-            stop.wait(0.05)
+            runner.stop_event.wait(0.05)
     finally:
-        stop.set()
-        thread.join(5)
+        runner.stop(5)
     if not got:
         health = watcher.health()
         raise DeviceTimeout(

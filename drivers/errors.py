@@ -39,3 +39,9 @@ class CardRemoved(DriverError):
     """The card left the reader before the read finished."""
 
     code = "card_removed"
+
+
+class CardBusy(DriverError):
+    """Another program holds the card (a PC/SC transaction) for longer than the reader waits."""
+
+    code = "card_busy"

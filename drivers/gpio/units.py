@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.base import Health, Publish
+from drivers.base import Health, HealthBoard, Publish, UnitRunner
 from drivers.errors import DeviceUnavailable
 from drivers.gpio.logic import Beam, Debounced, LightPlan, Passage
 
@@ -56,29 +56,41 @@ def _input(pin: str, active_high: bool, factory: Any) -> Any:
 
 
 class _Poller:
-    """A thread that calls ``poll`` every ``interval`` seconds until stopped (none when interval is None)."""
+    """Calls ``poll`` every ``interval`` seconds on a :class:`UnitRunner` (no thread when interval is None).
 
-    def __init__(self, name: str, poll: Callable[[], None], interval: float | None) -> None:
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
+    A poll that raises is logged with its traceback and shown as the unit's ``fault`` until a poll works again.
+    """
+
+    def __init__(self, name: str, poll: Callable[[], None], interval: float | None, board: HealthBoard) -> None:
+        self.runner: UnitRunner | None = None
         if interval is not None:
-            self.thread = threading.Thread(target=self._run, args=(poll, interval), name=name, daemon=True)
+            wait = interval
 
-    def _run(self, poll: Callable[[], None], interval: float) -> None:
-        while not self.stop_event.wait(interval):
-            try:
+            def step() -> float:
                 poll()
-            except Exception:  # a bad edge must not stop the sensors; it is logged with its traceback
-                log.exception("GPIO poll failed")
+                return wait
+
+            self.runner = UnitRunner(name, step, board)
 
     def start(self) -> None:
-        if self.thread is not None:
-            self.thread.start()
+        if self.runner is not None:
+            self.runner.start()
 
     def stop(self) -> None:
-        self.stop_event.set()
-        if self.thread is not None:
-            self.thread.join(5)
+        if self.runner is not None:
+            self.runner.stop(5)
+
+    def checked(self, health: Health) -> Health:
+        return health if self.runner is None else self.runner.checked(health)
+
+
+def _with_board(board: HealthBoard, health: Health) -> Health:
+    """``health`` as the unit sees it, unless its board reports a failed poll (``fault``)."""
+    own = board.health()
+    counters = {**health.counters, "restarts": own.counters["restarts"]}
+    if own.state != "ok":
+        return Health(own.state, own.detail, counters)
+    return Health(health.state, health.detail, counters)
 
 
 class SensorUnit:
@@ -112,7 +124,8 @@ class SensorUnit:
         self._publish: Publish | None = None
         self._error = ""
         self._announce_seats = True
-        self._poller = _Poller(f"gpio:{name}", self.poll, poll_interval)
+        self.board = HealthBoard(f"sensors {name}", state="ok", detail="")
+        self._poller = _Poller(f"gpio:{name}", self.poll, poll_interval, self.board)
 
     def start(self, publish: Publish) -> None:
         self._publish = publish
@@ -179,6 +192,9 @@ class SensorUnit:
                 self._publish(topic, data, durable=durable)
 
     def health(self) -> Health:
+        return self._poller.checked(_with_board(self.board, self._health()))
+
+    def _health(self) -> Health:
         with self._lock:
             counters = dict(self.counters)
             if self._error:
@@ -226,7 +242,8 @@ class LightsUnit:
         self.leds: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._error = ""
-        self._poller = _Poller(f"lights:{name}", self.poll, poll_interval)
+        self.board = HealthBoard(f"lights {name}", state="ok", detail="")
+        self._poller = _Poller(f"lights:{name}", self.poll, poll_interval, self.board)
 
     def start(self, publish: Publish) -> None:
         from gpiozero import PWMLED, GPIOZeroError
@@ -263,9 +280,8 @@ class LightsUnit:
     def health(self) -> Health:
         with self._lock:
             counters = dict(self.counters)
-        if self._error:
-            return Health("offline", self._error, counters)
-        return Health("ok", "", counters)
+        own = Health("offline", self._error, counters) if self._error else Health("ok", "", counters)
+        return self._poller.checked(_with_board(self.board, own))
 
     def stop(self) -> None:
         self._poller.stop()

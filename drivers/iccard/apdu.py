@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from drivers.errors import CardDataError
+from drivers.errors import CardDataError, ProtocolError
 from drivers.iccard.config import AccountField, ApduStep
 
 CLA = 0x00
@@ -70,6 +70,17 @@ def step_apdu(step: ApduStep) -> bytes:
         return select_fid(step.select_fid)
     assert step.read_length is not None
     return read_binary(step.read_offset, step.read_length)
+
+
+def split_response(rapdu: bytes, capdu: bytes = b"") -> tuple[bytes, int]:
+    """An R-APDU's data and status word (SW1 SW2); :class:`ProtocolError` when it is shorter than SW1 SW2.
+
+    >>> split_response(bytes.fromhex("01029000"))
+    (b'\\x01\\x02', 36864)
+    """
+    if len(rapdu) < 2:
+        raise ProtocolError(f"card answered {len(rapdu)} bytes to {capdu[:4].hex(' ') or 'a command'}")
+    return rapdu[:-2], (rapdu[-2] << 8) | rapdu[-1]
 
 
 def decode_bcd(raw: bytes) -> str:

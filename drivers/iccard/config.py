@@ -118,6 +118,14 @@ class IcCardConfig(_Strict):
     poll_interval: float = Field(
         0.5, ge=0.05, le=10.0, title="Poll interval", description="Seconds between reader and card state checks."
     )
+    lock_wait_s: float = Field(
+        5.0,
+        ge=0.2,
+        le=60.0,
+        title="Wait for a held card",
+        description="Seconds to wait for a card another PC/SC client holds (a transaction) before reporting it busy; "
+        "the card is tried again while it stays in the reader.",
+    )
     profile: ApduProfile = Field(
         EXAMPLE_PROFILE, title="APDU profile", description="How to reach and decode the account number."
     )

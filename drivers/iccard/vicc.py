@@ -23,6 +23,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 
 from drivers.iccard import apdu as ap
@@ -116,11 +117,18 @@ class ElectricityCard:
 
 
 class VirtualCard:
-    """The socket link to vpcd. ``apdus`` records every C-APDU answered (tests wait on it)."""
+    """The socket link to vpcd. ``apdus`` records every C-APDU answered (tests wait on it).
 
-    def __init__(self, card: ElectricityCard, *, host: str = "127.0.0.1", port: int = VPCD_PORT) -> None:
+    ``delay_s`` makes a slow card: it thinks that long before each answer (old cards at low clock rates
+    take tens of milliseconds per command), which leaves room for a second client's commands in between.
+    """
+
+    def __init__(
+        self, card: ElectricityCard, *, host: str = "127.0.0.1", port: int = VPCD_PORT, delay_s: float = 0.0
+    ) -> None:
         self.card = card
         self.host, self.port = host, port
+        self.delay_s = delay_s
         self.apdus: list[bytes] = []
         self.remove_on_ins: int | None = None
         self._sock: socket.socket | None = None
@@ -193,6 +201,8 @@ class VirtualCard:
         if self.remove_on_ins is not None and len(payload) > 1 and payload[1] == self.remove_on_ins:
             self.remove_on_ins = None
             return b""
+        if self.delay_s:
+            time.sleep(self.delay_s)  # the card's own processing time
         reply = self.card.answer(payload)
         with self._changed:
             self.apdus.append(payload)

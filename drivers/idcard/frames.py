@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from drivers.errors import ProtocolError
+
 PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 """Frame header: sync ``AA AA AA`` and frame start ``96 69``."""
 HEADER_LEN = len(PREAMBLE) + 2
@@ -208,11 +210,11 @@ class ReadPayload:
 def split_read_payload(data: bytes) -> ReadPayload:
     """Split a read response's data: ``text_len(2) photo_len(2) [fp_len(2)] text photo [fp]``.
 
-    Lengths are big-endian. Raises :class:`ValueError` when the declared
-    lengths do not add up to the data received.
+    Lengths are big-endian. Raises :class:`~drivers.errors.ProtocolError` when
+    the declared lengths do not add up to the data received.
     """
     if len(data) < 4:
-        raise ValueError(f"read response data is {len(data)} bytes, too short for the length fields")
+        raise ProtocolError(f"read response data is {len(data)} bytes, too short for the length fields")
     text_len = int.from_bytes(data[0:2], "big")
     photo_len = int.from_bytes(data[2:4], "big")
     if 4 + text_len + photo_len == len(data):
@@ -222,7 +224,7 @@ def split_read_payload(data: bytes) -> ReadPayload:
         if 6 + text_len + photo_len + fp_len == len(data):
             text_end = 6 + text_len
             return ReadPayload(data[6:text_end], data[text_end : text_end + photo_len], data[text_end + photo_len :])
-    raise ValueError(
+    raise ProtocolError(
         f"read response declares text {text_len} and photo {photo_len} bytes but carries {len(data) - 4} bytes"
     )
 

@@ -8,11 +8,16 @@ card that stays on the reader is read once, and read again only after it left
 
 Nothing on the line stops the loop: noise, split frames and bad checksums are
 skipped by the frame parser, a silent module times out, a vanished port is
-closed and reopened with backoff, and each of these is counted in
-:meth:`IdCardReader.health`::
+closed and reopened with backoff, a card whose data does not decode is
+refused with the field named, and each of these is counted in
+:meth:`IdCardReader.health`. The port is opened for this process alone (a
+second program opening it gets a clear error instead of stealing answers)::
 
     reader = IdCardReader("/dev/ttyUSB0", on_card=print)
     reader.run(stop_event)                    # until stop_event is set
+
+:meth:`IdCardReader.step` is one round of that loop, for a
+:class:`~drivers.base.UnitRunner` that restarts it after a failure nobody foresaw.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from drivers.base import Backoff, Health, HealthState
+from drivers.base import Backoff, Health, HealthBoard, UnitRunner
 from drivers.errors import CardDataError, DeviceTimeout, DeviceUnavailable, DriverError, ProtocolError
 from drivers.idcard import frames as fr
 from drivers.idcard.card import IdCard, decode_text
@@ -63,50 +68,47 @@ class IdCardReader:
         self.baudrate = baudrate
         self.timeout = timeout
         self.poll_interval = poll_interval
-        self.backoff_max = backoff_max
+        self.backoff = Backoff(0.2, backoff_max)
+        self.board = HealthBoard(f"id-card reader {url}", COUNTERS, detail="not opened")
         self._port: Any = None
         self._parser = fr.FrameParser()
-        self._counts = dict.fromkeys(COUNTERS, 0)
-        self._state: HealthState = "offline"
-        self._detail = "not opened"
         self._last_serial: bytes | None = None
+        self._timeouts = 0
+        self._opened_before = False
         self._lock = threading.Lock()
 
     # -- health ----------------------------------------------------------------
 
     def health(self) -> Health:
         with self._lock:
-            counters = dict(self._counts)
-            counters["garbage_bytes"] += self._parser.garbage
-            counters["bad_checksum"] += self._parser.bad_checksum
-            counters["bad_length"] += self._parser.bad_length
-            return Health(self._state, self._detail, counters)
-
-    def _count(self, name: str) -> None:
-        with self._lock:
-            self._counts[name] += 1
-
-    def _set(self, state: HealthState, detail: str = "") -> None:
-        with self._lock:
-            if (state, detail) != (self._state, self._detail):
-                log.info("id-card reader %s: %s %s", self.url, state, detail)
-            self._state, self._detail = state, detail
+            parsed = {
+                "garbage_bytes": self._parser.garbage,
+                "bad_checksum": self._parser.bad_checksum,
+                "bad_length": self._parser.bad_length,
+            }
+        return self.board.health(**parsed)
 
     # -- transport -------------------------------------------------------------
 
     def open(self) -> None:
-        """Open the port; raises :class:`DeviceUnavailable` naming the URL."""
+        """Open the port for this process alone; raises :class:`DeviceUnavailable` naming the URL."""
         import serial
 
         self.close()
         try:
-            self._port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.05, write_timeout=1.0)
+            self._port = serial.serial_for_url(
+                self.url, baudrate=self.baudrate, timeout=0.05, write_timeout=1.0, exclusive=True
+            )
         except (serial.SerialException, OSError, ValueError) as exc:
-            self._set("offline", f"cannot open {self.url}: {exc}")
-            raise DeviceUnavailable(f"cannot open ID-card reader port {self.url}: {exc}") from exc
-        self._parser.reset()
+            reason = str(exc)
+            if "exclusively lock" in reason:
+                reason = "the port is in use by another program (is hall devices running?)"
+            self.board.set("offline", f"cannot open {self.url}: {reason}")
+            raise DeviceUnavailable(f"cannot open ID-card reader port {self.url}: {reason}") from exc
+        with self._lock:
+            self._parser.reset()
         self._last_serial = None
-        self._set("ok")
+        self.board.set("ok")
 
     def close(self) -> None:
         port, self._port = self._port, None
@@ -152,11 +154,11 @@ class IdCardReader:
                 if got:
                     return got[0]
         except (serial.SerialException, OSError) as exc:
-            self._count("port_errors")
+            self.board.count("port_errors")
             self.close()
-            self._set("offline", f"port {self.url} failed: {exc}")
+            self.board.set("offline", f"port {self.url} failed: {exc}")
             raise DeviceUnavailable(f"ID-card reader port {self.url} failed: {exc}") from exc
-        self._count("timeouts")
+        self.board.count("timeouts")
         with self._lock:
             self._parser.reset()
         raise DeviceTimeout(f"SAM module on {self.url} did not answer {cmd[0]:02X} {cmd[1]:02X} in {self.timeout} s")
@@ -170,33 +172,33 @@ class IdCardReader:
             self._last_serial = None
             return None
         if found.sw3 != fr.SW3_FOUND:
-            self._count("status_errors")
+            self.board.count("status_errors")
             raise ProtocolError(f"find card answered {found.status}")
         selected = self.transact(fr.CMD_SELECT)
         if selected.sw3 != fr.SW3_OK:
-            self._count("status_errors")
+            self.board.count("status_errors")
             raise ProtocolError(f"select card answered {selected.status}")
         serial_no = selected.data
         if serial_no and serial_no == self._last_serial:
-            self._count("skipped_same_card")
+            self.board.count("skipped_same_card")
             return None
         answer = self.transact(fr.CMD_READ)
         if answer.sw3 != fr.SW3_OK:
-            self._count("status_errors")
+            self.board.count("status_errors")
             raise ProtocolError(f"read card answered {answer.status}")
         try:
             payload = fr.split_read_payload(answer.data)
-        except ValueError as exc:
-            self._count("status_errors")
-            raise ProtocolError(str(exc)) from exc
+        except ProtocolError:
+            self.board.count("status_errors")
+            raise
         try:
             card = decode_text(payload.text, payload.photo)
         except CardDataError:
-            self._count("card_errors")
+            self.board.count("card_errors")
             self._last_serial = serial_no or None  # do not re-read a bad card every poll
             raise
         self._last_serial = serial_no or None
-        self._count("cards")
+        self.board.count("cards")
         return card
 
     def read_card(self, timeout: float) -> IdCard:
@@ -216,41 +218,43 @@ class IdCardReader:
                 raise DeviceTimeout(f"no card was placed on the reader at {self.url} within {timeout} s")
             time.sleep(self.poll_interval)
 
-    def run(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set; never raises. Reopens the port with backoff."""
-        backoff = Backoff(0.2, self.backoff_max)
-        timeouts = 0
-        opened_before = False
-        while not stop.is_set():
-            if not self.is_open:
-                try:
-                    self.open()
-                    backoff.reset()
-                except DeviceUnavailable:
-                    stop.wait(backoff.next())
-                    continue
-                if opened_before:
-                    self._count("reopens")
-                opened_before = True
+    def step(self) -> float:
+        """One round of the polling loop: (re)open the port, poll, hand on a card; the seconds to wait."""
+        if not self.is_open:
             try:
-                card = self.poll_once()
-                timeouts = 0
-                self._set("ok")
-            except DeviceTimeout:
-                timeouts += 1
-                card = None
-                if timeouts >= 3:
-                    self._set("degraded", f"SAM module on {self.url} is not answering")
+                self.open()
             except DeviceUnavailable:
-                continue
-            except DriverError as exc:
-                log.warning("id-card read failed: %s", exc)
-                self._set("ok", f"last read failed: {exc}")
-                card = None
-            if card is not None and self.on_card is not None:
-                try:
-                    self.on_card(card)
-                except Exception:
-                    log.exception("handling an ID card failed")
-            stop.wait(self.poll_interval)
-        self.close()
+                return self.backoff.next()
+            self.backoff.reset()
+            if self._opened_before:
+                self.board.count("reopens")
+            self._opened_before = True
+        try:
+            card = self.poll_once()
+            self._timeouts = 0
+            self.board.set("ok")
+        except DeviceTimeout:
+            self._timeouts += 1
+            card = None
+            if self._timeouts >= 3:
+                self.board.set("degraded", f"SAM module on {self.url} is not answering")
+        except DeviceUnavailable:
+            return 0.0
+        except DriverError as exc:
+            log.warning("id-card read failed: %s", exc)
+            self.board.set("ok", f"last read failed: {exc}")
+            card = None
+        if card is not None and self.on_card is not None:
+            try:
+                self.on_card(card)
+            except Exception:
+                log.exception("handling an ID card failed")
+        return self.poll_interval
+
+    def runner(self, name: str = "idcard") -> UnitRunner:
+        """A :class:`UnitRunner` of :meth:`step` that closes the port after a failure and at the end."""
+        return UnitRunner(name, self.step, self.board, reset=self.close, close=self.close)
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set, in this thread; never raises. Reopens the port with backoff."""
+        self.runner().run(stop)

@@ -5,21 +5,25 @@
 ``ticket.issued`` tickets of the configured channels on its own thread and
 publishes ``printer.printed`` or, when the printer cannot print,
 ``printer.failed`` (the ticket stands; the kiosk shows the number instead).
-The core's UTC issue time is printed in the hall's time zone.
-A printer that goes away is reopened with backoff.
+The core's UTC issue time is printed in the hall's time zone. Text that
+cannot go to paper (control characters in a business name from a bundle) is
+left out of the ticket, so one odd name never stops the printer.
+Its status is read every ``status_interval`` seconds, so paper out or a cover
+left open is a ``fault`` that clears by itself when the paper is back. A
+printer that goes away is ``offline`` and reopened with backoff.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import threading
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from drivers.base import Backoff, Health, Publish
+from drivers.base import Backoff, Health, HealthBoard, HealthState, Publish, UnitRunner
 from drivers.errors import DeviceTimeout, DriverError
 from drivers.printer import escpos, ticket
 from drivers.printer.transport import Transport, open_transport, read_exact
@@ -86,31 +90,30 @@ class PrinterUnit:
         self.status_interval = status_interval
         self.opener = opener
         self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=200)
-        self.counters = {"printed": 0, "failed": 0, "reopened": 0, "errors": 0}
-        self._health = Health("offline", "not opened yet")
+        self.board = HealthBoard(
+            f"printer {name}", ("printed", "failed", "reopened", "errors"), detail="not opened yet"
+        )
+        self.runner = UnitRunner(
+            f"printer:{name}", self._step, self.board, reset=self._close, close=self._close, wake=self._wake
+        )
         self._printer: Printer | None = None
         self._publish: Publish | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
         self.backoff = Backoff(0.2, 10.0)
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.board.health().counters
 
     # -- DeviceUnit ---------------------------------------------------------------
     def start(self, publish: Publish) -> None:
         self._publish = publish
-        self._thread = threading.Thread(target=self._run, name=f"printer:{self.name}", daemon=True)
-        self._thread.start()
+        self.runner.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self.jobs.put(None)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._close()
+        self.runner.stop()
 
     def health(self) -> Health:
-        with self._lock:
-            return Health(self._health.state, self._health.detail, dict(self.counters))
+        return self.runner.checked(self.board.health())
 
     # -- EventConsumer ------------------------------------------------------------
     def on_event(self, env: dict[str, Any]) -> None:
@@ -123,16 +126,21 @@ class PrinterUnit:
             self._failed(data, "queue_full")
 
     # -- internals ----------------------------------------------------------------
-    def _set(self, state: Any, detail: str) -> None:
-        with self._lock:
-            self._health = Health(state, detail)
+    def _wake(self) -> None:
+        try:
+            self.jobs.put_nowait(None)
+        except queue.Full:  # the step in progress ends after its job; the runner then sees the stop
+            pass
+
+    def _set(self, state: HealthState, detail: str) -> None:
+        self.board.set(state, detail)
 
     def _emit(self, topic: str, data: dict[str, Any]) -> None:
         if self._publish is not None:
             self._publish(topic, data, durable=False)
 
     def _failed(self, data: dict[str, Any], reason: str) -> None:
-        self.counters["failed"] += 1
+        self.board.count("failed")
         self._emit(
             "printer.failed", {"ticket_id": data.get("id", ""), "number": data.get("number", ""), "reason": reason}
         )
@@ -145,8 +153,8 @@ class PrinterUnit:
         except (DriverError, ValueError) as exc:
             self._set("offline", str(exc))
             return None
-        if self.counters["errors"]:
-            self.counters["reopened"] += 1
+        if self.board.counter("errors"):
+            self.board.count("reopened")
         self.backoff.reset()
         return self._printer
 
@@ -157,7 +165,7 @@ class PrinterUnit:
 
     def _lost(self, exc: DriverError) -> None:
         log.warning("printer %s lost: %s", self.name, exc)
-        self.counters["errors"] += 1
+        self.board.count("errors")
         self._set("offline", str(exc))
         self._close()
 
@@ -181,19 +189,24 @@ class PrinterUnit:
             self._set("ok", "")
         return st or escpos.PrinterStatus()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            st = self._check()
-            wait = self.status_interval if st is not None else self.backoff.next()
-            try:
-                job = self.jobs.get(timeout=wait)
-            except queue.Empty:
-                continue
-            if job is None:
-                break
+    def _step(self) -> float:
+        st = self._check()
+        wait = self.status_interval if st is not None else self.backoff.next()
+        try:
+            job = self.jobs.get(timeout=wait)
+        except queue.Empty:
+            return 0.0
+        if job is not None:
             self._print(job)
+        return 0.0
 
     def _print(self, data: dict[str, Any]) -> None:
+        try:
+            raw = ticket.render(self._ticket_data(data), self.layout)
+        except ValueError as exc:  # nothing the printer can do about it: the ticket stands, the kiosk shows it
+            log.error("ticket %s cannot be printed: %s", data.get("number"), exc)
+            self._failed(data, "unprintable")
+            return
         st = self._check()
         if st is None:
             self._failed(data, "offline")
@@ -201,7 +214,6 @@ class PrinterUnit:
         if not st.ready:
             self._failed(data, st.reason)
             return
-        raw = ticket.render(self._ticket_data(data), self.layout)
         assert self._printer is not None
         try:
             self._printer.write(raw)
@@ -213,7 +225,7 @@ class PrinterUnit:
         if after is not None and not after.ready:
             self._failed(data, after.reason)
             return
-        self.counters["printed"] += 1
+        self.board.count("printed")
         self._emit("printer.printed", {"ticket_id": data.get("id", ""), "number": data.get("number", "")})
 
     def _ticket_data(self, data: dict[str, Any]) -> ticket.TicketData:
@@ -223,12 +235,29 @@ class PrinterUnit:
         except ValueError:
             when = issued[:16]
         return ticket.TicketData(
-            hall=self.hall_name,
-            business=str(data.get("business_name") or data.get("business") or ""),
-            number=str(data.get("number", "")),
-            people_ahead=int(data.get("people_ahead") or 0),
-            wait_minutes=int(data.get("wait_minutes") or 0),
-            time=when,
+            hall=paper_text(self.hall_name),
+            business=paper_text(str(data.get("business_name") or data.get("business") or "")),
+            number=paper_text(str(data.get("number", ""))),
+            people_ahead=_count(data.get("people_ahead")),
+            wait_minutes=_count(data.get("wait_minutes")),
+            time=paper_text(when),
             priority=str(data.get("priority", "normal")),
             ticket_id=str(data.get("id", "")),
         )
+
+
+def paper_text(text: str) -> str:
+    """``text`` without what cannot be printed: control characters (ESC/POS commands) and lone surrogates.
+
+    >>> paper_text("电费\x1b缴纳" + chr(0xD800))
+    '电费缴纳'
+    """
+    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def _count(value: Any) -> int:
+    """A whole number from the ticket's data, 0 when it is missing or not a number."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0

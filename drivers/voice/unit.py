@@ -5,7 +5,8 @@ pause between, written to ``out_dir/call-NNNN-<number>.wav`` and, when a play
 command is configured (``["aplay", "-q", "{wav}"]``), played to the end before
 the next one starts: calls queue and never cut one another off. Each finished
 announcement is published as ``voice.announced`` {"number", "counter", "text",
-"pinyin", "wav", "seconds"}.
+"pinyin", "wav", "seconds"}. A call that cannot be made (espeak-ng missing,
+the disk full) is a ``fault`` naming why, until the next call works.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from __future__ import annotations
 import logging
 import queue
 import subprocess
-import threading
 from array import array
 from pathlib import Path
 from typing import Any
 
-from drivers.base import Health, Publish
+from drivers.base import Health, HealthBoard, Publish, UnitRunner
 from drivers.errors import DriverError
 from drivers.voice import phrases, tts
 
@@ -47,28 +47,28 @@ class VoiceUnit:
         self.play_command = play_command or []
         self.keep_files = keep_files
         self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=100)
-        self.counters = {"announced": 0, "failed": 0, "dropped": 0}
+        self.board = HealthBoard(f"voice {name}", ("announced", "failed", "dropped"), state="ok", detail="")
+        self.runner = UnitRunner(f"voice:{name}", self._step, self.board, wake=self._wake)
         self.seq = 0
-        self._health = Health("ok")
         self._publish: Publish | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     def start(self, publish: Publish) -> None:
         self._publish = publish
         if isinstance(self.engine, tts.EspeakEngine) and not self.engine.available():
-            self._health = Health("offline", "espeak-ng is not installed")
-        self._thread = threading.Thread(target=self._run, name=f"voice:{self.name}", daemon=True)
-        self._thread.start()
+            self.board.set("offline", "espeak-ng is not installed")
+        self.runner.start()
 
     def stop(self) -> None:
-        self.jobs.put(None)
-        if self._thread is not None:
-            self._thread.join(30)
+        self.runner.stop(30)
 
     def health(self) -> Health:
-        with self._lock:
-            return Health(self._health.state, self._health.detail, dict(self.counters))
+        return self.runner.checked(self.board.health())
+
+    def _wake(self) -> None:
+        try:
+            self.jobs.put_nowait(None)
+        except queue.Full:  # the call in progress ends, then the runner sees the stop
+            pass
 
     def on_event(self, env: dict[str, Any]) -> None:
         data = env.get("data") or {}
@@ -77,29 +77,32 @@ class VoiceUnit:
         try:
             self.jobs.put_nowait(data)
         except queue.Full:
-            self.counters["dropped"] += 1
+            self.board.count("dropped")
 
     def announce(self, number: str, counter_name: str, counter: str = "") -> Path:
         """Make (and play, if configured) one announcement now; return its WAV file."""
         text = phrases.call_text(number, counter_name)
         pinyin = phrases.to_pinyin(text)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.seq += 1
         path = self.out_dir / f"call-{self.seq:04d}-{number}.wav"
         speech = path.with_suffix(".speech.wav")
         try:
-            self.engine.synthesize(pinyin, speech)
-            rate, voice = tts.read_wav(speech)
-        finally:
-            speech.unlink(missing_ok=True)
-        samples = array("h")
-        samples += tts.chime(rate)
-        samples += tts.silence(rate, 0.3)
-        for i in range(self.repeat):
-            samples += voice
-            if i + 1 < self.repeat:
-                samples += tts.silence(rate, self.pause_s)
-        tts.write_wav(path, rate, samples)
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.engine.synthesize(pinyin, speech)
+                rate, voice = tts.read_wav(speech)
+            finally:
+                speech.unlink(missing_ok=True)
+            samples = array("h")
+            samples += tts.chime(rate)
+            samples += tts.silence(rate, 0.3)
+            for i in range(self.repeat):
+                samples += voice
+                if i + 1 < self.repeat:
+                    samples += tts.silence(rate, self.pause_s)
+            tts.write_wav(path, rate, samples)
+        except OSError as exc:  # a full disk, a folder that cannot be made
+            raise tts.VoiceError(f"cannot write the call to {self.out_dir}: {exc.strerror or exc}") from exc
         if self.play_command:
             self._play(path)
         self._prune()
@@ -129,19 +132,20 @@ class VoiceUnit:
         for old in files[: max(0, len(files) - self.keep_files)]:
             old.unlink(missing_ok=True)
 
-    def _run(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            try:
-                self.announce(str(job["number"]), str(job.get("counter_name") or job["counter"]), str(job["counter"]))
-            except DriverError as exc:
-                log.warning("announcement of %s failed: %s", job.get("number"), exc)
-                with self._lock:
-                    self.counters["failed"] += 1
-                    self._health = Health("fault", str(exc))
-                continue
-            with self._lock:
-                self.counters["announced"] += 1
-                self._health = Health("ok")
+    def _step(self) -> float:
+        try:
+            job = self.jobs.get(timeout=1.0)
+        except queue.Empty:
+            return 0.0
+        if job is None:
+            return 0.0
+        try:
+            self.announce(str(job["number"]), str(job.get("counter_name") or job["counter"]), str(job["counter"]))
+        except DriverError as exc:
+            log.warning("announcement of %s failed: %s", job.get("number"), exc)
+            self.board.count("failed")
+            self.board.set("fault", str(exc))
+            return 0.0
+        self.board.count("announced")
+        self.board.set("ok")
+        return 0.0

@@ -202,7 +202,7 @@ def test_concurrent_calls_share_the_floor(factory: MockFactory, clock: Clock) ->
     assert lights.leds["seg2"].value == 0 and lights.leds["lamp1"].value == 0
     assert states(factory, "GPIO17") == [0, 0.5]  # never switched off in between
     lights.on_event({"topic": "ticket.called", "data": {"counter": "9"}})
-    assert lights.health().counters == {"calls": 2, "unknown_counter": 1}
+    assert lights.health().counters == {"calls": 2, "unknown_counter": 1, "restarts": 0}
     lights.stop()
 
 

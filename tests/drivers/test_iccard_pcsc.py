@@ -35,8 +35,8 @@ class Harness:
     def publish(self, topic: str, data: dict[str, Any], *, durable: bool = True) -> None:
         self.published.put((topic, data, durable))
 
-    def insert(self, account: str, remove_on_ins: int | None = None) -> VirtualCard:
-        card = VirtualCard(ElectricityCard(account))
+    def insert(self, account: str, remove_on_ins: int | None = None, delay_s: float = 0.0) -> VirtualCard:
+        card = VirtualCard(ElectricityCard(account), delay_s=delay_s)
         card.remove_on_ins = remove_on_ins
         self.cards.append(card.insert())
         return card
@@ -159,3 +159,60 @@ def test_field_check_reads_a_card_and_times_out_without_one(pcscd: Pcscd) -> Non
         card.remove()
         assert wait_until(lambda: not card_present(), 10)
     assert result == {"reader": VPCD_READER, "account_masked": "3301*****7890", "profile": EXAMPLE_PROFILE.name}
+
+
+PROFILE_INS = [0xA4, 0xA4, 0xC0, 0xA4, 0xB0]
+"""The example profile on the wire: SELECT MF, SELECT by AID, GET RESPONSE (its FCI), SELECT EF, READ BINARY."""
+
+
+def test_two_clients_reading_one_card_take_turns(harness: Harness) -> None:
+    other = make_harness()  # a second PC/SC client on the same reader (a field check, another program)
+    other.unit.start(other.publish)
+    try:
+        assert wait_until(lambda: other.unit.health().state == "ok", 15), other.unit.health()
+        card = harness.insert(ACCOUNT, delay_s=0.03)  # a slow card: each read takes a while
+        expected = make_ref("ic", ACCOUNT, key=KEY).to_dict()
+        for h in (harness, other):
+            topic, data, _ = h.next()
+            assert (topic, data["customer"]) == ("card.ic.read", expected)
+        assert card.wait_apdus(10)
+        # Each read ran whole before the other began: no command of one landed between the other's.
+        assert [apdu[1] for apdu in card.apdus] == PROFILE_INS * 2
+        for h in (harness, other):
+            counters = h.counters()
+            assert counters["cards"] == 1 and counters["read_errors"] == 0 and counters["busy"] == 0
+    finally:
+        other.unit.stop()
+
+
+def test_a_card_held_by_another_client_is_busy_then_read_when_it_is_let_go(pcscd: Pcscd) -> None:  # noqa: F811
+    from smartcard import scard
+
+    h = make_harness(lock_wait_s=0.5)
+    card = h.insert(ACCOUNT)
+    assert wait_until(card_present, 10)
+    hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    assert hresult == scard.SCARD_S_SUCCESS
+    hresult, held, _ = scard.SCardConnect(ctx, VPCD_READER, scard.SCARD_SHARE_SHARED, scard.SCARD_PROTOCOL_T0)
+    assert hresult == scard.SCARD_S_SUCCESS
+    assert scard.SCardBeginTransaction(held) == scard.SCARD_S_SUCCESS  # another program holds the card
+    released = False
+    h.unit.start(h.publish)
+    try:
+        assert wait_until(lambda: h.counters()["busy"] >= 2, 15), h.unit.health()  # tried, and tried again
+        health = h.unit.health()
+        assert health.state == "degraded"
+        assert f"the card in {VPCD_READER} is held by another PC/SC client for more than 0.5 s" in health.detail
+        assert h.published.empty() and card.apdus == []
+        assert scard.SCardEndTransaction(held, scard.SCARD_LEAVE_CARD) == scard.SCARD_S_SUCCESS
+        released = True
+        topic, data, _ = h.next()
+        assert (topic, data["customer"]["hash"]) == ("card.ic.read", make_ref("ic", ACCOUNT, key=KEY).hash)
+        assert wait_until(lambda: h.unit.health().state == "ok", 10), h.unit.health()
+    finally:
+        if not released:
+            scard.SCardEndTransaction(held, scard.SCARD_LEAVE_CARD)
+        scard.SCardDisconnect(held, scard.SCARD_LEAVE_CARD)
+        scard.SCardReleaseContext(ctx)
+        h.unit.stop()
+        h.remove_all()

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drivers.errors import ProtocolError
 from drivers.idcard import frames as fr
 
 
@@ -97,9 +98,9 @@ def test_read_payload_split_with_and_without_fingerprint() -> None:
 
 
 def test_read_payload_with_lengths_that_do_not_add_up_is_refused() -> None:
-    with pytest.raises(ValueError, match="declares text 256 and photo 1024 bytes but carries 100"):
+    with pytest.raises(ProtocolError, match="declares text 256 and photo 1024 bytes but carries 100"):
         fr.split_read_payload(b"\x01\x00\x04\x00" + bytes(100))
-    with pytest.raises(ValueError, match="too short"):
+    with pytest.raises(ProtocolError, match="too short"):
         fr.split_read_payload(b"\x01")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from drivers.cards import IdCardUnit
-from drivers.errors import DeviceTimeout, DeviceUnavailable
+from drivers.errors import CardDataError, DeviceTimeout, DeviceUnavailable
 from drivers.idcard import frames as fr
 from drivers.idcard.card import IdCard
 from drivers.idcard.config import IdCardConfig
@@ -155,12 +155,34 @@ def test_a_bad_card_is_counted_not_reread_every_poll(module: SamModule, running:
     assert card.reads == 1 and running.cards.empty()
 
 
+def test_a_number_with_a_superscript_digit_is_refused_and_the_next_card_read(
+    module: SamModule, running: Running
+) -> None:
+    # One flipped bit turns '2' (0x32) into '²' (0xB2 in UCS-2): str.isdigit() accepts it, int() does not.
+    flipped = NUMBER[:16] + "²" + NUMBER[17:]
+    bad = module.place(SimCard(card_text(number=flipped)))
+    assert wait_until(lambda: running.counters()["card_errors"] == 1), running.reader.health()
+    health = running.reader.health()
+    assert health.state == "ok" and "card field number: character 17 is U+00B2" in health.detail
+    assert flipped not in health.detail and NUMBER[:16] not in health.detail  # the number is named, never shown
+    assert running.thread.is_alive()
+    finds = module.commands.count(fr.CMD_FIND)
+    assert module.wait_for(fr.CMD_FIND, finds + 3)
+    assert bad.reads == 1 and running.cards.empty()  # the bad card is not read again while it stays
+    module.place(SimCard(card_text()))
+    assert running.cards.get(timeout=5).number == NUMBER
+    assert running.reader.health().counters["restarts"] == 0
+
+
 def test_read_card_for_a_field_check_and_its_timeout(module: SamModule) -> None:
     reader = IdCardReader(module.url, poll_interval=0.02, timeout=0.3)
     with pytest.raises(DeviceTimeout, match="no card was placed"):
         reader.read_card(0.3)
     module.place(SimCard(card_text()))
     assert reader.read_card(5).number == NUMBER
+    module.place(SimCard(card_text(number="1101051949123100²X")))
+    with pytest.raises(CardDataError, match=r"card field number: character 17 is U\+00B2, not an ASCII"):
+        reader.read_card(5)
     reader.close()
 
 
