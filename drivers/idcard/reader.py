@@ -75,6 +75,7 @@ class IdCardReader:
         self._last_serial: bytes | None = None
         self._timeouts = 0
         self._opened_before = False
+        self._last_failure = ""  # why the last card could not be read, shown until a card is read
         self._lock = threading.Lock()
 
     # -- health ----------------------------------------------------------------
@@ -232,7 +233,9 @@ class IdCardReader:
         try:
             card = self.poll_once()
             self._timeouts = 0
-            self.board.set("ok")
+            if card is not None:
+                self._last_failure = ""
+            self.board.set("ok", self._last_failure)
         except DeviceTimeout:
             self._timeouts += 1
             card = None
@@ -242,7 +245,8 @@ class IdCardReader:
             return 0.0
         except DriverError as exc:
             log.warning("id-card read failed: %s", exc)
-            self.board.set("ok", f"last read failed: {exc}")
+            self._last_failure = f"last read failed: {exc}"
+            self.board.set("ok", self._last_failure)
             card = None
         if card is not None and self.on_card is not None:
             try:

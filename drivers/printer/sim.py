@@ -7,6 +7,10 @@ into ``out_dir``. Paper and cover are set with :meth:`set_state`::
     sim = SimulatedPrinter(Path("/tmp/tickets"), paper=80)
     url = sim.serve_pty()          # e.g. "/dev/pts/7": open it with serial_for_url
     sim.set_state(paper_out=True)  # the driver now sees paper end and goes to fault
+
+With a ``link`` the pty's path is a symlink (like a udev ``/dev/serial/by-id``
+link), and :meth:`SimulatedPrinter.unplug_pty` / :meth:`~SimulatedPrinter.replug_pty`
+pull the cable and put it back behind the same path.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import select
 import socket
 import threading
 import tty
+from collections.abc import Callable
 from pathlib import Path
 
 from drivers.errors import DeviceUnavailable
@@ -39,6 +44,8 @@ class SimulatedPrinter:
         self._threads: list[threading.Thread] = []
         self._fds: list[int] = []
         self._server: socket.socket | None = None
+        self._link: Path | None = None
+        self._linked: tuple[int, int, threading.Event, threading.Thread] | None = None
 
     # -- state ----------------------------------------------------------------------
     def set_state(
@@ -77,17 +84,50 @@ class SimulatedPrinter:
             return self.interp.feed(data)
 
     # -- transports -------------------------------------------------------------------
-    def serve_pty(self) -> str:
-        """Open a pty, serve its master side; return the slave's path for the driver to open."""
+    def serve_pty(self, link: Path | None = None) -> str:
+        """Open a pty, serve its master side; return the path for the driver to open (``link`` if given)."""
+        if link is not None:
+            self._link = link
+            self.replug_pty()
+            return str(link)
         master, slave = os.openpty()
         tty.setraw(slave)
         path = os.ttyname(slave)
         self._fds += [master, slave]
-        self._spawn(self._pty_loop, master)
+        self._spawn(self._pty_loop, master, self._stop)
         return path
 
-    def _pty_loop(self, fd: int) -> None:
-        while not self._stop.is_set():
+    def unplug_pty(self) -> None:
+        """The cable is pulled: the linked pty closes and its path disappears."""
+        if self._linked is None:
+            return
+        master, slave, stop, thread = self._linked
+        self._linked = None
+        stop.set()
+        thread.join(2)
+        if self._link is not None:
+            self._link.unlink(missing_ok=True)
+        for fd in (master, slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def replug_pty(self) -> None:
+        """The cable is back: a fresh pty behind the same link."""
+        assert self._link is not None, "replug_pty needs serve_pty(link=...) first"
+        self.unplug_pty()
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        tmp = self._link.with_suffix(".new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(os.ttyname(slave))
+        tmp.replace(self._link)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._pty_loop, args=(master, stop), name="sim-printer", daemon=True)
+        thread.start()
+        self._linked = (master, slave, stop, thread)
+
+    def _pty_loop(self, fd: int, stop: threading.Event) -> None:
+        while not (stop.is_set() or self._stop.is_set()):
             ready, _, _ = select.select([fd], [], [], 0.1)
             if not ready:
                 continue
@@ -108,11 +148,11 @@ class SimulatedPrinter:
             raise DeviceUnavailable(f"cannot listen on {host}:{port}: {exc}") from exc
         server.settimeout(0.1)
         self._server = server
-        self._spawn(self._tcp_loop, 0)
+        self._spawn(self._tcp_loop)
         port_: int = server.getsockname()[1]
         return port_
 
-    def _tcp_loop(self, _: int) -> None:
+    def _tcp_loop(self) -> None:
         assert self._server is not None
         while not self._stop.is_set():
             try:
@@ -139,12 +179,13 @@ class SimulatedPrinter:
                         except OSError:
                             break
 
-    def _spawn(self, target: object, arg: int) -> None:
-        t = threading.Thread(target=target, args=(arg,), name="sim-printer", daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        t = threading.Thread(target=target, args=args, name="sim-printer", daemon=True)
         t.start()
         self._threads.append(t)
 
     def close(self) -> None:
+        self.unplug_pty()
         self._stop.set()
         for t in self._threads:
             t.join(2)

@@ -4,7 +4,8 @@
 
 - ``tcp://host:9100`` — a network printer's raw port;
 - ``serial:///dev/ttyUSB0?baudrate=19200`` or any pyserial URL (``spy://``,
-  ``socket://``, ``rfc2217://``, ``loop://``), opened with ``serial_for_url``;
+  ``socket://``, ``rfc2217://``, ``loop://``), opened with ``serial_for_url``
+  for this process alone (a second program gets a clear error);
 - ``usb://04b8:0e15`` — a USB printer class device by vendor:product (needs pyusb);
 - ``file:///dev/usb/lp0`` — a device node or file, write-only (no status).
 
@@ -20,6 +21,13 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from drivers.errors import DeviceUnavailable
+
+try:  # pyserial's POSIX ports raise termios.error from tcdrain/tcflush when the line has gone
+    from termios import error as _TermiosError
+except ImportError:  # pragma: no cover - not POSIX
+
+    class _TermiosError(Exception):  # type: ignore[no-redef]
+        pass
 
 
 class Transport(Protocol):
@@ -45,9 +53,12 @@ class SerialTransport:
 
         self.url = url
         try:
-            self.port: Any = serial.serial_for_url(url, baudrate=baudrate, timeout=0, write_timeout=5)
+            self.port: Any = serial.serial_for_url(url, baudrate=baudrate, timeout=0, write_timeout=5, exclusive=True)
         except (serial.SerialException, ValueError, OSError) as exc:
-            raise DeviceUnavailable(f"cannot open printer port {url}: {exc}") from exc
+            reason = str(exc)
+            if "exclusively lock" in reason:
+                reason = "the port is in use by another program (is hall devices running?)"
+            raise DeviceUnavailable(f"cannot open printer port {url}: {reason}") from exc
 
     def write(self, data: bytes) -> None:
         import serial
@@ -55,7 +66,7 @@ class SerialTransport:
         try:
             self.port.write(data)
             self.port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, _TermiosError) as exc:
             raise DeviceUnavailable(f"printer port {self.url} failed: {exc}") from exc
 
     def read(self, n: int, timeout: float) -> bytes:
@@ -64,7 +75,7 @@ class SerialTransport:
         try:
             self.port.timeout = timeout
             data: bytes = self.port.read(n)
-        except (serial.SerialException, OSError, TypeError) as exc:
+        except (serial.SerialException, OSError, TypeError, _TermiosError) as exc:
             raise DeviceUnavailable(f"printer port {self.url} failed: {exc}") from exc
         return data
 
@@ -73,13 +84,15 @@ class SerialTransport:
 
         try:
             self.port.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, _TermiosError) as exc:
             raise DeviceUnavailable(f"printer port {self.url} failed: {exc}") from exc
 
     def close(self) -> None:
+        import serial
+
         try:
             self.port.close()
-        except OSError:
+        except (serial.SerialException, OSError, _TermiosError):
             pass
 
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from drivers.base import HealthBoard, UnitRunner, one_line
-from tests.drivers.test_idcard_reader import wait_until
+from tests.drivers.conftest_cards import wait_until
 
 
 class Flaky:

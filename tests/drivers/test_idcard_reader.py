@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -21,19 +20,10 @@ from drivers.idcard.config import IdCardConfig
 from drivers.idcard.reader import IdCardReader
 from drivers.idcard.sim import SamModule, SimCard, resident_text
 from edge.identity import make_ref
+from tests.drivers.conftest_cards import wait_until
 
 NUMBER = "11010519491231002X"
 KEY = b"k" * 32
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        tick.wait(0.02)
-    return True
 
 
 @pytest.fixture
@@ -171,6 +161,7 @@ def test_a_number_with_a_superscript_digit_is_refused_and_the_next_card_read(
     assert bad.reads == 1 and running.cards.empty()  # the bad card is not read again while it stays
     module.place(SimCard(card_text()))
     assert running.cards.get(timeout=5).number == NUMBER
+    assert wait_until(lambda: running.reader.health().detail == "")  # a good read clears the last failure
     assert running.reader.health().counters["restarts"] == 0
 
 

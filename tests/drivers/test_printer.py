@@ -14,6 +14,7 @@ from drivers.printer import ticket
 from drivers.printer.printer import Printer, PrinterUnit
 from drivers.printer.sim import SimulatedPrinter
 from drivers.printer.transport import open_transport
+from tests.drivers.conftest_cards import wait_until
 
 DATA = ticket.TicketData("国网示范供电营业厅", "电费缴纳", "A001", 3, 9, "2026-11-25 09:30", ticket_id="t1")
 LAYOUT = ticket.Layout(paper=80, qr_url="https://hall.example/q/{number}")
@@ -177,3 +178,65 @@ def test_file_transport_writes_the_stream_without_status(tmp_path: Path) -> None
 def test_bad_or_absent_printers_are_named(url: str, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         open_transport(url)
+
+
+def test_odd_ticket_text_never_stops_the_printer(sim: SimulatedPrinter) -> None:
+    unit = PrinterUnit("printer", "serial://" + sim.serve_pty(), LAYOUT, hall_name="营业厅", status_interval=0.2)
+    events = Events()
+    unit.start(events)
+    try:
+        odd = issued("A001")
+        odd["data"]["business_name"] = "电费\x1b@缴纳\x1d"  # a bundle's name with ESC/POS control bytes in it
+        unit.on_event(odd)
+        assert events.next() == ("printer.printed", {"ticket_id": "id-A001", "number": "A001"}, False)
+        assert sim.wait_pages(1, 5) and "电费@缴纳" in sim.pages[0].text
+        huge = issued("A002")
+        huge["data"]["number"] = "A" * 8000  # its QR link would not fit in a QR code
+        unit.on_event(huge)
+        topic, data, _ = events.next()
+        assert (topic, data["reason"]) == ("printer.failed", "unprintable")
+        unit.on_event(issued("A003"))
+        assert events.next() == ("printer.printed", {"ticket_id": "id-A003", "number": "A003"}, False)
+        assert unit.health().state == "ok" and unit.health().counters["restarts"] == 0
+    finally:
+        unit.stop()
+
+
+def test_paper_out_is_a_fault_that_clears_when_the_paper_is_back(sim: SimulatedPrinter) -> None:
+    unit = PrinterUnit("printer", "serial://" + sim.serve_pty(), LAYOUT, hall_name="营业厅", status_interval=0.05)
+    unit.start(Events())
+    try:
+        assert wait_until(lambda: unit.health().state == "ok")
+        sim.set_state(paper_out=True)
+        assert wait_until(lambda: unit.health().state == "fault")
+        assert unit.health().detail.startswith("paper_out")
+        sim.set_state(paper_out=False)
+        assert wait_until(lambda: unit.health().state == "ok")
+        assert unit.health().detail == ""
+    finally:
+        unit.stop()
+
+
+def test_a_printer_pty_closed_goes_offline_and_is_reopened(sim: SimulatedPrinter, tmp_path: Path) -> None:
+    url = "serial://" + sim.serve_pty(link=tmp_path / "ttyPRN")
+    unit = PrinterUnit("printer", url, LAYOUT, hall_name="营业厅", status_interval=0.05)
+    events = Events()
+    unit.start(events)
+    try:
+        assert wait_until(lambda: unit.health().state == "ok")
+        with pytest.raises(DeviceUnavailable, match="in use by another program"):
+            open_transport(url)  # a field check while the service prints: told, not fighting over the port
+        sim.unplug_pty()
+        assert wait_until(lambda: unit.health().state == "offline"), unit.health()
+        assert "ttyPRN" in unit.health().detail
+        unit.on_event(issued("A001"))
+        topic, data, _ = events.next()
+        assert (topic, data["reason"]) == ("printer.failed", "offline")
+        sim.replug_pty()
+        assert wait_until(lambda: unit.health().state == "ok", 15), unit.health()
+        unit.on_event(issued("A002"))
+        assert events.next()[1]["number"] == "A002"
+        assert sim.wait_pages(1, 5) and "A002" in sim.pages[-1].text
+        assert unit.health().counters["reopened"] >= 1
+    finally:
+        unit.stop()

@@ -12,6 +12,7 @@ import pytest
 from drivers.errors import DeviceUnavailable
 from drivers.voice import phrases, tts
 from drivers.voice.unit import VoiceUnit
+from tests.drivers.conftest_cards import wait_until
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make setup)")
 
@@ -97,3 +98,24 @@ def test_missing_engine_is_a_clear_error(tmp_path: Path) -> None:
     unit.start(Events())
     assert unit.health().state == "offline"
     unit.stop()
+
+
+@needs_espeak
+def test_a_full_disk_is_a_fault_until_a_call_can_be_written_again(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "call-0001-A001.wav").symlink_to("/dev/full")  # the first call's file lands on a full device
+    unit = VoiceUnit("voice", calls, repeat=1)
+    events = Events()
+    unit.start(events)
+    try:
+        unit.on_event({"topic": "ticket.called", "data": {"number": "A001", "counter": "1", "counter_name": "1号窗口"}})
+        assert wait_until(lambda: unit.health().state == "fault", 60), unit.health()
+        health = unit.health()
+        assert health.detail == f"cannot write the call to {calls}: No space left on device"
+        assert health.counters["failed"] == 1 and health.counters["restarts"] == 0
+        unit.on_event({"topic": "ticket.called", "data": {"number": "A002", "counter": "1", "counter_name": "1号窗口"}})
+        assert events.q.get(timeout=60)[1]["number"] == "A002"
+        assert unit.health().state == "ok" and unit.health().detail == ""
+    finally:
+        unit.stop()
