@@ -1,4 +1,4 @@
-"""ISO 7816-4 commands and the account decoding of an :class:`ApduProfile` (pure).
+"""ISO 7816-4 commands, the exchange rules, and running an :class:`ApduProfile` (pure: the card is a callable).
 
 >>> select_fid("3F00").hex(" "), read_binary(0x12, 16).hex(" ")
 ('00 a4 00 00 02 3f 00', '00 b0 00 12 10')
@@ -8,8 +8,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drivers.errors import CardDataError, ProtocolError
-from drivers.iccard.config import AccountField, ApduStep
+from drivers.iccard.config import AccountField, ApduProfile, ApduStep
 
 CLA = 0x00
 INS_SELECT = 0xA4
@@ -121,3 +123,43 @@ def decode_account(reads: list[bytes], spec: AccountField) -> str:
     if not account:
         raise CardDataError("the account field on the card is empty")
     return account
+
+
+MAX_EXCHANGES = 8
+"""A command followed through more GET RESPONSE / resend-with-Le rounds than this is a card gone wrong."""
+
+
+def exchange(send: Callable[[bytes], bytes], capdu: bytes) -> tuple[bytes, int]:
+    """Send ``capdu`` with ``send`` (C-APDU → R-APDU) and follow 61xx (GET RESPONSE) and 6Cxx (resend with Le).
+
+    >>> answers = {bytes.fromhex("00a4040002d156"): bytes.fromhex("6102"), get_response(2): bytes.fromhex("6f009000")}
+    >>> exchange(answers.__getitem__, bytes.fromhex("00a4040002d156"))
+    (b'o\\x00', 36864)
+    """
+    for _ in range(MAX_EXCHANGES):
+        data, sw = split_response(send(capdu), capdu)
+        if sw >> 8 == 0x61:
+            capdu = get_response(sw & 0xFF)
+            continue
+        if sw >> 8 == 0x6C:
+            capdu = capdu[:4] + bytes((sw & 0xFF,))
+            continue
+        return data, sw
+    raise ProtocolError(f"card kept asking for more exchanges after {MAX_EXCHANGES} rounds")
+
+
+def run_profile(profile: ApduProfile, send: Callable[[bytes], bytes]) -> str:
+    """Run ``profile``'s steps on a card reached through ``send``; the account number.
+
+    Raises :class:`CardDataError` when the card refuses a step or the account does not decode, and
+    :class:`ProtocolError` when its answers break ISO 7816-4.
+    """
+    reads: list[bytes] = []
+    for step in profile.steps:
+        command = step_apdu(step)
+        data, sw = exchange(send, command)
+        if sw != SW_OK and not (step.read_length is not None and sw == 0x6282):
+            raise CardDataError(f"profile {profile.name!r}: {command[:4].hex(' ')} answered {sw:04X} ({sw_name(sw)})")
+        if step.read_length is not None:
+            reads.append(data)
+    return decode_account(reads, profile.account)

@@ -72,21 +72,15 @@ class CardLink:
     handle: Any
     protocol: int
 
+    def send(self, capdu: bytes) -> bytes:
+        """One C-APDU to the card; its R-APDU as it came."""
+        hresult, response = scard().SCardTransmit(self.handle, self.protocol, list(capdu))
+        check(hresult, f"transmit {capdu[:4].hex(' ')}")
+        return bytes(response)
+
     def transmit(self, capdu: bytes) -> tuple[bytes, int]:
-        """Send one C-APDU; follows 61xx (GET RESPONSE) and 6Cxx (resend with Le). The data and status word."""
-        sc = scard()
-        for _ in range(8):
-            hresult, response = sc.SCardTransmit(self.handle, self.protocol, list(capdu))
-            check(hresult, f"transmit {capdu[:4].hex(' ')}")
-            data, sw = ap.split_response(bytes(response), capdu)
-            if sw >> 8 == 0x61:
-                capdu = ap.get_response(sw & 0xFF)
-                continue
-            if sw >> 8 == 0x6C:
-                capdu = capdu[:4] + bytes((sw & 0xFF,))
-                continue
-            return data, sw
-        raise ProtocolError("card kept asking for more exchanges")
+        """Send one C-APDU, following 61xx and 6Cxx (:func:`~drivers.iccard.apdu.exchange`): data and status word."""
+        return ap.exchange(self.send, capdu)
 
 
 class _Read(Generic[T]):

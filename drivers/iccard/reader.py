@@ -131,17 +131,7 @@ class IcCardWatcher:
         return self.reads.run(reader, self._run_profile)
 
     def _run_profile(self, link: CardLink) -> str:
-        reads: list[bytes] = []
-        for step in self.profile.steps:
-            command = ap.step_apdu(step)
-            data, sw = link.transmit(command)
-            if sw != ap.SW_OK and not (step.read_length is not None and sw == 0x6282):
-                raise CardDataError(
-                    f"profile {self.profile.name!r}: {command[:4].hex(' ')} answered {sw:04X} ({ap.sw_name(sw)})"
-                )
-            if step.read_length is not None:
-                reads.append(data)
-        return ap.decode_account(reads, self.profile.account)
+        return ap.run_profile(self.profile, link.send)
 
     # -- the loop --------------------------------------------------------------
 
