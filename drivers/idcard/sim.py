@@ -157,6 +157,7 @@ class SamModule:
         self._split_next = 0
         self._corrupt_next = 0
         self._close_on: tuple[int, int] | None = None
+        self._remove_on: tuple[int, int] | None = None
 
     @property
     def url(self) -> str:
@@ -238,6 +239,11 @@ class SamModule:
         with self._lock:
             self._close_on = cmd
 
+    def remove_on(self, cmd: tuple[int, int]) -> None:
+        """Take the card away the next time ``cmd`` arrives, before it is answered (pulled mid-read)."""
+        with self._lock:
+            self._remove_on = cmd
+
     def wait_for(self, cmd: tuple[int, int], count: int = 1, timeout: float = 5.0) -> bool:
         """Wait until ``cmd`` has been answered ``count`` times in total."""
         with self._changed:
@@ -270,6 +276,9 @@ class SamModule:
         with self._lock:
             if self.silent:
                 return
+            if self._remove_on == cmd:
+                self._remove_on = None
+                self.card = None
             reply = self._reply(cmd)
             split, corrupt = self._split_next > 0, self._corrupt_next > 0
             self._split_next -= split

@@ -5,7 +5,8 @@ per machine: a running one is used as it is; otherwise the fixture starts
 ``pcscd --foreground --auto-exit`` (needs root) and stops it when the session
 ends. vpcd's first slot listens on TCP 35963 for one virtual card at a
 time, so tests of sessions that run at the same time take turns through a lock
-file.
+file. A test holds a PC/SC context of its own while it runs, so a daemon
+started with ``--auto-exit`` by another session does not leave under it.
 """
 
 from __future__ import annotations
@@ -139,4 +140,11 @@ def pcscd(pcscd_session: Pcscd) -> Iterator[Pcscd]:
         if not wait_until(lambda: _try_lock(lock.fileno()), 120):
             pytest.skip("another test session has held vpcd's port for two minutes")
         pcscd_session.ensure()
-        yield pcscd_session
+        from smartcard import scard
+
+        hresult, keep_alive = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        try:
+            yield pcscd_session
+        finally:
+            if hresult == scard.SCARD_S_SUCCESS:
+                scard.SCardReleaseContext(keep_alive)

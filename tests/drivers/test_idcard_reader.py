@@ -137,6 +137,29 @@ def test_port_closed_mid_frame(module: SamModule, running: Running) -> None:
     assert running.cards.get(timeout=10).number == NUMBER
 
 
+def test_a_card_pulled_mid_read_is_reported_and_read_when_placed_again(module: SamModule, running: Running) -> None:
+    module.remove_on(fr.CMD_READ)  # found and selected, gone before its data is read
+    card = module.place(SimCard(card_text()))
+    assert wait_until(
+        lambda: "last read failed: read card answered reading the card failed" in running.reader.health().detail
+    )
+    assert running.counters()["status_errors"] == 1 and running.cards.empty()
+    module.place(card)
+    assert running.cards.get(timeout=5).number == NUMBER
+    assert running.reader.health().detail == ""
+
+
+def test_a_second_program_on_the_port_is_told_it_is_in_use(module: SamModule, running: Running) -> None:
+    from drivers.cards import read_id_card
+
+    assert module.wait_for(fr.CMD_FIND, 1)
+    with pytest.raises(DeviceUnavailable, match=r"in use by another program \(is hall devices running\?\)"):
+        read_id_card(module.url, timeout=2)  # a technician's field check while the service runs
+    module.place(SimCard(card_text()))
+    assert running.cards.get(timeout=5).number == NUMBER  # the service never lost an answer to it
+    assert running.counters()["timeouts"] == 0
+
+
 def test_a_bad_card_is_counted_not_reread_every_poll(module: SamModule, running: Running) -> None:
     card = module.place(SimCard(card_text(number="110105194912310021")))
     assert wait_until(lambda: running.counters()["card_errors"] == 1)
