@@ -100,10 +100,6 @@ class PrinterUnit:
         self._publish: Publish | None = None
         self.backoff = Backoff(0.2, 10.0)
 
-    @property
-    def counters(self) -> dict[str, int]:
-        return self.board.health().counters
-
     # -- DeviceUnit ---------------------------------------------------------------
     def start(self, publish: Publish) -> None:
         self._publish = publish
