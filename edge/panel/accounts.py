@@ -1,18 +1,18 @@
-"""The panel's own store (``$HALL_HOME/panel.db``): accounts, sessions, the audit trail.
+"""The panel's accounts, sessions, counter bindings and audit trail, kept in ``$HALL_HOME/panel.db``.
 
 The core is the only writer of ``hall.db``, so staff accounts live here.
 Passwords are hashed with argon2id (argon2-cffi); there is no default account:
 the first manager comes from the one-time setup token (printed when the panel
 starts with no accounts) or from ``hall users add NAME --role manager``.
-Session tokens and the setup token are stored only as SHA-256 digests::
+Session tokens and the setup token are stored only as SHA-256 digests.
+Checking a password, and the delays that stop guessing, are
+:mod:`edge.panel.signin`'s::
 
     >>> store = Store(":memory:", hasher=PasswordHasher(time_cost=1, memory_cost=8192))
     >>> store.add_user("wang", "manager", "correct horse 1")["role"]
     'manager'
-    >>> store.login("wang", "wrong", now=0.0)
-    Traceback (most recent call last):
-    ...
-    edge.panel.accounts.LoginFailed: 用户名或密码错误
+    >>> store.open_session("wang", now=0.0).role
+    'manager'
 """
 
 from __future__ import annotations
@@ -24,50 +24,22 @@ import re
 import secrets
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from edge.errors import Conflict, HallError, InvalidRequest, NotFound
+from edge.panel.store import StoreError, bound_detail, bound_name, describe, open_db
 
 Role = Literal["staff", "manager", "technician"]
 ROLES: tuple[str, ...] = ("staff", "manager", "technician")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,32}$")
 MIN_PASSWORD = 8
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name         TEXT PRIMARY KEY,
-    display      TEXT NOT NULL,
-    role         TEXT NOT NULL,
-    hash         TEXT NOT NULL,
-    created_at   REAL NOT NULL,
-    failures     INTEGER NOT NULL DEFAULT 0,
-    locked_until REAL NOT NULL DEFAULT 0,
-    disabled     INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    digest     TEXT PRIMARY KEY,
-    name       TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
-    csrf       TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    seen_at    REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    at        REAL NOT NULL,
-    name      TEXT NOT NULL,
-    role      TEXT NOT NULL,
-    action    TEXT NOT NULL,
-    detail    TEXT NOT NULL,
-    ok        INTEGER NOT NULL,
-    ip        TEXT NOT NULL,
-    published INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
+MAX_PASSWORD = 1024  # characters; argon2 takes any length, a body limit takes the rest
+MAX_DISPLAY = 32
 
 
 class PanelError(HallError):
@@ -80,6 +52,12 @@ class LoginFailed(PanelError):
 
 class LockedOut(PanelError):
     code = "locked"
+
+
+class Forbidden(PanelError):
+    """Signed in, but this is not yours to do (another's counter, another role's page)."""
+
+    code = "forbidden"
 
 
 @dataclass(frozen=True)
@@ -97,48 +75,68 @@ def digest(token: str) -> str:
 
 
 class Store:
+    """panel.db behind a lock: one connection shared by the panel's threads, failures as :class:`StoreError`."""
+
     def __init__(
         self,
         path: str,
         *,
         idle_s: float = 30 * 60,
         max_age_s: float = 12 * 3600,
-        max_failures: int = 5,
-        lockout_s: float = 15 * 60,
         hasher: PasswordHasher | None = None,
     ) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA busy_timeout = 5000")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        if path != ":memory:":
-            self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.executescript(SCHEMA)
+        self.db = open_db(path)
+        self.conn = self.db.conn
         self.lock = threading.RLock()
         self.idle_s, self.max_age_s = idle_s, max_age_s
-        self.max_failures, self.lockout_s = max_failures, lockout_s
         self.hasher = hasher or PasswordHasher()  # argon2id, 64 MiB, 3 passes
-        self._dummy = self.hasher.hash(secrets.token_hex(16))
 
-    def _one(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
+    @contextmanager
+    def _guarded(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
-            row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+            try:
+                yield self.conn
+            except sqlite3.Error as exc:
+                raise StoreError(describe(exc)) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT``: read-then-write steps that other threads and processes cannot split."""
+        with self._guarded() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def row(self, sql: str, params: Any = ()) -> sqlite3.Row | None:
+        with self._guarded() as conn:
+            row: sqlite3.Row | None = conn.execute(sql, params).fetchone()
             return row
 
-    def _exec(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
-        with self.lock:
-            return self.conn.execute(sql, params)
+    def rows(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        with self._guarded() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        with self._guarded() as conn:
+            return conn.execute(sql, params)
 
     # -- users ------------------------------------------------------------
     def has_users(self) -> bool:
-        return self._one("SELECT 1 FROM users LIMIT 1") is not None
+        return self.row("SELECT 1 FROM users LIMIT 1") is not None
 
     def has_manager(self) -> bool:
-        return self._one("SELECT 1 FROM users WHERE role = 'manager' AND disabled = 0 LIMIT 1") is not None
+        return self.row("SELECT 1 FROM users WHERE role = 'manager' AND disabled = 0 LIMIT 1") is not None
 
     def _check_password(self, name: str, password: str) -> None:
         if len(password) < MIN_PASSWORD:
             raise InvalidRequest(f"password must have at least {MIN_PASSWORD} characters")
+        if len(password) > MAX_PASSWORD:
+            raise InvalidRequest(f"password must have at most {MAX_PASSWORD} characters")
         if password.strip().lower() == name.lower():
             raise InvalidRequest("password must not be the user name")
 
@@ -147,93 +145,70 @@ class Store:
             raise InvalidRequest("user name must be 2-32 letters, digits, Chinese characters, '.', '_' or '-'")
         if role not in ROLES:
             raise InvalidRequest(f"role {role!r} is not one of {', '.join(ROLES)}")
+        if len(display) > MAX_DISPLAY:
+            raise InvalidRequest(f"display name must have at most {MAX_DISPLAY} characters")
         self._check_password(name, password)
         try:
-            self._exec(
+            self.execute(
                 "INSERT INTO users (name, display, role, hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                (name, (display or name)[:32], role, self.hasher.hash(password), now),
+                (name, display or name, role, self.hasher.hash(password), now),
             )
-        except sqlite3.IntegrityError:
-            raise Conflict(f"user {name} already exists") from None
+        except StoreError as exc:
+            if isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise Conflict(f"user {name} already exists") from None
+            raise
         return self.user(name)
 
     def user(self, name: str) -> dict[str, Any]:
-        row = self._one("SELECT * FROM users WHERE name = ?", (name,))
+        row = self.row("SELECT * FROM users WHERE name = ?", (name,))
         if row is None:
             raise NotFound(f"no user {name}")
-        return {
-            "name": row["name"],
-            "display": row["display"],
-            "role": row["role"],
-            "failures": row["failures"],
-            "locked_until": row["locked_until"],
-            "disabled": bool(row["disabled"]),
-        }
+        return {"name": row["name"], "display": row["display"], "role": row["role"], "disabled": bool(row["disabled"])}
+
+    def credentials(self, name: str) -> sqlite3.Row | None:
+        """The row a password is checked against: None for an unknown or disabled account."""
+        return self.row("SELECT name, display, role, hash FROM users WHERE name = ? AND disabled = 0", (name,))
+
+    def rehash(self, name: str, password: str) -> None:
+        self.execute("UPDATE users SET hash = ? WHERE name = ?", (self.hasher.hash(password), name))
 
     def users(self) -> list[dict[str, Any]]:
-        with self.lock:
-            names = [r[0] for r in self.conn.execute("SELECT name FROM users ORDER BY name")]
+        names = [r[0] for r in self.rows("SELECT name FROM users ORDER BY name")]
         return [self.user(n) for n in names]
 
     def set_password(self, name: str, password: str) -> None:
         self.user(name)
         self._check_password(name, password)
-        self._exec(
-            "UPDATE users SET hash = ?, failures = 0, locked_until = 0 WHERE name = ?",
-            (self.hasher.hash(password), name),
-        )
-        self._exec("DELETE FROM sessions WHERE name = ?", (name,))
-
-    def unlock(self, name: str) -> None:
-        self.user(name)
-        self._exec("UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?", (name,))
+        self.execute("UPDATE users SET hash = ? WHERE name = ?", (self.hasher.hash(password), name))
+        self.execute("DELETE FROM sessions WHERE name = ?", (name,))
 
     def set_disabled(self, name: str, disabled: bool) -> None:
         self.user(name)
-        self._exec("UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name))
+        self.execute("UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name))
         if disabled:
-            self._exec("DELETE FROM sessions WHERE name = ?", (name,))
+            self.execute("DELETE FROM sessions WHERE name = ?", (name,))
 
-    # -- sign in ----------------------------------------------------------
-    def login(self, name: str, password: str, *, now: float) -> Session:
-        """Check a password and open a session; count failures and lock the account after too many."""
-        row = self._one("SELECT * FROM users WHERE name = ?", (name,))
-        if row is None or row["disabled"]:
-            try:
-                self.hasher.verify(self._dummy, password)  # same cost as a real check
-            except VerificationError:
-                pass
-            raise LoginFailed("用户名或密码错误")
-        if row["locked_until"] > now:
-            minutes = int((row["locked_until"] - now) // 60) + 1
-            raise LockedOut(f"账户已锁定，请 {minutes} 分钟后再试或联系值班经理解锁")
-        try:
-            self.hasher.verify(row["hash"], password)
-        except (VerificationError, InvalidHashError):
-            failures = row["failures"] + 1
-            locked = now + self.lockout_s if failures >= self.max_failures else 0.0
-            self._exec(
-                "UPDATE users SET failures = ?, locked_until = ? WHERE name = ?",
-                (0 if locked else failures, locked, name),
-            )
-            if locked:
-                raise LockedOut(f"连续 {failures} 次密码错误，账户已锁定 {self.lockout_s / 60:.0f} 分钟") from None
-            raise LoginFailed("用户名或密码错误") from None
-        if self.hasher.check_needs_rehash(row["hash"]):
-            self._exec("UPDATE users SET hash = ? WHERE name = ?", (self.hasher.hash(password), name))
-        self._exec("UPDATE users SET failures = 0, locked_until = 0 WHERE name = ?", (name,))
+    # -- sessions -----------------------------------------------------------
+    def open_session(self, name: str, *, now: float) -> Session:
+        """A new session for an account whose password was just checked."""
+        row = self.row("SELECT display, role FROM users WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound(f"no user {name}")
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        self._exec(
+        self.execute(
             "INSERT INTO sessions (digest, name, csrf, created_at, seen_at) VALUES (?, ?, ?, ?, ?)",
             (digest(token), name, csrf, now, now),
         )
         return Session(token, name, row["display"], row["role"], csrf, now)
 
     def session(self, token: str | None, *, now: float) -> Session | None:
-        """The live session for a cookie token, or None (unknown, idle too long, too old, user disabled)."""
-        if not token:
+        """The live session for a cookie token, or None (unknown, idle too long, too old, user disabled).
+
+        Reading needs no write: when the disk is full a live session keeps working.
+        """
+        if not token or len(token) > 128:
             return None
-        row = self._one(
+        row = self.row(
             "SELECT s.*, u.display, u.role, u.disabled FROM sessions s JOIN users u ON u.name = s.name"
             " WHERE s.digest = ?",
             (digest(token),),
@@ -241,75 +216,104 @@ class Store:
         if row is None:
             return None
         if row["disabled"] or now - row["seen_at"] > self.idle_s or now - row["created_at"] > self.max_age_s:
-            self._exec("DELETE FROM sessions WHERE digest = ?", (row["digest"],))
+            try:
+                self.execute("DELETE FROM sessions WHERE digest = ?", (row["digest"],))
+            except StoreError:
+                pass  # refused all the same; deleted when the disk has room again
             return None
         if now - row["seen_at"] > 15:
-            self._exec("UPDATE sessions SET seen_at = ? WHERE digest = ?", (now, row["digest"]))
+            try:
+                self.execute("UPDATE sessions SET seen_at = ? WHERE digest = ?", (now, row["digest"]))
+            except StoreError:
+                pass  # a full disk must not sign staff out
         return Session(token, row["name"], row["display"], row["role"], row["csrf"], row["created_at"])
 
     def logout(self, token: str) -> None:
-        self._exec("DELETE FROM sessions WHERE digest = ?", (digest(token),))
+        self.execute("DELETE FROM sessions WHERE digest = ?", (digest(token),))
 
     @staticmethod
     def csrf_ok(session: Session, presented: str | None) -> bool:
         return bool(presented) and hmac.compare_digest(session.csrf, presented or "")
 
+    # -- counter bindings -----------------------------------------------------
+    def binding(self, counter: str) -> dict[str, Any] | None:
+        row = self.row("SELECT * FROM bindings WHERE counter = ?", (counter,))
+        return dict(row) if row is not None else None
+
+    def bindings_of(self, name: str) -> list[str]:
+        return [r[0] for r in self.rows("SELECT counter FROM bindings WHERE name = ? ORDER BY counter", (name,))]
+
+    def bind(self, counter: str, name: str, display: str, *, now: float) -> None:
+        self.execute(
+            "INSERT INTO bindings (counter, name, display, since) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(counter) DO UPDATE SET name = excluded.name, display = excluded.display, since = excluded.since",
+            (counter, name, display, now),
+        )
+
+    def unbind(self, counter: str) -> None:
+        self.execute("DELETE FROM bindings WHERE counter = ?", (counter,))
+
     # -- first manager ----------------------------------------------------
     def new_setup_token(self) -> str:
         token = secrets.token_urlsafe(12)
-        self._exec(
+        self.execute(
             "INSERT INTO meta (key, value) VALUES ('setup', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (json.dumps({"digest": digest(token), "failures": 0}),),
         )
         return token
 
-    def setup(self, token: str, name: str, password: str, *, now: float) -> dict[str, Any]:
-        """Create the first manager with the one-time setup token; the token is spent either way."""
+    def setup(self, token: str, name: str, password: str, *, now: float, max_failures: int = 5) -> dict[str, Any]:
+        """Create the first manager with the one-time setup token; too many wrong tokens spend it."""
         if self.has_users():
             raise Conflict("the panel already has accounts; setup is closed")
-        row = self._one("SELECT value FROM meta WHERE key = 'setup'")
-        if row is None:
-            raise LoginFailed("no setup token is active; restart the panel to print a new one")
-        state = json.loads(row[0])
-        if not hmac.compare_digest(state["digest"], digest(token)):
-            state["failures"] += 1
-            if state["failures"] >= self.max_failures:
-                self._exec("DELETE FROM meta WHERE key = 'setup'")
+        with self.transaction() as conn:  # count the guess before comparing: parallel guesses all count
+            row = conn.execute("SELECT value FROM meta WHERE key = 'setup'").fetchone()
+            if row is None:
+                raise LoginFailed("no setup token is active; restart the panel to print a new one")
+            state = json.loads(row[0])
+            right = hmac.compare_digest(state["digest"], digest(token[:64]))
+            if not right:
+                state["failures"] += 1
+                if state["failures"] >= max_failures:
+                    conn.execute("DELETE FROM meta WHERE key = 'setup'")
+                else:
+                    conn.execute("UPDATE meta SET value = ? WHERE key = 'setup'", (json.dumps(state),))
+        if not right:
+            if state["failures"] >= max_failures:
                 raise LockedOut("too many wrong setup tokens; restart the panel to print a new one")
-            self._exec("UPDATE meta SET value = ? WHERE key = 'setup'", (json.dumps(state),))
             raise LoginFailed("setup token is wrong")
         user = self.add_user(name, "manager", password, now=now)
-        self._exec("DELETE FROM meta WHERE key = 'setup'")
+        self.execute("DELETE FROM meta WHERE key = 'setup'")
         return user
 
     # -- audit --------------------------------------------------------------
     def audit(self, *, name: str, role: str, action: str, detail: dict[str, Any], ok: bool, ip: str, now: float) -> int:
-        cur = self._exec(
+        """Append a row, cut to a size the bus takes (a long name or detail is truncated and says so)."""
+        cur = self.execute(
             "INSERT INTO audit (at, name, role, action, detail, ok, ip) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (now, name, role, action, json.dumps(detail, ensure_ascii=False), int(ok), ip),
+            (now, bound_name(name), role[:16], action[:64], bound_detail(detail), int(ok), ip[:64]),
         )
         return int(cur.lastrowid or 0)
 
     def audit_rows(self, *, limit: int = 200, unpublished: bool = False) -> list[dict[str, Any]]:
         sql = "SELECT * FROM audit" + (" WHERE published = 0 ORDER BY id" if unpublished else " ORDER BY id DESC")
-        with self.lock:
-            rows = self.conn.execute(sql + " LIMIT ?", (limit,)).fetchall()
         return [
             {
                 "id": r["id"],
                 "at": r["at"],
-                "name": r["name"],
+                "name": bound_name(r["name"]),
                 "role": r["role"],
                 "action": r["action"],
-                "detail": json.loads(r["detail"]),
+                "detail": json.loads(bound_detail(json.loads(r["detail"]))),
                 "ok": bool(r["ok"]),
                 "ip": r["ip"],
             }
-            for r in rows
+            for r in self.rows(sql + " LIMIT ?", (limit,))
         ]
 
-    def mark_published(self, audit_id: int) -> None:
-        self._exec("UPDATE audit SET published = 1 WHERE id = ?", (audit_id,))
+    def mark_published(self, audit_id: int, *, refused: bool = False) -> None:
+        """1: in the hall log; 2: the core refused it for good (reported in the panel's log, not retried)."""
+        self.execute("UPDATE audit SET published = ? WHERE id = ?", (2 if refused else 1, audit_id))
 
     def close(self) -> None:
         with self.lock:

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from edge.errors import HallError, InvalidRequest, NotFound
-from edge.panel.accounts import LockedOut, LoginFailed, Session
-from edge.panel.app import COOKIE, Panel, body, error_response, guard, json_reply
+from edge.panel.accounts import MAX_PASSWORD, Session
+from edge.panel.app import COOKIE, Panel, body, error_response, guard, is_json, json_reply, refuse, text
+from edge.panel.counters import FIELDS, Desk
 from edge.report.build import heatmap_file
 
 STAFF = ("staff", "manager")
 VIEWERS = ("manager", "technician")
 EVERYONE = ("staff", "manager", "technician")
-COUNTER_ACTIONS = ("open", "close", "call", "recall", "serve", "transfer", "noshow", "pause", "resume", "finish")
 REPORT_RE = re.compile(r"^report-\d{4}-\d{2}-\d{2}\.(html|pdf)$")
 HEARTBEAT_S = 15.0
 
@@ -37,40 +39,61 @@ def _same_origin(request: Request) -> bool:
     return origin is None or urlsplit(origin).netloc == request.headers.get("host")
 
 
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def set_session_cookie(panel: Panel, reply: Response, token: str) -> None:
+    max_age = panel.settings.session_max_hours * 3600
+    reply.set_cookie(COOKIE, token, max_age=max_age, httponly=True, secure=True, samesite="strict")
+
+
 def routes(panel: Panel) -> list[Route]:
+    login_threads = anyio.CapacityLimiter(panel.settings.login_slots + 64)  # the rest wait without a thread
+
+    def refused_request(request: Request, what: str) -> Response | None:
+        if not _same_origin(request):
+            return refuse(f"跨站{what}被拒绝 (cross-site {what} refused)", "csrf", 403)
+        if not is_json(request):
+            return refuse("请求须为 JSON (send application/json)", "invalid", 415)
+        return None
+
     async def login(request: Request) -> Response:
-        if not _same_origin(request) or not request.headers.get("content-type", "").startswith("application/json"):
-            return JSONResponse({"error": "cross-site or non-JSON sign-in refused", "code": "csrf"}, 403)
-        name = "-"
-        try:
-            data = await body(request)
-            name, password = str(data.get("name", "")), str(data.get("password", ""))
-            session = await run_in_threadpool(panel.store.login, name, password, now=time.time())
-        except (LoginFailed, LockedOut, InvalidRequest) as exc:
-            panel.audit(request, "login", {"_name": name or "-", "reason": exc.code}, ok=False)
-            return error_response(exc)
+        refused = refused_request(request, "sign-in")
+        if refused is not None:
+            return refused
+        data = await body(request)
+        name, password = data.get("name", ""), data.get("password", "")
+        if not isinstance(name, str) or not isinstance(password, str):
+            return refuse("用户名和密码须为文字 (name and password must be text)", "invalid", 400)
+        verify = functools.partial(panel.signin.verify, name.strip(), password, _address(request))
+        outcome = await anyio.to_thread.run_sync(verify, limiter=login_threads)
+        if not outcome.ok or outcome.user is None:
+            panel.audit(request, "login", {"_name": name.strip() or "-", "reason": outcome.reason}, ok=False)
+            status = {"wrong": 401, "throttled": 429, "busy": 503, "invalid": 400}[outcome.reason]
+            reply = refuse(outcome.message, outcome.reason, status)
+            if outcome.retry_after:
+                reply.headers["Retry-After"] = str(int(outcome.retry_after))
+            return reply
+        session = panel.store.open_session(outcome.user["name"], now=time.time())
         request.state.session = session
         panel.audit(request, "login", {})
         reply = JSONResponse({"name": session.name, "display": session.display, "role": session.role})
-        reply.set_cookie(
-            COOKIE, session.token, max_age=panel.settings.session_max_hours * 3600, httponly=True, samesite="strict"
-        )
+        set_session_cookie(panel, reply, session.token)
         return reply
 
     async def setup(request: Request) -> Response:
-        if not _same_origin(request) or not request.headers.get("content-type", "").startswith("application/json"):
-            return JSONResponse({"error": "cross-site or non-JSON setup refused", "code": "csrf"}, 403)
+        refused = refused_request(request, "setup")
+        if refused is not None:
+            return refused
         try:
             data = await body(request)
+            token, name = text(data, "token", limit=64), text(data, "name", limit=32)
             user = await run_in_threadpool(
-                panel.store.setup,
-                str(data.get("token", "")),
-                str(data.get("name", "")),
-                str(data.get("password", "")),
-                now=time.time(),
+                panel.store.setup, token, name, text(data, "password", limit=MAX_PASSWORD), now=time.time()
             )
         except HallError as exc:
-            panel.audit(request, "setup", {"reason": str(exc)}, ok=False)
+            panel.audit(request, "setup", {"reason": str(exc)[:200]}, ok=False)
             return error_response(exc)
         panel.audit(request, "setup", {"_name": user["name"], "created": user["name"], "role": "manager"})
         return JSONResponse({"name": user["name"], "role": user["role"]})
@@ -80,7 +103,7 @@ def routes(panel: Panel) -> list[Route]:
         panel.store.logout(_session(request).token)
         panel.audit(request, "logout", {})
         reply = JSONResponse({"ok": True})
-        reply.delete_cookie(COOKIE)
+        reply.delete_cookie(COOKIE, secure=True, httponly=True, samesite="strict")
         return reply
 
     @guard(panel, EVERYONE)
@@ -91,6 +114,8 @@ def routes(panel: Panel) -> list[Route]:
     @guard(panel, EVERYONE)
     async def status(request: Request) -> Response:
         return json_reply(await panel.request("queue.status"))
+
+    desk = Desk(panel)
 
     @guard(panel, STAFF)
     async def counter(request: Request) -> Response:
@@ -103,23 +128,20 @@ def routes(panel: Panel) -> list[Route]:
         if row["current"]:
             cur = row["current"]
             detail = await panel.request("ticket.show", {"number": cur["number"], "day": cur["day"]})
-        return json_reply({"counter": row, "ticket": detail, "notices": list(panel.feed.notices)})
+        reply = {"counter": row, "desk": desk.view(_session(request), row), "ticket": detail}
+        return json_reply({**reply, "notices": list(panel.feed.notices)})
 
     @guard(panel, STAFF)
     async def counter_action(request: Request) -> Response:
         cid, action = request.path_params["cid"], request.path_params["action"]
-        if action not in COUNTER_ACTIONS:
-            raise NotFound(f"no counter action {action!r} (known: {', '.join(COUNTER_ACTIONS)})")
-        data = {k: v for k, v in (await body(request)).items() if k in ("number", "business", "to_counter", "reason")}
-        data["counter"] = cid
-        if action == "open":
-            data = {"counter": cid, "staff": _session(request).display}
+        data = await body(request)
+        detail = {"counter": cid, **{k: v for k, v in data.items() if k in FIELDS and isinstance(v, str)}}
         try:
-            result = await panel.request(f"counter.{action}", data)
+            result = await desk.act(_session(request), cid, action, data)
         except HallError as exc:
-            panel.audit(request, f"counter.{action}", {**data, "error": str(exc)}, ok=False)
+            panel.audit(request, f"counter.{action[:16]}", {**detail, "error": str(exc)}, ok=False)
             raise
-        panel.audit(request, f"counter.{action}", {**data, "number": (result or {}).get("number")})
+        panel.audit(request, f"counter.{action}", {**detail, "number": (result or {}).get("number")})
         return json_reply(result)
 
     @guard(panel, VIEWERS)
@@ -149,7 +171,7 @@ def routes(panel: Panel) -> list[Route]:
             alert_id = int(request.path_params["aid"])
         except ValueError:
             raise InvalidRequest("alert id must be a number") from None
-        note = str((await body(request)).get("note", ""))[:120]
+        note = text(await body(request), "note", limit=120)
         result = await panel.request("alert.acknowledge", {"id": alert_id, "by": _session(request).name, "note": note})
         panel.audit(request, "alert.acknowledge", {"id": alert_id, "rule": result["rule"]})
         return json_reply(result)
@@ -179,10 +201,9 @@ def routes(panel: Panel) -> list[Route]:
         if request.method == "GET":
             return json_reply(panel.store.users())
         data = await body(request)
-        name, role = str(data.get("name", "")), str(data.get("role", "staff"))
-        user = await run_in_threadpool(
-            panel.store.add_user, name, role, str(data.get("password", "")), display=str(data.get("display", ""))
-        )
+        name, role = text(data, "name", limit=32), text(data, "role", limit=16, default="staff")
+        password, display = text(data, "password", limit=MAX_PASSWORD), text(data, "display", limit=32)
+        user = await run_in_threadpool(panel.store.add_user, name, role, password, display=display, now=time.time())
         panel.audit(request, "user.add", {"user": name, "role": role})
         return json_reply(user, 201)
 
@@ -191,9 +212,10 @@ def routes(panel: Panel) -> list[Route]:
         name, action = request.path_params["name"], request.path_params["action"]
         data = await body(request)
         if action == "unlock":
-            panel.store.unlock(name)
+            panel.store.user(name)
+            panel.signin.unlock(name)
         elif action == "password":
-            await run_in_threadpool(panel.store.set_password, name, str(data.get("password", "")))
+            await run_in_threadpool(panel.store.set_password, name, text(data, "password", limit=MAX_PASSWORD))
         elif action == "disable":
             panel.store.set_disabled(name, bool(data.get("disabled", True)))
         else:
@@ -220,7 +242,7 @@ def routes(panel: Panel) -> list[Route]:
             return json_reply(names)
         from edge.report.build import build_report
 
-        day = str((await body(request)).get("day") or "")
+        day = text(await body(request), "day", limit=10)
         paths = await run_in_threadpool(build_report, panel.bus, day or None, panel.reports_dir)
         panel.audit(request, "report.day", {"day": day or "today"})
         return json_reply({k: f"/reports/{p.name}" for k, p in paths.items()})

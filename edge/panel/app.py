@@ -1,13 +1,13 @@
-"""``hall panel``: the staff web app, served by the box on the hall's LAN.
+"""``hall panel``: the staff web app, served by the box over HTTPS on the hall's LAN.
 
 Every page and API answers only with a session (cookie ``hall_session``,
-HttpOnly, SameSite=Strict); every state-changing request needs the session's
-CSRF token in the ``X-CSRF-Token`` header and a JSON body; every action is
-written to the audit trail (``panel.db`` and the hall log as
-``audit.recorded``). With no account yet, the panel prints a one-time setup
-token and serves ``/setup`` to create the first manager::
+Secure, HttpOnly, SameSite=Strict); every state-changing request needs the
+session's CSRF token in the ``X-CSRF-Token`` header and a JSON body no larger
+than ``max_body_kb``; every action is written to the audit trail (``panel.db``
+and the hall log as ``audit.recorded``). With no account yet, the panel prints
+a one-time setup token and serves ``/setup`` to create the first manager::
 
-    hall panel --host 0.0.0.0 --port 8080
+    hall panel --host 192.168.10.2 --port 8443
 
 All assets (scripts, styles) are files of this package; fonts are the box's
 own (Debian's ``fonts-wqy-microhei``). Nothing is fetched from the Internet.
@@ -19,7 +19,9 @@ import argparse
 import functools
 import logging
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -30,13 +32,15 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge.bus import BusClient
 from edge.errors import BusError, Conflict, HallError, InvalidRequest, NotFound, RemoteError
-from edge.panel.accounts import LockedOut, LoginFailed, Session, Store
+from edge.panel.accounts import Forbidden, LockedOut, LoginFailed, PanelError, Session, Store
 from edge.panel.live import AuditShipper, Feed, redact
+from edge.panel.middleware import BodyLimit, SecurityHeaders
 from edge.panel.settings import PanelSettings
+from edge.panel.signin import Rules, SignIn
+from edge.panel.store import StoreError
 from edge.paths import Home
 
 log = logging.getLogger("hall.panel")
@@ -44,13 +48,20 @@ HERE = Path(__file__).parent
 COOKIE = "hall_session"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 PAGES = {"counter": ("staff", "manager"), "dashboard": ("manager", "technician"), "admin": ("manager",)}
-CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+CORE_DOWN = "叫号核心服务暂时无响应，操作未执行；面板会自动重连，请稍后再试 (the hall core is not answering)"
+CORE_RETRY_S = 2.0
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+class CoreDown(PanelError):
+    """The core did not answer; the panel keeps serving what it has and tries again shortly."""
+
+    code = "core_down"
+
+
 class Panel:
-    """What the routes share: the account store, a bus client, the live feed, the hall's home."""
+    """What the routes share: the account store, sign-in rules, a bus client, the live feed, the hall's home."""
 
     def __init__(self, home: Home, settings: PanelSettings, *, bus: BusClient | None = None) -> None:
         self.home = home.ensure()
@@ -59,44 +70,105 @@ class Panel:
             str(home.root / "panel.db"),
             idle_s=settings.session_idle_minutes * 60,
             max_age_s=settings.session_max_hours * 3600,
-            max_failures=settings.lockout_failures,
-            lockout_s=settings.lockout_minutes * 60,
+        )
+        self.signin = SignIn(
+            self.store,
+            Rules(
+                free_failures=settings.lockout_failures,
+                address_free_failures=settings.address_failures,
+                max_delay_s=settings.lockout_minutes * 60,
+                slots=settings.login_slots,
+            ),
         )
         self.bus = bus or BusClient("panel", timeout=3.0, retries=1)
         self.feed = Feed()
-        self.shipper = AuditShipper(self.store, self.bus)
+        self.shipper = AuditShipper(self.store, BusClient("panel-audit", timeout=3.0, retries=0))
         self.reports_dir = home.root / "reports"
+        self.core_retry_at = 0.0
+        self.unsaved: deque[dict[str, Any]] = deque(maxlen=1000)  # audit rows waiting for room on the disk
+        self.unsaved_lock = threading.Lock()
 
     async def request(self, topic: str, data: dict[str, Any] | None = None) -> Any:
-        return await run_in_threadpool(self.bus.request, topic, data or {})
+        return await run_in_threadpool(self.core, topic, data or {})
+
+    def core(self, topic: str, data: dict[str, Any]) -> Any:
+        """A request to the core; while it is down, answered at once (one try every 2 s) with a clear sentence."""
+        if time.monotonic() < self.core_retry_at:
+            raise CoreDown(CORE_DOWN)
+        try:
+            result = self.bus.request(topic, data)
+        except BusError as exc:
+            self.core_retry_at = time.monotonic() + CORE_RETRY_S
+            log.warning("core not answering %s: %s", topic, exc)
+            raise CoreDown(CORE_DOWN) from exc
+        self.core_retry_at = 0.0
+        return result
 
     def audit(self, request: Request, action: str, detail: dict[str, Any], *, ok: bool = True) -> None:
         session: Session | None = getattr(request.state, "session", None)
-        self.store.audit(
-            name=session.name if session else str(detail.pop("_name", "-")),
-            role=session.role if session else "-",
-            action=action,
-            detail=detail,
-            ok=ok,
-            ip=request.client.host if request.client else "-",
-            now=time.time(),
-        )
+        row = {
+            "name": session.name if session else str(detail.pop("_name", "-")),
+            "role": session.role if session else "-",
+            "action": action,
+            "detail": detail,
+            "ok": ok,
+            "ip": request.client.host if request.client else "-",
+            "now": time.time(),
+        }
+        self.keep_audit(row)
         self.shipper.wake.set()
+
+    def keep_audit(self, row: dict[str, Any]) -> None:
+        """Write an audit row; when panel.db cannot take it, hold it in memory and write it once there is room."""
+        with self.unsaved_lock:
+            try:
+                while self.unsaved:
+                    self.store.audit(**self.unsaved[0])
+                    self.unsaved.popleft()
+                self.store.audit(**row)
+            except StoreError as exc:
+                if len(self.unsaved) == self.unsaved.maxlen:
+                    log.error("audit row lost, %d held in memory already: %s", len(self.unsaved), row["action"])
+                self.unsaved.append(row)
+                log.error("audit row held in memory (%d waiting): %s", len(self.unsaved), exc)
+
+    def flush_audit(self) -> None:
+        with self.unsaved_lock:
+            try:
+                while self.unsaved:
+                    self.store.audit(**self.unsaved[0])
+                    self.unsaved.popleft()
+            except StoreError:
+                pass
+
+
+STATUS = {
+    Forbidden: 403,
+    InvalidRequest: 400,
+    NotFound: 404,
+    Conflict: 409,
+    LoginFailed: 401,
+    LockedOut: 423,
+    CoreDown: 503,
+}
 
 
 def error_response(exc: HallError) -> JSONResponse:
-    status = {
-        InvalidRequest: 400,
-        NotFound: 404,
-        Conflict: 409,
-        LoginFailed: 401,
-        LockedOut: 423,
-    }.get(type(exc), 503 if isinstance(exc, BusError) else 400)
+    status = STATUS.get(type(exc), 503 if isinstance(exc, (BusError, StoreError)) else 400)
     if exc.code in ("invalid", "not_found", "conflict") and status == 400:
         status = {"invalid": 400, "not_found": 404, "conflict": 409}[exc.code]
     elif isinstance(exc, RemoteError):
         status = 502  # the core failed, not the request
-    return JSONResponse({"error": str(exc), "code": exc.code}, status_code=status)
+    headers = {"Retry-After": "2"} if status == 503 else None
+    return JSONResponse({"error": str(exc), "code": exc.code}, status_code=status, headers=headers)
+
+
+def refuse(message: str, code: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message, "code": code}, status_code=status)
+
+
+def is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
 
 
 def guard(panel: Panel, roles: tuple[str, ...] | None = None, *, page: bool = False) -> Callable[[Endpoint], Endpoint]:
@@ -109,18 +181,18 @@ def guard(panel: Panel, roles: tuple[str, ...] | None = None, *, page: bool = Fa
             if session is None:
                 if page:
                     return RedirectResponse("/login", status_code=303)
-                return JSONResponse({"error": "请先登录 (sign in first)", "code": "unauthorized"}, status_code=401)
+                return refuse("请先登录 (sign in first)", "unauthorized", 401)
             if roles is not None and session.role not in roles:
                 if page:
                     return RedirectResponse("/", status_code=303)
-                return JSONResponse({"error": "无权限 (not allowed for your role)", "code": "forbidden"}, 403)
+                return refuse("无权限 (not allowed for your role)", "forbidden", 403)
             request.state.session = session
             if request.method in WRITE_METHODS:
                 if not panel.store.csrf_ok(session, request.headers.get("x-csrf-token")):
-                    panel.audit(request, "csrf.refused", {"path": request.url.path}, ok=False)
-                    return JSONResponse({"error": "CSRF token missing or wrong", "code": "csrf"}, status_code=403)
-                if not request.headers.get("content-type", "").startswith("application/json"):
-                    return JSONResponse({"error": "send JSON", "code": "invalid"}, status_code=415)
+                    panel.audit(request, "csrf.refused", {"path": request.url.path[:200]}, ok=False)
+                    return refuse("CSRF 令牌缺失或错误，请刷新页面 (CSRF token missing or wrong)", "csrf", 403)
+                if not is_json(request):
+                    return refuse("请求须为 JSON (send application/json)", "invalid", 415)
             try:
                 return await fn(request)
             except HallError as exc:
@@ -135,43 +207,38 @@ async def body(request: Request) -> dict[str, Any]:
     try:
         data = await request.json()
     except ValueError as exc:
-        raise InvalidRequest(f"body is not JSON: {exc}") from exc
+        raise InvalidRequest(f"请求不是有效的 JSON (body is not JSON: {str(exc)[:80]})") from exc
+    except RecursionError:
+        raise InvalidRequest("请求的 JSON 嵌套过深 (body nested too deeply)") from None
     if not isinstance(data, dict):
-        raise InvalidRequest("body must be a JSON object")
+        raise InvalidRequest("请求须为 JSON 对象 (body must be a JSON object)")
     return data
+
+
+def text(data: dict[str, Any], key: str, *, limit: int, default: str = "") -> str:
+    """A text field of a request body, refused when it is not text or longer than ``limit``."""
+    value = data.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{key} 须为文字 ({key} must be text)")
+    if len(value) > limit:
+        raise InvalidRequest(f"{key} 最长 {limit} 个字符 ({key} is longer than {limit} characters)")
+    return value
 
 
 def json_reply(value: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(redact(value), status_code=status)
 
 
-class SecurityHeaders:
-    """Adds CSP and friends to every response; no caching of anything but static assets."""
+async def hall_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HallError)
+    return error_response(exc)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        static = str(scope.get("path", "")).startswith("/static/")
-
-        async def send_wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [
-                    (b"content-security-policy", CSP.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
-                ]
-                if not static:
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_wrapped)
+async def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("panel failed on %s %s", request.method, request.url.path, exc_info=exc)
+    return refuse("面板内部出错，已记入日志；请重试或联系技术员 (panel error, logged)", "error", 500)
 
 
 def build_app(panel: Panel, *, start_threads: bool = True) -> Starlette:
@@ -209,51 +276,46 @@ def build_app(panel: Panel, *, start_threads: bool = True) -> Starlette:
     async def lifespan(app: Starlette) -> Any:
         if start_threads:
             panel.feed.start()
-            panel.shipper.start()
+            panel.shipper.start(before=panel.flush_audit)
         yield
         panel.feed.stop.set()
         panel.shipper.stop.set()
         panel.shipper.wake.set()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HallError: hall_error, Exception: internal_error},
+    )
+    app.add_middleware(BodyLimit, max_bytes=panel.settings.max_body_kb * 1024)
     app.add_middleware(SecurityHeaders)
     return app
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hall panel", description="Serve the staff panel (counters, dashboard, alerts).")
-    p.add_argument("--host", help="address to listen on (default from [services.panel], else 0.0.0.0)")
-    p.add_argument("--port", type=int, help="TCP port (default from [services.panel], else 8080)")
+    p.add_argument("--host", help="address to listen on (default from [services.panel], else 127.0.0.1)")
+    p.add_argument("--port", type=int, help="HTTPS port (default from [services.panel], else 8443)")
+    p.add_argument("--redirect-port", type=int, help="plain-HTTP port that redirects to HTTPS (0: none; default 8080)")
     p.add_argument("--config", help="hall config file (TOML)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from edge import config
+    from edge.panel import serve
 
     try:
         cfg = config.load(a.config)
         settings = config.service_config(cfg, "panel", PanelSettings)
+        overrides = {"host": a.host, "port": a.port, "redirect_port": a.redirect_port}
+        settings = PanelSettings.model_validate(
+            {**settings.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+        )
         panel = Panel(Home.from_env(), settings)
+        cert = serve.certificate(panel.home, settings, cfg.hall.id)
     except HallError as exc:
         print(f"hall panel: {exc}", file=sys.stderr)
         return 2
-    host = a.host or settings.host
-    port = a.port if a.port is not None else settings.port
-    if not panel.store.has_users():
-        token = panel.store.new_setup_token()
-        print(
-            f"hall panel: no accounts yet. Open http://{host}:{port}/setup and enter the setup token {token}"
-            " to create the first manager (or run: hall users add NAME --role manager)",
-            file=sys.stderr,
-            flush=True,
-        )
-    import uvicorn
-
-    from edge.proc import set_title
-
-    set_title("hall panel")
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(panel), host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
-    )
-    log.info("panel of hall %s on http://%s:%d", cfg.hall.id, host, port)
-    server.run()
-    return 0
+    except ValueError as exc:  # pydantic's, for options given on the command line
+        print(f"hall panel: {exc}", file=sys.stderr)
+        return 2
+    return serve.run(panel, build_app(panel), cert, hall=cfg.hall.id)

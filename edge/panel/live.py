@@ -12,10 +12,11 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from edge.bus import BusClient, Subscriber
-from edge.errors import HallError
+from edge.errors import BusError, HallError
 from edge.panel.accounts import Store
 
 log = logging.getLogger("hall.panel")
@@ -97,17 +98,28 @@ def _offer(q: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:
 
 
 class AuditShipper:
-    """Publishes unpublished audit rows as durable ``audit.recorded`` events, in order."""
+    """Publishes unpublished audit rows as durable ``audit.recorded`` events, in order.
+
+    A row the core refuses for good (too large, malformed) is marked refused and
+    reported in the panel's log: it stays in panel.db and never holds back the
+    rows after it. Rows are cut to a size the bus takes before they are sent.
+    """
 
     def __init__(self, store: Store, bus: BusClient) -> None:
         self.store = store
         self.bus = bus
         self.wake = threading.Event()
         self.stop = threading.Event()
+        self.refused = 0
 
     def ship_once(self) -> int:
         sent = 0
-        for row in self.store.audit_rows(limit=100, unpublished=True):
+        try:
+            rows = self.store.audit_rows(limit=100, unpublished=True)
+        except HallError as exc:
+            log.warning("audit trail not readable: %s", exc)
+            return 0
+        for row in rows:
             data = {k: row[k] for k in ("id", "name", "role", "action", "detail", "ok", "ip")}
             try:
                 self.bus.request(
@@ -115,20 +127,36 @@ class AuditShipper:
                     {"topic": "audit.recorded", "data": data, "durable": True},
                     request_id=f"panel-audit-{row['id']}-{int(row['at'] * 1000)}",
                 )
-            except HallError as exc:
+            except BusError as exc:
                 log.warning("audit trail not shipped yet: %s", exc)
                 return sent
-            self.store.mark_published(row["id"])
+            except HallError as exc:  # the core answered, and said no: this row will never go
+                log.error("audit row %d refused by the core, kept in panel.db only: %s", row["id"], exc)
+                self.refused += 1
+                self._mark(row["id"], refused=True)
+                continue
+            if not self._mark(row["id"]):
+                return sent
             sent += 1
         return sent
 
-    def run(self) -> None:
+    def _mark(self, audit_id: int, *, refused: bool = False) -> bool:
+        try:
+            self.store.mark_published(audit_id, refused=refused)
+        except HallError as exc:  # shipped again later under the same request id: the core answers it once
+            log.warning("audit row %d shipped but not marked: %s", audit_id, exc)
+            return False
+        return True
+
+    def run(self, before: Callable[[], None] | None = None) -> None:
         while not self.stop.is_set():
+            if before is not None:
+                before()
             self.ship_once()
             self.wake.wait(2.0)
             self.wake.clear()
 
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.run, name="panel-audit", daemon=True)
+    def start(self, before: Callable[[], None] | None = None) -> threading.Thread:
+        thread = threading.Thread(target=self.run, args=(before,), name="panel-audit", daemon=True)
         thread.start()
         return thread

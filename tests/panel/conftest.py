@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -44,36 +45,53 @@ def add_user(home: Home, name: str, role: str, password: str) -> None:
 
 
 class PanelProcess(ChildProcess):
-    """``hall panel`` on a free local port, with its output in ``panel.log``."""
+    """``hall panel`` on free local ports (HTTPS, and plain HTTP that redirects), its output in ``panel.log``.
 
-    def __init__(self, home: Home) -> None:
+    Clients trust the certificate the panel made on first start (``$HALL_HOME/tls/panel.crt``).
+    """
+
+    def __init__(self, home: Home, *, args: tuple[str, ...] = ()) -> None:
         self.home = home
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.redirect_port = free_port()
+        self.url = f"https://127.0.0.1:{self.port}"
         self.log = home.root / "panel.log"
+        self.args = args
+
+    @property
+    def cert(self) -> Path:
+        return self.home.root / "tls" / "panel.crt"
+
+    def ssl(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.cert))
+
+    def http(self, **kw: Any) -> httpx.Client:
+        """An HTTP client of this panel that verifies its certificate."""
+        return httpx.Client(base_url=self.url, verify=self.ssl(), **kw)
 
     def start(self) -> PanelProcess:
         argv = [sys.executable, "-m", "edge", "panel", "--host", "127.0.0.1", "--port", str(self.port)]
+        argv += ["--redirect-port", str(self.redirect_port), *self.args]
         self.spawn(argv, {**os.environ, "HALL_HOME": str(self.home.root)})
         assert self.proc is not None
-        with httpx.Client(base_url=self.url, timeout=1.0) as client:
-            for _ in range(100):
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"panel exited: {self.log.read_text()[-2000:]}")
-                try:
+        for _ in range(150):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"panel exited: {self.log.read_text()[-2000:]}")
+            try:
+                with self.http(timeout=1.0) as client:
                     if client.get("/login").status_code == 200:
                         return self
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)  # polling for the port to open, bounded by the loop
+            except (httpx.TransportError, OSError):
+                pass
+            time.sleep(0.1)  # polling for the port to open, bounded by the loop
         raise RuntimeError("panel did not start")
 
 
 class Client:
-    """An HTTP client that signs in and sends the CSRF header on writes."""
+    """An HTTPS client that signs in and sends the CSRF header on writes."""
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=15.0, follow_redirects=False)
+    def __init__(self, panel: PanelProcess, **kw: Any) -> None:
+        self.http = panel.http(timeout=15.0, follow_redirects=False, **kw)
         self.csrf = ""
 
     def login(self, name: str, password: str) -> httpx.Response:
@@ -109,7 +127,7 @@ def panel(core: CoreProcess) -> Iterator[PanelProcess]:
 
 @pytest.fixture
 def manager(panel: PanelProcess) -> Iterator[Client]:
-    client = Client(panel.url)
+    client = Client(panel)
     assert client.login(*MANAGER).status_code == 200
     yield client
     client.close()
@@ -117,7 +135,7 @@ def manager(panel: PanelProcess) -> Iterator[Client]:
 
 @pytest.fixture
 def staff(panel: PanelProcess) -> Iterator[Client]:
-    client = Client(panel.url)
+    client = Client(panel)
     assert client.login(*STAFF).status_code == 200
     yield client
     client.close()
@@ -125,6 +143,6 @@ def staff(panel: PanelProcess) -> Iterator[Client]:
 
 @pytest.fixture
 def anonymous(panel: PanelProcess) -> Iterator[Client]:
-    client = Client(panel.url)
+    client = Client(panel)
     yield client
     client.close()

@@ -89,7 +89,7 @@ def test_dashboard_has_the_hall_at_a_glance(manager: Client, staff: Client, bus:
 def test_technician_sees_the_dashboard_but_cannot_call(panel: PanelProcess) -> None:
     from tests.panel.conftest import TECH
 
-    tech = Client(panel.url)
+    tech = Client(panel)
     assert tech.login(*TECH).json()["role"] == "technician"
     assert tech.get("/api/dashboard").status_code == 200
     assert tech.post("/api/counters/1/open").status_code == 403
@@ -127,7 +127,7 @@ def test_managers_add_accounts_staff_cannot(manager: Client, staff: Client, pane
     assert manager.ok("/api/users", new)["display"] == "周敏"
     r = manager.post("/api/users", {**new, "name": "wu", "password": "short"})
     assert r.status_code == 400 and "at least 8" in r.json()["error"]
-    zhou = Client(panel.url)
+    zhou = Client(panel)
     assert zhou.login("zhou", "Maple-Ridge-4410").status_code == 200
     assert zhou.ok("/api/counters/2/open")["staff"] == "周敏"
     zhou.close()

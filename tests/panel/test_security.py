@@ -63,12 +63,12 @@ def test_nothing_answers_without_a_session(anonymous: Client) -> None:
 
 
 def test_a_forged_or_ended_session_is_refused(panel: PanelProcess, staff: Client) -> None:
-    forged = httpx.Client(base_url=panel.url, cookies={"hall_session": "x" * 43})
+    forged = panel.http(cookies={"hall_session": "x" * 43})
     assert forged.get("/api/me").status_code == 401
     forged.close()
     token = staff.http.cookies["hall_session"]
     assert staff.ok("/api/logout") == {"ok": True}
-    replay = httpx.Client(base_url=panel.url, cookies={"hall_session": token})
+    replay = panel.http(cookies={"hall_session": token})
     assert replay.get("/api/me").status_code == 401
     replay.close()
 
@@ -82,7 +82,7 @@ def _defaults_fail(client: Client) -> None:
 
 
 def test_no_default_credentials_work_on_a_fresh_box(bare_panel: PanelProcess) -> None:
-    fresh = Client(bare_panel.url)
+    fresh = Client(bare_panel)
     _defaults_fail(fresh)
     assert fresh.get("/api/me").status_code == 401
     fresh.close()
@@ -96,7 +96,7 @@ def test_first_manager_through_the_one_time_setup_token(bare_panel: PanelProcess
     log = bare_panel.log.read_text()
     token = re.search(r"setup token (\S+)", log)
     assert token is not None, log
-    client = Client(bare_panel.url)
+    client = Client(bare_panel)
     assert client.get("/").headers["location"] == "/setup"
     assert client.get("/setup").status_code == 200
     body = {"token": "wrong-token", "name": "boss", "password": "Lantern-Quay-2718"}
@@ -122,33 +122,19 @@ def test_csrf_is_refused_and_changes_nothing(staff: Client, bus: BusClient) -> N
 
 
 def test_cross_site_sign_in_is_refused(panel: PanelProcess) -> None:
-    r = httpx.post(
-        f"{panel.url}/api/login",
-        json={"name": STAFF[0], "password": STAFF[1]},
-        headers={"Origin": "http://evil.example"},
-    )
-    assert r.status_code == 403
-    r = httpx.post(f"{panel.url}/api/login", data={"name": STAFF[0], "password": STAFF[1]})
-    assert r.status_code == 403
-
-
-def test_lockout_after_repeated_failures(panel: PanelProcess, manager: Client) -> None:
-    client = Client(panel.url)
-    codes = [client.login(STAFF[0], "not-the-password").status_code for _ in range(5)]
-    assert codes == [401, 401, 401, 401, 423]
-    r = client.login(*STAFF)
-    assert r.status_code == 423 and "锁定" in r.json()["error"]
-    trail = [a for a in manager.get("/api/audit").json() if a["action"] == "login" and not a["ok"]]
-    assert len(trail) >= 6 and all(a["name"] == STAFF[0] for a in trail)
-    assert all("not-the-password" not in str(a) for a in trail)
-    manager.ok(f"/api/users/{STAFF[0]}/unlock")
-    assert client.login(*STAFF).status_code == 200
-    client.close()
+    with panel.http() as http:
+        r = http.post(
+            "/api/login", json={"name": STAFF[0], "password": STAFF[1]}, headers={"Origin": "https://evil.example"}
+        )
+        assert r.status_code == 403
+        r = http.post("/api/login", data={"name": STAFF[0], "password": STAFF[1]})
+        assert r.status_code == 415 and "JSON" in r.json()["error"]  # a cross-site form cannot send JSON
 
 
 def test_cookie_and_headers(panel: PanelProcess) -> None:
-    r = httpx.post(f"{panel.url}/api/login", json={"name": MANAGER[0], "password": MANAGER[1]})
+    with panel.http() as http:
+        r = http.post("/api/login", json={"name": MANAGER[0], "password": MANAGER[1]})
     cookie = r.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
