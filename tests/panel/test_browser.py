@@ -42,7 +42,12 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1366, "height": 820}, locale="zh-CN", timezone_id="Asia/Shanghai")
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 820},
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        ignore_https_errors=True,  # the panel's self-signed certificate (its fingerprint is in the panel's log)
+    )
     context.set_default_timeout(15000)
     pg = context.new_page()
     errors: list[str] = []
@@ -185,3 +190,27 @@ def test_manager_edits_a_rule_and_builds_the_report(panel: PanelProcess, page: A
     page.wait_for_selector("#report-html", timeout=60000)
     page.wait_for_selector("#audit td:has-text('report.day')")
     shot(page, "08-admin")
+
+
+def test_another_counter_and_a_core_outage_as_staff_see_them(
+    panel: PanelProcess, page: Any, bus: BusClient, core: CoreProcess
+) -> None:
+    bus.request("counter.open", {"counter": "2", "staff": "zhang"})  # opened at the box, not by this account
+    sign_in(page, panel.url, STAFF)
+    page.click("[data-counter='2']")
+    page.wait_for_selector("#not-mine")
+    assert page.is_disabled("#act-call")
+    shot(page, "09-counter-not-mine")
+    page.click("#desk-title button.link")  # change counter
+    page.click("[data-counter='1']")
+    page.wait_for_selector("#act-call:not([disabled])")
+    core.kill9()
+    page.keyboard.press("n")
+    page.wait_for_selector("#banner:has-text('叫号核心服务暂时无响应')")
+    page.wait_for_selector(".toast.error:has-text('叫号核心服务暂时无响应')")
+    shot(page, "10-core-down")
+    core.start()
+    page.wait_for_selector("#banner", state="hidden", timeout=30000)
+    bus.request("ticket.issue", {"business": "A"})
+    page.keyboard.press("n")
+    page.wait_for_selector("#current-number:has-text('A001')")  # the page works again, without a reload

@@ -1,6 +1,6 @@
 /* Shared helpers of the staff panel: API calls with the CSRF header, the live stream, the header bar. */
 "use strict";
-const Panel = {me: null, handlers: [], source: null};
+const Panel = {me: null, handlers: [], source: null, bannerUp: false, probe: null, reload: null};
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -27,11 +27,41 @@ async function api(method, path, body) {
     opts.headers["X-CSRF-Token"] = Panel.me ? Panel.me.csrf : "";
     opts.body = JSON.stringify(body || {});
   }
-  const res = await fetch(path, opts);
+  let res;
+  try { res = await fetch(path, opts); } catch (e) {
+    banner("无法连接员工面板，请检查网络；恢复后会自动刷新");
+    throw new Error("无法连接员工面板（网络中断？）");
+  }
   if (res.status === 401 && !path.startsWith("/api/login")) { location.href = "/login"; throw new Error("signed out"); }
-  const data = (res.headers.get("content-type") || "").includes("json") ? await res.json() : null;
-  if (!res.ok) throw new Error((data && data.error) || res.statusText);
+  let data = null;
+  if ((res.headers.get("content-type") || "").includes("json")) { try { data = await res.json(); } catch (e) { data = null; } }
+  if (!res.ok) {
+    const message = (data && data.error) || `服务器返回 HTTP ${res.status}（${res.statusText || "错误"}）`;
+    if (data && data.code === "core_down") banner(message);
+    throw new Error(message);
+  }
+  if (Panel.bannerUp) banner(null);
   return data;
+}
+
+/* A line across the top while the panel or the core cannot be reached; cleared, and the page reloaded, on recovery. */
+function banner(text) {
+  let box = $("#banner");
+  if (!box) { box = el("div", {id: "banner", class: "banner", role: "alert"}); document.body.prepend(box); }
+  box.textContent = text || "";
+  box.hidden = !text;
+  const wasUp = Panel.bannerUp;
+  Panel.bannerUp = !!text;
+  if (text && !Panel.probe) {
+    Panel.probe = setInterval(async () => {
+      try {
+        const r = await fetch("/api/status", {credentials: "same-origin"});
+        if (r.ok) { banner(null); }
+      } catch (e) { /* still down */ }
+    }, 3000);
+  }
+  if (!text && Panel.probe) { clearInterval(Panel.probe); Panel.probe = null; }
+  if (!text && wasUp && Panel.reload) Panel.reload();
 }
 
 function toast(text, kind) {

@@ -3,7 +3,7 @@
 const RULE_TEXT = {fifo: "先到先叫", priority: "优先号优先", fair_ratio: "优先与普通按比例轮换", max_wait: "等待超时优先",
   transfer: "转入本窗口", specific: "指定叫号"};
 const PAUSE_REASONS = ["午休", "临时离开", "业务咨询", "系统故障", "交接班"];
-const desk = {cid: localStorage.getItem("hall.counter"), counter: null, ticket: null, status: null, busy: false};
+const desk = {cid: localStorage.getItem("hall.counter"), counter: null, desk: null, ticket: null, status: null, busy: false};
 
 function ruleText(rule) {
   const secondary = rule.endsWith("_secondary");
@@ -26,7 +26,7 @@ function renderCard() {
   const c = desk.counter;
   if (!c) { fill(card, el("p", {class: "muted"}, "请选择窗口")); return; }
   if (!t) {
-    const text = c.state === "paused" ? `暂停中：${c.pause_reason || ""}` : c.state === "closed" ? "窗口未开放" : "当前无客户，按 N 叫下一位";
+    const text = c.state === "paused" ? `暂停中：${c.pause_reason || ""}` : c.state === "closed" ? "窗口未开放" : allowed() ? "当前无客户，按 N 叫下一位" : "当前无客户";
     fill(card, el("div", {class: "empty"}, text));
     return;
   }
@@ -66,12 +66,17 @@ const ACTIONS = [
   ["close", "Q", "签退", (c, t) => c.state !== "closed" && !t],
 ];
 
+function allowed() { return !desk.desk || desk.desk.can_act; }
+
 function renderActions() {
   const c = desk.counter;
   if (!c) { fill($("#actions")); return; }
+  const holder = desk.desk && desk.desk.holder;
   fill($("#actions"), ACTIONS.map(([name, key, label, ok]) =>
-    el("button", {class: "act act-" + name, id: "act-" + name, disabled: !ok(c, desk.ticket), onclick: () => run(name)},
-      label, el("kbd", {}, key))));
+    el("button", {class: "act act-" + name, id: "act-" + name, disabled: !allowed() || !ok(c, desk.ticket), onclick: () => run(name)},
+      label, el("kbd", {}, key))),
+    allowed() ? null : el("p", {class: "not-mine", id: "not-mine"},
+      holder ? `本窗口由 ${holder.display} 签入，只有本人或值班经理可以操作` : "本窗口不是您签入的，请值班经理处理"));
   fill($("#desk-title"), el("span", {}, c.name), el("span", {class: "badge s-" + c.state}, STATES[c.state]),
     c.staff ? el("span", {class: "muted"}, c.staff) : null,
     el("button", {class: "link", onclick: () => { desk.cid = null; localStorage.removeItem("hall.counter"); load(); }}, "换窗口"));
@@ -80,14 +85,15 @@ function renderActions() {
 async function post(action, body) {
   if (desk.busy) return null;
   desk.busy = true;
-  try { return await act(action, () => api("POST", `/api/counters/${encodeURIComponent(desk.cid)}/${action}`, body || {})); }
+  const label = action === "open" ? "签入窗口" : (ACTIONS.find((a) => a[0] === action) || [0, 0, action])[2];
+  try { return await act(label, () => api("POST", `/api/counters/${encodeURIComponent(desk.cid)}/${action}`, body || {})); }
   finally { desk.busy = false; }
 }
 
 async function run(name) {
   const c = desk.counter;
   const entry = ACTIONS.find((a) => a[0] === name);
-  if (!c || !entry || !entry[3](c, desk.ticket)) return;
+  if (!c || !entry || !allowed() || !entry[3](c, desk.ticket)) return;
   let r = null;
   if (name === "specific") {
     const number = await ask("指定叫号", [["number", "号码（如 A012）", "text"]]);
@@ -142,8 +148,8 @@ function renderPicker() {
 
 async function signIn(c) {
   desk.cid = c.id;
+  if (c.state === "closed" && !(await post("open"))) { desk.cid = null; await load(); return; }
   localStorage.setItem("hall.counter", c.id);
-  if (c.state === "closed") await post("open");
   await load();
 }
 
@@ -179,6 +185,7 @@ async function load() {
   if (!desk.cid || !desk.status.counters.some((c) => c.id === desk.cid)) { desk.counter = null; renderPicker(); return; }
   const d = await api("GET", `/api/counters/${encodeURIComponent(desk.cid)}`);
   desk.counter = d.counter;
+  desk.desk = d.desk;
   desk.ticket = d.ticket;
   if (!notices.length) { notices = d.notices; renderNotices(notices); }
   renderCard();
@@ -196,6 +203,7 @@ document.addEventListener("keydown", (e) => {
 });
 
 (async () => {
+  Panel.reload = refresh;
   await startPage("counter");
   onLive((ev) => {
     if (ev.topic === "vip.arrived" || ev.topic === "staff.requested") {
@@ -204,6 +212,6 @@ document.addEventListener("keydown", (e) => {
     }
     if (/^(ticket|counter|alert|day)\./.test(ev.topic)) soon();
   });
-  await load();
+  await load().catch((e) => toast("刷新失败：" + e.message, "error"));
   renderNotices(notices);
 })();

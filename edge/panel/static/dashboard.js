@@ -116,12 +116,13 @@ function refresh() { load().catch((e) => toast("刷新失败：" + e.message, "e
 function soon() { clearTimeout(pending); pending = setTimeout(refresh, 300); }
 
 (async () => {
+  Panel.reload = refresh;
   await startPage("dashboard");
   onLive((ev) => {
     if (ev.topic === "vip.arrived") toast("VIP 客户到店", "notice");
     if (ev.topic === "staff.requested") toast("自助机请求协助", "notice");
     soon();
   });
-  await load();
+  refresh();
   setInterval(refresh, 30000);
 })();
