@@ -20,6 +20,7 @@ from edge.errors import HallError, InvalidRequest, NotFound
 from edge.panel.accounts import MAX_PASSWORD, Session
 from edge.panel.app import COOKIE, Panel, body, error_response, guard, is_json, json_reply, refuse, text
 from edge.panel.counters import FIELDS, Desk
+from edge.panel.store import StoreError
 from edge.report.build import heatmap_file
 
 STAFF = ("staff", "manager")
@@ -67,7 +68,11 @@ def routes(panel: Panel) -> list[Route]:
         if not isinstance(name, str) or not isinstance(password, str):
             return refuse("用户名和密码须为文字 (name and password must be text)", "invalid", 400)
         verify = functools.partial(panel.signin.verify, name.strip(), password, _address(request))
-        outcome = await anyio.to_thread.run_sync(verify, limiter=login_threads)
+        try:
+            outcome = await anyio.to_thread.run_sync(verify, limiter=login_threads)
+        except StoreError as exc:  # nothing can be counted, so nothing is checked
+            panel.audit(request, "login", {"_name": name.strip() or "-", "reason": "storage"}, ok=False)
+            return error_response(exc)
         if not outcome.ok or outcome.user is None:
             panel.audit(request, "login", {"_name": name.strip() or "-", "reason": outcome.reason}, ok=False)
             status = {"wrong": 401, "throttled": 429, "busy": 503, "invalid": 400}[outcome.reason]
