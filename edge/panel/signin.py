@@ -160,7 +160,8 @@ class SignIn:
             longest = 0.0
             for key, free in zip(pair, frees, strict=True):
                 failures = (rows[key]["failures"] if key in rows else 0) + 1
-                not_before = now + delay_after(failures, free=free, max_delay=self.rules.max_delay_s)
+                delay = delay_after(failures, free=free, max_delay=self.rules.max_delay_s)
+                not_before = now + delay if delay else 0.0  # no wait: none, even for a try stamped a moment earlier
                 if wait > 0 and key in rows:
                     not_before = max(not_before, float(rows[key]["not_before"]))
                 longest = max(longest, not_before - now)

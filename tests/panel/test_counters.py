@@ -8,7 +8,9 @@ from tests.panel.conftest import STAFF, Client, PanelProcess, add_user
 ZHOU = ("staff-zhou", "Maple-Ridge-4410")
 
 
-def test_staff_act_only_at_their_own_counter(panel: PanelProcess, staff: Client, manager: Client, bus: BusClient) -> None:
+def test_staff_act_only_at_their_own_counter(
+    panel: PanelProcess, staff: Client, manager: Client, bus: BusClient
+) -> None:
     add_user(panel.home, ZHOU[0], "staff", ZHOU[1])
     zhou = Client(panel)
     assert zhou.login(*ZHOU).status_code == 200

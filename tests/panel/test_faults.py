@@ -88,7 +88,9 @@ def test_a_full_disk_gets_one_sentence_and_reads_keep_serving(small_disk: Path, 
         refused = manager.login(*MANAGER)
         assert refused.status_code == 503 and "磁盘已满" in refused.json()["error"]
         acted = staff.post("/api/counters/1/pause", {"reason": "午休"})
-        assert acted.headers["content-type"] == "application/json" and acted.json()["error"]  # a sentence, not a bare 500
+        assert (
+            acted.headers["content-type"] == "application/json" and acted.json()["error"]
+        )  # a sentence, not a bare 500
         filler.unlink()
         assert manager.login(*MANAGER).status_code == 200
         trail = manager.get("/api/audit").json()

@@ -82,7 +82,9 @@ def test_fields_are_limited_with_a_sentence_that_names_them(staff: Client, manag
     assert r.status_code == 400 and "reason" in r.json()["error"] and "64" in r.json()["error"]
     r = staff.post("/api/counters/1/call", {"number": {"$gt": ""}})
     assert r.status_code == 400 and "number" in r.json()["error"]
-    r = manager.post("/api/users", {"name": "zhou", "role": "staff", "password": "Maple-Ridge-4410", "display": "周" * 33})
+    r = manager.post(
+        "/api/users", {"name": "zhou", "role": "staff", "password": "Maple-Ridge-4410", "display": "周" * 33}
+    )
     assert r.status_code == 400 and "display" in r.json()["error"]
     r = staff.http.post("/api/counters/1/pause", content=b"reason=x", headers={"X-CSRF-Token": staff.csrf})
     assert r.status_code == 415
