@@ -85,6 +85,7 @@ class Panel:
         self.shipper = AuditShipper(self.store, BusClient("panel-audit", timeout=3.0, retries=0))
         self.reports_dir = home.root / "reports"
         self.core_retry_at = 0.0
+        self.core_lock = threading.Lock()
         self.unsaved: deque[dict[str, Any]] = deque(maxlen=1000)  # audit rows waiting for room on the disk
         self.unsaved_lock = threading.Lock()
 
@@ -93,16 +94,17 @@ class Panel:
 
     def core(self, topic: str, data: dict[str, Any]) -> Any:
         """A request to the core; while it is down, answered at once (one try every 2 s) with a clear sentence."""
-        if time.monotonic() < self.core_retry_at:
-            raise CoreDown(CORE_DOWN)
-        try:
-            result = self.bus.request(topic, data)
-        except BusError as exc:
-            self.core_retry_at = time.monotonic() + CORE_RETRY_S
-            log.warning("core not answering %s: %s", topic, exc)
-            raise CoreDown(CORE_DOWN) from exc
-        self.core_retry_at = 0.0
-        return result
+        with self.core_lock:  # requests that queued behind a failed one fail at once too
+            if time.monotonic() < self.core_retry_at:
+                raise CoreDown(CORE_DOWN)
+            try:
+                result = self.bus.request(topic, data)
+            except BusError as exc:
+                self.core_retry_at = time.monotonic() + CORE_RETRY_S
+                log.warning("core not answering %s: %s", topic, exc)
+                raise CoreDown(CORE_DOWN) from exc
+            self.core_retry_at = 0.0
+            return result
 
     def audit(self, request: Request, action: str, detail: dict[str, Any], *, ok: bool = True) -> None:
         session: Session | None = getattr(request.state, "session", None)

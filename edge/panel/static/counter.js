@@ -112,7 +112,7 @@ async function run(name) {
     r = await post(name === "call" ? "call" : name);
   }
   if (r && (name === "call" || name === "specific")) toast(`请 ${r.number} 号到 ${c.name}`);
-  await load();
+  await reload();
 }
 
 function ask(title, fields) {
@@ -148,9 +148,9 @@ function renderPicker() {
 
 async function signIn(c) {
   desk.cid = c.id;
-  if (c.state === "closed" && !(await post("open"))) { desk.cid = null; await load(); return; }
+  if (c.state === "closed" && !(await post("open"))) { desk.cid = null; await reload(); return; }
   localStorage.setItem("hall.counter", c.id);
-  await load();
+  await reload();
 }
 
 function renderQueues() {
@@ -181,7 +181,7 @@ async function load() {
   desk.status = await api("GET", "/api/status");
   renderQueues();
   const alerts = await api("GET", "/api/alerts");
-  renderAlerts($("#alerts"), alerts, async (a) => { await ackAlert(a); await load(); });
+  renderAlerts($("#alerts"), alerts, async (a) => { await ackAlert(a); await reload(); });
   if (!desk.cid || !desk.status.counters.some((c) => c.id === desk.cid)) { desk.counter = null; renderPicker(); return; }
   const d = await api("GET", `/api/counters/${encodeURIComponent(desk.cid)}`);
   desk.counter = d.counter;
@@ -194,6 +194,8 @@ async function load() {
 
 let pending = null;
 function refresh() { load().catch((e) => toast("刷新失败：" + e.message, "error")); }
+/* load(), its failure shown as a toast (never an unhandled rejection) */
+async function reload() { try { await load(); } catch (e) { toast("刷新失败：" + e.message, "error"); } }
 function soon() { clearTimeout(pending); pending = setTimeout(refresh, 150); }
 
 document.addEventListener("keydown", (e) => {
@@ -212,6 +214,6 @@ document.addEventListener("keydown", (e) => {
     }
     if (/^(ticket|counter|alert|day)\./.test(ev.topic)) soon();
   });
-  await load().catch((e) => toast("刷新失败：" + e.message, "error"));
+  await reload();
   renderNotices(notices);
 })();

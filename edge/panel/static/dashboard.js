@@ -108,11 +108,13 @@ async function load() {
     el("div", {class: "hist"}, ev.histogram.map((n, i) => el("span", {}, `${i + 1}★ ${n}`)))) : el("p", {class: "muted"}, "今日暂无评价"));
   fill($("#devices"), devicesTable(f.devices));
   fill($("#hq"), syncBlock(f.sync, d.bundle));
-  renderAlerts($("#alerts"), d.alerts, async (a) => { await ackAlert(a); await load(); });
+  renderAlerts($("#alerts"), d.alerts, async (a) => { await ackAlert(a); await reload(); });
 }
 
 let pending = null;
 function refresh() { load().catch((e) => toast("刷新失败：" + e.message, "error")); }
+/* load(), its failure shown as a toast (never an unhandled rejection) */
+async function reload() { try { await load(); } catch (e) { toast("刷新失败：" + e.message, "error"); } }
 function soon() { clearTimeout(pending); pending = setTimeout(refresh, 300); }
 
 (async () => {
