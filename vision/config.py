@@ -143,8 +143,39 @@ class VisionConfig(_Strict):
     emotion_min_people: int = Field(
         3, ge=1, le=100, title="Emotion group", description="Fewest people in a zone for its shares to be reported."
     )
-    min_hits: int = Field(3, ge=1, le=30, title="Confirm after", description="Frames before a track counts.")
-    max_missed: int = Field(8, ge=0, le=100, title="Keep lost", description="Frames a lost track is kept.")
+    min_hits: int = Field(
+        3, ge=1, le=30, title="Confirm after", description="Frames before a moving blob counts at the door line."
+    )
+    max_missed: int = Field(
+        8, ge=0, le=100, title="Keep lost", description="Frames a lost blob is kept at the door line."
+    )
+    detect_every_s: float = Field(
+        0.2,
+        ge=0.05,
+        le=10.0,
+        title="Detector period",
+        description="Seconds between runs of the person detector while something moves (it costs ~30 ms a run).",
+    )
+    idle_every_s: float = Field(
+        5.0,
+        ge=0.05,
+        le=60.0,
+        title="Idle detector period",
+        description="Seconds between runs of the person detector while nothing moves.",
+    )
+    person_threshold: float = Field(
+        0.4, ge=0.05, le=0.99, title="Person score", description="Detector score a new person needs."
+    )
+    lost_s: float = Field(
+        3.0,
+        ge=0.1,
+        le=120.0,
+        title="Keep unseen",
+        description="Seconds a tracked person is kept without a detection (occlusion, a missed frame).",
+    )
+    face_every_s: float = Field(
+        0.5, ge=0.05, le=10.0, title="Face period", description="Seconds between face searches on cameras with faces."
+    )
     reopen_max_s: float = Field(
         30.0, ge=0.5, le=600.0, title="Reopen backoff", description="Longest wait between camera reopen attempts."
     )

@@ -24,6 +24,7 @@ import numpy as np
 from vision.geometry import Line, Point
 
 Box = tuple[int, int, int, int]
+WARM_UP = 30  # frames before the background model's "nothing moves" is believed
 
 
 def feet(box: Box) -> Point:
@@ -63,10 +64,21 @@ class BlobDetector:
         self.subtractor = cv2.createBackgroundSubtractorMOG2(history=history, varThreshold=25, detectShadows=True)
         self.kernel_open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.kernel_close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 9))
+        self.frames = 0
+
+    @property
+    def learning(self) -> bool:
+        """True for the first frames, while the background model cannot yet tell what moves."""
+        return self.frames < WARM_UP
+
+    def moving(self, frame: np.ndarray) -> bool:
+        """The motion gate: anything person-sized moving in ``frame`` (always True while learning)."""
+        return bool(self.detect(frame)) or self.learning
 
     def detect(self, frame: np.ndarray) -> list[Box]:
         """Boxes of moving people in ``frame`` (BGR or grey), in the frame's own pixels."""
         cv2 = self.cv2
+        self.frames += 1
         h0, w0 = frame.shape[:2]
         scale = self.width / w0 if w0 > self.width else 1.0
         small = cv2.resize(frame, (round(w0 * scale), round(h0 * scale)), interpolation=cv2.INTER_AREA)

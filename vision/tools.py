@@ -55,6 +55,17 @@ def _heatmap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _people(args: argparse.Namespace) -> int:
+    from vision.people_cli import people_lines
+
+    for obj in people_lines(args.sources, max_seconds=args.max_seconds, draw=args.draw):
+        if args.json:
+            print(json.dumps(obj), flush=True)
+        else:
+            print(f"{obj['source']} t={obj['t']:g}: {len(obj['people'])} people", flush=True)
+    return 0
+
+
 def _detect(args: argparse.Namespace) -> int:
     from vision.faces import FaceDetector, quality, read_image
 
@@ -275,6 +286,16 @@ def add_tools(sub: Any) -> None:
     p.add_argument("--floorplan", default=None, help="floor-plan image (default: the demo hall's)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.set_defaults(func=_heatmap)
+    p = sub.add_parser("people", help="people (box, score, track) in images, or in videos second by second")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="image or video files")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='one line per image and per second of video: {"source", "t", "people": [{"box": [x,y,w,h], "score", "track"}]}',
+    )
+    p.add_argument("--max-seconds", type=float, default=None, help="stop each video after this many seconds")
+    p.add_argument("--draw", default=None, metavar="DIR", help="also write each result drawn on its frame as a PNG")
+    p.set_defaults(func=_people)
     p = sub.add_parser("detect", help="find faces in image files")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--quality", action="store_true", help="also say whether each face passes the quality gate")
