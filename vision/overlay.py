@@ -21,7 +21,7 @@ def _label(image: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int,
 
     scale = max(0.4, min(1.2, image.shape[1] / 1400))
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    y = max(h + 2, y)
+    y = max(h + base + 2, y)
     cv2.rectangle(image, (x, y - h - base - 1), (x + w + 2, y + 1), colour, -1)
     cv2.putText(image, text, (x + 1, y - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 
