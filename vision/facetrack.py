@@ -92,19 +92,18 @@ class FaceStage:
 
     def _enrol(self, frame: np.ndarray, t: float) -> list[Fact]:
         """One frame of a pending enrolment: the largest face, if usable, adds an embedding."""
-        from vision.embed import align
-        from vision.faces import quality
+        from vision.faces import align, quality
         from vision.gallery import Consent
 
         job = self.enrolment
         assert job is not None
         masked = job["customer"].get("masked", "")
         base = {"customer": masked, "kiosk": job["kiosk"], "source": f"camera:{self.camera}"}
-        faces = sorted(self.encoder.detector.detect(frame, tile=False), key=lambda f: -f.box[2] * f.box[3])
+        faces = sorted(self.encoder.detector.detect(frame), key=lambda f: -f.box[2] * f.box[3])
         if faces:
             q = quality(frame, faces[0])
-            if q.ok and q.eyes is not None:
-                job["vectors"].append(self.encoder.embedder.embed([align(frame, q.eyes)])[0])
+            if q.ok:
+                job["vectors"].append(self.encoder.embedder.embed([align(frame, faces[0].landmarks)])[0])
             else:
                 job["reason"] = q.reason
         if len(job["vectors"]) >= 3:
@@ -130,8 +129,7 @@ class FaceStage:
 
     def step(self, frame: np.ndarray, tracks: list[Track], t: float) -> list[Fact]:
         """Facts from the faces in ``frame`` (``tracks``: this frame's person tracks)."""
-        from vision.embed import align
-        from vision.faces import quality
+        from vision.faces import align, quality
 
         enrolled = self._enrol(frame, t) if self.enrolment is not None else []
         self._reload(t)
@@ -153,9 +151,9 @@ class FaceStage:
                 scores = self.expressions.scores(frame, face.box)
                 for report in self.emotions.add(track.id, self._zone(track), scores, t):
                     facts.append(Fact("emotion.window", report, durable=True))
-            if len(self.ids) == 0 or track.id in self.announced or q.eyes is None:
+            if len(self.ids) == 0 or track.id in self.announced:
                 continue
-            vec = self.encoder.embedder.embed([align(frame, q.eyes)])[0]
+            vec = self.encoder.embedder.embed([align(frame, face.landmarks)])[0]
             best, sim, second = best_two(self.ids, self.matrix, vec)
             decided = self.voters.setdefault(track.id, self._voter()).add(best, sim, second)
             if decided is None:
