@@ -1,14 +1,17 @@
 """Faces on a camera: each face follows its person track; consented VIPs are recognised by vote.
 
-:class:`FaceStage` runs only on cameras configured with ``faces = true``. On
-each analysed frame it finds faces, gives each to the person track whose box
-holds the face's centre in its upper half, and for faces that pass the
-quality gate compares the embedding with the gallery. A :class:`Voter` per
+:class:`FaceStage` runs only on cameras configured with ``faces = true``. Every
+``every_s`` seconds it looks for faces over the whole frame (YuNet, so a face
+is found wherever the camera's resolution makes it usable), gives each to the
+person track whose box holds the face's centre in its upper half, and for
+faces that pass the quality gate compares the embedding with the gallery. A :class:`Voter` per
 track names a VIP only when several frames agree; :class:`Visits` lets a
 VIP arrive once per visit, as ``vip.arrived`` ``{"entry", "who", "camera",
 "source": "camera:<name>", "similarity"}``. The event is not logged: a VIP's
-presence is not shipped to HQ. The gallery is re-read every
-``reload_s`` seconds so enrolments and withdrawals take effect.
+presence is not shipped to HQ. The gallery is loaded once into a
+:class:`~vision.gallery.GalleryIndex`; enrolments and withdrawals reach it
+as changes (:meth:`FaceStage.apply_changes`, sent by the service), so the
+frame loop never reads the gallery file.
 Embeddings stay in this process and are dropped with their track.
 
 With an :class:`~vision.emotion.EmotionWindow`, every usable face also adds
@@ -32,7 +35,7 @@ import numpy as np
 
 from vision.analysis import Fact
 from vision.emotion import EmotionWindow
-from vision.gallery import Gallery, Visits, Voter, best_two
+from vision.gallery import Gallery, GalleryIndex, Visits, Voter
 from vision.geometry import Polygon
 from vision.people import Track
 
@@ -43,7 +46,7 @@ class FaceStage:
         camera_name: str,
         gallery: Gallery,
         *,
-        reload_s: float = 10.0,
+        every_s: float = 0.0,
         encoder: Any = None,
         zones: list[tuple[str, Polygon]] | None = None,
         emotions: EmotionWindow | None = None,
@@ -64,11 +67,9 @@ class FaceStage:
         self.expressions = expressions
         self.camera = camera_name
         self.gallery = gallery
-        self.reload_s = reload_s
-        self.loaded_at: float | None = None
-        self.ids: np.ndarray = np.asarray([], dtype=str)
-        self.matrix = np.zeros((0, 192), np.float32)
-        self.names: dict[str, str] = {}
+        self.every_s = every_s
+        self.last_search: float | None = None
+        self.index = GalleryIndex.load(gallery)
         self.voters: dict[int, Voter] = {}
         self.match_threshold = match_threshold
         self.visits = Visits()
@@ -111,28 +112,24 @@ class FaceStage:
             consent = Consent(
                 who=masked or "customer", when=job["when"], purpose="face_recognition", screen=job["kiosk"]
             )
-            entry = self.gallery.enroll(np.stack(job["vectors"]), consent, job["customer"]["hash"], job["days"])
-            self.loaded_at = None  # match the new entry from the next frame
+            vectors = np.stack(job["vectors"])
+            entry = self.gallery.enroll(vectors, consent, job["customer"]["hash"], job["days"])
+            self.index.add(entry, vectors, consent.who, t + job["days"] * 86400.0)  # matched from the next frame
             return [Fact("face.enrolled", {**base, "entry": entry}, durable=True)]
         if t >= job["until"]:
             self.enrolment = None
             return [Fact("face.enroll_failed", {**base, "reason": job["reason"]})]
         return []
 
-    def _reload(self, t: float) -> None:
-        if self.loaded_at is not None and t - self.loaded_at < self.reload_s:
-            return
-        ids, self.matrix = self.gallery.matrix()
-        self.ids = np.asarray(ids, dtype=str)
-        self.names = {e.id: str(e.consent.get("who", "")) for e in self.gallery.entries()}
-        self.loaded_at = t
+    def apply_changes(self, changes: list[tuple[int, str, str]]) -> int:
+        """Enrolments and withdrawals since the index was current (from the service, between frames)."""
+        return self.index.apply(self.gallery, changes)
 
     def step(self, frame: np.ndarray, tracks: list[Track], t: float) -> list[Fact]:
         """Facts from the faces in ``frame`` (``tracks``: this frame's person tracks)."""
         from vision.faces import align, quality
 
         enrolled = self._enrol(frame, t) if self.enrolment is not None else []
-        self._reload(t)
         alive = {tr.id for tr in tracks}
         for tid in list(self.voters):
             if tid not in alive:
@@ -141,8 +138,11 @@ class FaceStage:
         facts = enrolled
         if self.emotions is not None:
             facts += [Fact("emotion.window", r, durable=True) for r in self.emotions.tick(t)]
-        if len(self.ids) == 0 and self.emotions is None:
+        if len(self.index) == 0 and self.emotions is None:
             return facts
+        if self.last_search is not None and 0 <= t - self.last_search < self.every_s:
+            return facts
+        self.last_search = t
         for track, face in self._faces(frame, tracks):
             q = quality(frame, face)
             if not q.ok:
@@ -151,10 +151,10 @@ class FaceStage:
                 scores = self.expressions.scores(frame, face.box)
                 for report in self.emotions.add(track.id, self._zone(track), scores, t):
                     facts.append(Fact("emotion.window", report, durable=True))
-            if len(self.ids) == 0 or track.id in self.announced:
+            if len(self.index) == 0 or track.id in self.announced:
                 continue
             vec = self.encoder.embedder.embed([align(frame, face.landmarks)])[0]
-            best, sim, second = best_two(self.ids, self.matrix, vec)
+            best, sim, second = self.index.best_two(vec)
             decided = self.voters.setdefault(track.id, self._voter()).add(best, sim, second)
             if decided is None:
                 continue
@@ -162,7 +162,7 @@ class FaceStage:
             if self.visits.arrived(decided, t):
                 data = {
                     "entry": decided,
-                    "who": self.names.get(decided, ""),
+                    "who": self.index.names.get(decided, ""),
                     "camera": self.camera,
                     "source": f"camera:{self.camera}",
                     "similarity": round(sim, 3),
@@ -171,20 +171,17 @@ class FaceStage:
         return facts
 
     def _faces(self, frame: np.ndarray, tracks: list[Track]) -> list[tuple[Track, Any]]:
-        """Faces searched only where a face can pass the quality gate: the head end of each
-        confirmed person box tall enough to hold a face of ``MIN_FACE`` pixels."""
-        from vision.faces import MIN_FACE
-
-        out = []
-        for track in tracks:
-            x, y, w, h = track.box
-            if not track.confirmed or track.missed or h < 4 * MIN_FACE:
-                continue
-            pad = w // 5
-            for face in self.encoder.detector.detect_in(frame, (x - pad, y - h // 10, w + 2 * pad, h // 2)):
-                if _owner(face.box, [track]) is track:
-                    out.append((track, face))
-                    break
+        """Faces over the whole frame, each with the confirmed person track it belongs to (faces
+        with no such track are left out: a VIP is followed by their track's votes)."""
+        live = [tr for tr in tracks if tr.confirmed and not tr.missed]
+        if not live:
+            return []
+        out, taken = [], set()
+        for face in self.encoder.detector.detect(frame):
+            owner = _owner(face.box, live)
+            if owner is not None and owner.id not in taken:
+                taken.add(owner.id)
+                out.append((owner, face))
         return out
 
     def _zone(self, track: Track) -> str:

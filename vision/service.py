@@ -47,6 +47,7 @@ def heatmap_path(home_root: Path) -> Path:
 
 
 WITHDRAWAL_CHECK_S = 30.0  # a withdrawal missed on the bus is applied from the log within this
+GALLERY_CHECK_S = 2.0  # how often the service looks for gallery changes to pass to the cameras
 
 
 class Service:
@@ -65,6 +66,7 @@ class Service:
         self.queues: dict[str, Any] = {}
         self.restarts: dict[str, tuple[int, float]] = {}
         self.window: deque[list[list[float]]] = deque(maxlen=HEATMAP_WINDOW)
+        self.gallery_seq: int | None = None
 
     def _spawn(self, camera: Any) -> None:
         import multiprocessing
@@ -136,6 +138,29 @@ class Service:
         )
         return None
 
+    def forward_gallery_changes(self) -> int:
+        """Send enrolments and deletions since the last look to every face camera; return how many.
+
+        Cameras load the gallery once and apply these changes, so none re-reads it while analysing."""
+        from vision.gallery import Gallery
+
+        gallery = Gallery.at_home(self.home_root)
+        try:
+            last = gallery.last_change()
+            if self.gallery_seq is None:
+                self.gallery_seq = last  # workers spawned now load the gallery as it is
+                return 0
+            if last <= self.gallery_seq:
+                return 0
+            changes = gallery.changes_since(self.gallery_seq)
+        finally:
+            gallery.close()
+        self.gallery_seq = last
+        for camera in self.cameras:
+            if camera.faces and camera.name in self.queues:
+                self.queues[camera.name].put({"op": "gallery", "changes": [list(c) for c in changes]})
+        return len(changes)
+
     def catch_up_withdrawals(self, bus: Any) -> int:
         """Apply every withdrawal in the hall's log after the saved cursor (a missed event, or one
         recorded while this service was down, still deletes the face); return how many were read."""
@@ -172,9 +197,18 @@ class Service:
         sub = Subscriber(["heatmap.minute", "consent.recorded"])
         bus = BusClient("vision", timeout=2.0, retries=2)
         next_catch_up = 0.0
+        next_gallery = 0.0
         try:
+            if any(c.faces for c in self.cameras):
+                self.forward_gallery_changes()  # the point the workers' first load is current to
             while not self.stop.is_set():
                 self.supervise()
+                if any(c.faces for c in self.cameras) and time.monotonic() >= next_gallery:
+                    next_gallery = time.monotonic() + GALLERY_CHECK_S
+                    try:
+                        self.forward_gallery_changes()
+                    except HallError as exc:
+                        log.warning("gallery changes not checked: %s", exc)
                 if time.monotonic() >= next_catch_up:
                     next_catch_up = time.monotonic() + WITHDRAWAL_CHECK_S
                     try:

@@ -83,7 +83,8 @@ def run(
     """Entry of a worker process (spawned): analyse one camera until SIGTERM.
 
     ``commands`` (a multiprocessing queue) brings ``{"op": "enroll", "customer", "kiosk", "when"}``
-    from the service when a customer consents at the kiosk this camera faces.
+    from the service when a customer consents at the kiosk this camera faces, and ``{"op": "gallery",
+    "changes": [[seq, op, entry], …]}`` when the gallery changed (the camera's copy is updated by them).
     """
     import os
 
@@ -130,6 +131,7 @@ def run(
             zones=[(z.name, Polygon(z.polygon)) for z in camera.zones],
             emotions=EmotionWindow(f"camera:{camera.name}", cfg.emotion_window_s, cfg.emotion_min_people),
             match_threshold=cfg.match_threshold,
+            every_s=cfg.face_every_s,
         )
     analyzer = Analyzer(camera, cfg, floor_size=floor_size, faces=faces)
     png = str(Home.from_env().root / "vision" / "heatmap.png")
@@ -139,6 +141,8 @@ def run(
                 if cmd.get("op") == "enroll" and faces is not None:
                     until = t + cfg.enrol_timeout_s
                     faces.request_enrolment(cmd["customer"], cmd["kiosk"], cmd["when"], until, cfg.enrol_days)
+                elif cmd.get("op") == "gallery" and faces is not None:
+                    faces.apply_changes([(int(a), str(b), str(c)) for a, b, c in cmd["changes"]])
             for fact in analyzer.step(frame, t):
                 data = {**fact.data, "path": png} if fact.topic == "heatmap.minute" else fact.data
                 out.publish(fact.topic, data, fact.durable)

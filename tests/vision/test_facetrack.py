@@ -60,16 +60,24 @@ def test_enrolled_vip_arrives_once_and_a_stranger_never(tmp_path: Path, encoder:
     gallery.close()
 
 
-def test_withdrawal_stops_matching_after_reload(tmp_path: Path, encoder: FaceEncoder) -> None:
+def test_the_gallery_is_loaded_once_and_follows_changes_not_the_file(tmp_path: Path, encoder: FaceEncoder) -> None:
     gallery = Gallery(tmp_path / "g.db", tmp_path / "g.key")
     vec = encoder.encode(read_image(assets.path("obama.jpg")))[0]
     entry = gallery.enroll(vec[None], CONSENT, "IDREF-1", 30)
-    stage = FaceStage("door", gallery, reload_s=5.0, encoder=encoder)
+    stage = FaceStage("door", gallery, encoder=encoder)
+    assert len(stage.index) == 1
     frame, box = _frame("obama3.jpg", 0)
-    stage.step(frame, [], 0.0)  # loads the gallery
-    assert gallery.remove(entry)
-    facts = [f for i in range(5) for f in stage.step(frame, [Track(1, box, hits=5, confirmed=True)], 6.0 + i)]
-    assert facts == []
+    assert gallery.remove(entry)  # deleted in the file; the camera is told by the change, not by re-reading
+    seen = [f.topic for i in range(5) for f in stage.step(frame, [Track(1, box, hits=5, confirmed=True)], float(i))]
+    assert seen == ["vip.arrived"]
+    assert stage.apply_changes(gallery.changes_since(0)) == 1  # the enrolment was in its first load already
+    assert len(stage.index) == 0
+    later = [f for i in range(5) for f in stage.step(frame, [Track(2, box, hits=5, confirmed=True)], 10.0 + i)]
+    assert later == []
+    # An enrolment made elsewhere (the CLI, another camera) reaches the camera as a change too.
+    again = gallery.enroll(vec[None], CONSENT, "IDREF-1", 30)
+    stage.apply_changes(gallery.changes_since(stage.index.seq))
+    assert list(stage.index.names) == [again]
     gallery.close()
 
 

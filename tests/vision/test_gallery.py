@@ -187,3 +187,57 @@ def test_a_withdrawal_recorded_while_vision_was_down_still_deletes_the_face(core
     finally:
         gallery.close()
     assert [e["data"]["removed"] for e in forgotten] == [1]
+
+
+def test_a_gallery_made_before_migrations_upgrades_in_place(tmp_path: Path, vectors: dict[str, np.ndarray]) -> None:
+    import sqlite3
+
+    old = Gallery(tmp_path / "gallery.db", tmp_path / "gallery.key")
+    entry = old.enroll(vectors["obama.jpg"][None], CONSENT, "IDREF-9", 30)
+    old.close()
+    raw = sqlite3.connect(tmp_path / "gallery.db")  # back to the file as the old code left it
+    raw.execute("DROP TABLE changes")
+    raw.execute("DROP TABLE _sqlite_migrations")
+    raw.commit()
+    raw.close()
+    upgraded = Gallery(tmp_path / "gallery.db", tmp_path / "gallery.key")
+    assert [e.id for e in upgraded.entries()] == [entry]
+    assert upgraded.changes_since(0) == [(1, "enrolled", entry)]  # the entry it already had counts as enrolled
+    names = [r[0] for r in upgraded.db.execute("SELECT name FROM _sqlite_migrations ORDER BY name")]
+    assert names == ["m001_entries", "m002_changes"]
+    upgraded.close()
+    again = Gallery(tmp_path / "gallery.db", tmp_path / "gallery.key")  # nothing left to apply
+    assert again.changes_since(0) == [(1, "enrolled", entry)]
+    again.close()
+
+
+def test_every_enrolment_and_deletion_is_a_change_in_order(gallery: Gallery, vectors: dict[str, np.ndarray]) -> None:
+    a = gallery.enroll(vectors["obama.jpg"][None], CONSENT, "IDREF-1", 1)
+    b = gallery.enroll(vectors["biden.jpg"][None], CONSENT, "IDREF-2", 30)
+    assert gallery.remove(b) and not gallery.remove(b)  # a second removal changes nothing
+    gallery.clock.now += 2 * 86400  # type: ignore[attr-defined]
+    assert gallery.entries() == []  # a expired
+    assert gallery.changes_since(0) == [(1, "enrolled", a), (2, "enrolled", b), (3, "removed", b), (4, "removed", a)]
+    assert gallery.changes_since(3) == [(4, "removed", a)] and gallery.last_change() == 4
+
+
+def test_the_service_passes_gallery_changes_to_its_face_cameras(
+    hall_home: Home, vectors: dict[str, np.ndarray]
+) -> None:
+    import queue
+
+    from vision.config import Camera, VisionConfig
+    from vision.service import Service
+
+    cameras = [Camera(name="kiosk", source="0", faces=True), Camera(name="door", source="1")]
+    service = Service(VisionConfig(), hall_home.root, cameras)
+    service.queues = {"kiosk": queue.Queue(), "door": queue.Queue()}
+    assert service.forward_gallery_changes() == 0  # the first look only notes where the cameras start
+    gallery = Gallery.at_home(hall_home.root)
+    entry = gallery.enroll(vectors["obama.jpg"][None], CONSENT, "IDREF-1", 30)  # as `hall vision enroll` does
+    gallery.remove(entry)
+    gallery.close()
+    assert service.forward_gallery_changes() == 2 and service.forward_gallery_changes() == 0
+    sent = service.queues["kiosk"].get_nowait()
+    assert sent == {"op": "gallery", "changes": [[1, "enrolled", entry], [2, "removed", entry]]}
+    assert service.queues["door"].empty()  # a camera without faces keeps no gallery
