@@ -19,9 +19,11 @@ RED = (40, 40, 230)
 def _label(image: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, int]) -> None:
     import cv2
 
+    text = text.replace("°", " deg").encode("ascii", "replace").decode()  # OpenCV's fonts draw ASCII only
     scale = max(0.4, min(1.2, image.shape[1] / 1400))
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    y = max(h + base + 2, y)
+    y = max(h + base + 2, min(y, image.shape[0] - 2))
+    x = max(0, min(x, image.shape[1] - w - 3))  # the label stays inside the picture
     cv2.rectangle(image, (x, y - h - base - 1), (x + w + 2, y + 1), colour, -1)
     cv2.putText(image, text, (x + 1, y - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
 

@@ -77,13 +77,18 @@ def _detect(args: argparse.Namespace) -> int:
         items = []
         for face in faces:
             item = face.to_dict()
-            if args.quality:
+            if args.quality or args.draw:
                 q = quality(image, face)
                 item["usable"] = q.ok
                 if not q.ok:
                     item["reason"] = q.reason
             items.append(item)
         results.append({"image": name, "faces": items})
+        if args.draw:
+            from vision.heatmap import write_png
+            from vision.overlay import draw_faces
+
+            write_png(draw_faces(image, items), Path(args.draw) / f"{Path(name).stem}-faces.png")
     if args.json:
         print(json.dumps(results))
     else:
@@ -299,6 +304,7 @@ def add_tools(sub: Any) -> None:
     p = sub.add_parser("detect", help="find faces in image files")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--quality", action="store_true", help="also say whether each face passes the quality gate")
+    p.add_argument("--draw", default=None, metavar="DIR", help="also write each image with its faces drawn as a PNG")
     p.add_argument("--json", action="store_true", help='print [{"image", "faces": [{"box": [x,y,w,h], "score"}]}]')
     p.set_defaults(func=_detect)
     p = sub.add_parser("verify", help="are two pictures of the same person?")
