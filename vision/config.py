@@ -39,6 +39,12 @@ class Zone(_Strict):
     name: str = Field(title="Name", description="Zone name in events.", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     polygon: list[Pt] = Field(title="Polygon", description="Zone outline in frame pixels, [[x, y], …].")
     queue: bool = Field(False, title="Queue", description="People here are waiting: publish queue.length.")
+    counter: str = Field(
+        "",
+        title="Counter",
+        description="The counter whose customers stand here: its emotion shares are reported for that counter.",
+        pattern=r"^[A-Za-z0-9_-]{0,16}$",
+    )
 
     @field_validator("polygon")
     @classmethod

@@ -17,7 +17,8 @@ Embeddings stay in this process and are dropped with their track.
 With an :class:`~vision.emotion.EmotionWindow`, every usable face also adds
 its expression to its track's mean, and the window's anonymous shares per
 zone (the zone holding the track's feet, else the camera) go out as
-``emotion.window`` (logged: an analytics aggregate with no identity).
+``emotion.window`` (logged: an analytics aggregate with no identity); a zone
+configured with a ``counter`` adds ``"counter"`` to its reports.
 
 Enrolment at a kiosk (:meth:`FaceStage.request_enrolment`, after the customer
 consented there) takes the largest usable face in view on the next frames:
@@ -52,6 +53,7 @@ class FaceStage:
         emotions: EmotionWindow | None = None,
         expressions: Any = None,
         match_threshold: float | None = None,
+        counters: dict[str, str] | None = None,
     ) -> None:
         if encoder is None:
             from vision.embed import FaceEncoder
@@ -59,6 +61,7 @@ class FaceStage:
             encoder = FaceEncoder()
         self.encoder = encoder
         self.zones = zones or []
+        self.counters = counters or {}  # zone → the counter whose customers stand there
         self.emotions = emotions
         if emotions is not None and expressions is None:
             from vision.emotion import ExpressionModel
@@ -137,7 +140,7 @@ class FaceStage:
                 self.announced.discard(tid)
         facts = enrolled
         if self.emotions is not None:
-            facts += [Fact("emotion.window", r, durable=True) for r in self.emotions.tick(t)]
+            facts += [self._emotion(r) for r in self.emotions.tick(t)]
         if len(self.index) == 0 and self.emotions is None:
             return facts
         if self.last_search is not None and 0 <= t - self.last_search < self.every_s:
@@ -150,7 +153,7 @@ class FaceStage:
             if self.emotions is not None:
                 scores = self.expressions.scores(frame, face.box)
                 for report in self.emotions.add(track.id, self._zone(track), scores, t):
-                    facts.append(Fact("emotion.window", report, durable=True))
+                    facts.append(self._emotion(report))
             if len(self.index) == 0 or track.id in self.announced:
                 continue
             vec = self.encoder.embedder.embed([align(frame, face.landmarks)])[0]
@@ -183,6 +186,12 @@ class FaceStage:
                 taken.add(owner.id)
                 out.append((owner, face))
         return out
+
+    def _emotion(self, report: dict[str, Any]) -> Fact:
+        """An ``emotion.window`` fact; a counter's zone names its counter, so the hall sees it beside
+        that counter's ratings."""
+        counter = self.counters.get(str(report.get("zone")))
+        return Fact("emotion.window", {**report, "counter": counter} if counter else report, durable=True)
 
     def _zone(self, track: Track) -> str:
         for name, polygon in self.zones:

@@ -242,7 +242,7 @@ def _gallery_cmd(args: argparse.Namespace) -> int:
 
 
 def _emotion(args: argparse.Namespace) -> int:
-    from vision.emotion import CLASSES, ExpressionModel, grouped
+    from vision.emotion import CLASSES, ExpressionModel, label
     from vision.faces import FaceDetector, quality, read_image
 
     detector, model = FaceDetector(), ExpressionModel()
@@ -252,12 +252,11 @@ def _emotion(args: argparse.Namespace) -> int:
         faces = []
         for face in detector.detect(image):
             scores = model.scores(image, face.box)
-            groups = grouped(scores)
             q = quality(image, face)
             item = {
                 **face.to_dict(),
                 "emotion": CLASSES[int(scores.argmax())],
-                "group": max(groups, key=lambda k: groups[k]),
+                "group": label(scores),
                 "scores": {c: round(float(p), 3) for c, p in zip(CLASSES, scores.tolist(), strict=True)},
                 "usable": q.ok,
             }

@@ -132,6 +132,7 @@ def run(
             emotions=EmotionWindow(f"camera:{camera.name}", cfg.emotion_window_s, cfg.emotion_min_people),
             match_threshold=cfg.match_threshold,
             every_s=cfg.face_every_s,
+            counters={z.name: z.counter for z in camera.zones if z.counter},
         )
     analyzer = Analyzer(camera, cfg, floor_size=floor_size, faces=faces)
     png = str(Home.from_env().root / "vision" / "heatmap.png")

@@ -88,7 +88,7 @@ def test_faces_feed_anonymous_emotion_shares_per_zone(tmp_path: Path, encoder: F
     gallery = Gallery(tmp_path / "g.db", tmp_path / "g.key")  # empty: no VIP matching, emotions still run
     zones = [("waiting", Polygon([[0, 0], [800, 0], [800, 640], [0, 640]]))]
     window = EmotionWindow("camera:door", window_s=4.0, min_people=1)
-    stage = FaceStage("door", gallery, encoder=encoder, zones=zones, emotions=window)
+    stage = FaceStage("door", gallery, encoder=encoder, zones=zones, emotions=window, counters={"waiting": "3"})
     facts = []
     for i in range(6):
         frame, box = _frame("obama.jpg", 2 * i)
@@ -97,5 +97,6 @@ def test_faces_feed_anonymous_emotion_shares_per_zone(tmp_path: Path, encoder: F
     assert len(reports) == 1 and reports[0].durable
     data = reports[0].data
     assert (data["zone"], data["positive"], data["people"], data["source"]) == ("waiting", 1.0, 1, "camera:door")
+    assert data["counter"] == "3"  # the zone in front of counter 3: its share goes beside that counter's ratings
     assert not any(f.topic == "vip.arrived" for f in facts)
     gallery.close()
