@@ -4,8 +4,11 @@ Queues and tickets per business, volume per local hour (and the same weekday
 a week before), wait times, handling time per counter and per staff member
 (who had the counter open when the ticket was called, from the
 ``counter.opened``/``counter.closed`` events), evaluations, no-shows, door
-arrivals and the alerts raised. The staff panel's dashboard and ``hall report
-day`` both read it; it changes nothing.
+arrivals and the alerts raised, and per counter and hour the anonymous share
+of negative expressions among the faces seen at that counter (the cameras'
+``emotion.window`` reports for zones that name a counter) beside the ratings
+its customers gave. The staff panel's dashboard and ``hall report day`` both
+read it; it changes nothing.
 """
 
 from __future__ import annotations
@@ -82,6 +85,41 @@ class Stats:
                 break
             staff = who
         return staff
+
+    def _mood(self, start: float, end: float) -> list[dict[str, Any]]:
+        """Per counter and local hour: faces seen, their negative-expression share (weighted by the people
+        in each report) and the ratings given there; hours with neither are left out."""
+        lo, hi = envelope.iso(start) or "", envelope.iso(end) or ""
+        cells: dict[tuple[str, int], dict[str, Any]] = {}
+
+        def cell(counter: str, hour: int) -> dict[str, Any]:
+            return cells.setdefault(
+                (counter, hour), {"counter": counter, "hour": hour, "faces": 0, "_neg": 0.0, "_r": []}
+            )
+
+        rows = self.db.all(
+            "SELECT ts, data FROM events WHERE topic = 'emotion.window' AND ts >= ? AND ts < ?", (lo, hi)
+        )
+        for r in rows:
+            d = json.loads(r["data"])
+            people, negative = d.get("people"), d.get("negative")
+            if not d.get("counter") or not isinstance(people, int) or not isinstance(negative, int | float):
+                continue
+            c = cell(str(d["counter"]), self._hour(datetime.fromisoformat(r["ts"]).timestamp()))
+            c["faces"] += people
+            c["_neg"] += float(negative) * people
+        for e in self.db.all("SELECT score, at, counter FROM evaluations WHERE at >= ? AND at < ?", (start, end)):
+            if e["counter"]:
+                cell(str(e["counter"]), self._hour(e["at"]))["_r"].append(e["score"])
+        out = []
+        for key in sorted(cells):
+            c = cells[key]
+            neg, ratings = c.pop("_neg"), c.pop("_r")
+            c["negative_share"] = round(neg / c["faces"], 3) if c["faces"] else None
+            c["ratings"] = len(ratings)
+            c["rating_avg"] = _avg(ratings)
+            out.append(c)
+        return out
 
     def day(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
         req = schema.StatsDay.model_validate(data)
@@ -182,6 +220,7 @@ class Stats:
                 "max_s": round(max(waits)) if waits else None,
             },
             "alerts": {r[0]: r[1] for r in alerts},
+            "counter_mood": self._mood(start, end),
         }
         if req.waits:
             out["waits"]["values_s"] = [round(w) for w in waits]

@@ -70,7 +70,19 @@ def summary_rows(stats: dict[str, Any]) -> dict[str, list[list[str]]]:
         ["进厅人数", str(door["in"]) if door["measured"] else "无客流数据"],
         ["告警", "、".join(f"{RULE_NAMES.get(k, k)} {n}" for k, n in stats["alerts"].items()) or "无"],
     ]
-    return {"totals": totals, "businesses": businesses, "counters": counters, "staff": staff}
+    names = {c["id"]: c["name"] for c in stats["counters"]}
+    mood = [["窗口", "时段", "人脸", "负面表情占比", "评价数", "评价均分"]] + [
+        [
+            names.get(m["counter"], m["counter"]),
+            f"{m['hour']:02d}:00–{m['hour'] + 1:02d}:00",
+            str(m["faces"]),
+            "—" if m["negative_share"] is None else f"{m['negative_share']:.0%}",
+            str(m["ratings"]),
+            "—" if m["rating_avg"] is None else str(m["rating_avg"]),
+        ]
+        for m in stats.get("counter_mood", [])
+    ]
+    return {"totals": totals, "businesses": businesses, "counters": counters, "staff": staff, "mood": mood}
 
 
 def _table(rows: list[list[str]], head: bool = True) -> str:
@@ -101,6 +113,14 @@ def render_html(stats: dict[str, Any], alerts: list[dict[str, Any]], figures: li
         "<h2>窗口与员工 Counters and staff</h2>",
         _table(tables["counters"]),
         _table(tables["staff"]),
+    ]
+    if len(tables["mood"]) > 1:
+        parts += [
+            "<h2>窗口情绪与评价 Expressions and ratings per counter</h2>",
+            "<p class='muted'>匿名统计：各窗口前每小时看到的人脸中负面表情的占比，与该窗口同一时段的评价并列。</p>",
+            _table(tables["mood"]),
+        ]
+    parts += [
         "<h2>图表 Figures</h2>",
     ]
     for name, fig in figures:
@@ -130,7 +150,10 @@ def render_pdf(stats: dict[str, Any], figures: list[tuple[str, Any]], path: Path
         page = plt.figure(figsize=(8.27, 11.69), dpi=100)
         page.text(0.06, 0.96, f"{stats['hall']['name']} 营业日报 {stats['day']}", fontsize=17, weight="bold")
         y = 0.93
-        for key, title in (("totals", "概览"), ("businesses", "业务"), ("counters", "窗口"), ("staff", "员工")):
+        sections = [("totals", "概览"), ("businesses", "业务"), ("counters", "窗口"), ("staff", "员工")]
+        if 1 < len(tables["mood"]) <= 12:  # more than fits on the first page stays in the HTML report
+            sections.append(("mood", "窗口情绪与评价"))
+        for key, title in sections:
             rows = tables[key]
             height = 0.0165 * len(rows)
             page.text(0.06, y, title, fontsize=12, weight="bold")

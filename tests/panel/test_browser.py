@@ -152,6 +152,9 @@ def test_dashboard_updates_live(panel: PanelProcess, page: Any, bus: BusClient) 
         "event.publish", {"topic": "sync.status", "data": {"backlog": 42, "last_ack": "2026-03-02T10:00:00+08:00"}}
     )
     page.wait_for_selector("#hq-link dd:has-text('42')")
+    mood = {"zone": "窗口2", "counter": "2", "positive": 0.5, "neutral": 0.25, "negative": 0.25, "people": 4}
+    bus.request("event.publish", {"topic": "emotion.window", "data": mood, "durable": True})
+    page.wait_for_selector("#mood [data-mood^='2-'] td:has-text('25%')")  # beside counter 2's ratings
     shot(page, "05-dashboard-live")
 
 

@@ -106,9 +106,23 @@ async function load() {
   const ev = st.evaluations;
   fill($("#ratings"), ev.count ? el("div", {}, el("div", {class: "stars"}, `${ev.average} / 5`, el("span", {class: "muted"}, ` ${ev.count} 条评价，低分 ${ev.low} 条`)),
     el("div", {class: "hist"}, ev.histogram.map((n, i) => el("span", {}, `${i + 1}★ ${n}`)))) : el("p", {class: "muted"}, "今日暂无评价"));
+  fill($("#mood"), moodTable(st.counter_mood || [], s.counters));
   fill($("#devices"), devicesTable(f.devices));
   fill($("#hq"), syncBlock(f.sync, d.bundle));
   renderAlerts($("#alerts"), d.alerts, async (a) => { await ackAlert(a); await reload(); });
+}
+
+// Per counter and hour: the negative-expression share of the faces seen there beside its ratings.
+function moodTable(rows, counters) {
+  if (!rows.length) return el("p", {class: "muted"}, "今日暂无窗口情绪数据");
+  const names = Object.fromEntries(counters.map((c) => [c.id, c.name]));
+  const pct = (v) => (v === null ? "—" : Math.round(v * 100) + "%");
+  return el("table", {class: "grid"},
+    el("tr", {}, ["窗口", "时段", "人脸", "负面表情", "评价", "均分"].map((h) => el("th", {}, h))),
+    rows.map((m) => el("tr", {"data-mood": `${m.counter}-${m.hour}`}, el("td", {}, names[m.counter] || m.counter),
+      el("td", {}, `${String(m.hour).padStart(2, "0")}:00`), el("td", {class: "num"}, String(m.faces)),
+      el("td", {class: "num"}, pct(m.negative_share)), el("td", {class: "num"}, String(m.ratings)),
+      el("td", {class: "num"}, m.rating_avg === null ? "—" : String(m.rating_avg)))));
 }
 
 let pending = null;
