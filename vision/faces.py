@@ -180,11 +180,12 @@ def head_pose(landmarks: Sequence[Point]) -> Pose:
     front of the eyes) shifts sideways by ``depth · sin(yaw)`` from the midline of the eyes and mouth
     while the eye distance shrinks by ``cos(yaw)``, so ``yaw = atan(offset / eyes / NOSE_DEPTH)``; it
     moves up or down between the eye and mouth lines the same way with pitch, from ``NOSE_HEIGHT``
-    when frontal. On the template itself all three are about 0::
+    when frontal (YuNet puts the nose tip a little lower than the ArcFace template does, so the
+    template itself reads as looking slightly up)::
 
         >>> p = head_pose([tuple(v) for v in TEMPLATE.tolist()])
         >>> round(p.yaw), round(p.pitch), round(p.roll)
-        (0, 0, 0)
+        (0, -7, 0)
     """
     pts = np.asarray(landmarks, dtype=np.float64).reshape(5, 2)
     le, re, nose, lm, rm = pts
