@@ -7,11 +7,22 @@ past tense for events (``ticket.issued``), imperative for requests
     >>> env = make("ticket.issue", {"business": "A"}, source="kiosk")
     >>> parse(encode(env))["topic"]
     'ticket.issue'
+
+Whatever bytes :func:`parse` is given, it returns an envelope or raises
+:class:`~edge.errors.InvalidRequest` naming the fault, never another error.
+Size and nesting are bounded before the JSON is parsed (:func:`check_bounds`),
+so no message can make the parser recurse without limit::
+
+    >>> parse(b'{"v": 1, "data": ' + b"[" * 1100 + b"]" * 1100 + b"}")
+    Traceback (most recent call last):
+    ...
+    edge.errors.InvalidRequest: message nests arrays and objects more than 32 deep
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from datetime import UTC, datetime
@@ -24,7 +35,17 @@ TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 KEYS = ("v", "id", "ts", "source", "topic", "data")
 OPTIONAL = ("seq",)  # events from the log carry their position in it
 
+MAX_BYTES = 32 * 1024 * 1024  # any one message (HQ's down bundles are the largest)
+MAX_DEPTH = 32  # arrays and objects inside one another, the envelope itself counting as one
+MAX_INT = 2**63 - 1  # what SQLite stores and every JSON reader takes exactly
+FIELD_LIMITS = {"id": 64, "ts": 40, "source": 64, "topic": 64}
+
 Envelope = dict[str, Any]
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")  # depth is all that is counted here; json.loads checks the pairing
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def now_iso() -> str:
@@ -57,15 +78,91 @@ def make(topic: str, data: dict[str, Any] | None = None, *, source: str, id: str
 
 
 def encode(env: Envelope) -> bytes:
-    return json.dumps(env, ensure_ascii=False, separators=(",", ":")).encode()
+    """The envelope as compact UTF-8 JSON; :class:`InvalidRequest` if it holds what JSON cannot say.
 
-
-def parse(raw: bytes) -> Envelope:
-    """Decode and check an envelope; raise :class:`InvalidRequest` naming the fault."""
+    >>> encode(make("door.crossed", {"x": float("nan")}, source="t"))
+    Traceback (most recent call last):
+    ...
+    edge.errors.InvalidRequest: door.crossed cannot be sent as JSON: Out of range float values are not JSON compliant...
+    """
     try:
-        env = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.dumps(env, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        raise InvalidRequest(f"{env.get('topic', 'message')} cannot be sent as JSON: {exc}") from exc
+
+
+def nesting_depth_within(raw: bytes, limit: int) -> bool | None:
+    """Whether JSON text nests arrays and objects at most ``limit`` deep, found without parsing it.
+
+    None when its brackets cannot pair up (it is not JSON). Strings are cut out
+    first, then the innermost bracket pairs are removed, one level per pass, in
+    at most ``limit`` passes of ``bytes.replace``::
+
+        >>> nesting_depth_within(b'{"a": [1, {"b": "]]]"}]}', 3), nesting_depth_within(b"[[[[]]]]", 3)
+        (True, False)
+        >>> nesting_depth_within(b"[][][][]]", 3) is None
+        True
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return True
+    brackets = _STRING.sub(b"", raw).translate(_ONE_KIND, _NOT_BRACKET)
+    too_deep = b"[" * (limit + 1)
+    for _ in range(limit):
+        if not brackets:
+            return True
+        if too_deep in brackets:
+            return False
+        inner = brackets.replace(b"[]", b"")
+        if len(inner) == len(brackets):
+            return None
+        brackets = inner
+    return not brackets
+
+
+def check_bounds(raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse a message larger than ``max_bytes`` or nested deeper than ``max_depth``, before parsing it."""
+    if len(raw) > max_bytes:
+        raise InvalidRequest(f"message is {len(raw)} bytes, more than the {max_bytes} allowed")
+    within = nesting_depth_within(raw, max_depth)
+    if within is None:
+        raise InvalidRequest("message is not JSON: its brackets do not pair up")
+    if not within:
+        raise InvalidRequest(f"message nests arrays and objects more than {max_depth} deep")
+
+
+def _int(text: str) -> int:
+    value = int(text) if len(text) <= 20 else MAX_INT + 1
+    if abs(value) > MAX_INT:
+        raise InvalidRequest(f"message is not usable: the number {text[:24]}… is out of range (at most 2^63-1)")
+    return value
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidRequest(f"message is not usable: the number {text[:24]} is out of range")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise InvalidRequest(f"message is not JSON: {name} is not a JSON value")
+
+
+def parse(raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Envelope:
+    """Decode and check an envelope; raise :class:`InvalidRequest` naming the fault (and nothing else)."""
+    if not isinstance(raw, bytes):
+        raise InvalidRequest(f"message is {type(raw).__name__}, not bytes")
+    check_bounds(raw, max_bytes=max_bytes, max_depth=max_depth)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"message is not UTF-8: byte {exc.start} ({raw[exc.start]:#04x}) is invalid") from exc
+    try:
+        env = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except json.JSONDecodeError as exc:
         raise InvalidRequest(f"message is not JSON: {exc}") from exc
+    except (ValueError, RecursionError, MemoryError) as exc:  # the bounds above keep these away; never let one out
+        raise InvalidRequest(f"message is not usable JSON: {type(exc).__name__}") from exc
     if not isinstance(env, dict):
         raise InvalidRequest("message is not a JSON object")
     missing = [k for k in KEYS if k not in env]
@@ -73,16 +170,20 @@ def parse(raw: bytes) -> Envelope:
         raise InvalidRequest(f"envelope lacks {', '.join(missing)}")
     extra = sorted(set(env) - set(KEYS) - set(OPTIONAL))
     if extra:
-        raise InvalidRequest(f"envelope has unknown keys {', '.join(extra)}")
-    if env["v"] != VERSION:
-        raise InvalidRequest(f"envelope version {env['v']!r} is not supported (want {VERSION})")
-    for key in ("id", "ts", "source", "topic"):
+        raise InvalidRequest(f"envelope has unknown keys {', '.join(extra)[:200]}")
+    if type(env["v"]) is not int or env["v"] != VERSION:
+        raise InvalidRequest(f"envelope version {str(env['v'])[:16]!r} is not supported (want {VERSION})")
+    for key, limit in FIELD_LIMITS.items():
         if not isinstance(env[key], str) or not env[key]:
             raise InvalidRequest(f"envelope field {key!r} must be a non-empty string")
-    if len(env["id"]) > 64:
-        raise InvalidRequest("envelope id is longer than 64 characters")
+        if len(env[key]) > limit:
+            raise InvalidRequest(f"envelope field {key!r} is longer than {limit} characters")
     if not TOPIC_RE.match(env["topic"]):
         raise InvalidRequest(f"topic {env['topic']!r} is not of the form noun.verb")
     if not isinstance(env["data"], dict):
         raise InvalidRequest("envelope data must be a JSON object")
+    if "seq" in env and type(env["seq"]) is not int:
+        raise InvalidRequest("envelope seq must be an integer")
+    if _SURROGATE.search(raw):  # a lone UTF-16 surrogate escape cannot be stored or sent on
+        encode(env)
     return env

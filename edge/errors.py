@@ -30,9 +30,15 @@ class ConfigError(HallError):
 
 
 class StorageError(HallError):
-    """The hall database cannot be opened or migrated."""
+    """The hall database cannot be opened, migrated or written."""
 
     code = "storage"
+
+
+class DiskFull(StorageError):
+    """The disk under HALL_HOME is full: the write was refused and nothing of it kept."""
+
+    code = "disk_full"
 
 
 class BusError(HallError):
@@ -74,5 +80,5 @@ class RemoteError(HallError):
 
 
 ERRORS_BY_CODE: dict[str, type[HallError]] = {
-    cls.code: cls for cls in (InvalidRequest, NotFound, Conflict, ConfigError, StorageError)
+    cls.code: cls for cls in (InvalidRequest, NotFound, Conflict, ConfigError, StorageError, DiskFull)
 }

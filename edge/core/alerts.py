@@ -27,6 +27,7 @@ from edge import envelope
 from edge.errors import Conflict, NotFound
 from edge.queue.clock import business_day
 from edge.schemas import alerts as schema
+from edge.storage.db import UndoFailed
 
 if TYPE_CHECKING:
     from edge.core.service import Core
@@ -70,7 +71,7 @@ class Alerts:
                 defaults[name] = {"enabled": bool(row["enabled"]), "threshold": row["threshold"]}
         return schema.Rules.model_validate(defaults)
 
-    def rules_get(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+    def rules_get(self, req: schema.RulesGet, env: envelope.Envelope) -> dict[str, Any]:
         return self._rules_reply(self.rules())
 
     def _rules_reply(self, rules: schema.Rules) -> dict[str, Any]:
@@ -81,8 +82,7 @@ class Alerts:
             out[name]["description"] = field.description
         return out
 
-    def rules_set(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = schema.RulesSet.model_validate(data)
+    def rules_set(self, req: schema.RulesSet, env: envelope.Envelope) -> dict[str, Any]:
         for name in schema.Rules.model_fields:
             rule: schema.Rule = getattr(req.rules, name)
             if rule.threshold < 0:
@@ -106,8 +106,7 @@ class Alerts:
         return self._rules_reply(req.rules)
 
     # -- alerts -----------------------------------------------------------
-    def list_alerts(self, data: dict[str, Any], env: envelope.Envelope) -> list[dict[str, Any]]:
-        req = schema.AlertList.model_validate(data)
+    def list_alerts(self, req: schema.AlertList, env: envelope.Envelope) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM alerts WHERE 1", []
         if req.state == "active":
             sql += " AND cleared_at IS NULL"
@@ -144,8 +143,7 @@ class Alerts:
             raise NotFound(f"no alert {alert_id}")
         return row
 
-    def acknowledge(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = schema.AlertAcknowledge.model_validate(data)
+    def acknowledge(self, req: schema.AlertAcknowledge, env: envelope.Envelope) -> dict[str, Any]:
         row = self._alert(req.id)
         if row["acknowledged_at"] is not None:
             raise Conflict(f"alert {req.id} was already acknowledged by {row['acknowledged_by']}")
@@ -284,13 +282,14 @@ class Alerts:
         self._guarded(f"watching {event['topic']}", lambda: self.observe(event))
 
     def _guarded(self, what: str, fn: Callable[[], None]) -> None:
-        emitted = self.core.queue.emitted
-        mark = len(emitted)
+        mark = self.core.outbox.mark()
         try:
             with self.db.savepoint("alerts"):
                 fn()
+        except UndoFailed:
+            raise  # the transaction itself is lost: the caller must undo it all
         except Exception:
-            del emitted[mark:]  # their rows were rolled back with the savepoint
+            self.core.outbox.discard(mark)  # their rows were rolled back with the savepoint
             log.exception("alerts: %s failed; skipped", what)
 
     # -- facts ------------------------------------------------------------
@@ -358,7 +357,7 @@ class Alerts:
             return {"in": 0, "out": 0, "hours_in": [0] * 24, "measured": False}
         return {**json.loads(row[0]), "measured": True}
 
-    def facts(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+    def facts(self, req: schema.FactsGet, env: envelope.Envelope) -> dict[str, Any]:
         now = self.core.clock()
         today = business_day(now, self.zone, self.core.cfg.hall.rollover_time)
         last_week = (datetime.fromisoformat(today) - timedelta(days=7)).date().isoformat()

@@ -6,6 +6,14 @@ a failing request undoes only itself), commits once, which fsyncs, and only
 then sends the replies and publishes the events. Concurrent clients therefore
 share one fsync, and nothing acknowledged can be lost.
 
+A request is bounded before it is parsed (size, nesting: :mod:`edge.envelope`),
+validated once against its topic's model, and the handler gets the typed
+request. Whatever goes wrong inside a request (a refusal, a bug, a database
+error) undoes that request and answers it with an error; whatever goes wrong
+around a whole batch (the commit fails: a full disk) undoes the batch, answers
+its writes with the error and its reads again, and leaves no transaction open,
+so the next batch is served normally.
+
 Writes are remembered by request id in the same transaction, so a retried
 request gets the first reply again instead of being applied twice.
 """
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import time
 import traceback
@@ -29,12 +38,17 @@ from edge import envelope
 from edge.errors import HallError, InvalidRequest, StorageError
 from edge.schemas import parse
 from edge.storage import Database
+from edge.storage.db import UndoFailed, storage_error
+from edge.storage.outbox import Outbox
 
 log = logging.getLogger("hall.core")
 
-Handler = Callable[[dict[str, Any], envelope.Envelope], Any]
+Handler = Callable[[Any, envelope.Envelope], Any]
 REQUEST_MEMORY_S = 3 * 24 * 3600
-MAX_REQUEST_BYTES = 32 * 1024 * 1024  # room for HQ's down bundles
+MAX_REQUEST_BYTES = envelope.MAX_BYTES  # the largest message taken (HQ's bundles); larger drops the connection
+REQUEST_BYTES = 1024 * 1024  # any request whose topic allows no more
+_TOPIC = re.compile(rb'"topic"\s*:\s*"([a-z0-9_.]{1,64})"')
+REFUSED = ("storage", "disk_full", "error")  # the codes a whole refused batch is answered with
 
 
 @dataclass
@@ -42,7 +56,8 @@ class Route:
     handler: Handler
     model: type[BaseModel]
     write: bool
-    remember: Callable[[dict[str, Any]], bool] | None = None  # which writes to remember by id (default all)
+    remember: Callable[[Any], bool] | None = None  # which writes to remember by id (default all)
+    max_bytes: int = REQUEST_BYTES
 
 
 @dataclass
@@ -53,6 +68,11 @@ class Pending:
     reply: dict[str, Any] | None = None
     request_id: str | None = None
     topic: str = "bus.error"
+    route: Route | None = None
+
+
+class BatchLost(StorageError):
+    """The database undid the batch's transaction by itself (a full disk, an I/O error)."""
 
 
 class Hub:
@@ -63,20 +83,16 @@ class Hub:
         *,
         request_endpoints: list[tuple[str, Path | None]],
         event_endpoints: list[tuple[str, Path | None]],
-        take_events: Callable[[], list[envelope.Envelope]],
-        discard_events: Callable[[int], None],
-        pending_events: Callable[[], int],
+        outbox: Outbox,
         batch_max: int = 256,
     ) -> None:
         self.db = db
         self.routes: dict[str, Route] = {}
-        self.take_events = take_events
-        self.discard_events = discard_events
-        self.pending_events = pending_events
+        self.outbox = outbox
         self.batch_max = batch_max
         self.routers: list[zmq.Socket[bytes]] = []
         self.pubs: list[zmq.Socket[bytes]] = []
-        self.stats = {"batches": 0, "requests": 0, "errors": 0}
+        self.stats = {"batches": 0, "requests": 0, "errors": 0, "refused_batches": 0}
         self.after_commit: list[Callable[[], None]] = []
         self.after_rollback: list[Callable[[], None]] = []
         self._last_forget = 0.0
@@ -95,12 +111,19 @@ class Hub:
         *,
         model: type[BaseModel],
         write: bool,
-        remember: Callable[[dict[str, Any]], bool] | None = None,
+        remember: Callable[[Any], bool] | None = None,
+        max_bytes: int = REQUEST_BYTES,
     ) -> None:
-        """Serve ``topic``: ``data`` is validated by ``model`` first; writes are remembered by id."""
+        """Serve ``topic``: ``data`` is validated by ``model`` and the handler gets the model instance.
+
+        ``remember`` (given the typed request) says which writes are remembered by id for retries;
+        ``max_bytes`` bounds the whole request message (at most :data:`MAX_REQUEST_BYTES`).
+        """
         if topic in self.routes:
             raise ValueError(f"request topic {topic} is routed twice")
-        self.routes[topic] = Route(handler, model, write, remember)
+        if not 0 < max_bytes <= MAX_REQUEST_BYTES:
+            raise ValueError(f"max_bytes of {topic} must be between 1 and {MAX_REQUEST_BYTES}")
+        self.routes[topic] = Route(handler, model, write, remember, max_bytes)
 
     def close(self) -> None:
         for sock in [*self.routers, *self.pubs]:
@@ -127,58 +150,120 @@ class Hub:
         return len(batch)
 
     def process(self, batch: list[Pending]) -> None:
-        """Apply a batch in one transaction, commit (fsync), then reply and publish."""
+        """Apply a batch in one transaction, commit (fsync), then reply and publish.
+
+        Leaves no transaction open, whatever happens: a batch that cannot be committed is rolled
+        back and answered (writes refused, reads answered again), so the next batch starts clean.
+        """
+        if self.db.conn.in_transaction:  # a step outside the hub left one open: never serve on top of it
+            log.error("a transaction was left open before this batch; rolling it back")
+            self._rollback()
         try:
             self.db.begin()
         except sqlite3.Error as exc:
             log.error("cannot start a transaction, %d request(s) refused: %s", len(batch), exc)
-            self._refuse_all(batch, exc)
+            self._refuse(batch, storage_error(exc, "this request"))
+            self._retry_reads(batch)
             self._send_replies(batch)
             return
-        seen: dict[str, dict[str, Any]] = {}
-        for item in batch:
-            item.reply = self._apply(item, seen)
         try:
+            seen: dict[str, dict[str, Any]] = {}
+            for item in batch:
+                item.reply = self._apply(item, seen)
+                if not self.db.conn.in_transaction:
+                    raise BatchLost("the hall database undid the transaction")
             self.db.commit()
-        except sqlite3.Error as exc:
-            self.db.rollback()
-            self.discard_events(0)
-            for hook in self.after_rollback:
-                hook()
-            log.error("commit failed, %d request(s) refused: %s", len(batch), exc)
-            self._refuse_all(batch, exc)
+        except Exception as exc:  # the batch as a whole failed: nothing of it is kept
+            self._undo(batch, exc)
+        except BaseException:  # Ctrl-C or exit in the middle: leave the database as it was, answer nothing
+            self._rollback()
+            self.outbox.discard()
+            raise
         else:
-            for hook in self.after_commit:
-                hook()
-        events = self.take_events()
+            self._hooks(self.after_commit, "after commit")
+        events = self.outbox.take()
         self._send_replies(batch)
         for event in events:
             try:
                 self.publish(event)
-            except (TypeError, ValueError, zmq.ZMQError) as exc:
+            except (HallError, zmq.ZMQError) as exc:
                 log.error("event %s not published: %s", event.get("topic"), exc)
         self.stats["batches"] += 1
         self.stats["requests"] += len(batch)
 
-    def _refuse_all(self, batch: list[Pending], exc: sqlite3.Error) -> None:
-        err = StorageError(f"the hall database could not save this: {exc}")
+    def _rollback(self) -> None:
+        try:
+            self.db.rollback()
+        except sqlite3.Error as exc:
+            log.error("rollback failed: %s", exc)
+
+    def _hooks(self, hooks: list[Callable[[], None]], when: str) -> None:
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("%s hook failed", when)
+
+    def _undo(self, batch: list[Pending], exc: Exception) -> None:
+        self._rollback()
+        self.outbox.discard()
+        self._hooks(self.after_rollback, "after rollback")
+        self.stats["refused_batches"] += 1
+        if isinstance(exc, sqlite3.Error):
+            err: HallError = storage_error(exc, "this request")
+        elif isinstance(exc, HallError):
+            err = exc
+        else:
+            log.error("batch failed:\n%s", traceback.format_exc())
+            err = HallError(f"internal error: {type(exc).__name__}; nothing was saved")
+        log.error("batch of %d request(s) undone: %s", len(batch), err)
+        self._refuse(batch, err)
+        self._retry_reads(batch)
+
+    def _refuse(self, batch: list[Pending], err: HallError) -> None:
+        """Answer with ``err`` every request that succeeded (or never ran): its changes were undone."""
         for item in batch:
-            if item.request_id is None:
-                try:
-                    env = envelope.parse(item.raw)
-                    item.request_id, item.topic = env["id"], env["topic"]
-                except InvalidRequest:
-                    pass
+            if item.reply is not None and not item.reply.get("ok"):
+                continue  # refused on its own already; it changed nothing
             item.reply = _error(item.request_id, err)
+
+    def _retry_reads(self, batch: list[Pending]) -> None:
+        """Answer the reads of a refused batch again, each in a transaction of its own (they change nothing)."""
+        for item in batch:
+            if item.reply is not None and item.reply["error"].get("code") not in REFUSED:
+                continue  # refused on its own: answered already
+            route = item.route or self._route_of(item.raw)
+            if route is None or route.write:
+                continue
+            try:
+                self.db.begin()
+            except sqlite3.Error:
+                return
+            try:
+                item.reply = self._apply(item, {})
+            finally:
+                self._rollback()
+                self.outbox.discard()
+
+    def _route_of(self, raw: bytes) -> Route | None:
+        try:
+            return self.routes.get(self._parse(raw)["topic"])
+        except InvalidRequest:
+            return None
 
     def _send_replies(self, batch: list[Pending]) -> None:
         for item in batch:
             assert item.reply is not None
             try:
                 raw = envelope.encode(envelope.make(item.topic, item.reply, source="core"))
-            except (TypeError, ValueError) as exc:
+            except HallError as exc:
                 log.error("reply to %s cannot be encoded: %s", item.topic, exc)
-                internal = {"code": "internal", "message": "internal error: the reply could not be encoded"}
+                raw = b""
+            if len(raw) > envelope.MAX_BYTES:
+                log.error("reply to %s is %d bytes, more than a client takes", item.topic, len(raw))
+                raw = b""
+            if not raw:
+                internal = {"code": "internal", "message": "internal error: the reply could not be sent"}
                 raw = envelope.encode(
                     envelope.make(item.topic, {"re": item.request_id, "ok": False, "error": internal}, source="core")
                 )
@@ -194,20 +279,35 @@ class Hub:
         for pub in self.pubs:
             pub.send_multipart([event["topic"].encode(), raw])
 
+    def _parse(self, raw: bytes) -> envelope.Envelope:
+        """The envelope, its size checked against what its topic may carry before the JSON is read."""
+        limit = REQUEST_BYTES
+        if len(raw) > REQUEST_BYTES:
+            found = _TOPIC.search(raw)
+            route = self.routes.get(found.group(1).decode()) if found else None
+            if route is None or len(raw) > route.max_bytes:
+                raise InvalidRequest(f"request is {len(raw)} bytes, more than the {REQUEST_BYTES} allowed")
+            limit = route.max_bytes
+        return envelope.parse(raw, max_bytes=limit)
+
     def _apply(self, item: Pending, seen: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """One request in its own savepoint; every failure of its own is answered as an error."""
         try:
-            env = envelope.parse(item.raw)
+            env = self._parse(item.raw)
         except InvalidRequest as exc:
             self.stats["errors"] += 1
             return _error(None, exc)
         item.request_id, item.topic = env["id"], env["topic"]
-        route = self.routes.get(env["topic"])
+        route = item.route = self.routes.get(env["topic"])
         if route is None:
             self.stats["errors"] += 1
-            return _error(env["id"], InvalidRequest(f"unknown request topic {env['topic']!r}"))
-        mark = self.pending_events()
+            return _error(env["id"], InvalidRequest(f"unknown request topic {env['topic'][:64]!r}"))
+        mark = self.outbox.mark()
         try:
-            remember = route.write and (route.remember is None or route.remember(env["data"]))
+            if len(item.raw) > route.max_bytes:
+                raise InvalidRequest(f"{env['topic']} is {len(item.raw)} bytes, more than its {route.max_bytes}")
+            req = parse(route.model, env["data"], env["topic"])
+            remember = route.write and (route.remember is None or route.remember(req))
             if remember:
                 if env["id"] in seen:
                     return seen[env["id"]]
@@ -216,25 +316,35 @@ class Hub:
                     reply: dict[str, Any] = json.loads(row[0])
                     return reply
             with self.db.savepoint():
-                parse(route.model, env["data"], env["topic"])
-                result = route.handler(env["data"], env)
+                result = route.handler(req, env)
                 reply = {"re": env["id"], "ok": True, "result": result}
-                if remember:
-                    self.db.execute(
-                        "INSERT INTO requests (id, topic, reply, at) VALUES (?, ?, ?, ?)",
-                        (env["id"], env["topic"], json.dumps(reply, ensure_ascii=False), time.time()),
-                    )
-                    seen[env["id"]] = reply
+                if route.write:  # a write's reply must be sendable before it is committed
+                    stored = json.dumps(reply, ensure_ascii=False, allow_nan=False)
+                    stored.encode()
+                    if remember:
+                        self.db.execute(
+                            "INSERT INTO requests (id, topic, reply, at) VALUES (?, ?, ?, ?)",
+                            (env["id"], env["topic"], stored, time.time()),
+                        )
+                        seen[env["id"]] = reply
             return reply
+        except UndoFailed:
+            raise  # the request's changes may still be in the transaction: the whole batch must go
         except HallError as exc:
-            self.discard_events(mark)
+            self.outbox.discard(mark)
             self.stats["errors"] += 1
             return _error(env["id"], exc)
-        except Exception as exc:  # a bug in a handler must not stop the hall
-            self.discard_events(mark)
+        except sqlite3.Error as exc:
+            self.outbox.discard(mark)
+            self.stats["errors"] += 1
+            log.error("request %s: database error: %s", env["topic"], exc)
+            return _error(env["id"], storage_error(exc, env["topic"]))
+        except Exception as exc:  # a bug in a handler, or input no check foresaw: it must not stop the hall
+            self.outbox.discard(mark)
             self.stats["errors"] += 1
             log.error("request %s failed:\n%s", env["topic"], traceback.format_exc())
-            return {"re": env["id"], "ok": False, "error": {"code": "internal", "message": f"internal error: {exc}"}}
+            message = f"internal error: {type(exc).__name__}: {str(exc)[:200]}"
+            return {"re": env["id"], "ok": False, "error": {"code": "internal", "message": message}}
 
     def forget_old_requests(self, now: float) -> None:
         """Drop remembered replies older than three days (at most once an hour)."""

@@ -11,6 +11,7 @@ import argparse
 import faulthandler
 import fcntl
 import importlib
+import inspect
 import json
 import logging
 import os
@@ -19,16 +20,18 @@ import sqlite3
 import sys
 import threading
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import zmq
+from pydantic import BaseModel
 
 from edge import __version__, config, envelope
 from edge.config import HallConfig
-from edge.core.hub import Handler, Hub
+from edge.core.hub import REQUEST_BYTES, Handler, Hub
 from edge.errors import Conflict, HallError, InvalidRequest
 from edge.paths import Home
 from edge.proc import set_title
@@ -38,6 +41,7 @@ from edge.schemas import devices as devices_schema
 from edge.schemas import parse
 from edge.schemas import queue as queue_schema
 from edge.storage import Database
+from edge.storage.outbox import Outbox
 
 log = logging.getLogger("hall.core")
 TICK_S = 5.0
@@ -53,7 +57,8 @@ class Core:
         self.clock = clock
         self._lock_fd = _single_instance(home.lock_path)
         self.db = Database(home.db_path)
-        self.queue = Queue(self.db, cfg, clock=clock)
+        self.outbox = Outbox()
+        self.queue = Queue(self.db, cfg, clock=clock, outbox=self.outbox)
         self.ctx: zmq.Context[Any] = zmq.Context()
         self.auth: Any = None
         requests: list[tuple[str, Path | None]] = [(home.requests_endpoint, None)]
@@ -69,9 +74,7 @@ class Core:
             self.ctx,
             request_endpoints=requests,
             event_endpoints=events,
-            take_events=self.queue.take_emitted,
-            discard_events=self._discard,
-            pending_events=lambda: len(self.queue.emitted),
+            outbox=self.outbox,
         )
         self._cfg_before: HallConfig | None = None
         self.hub.after_commit.append(self._config_kept)
@@ -127,12 +130,9 @@ class Core:
         self.auth.start()
         self.auth.configure_curve(domain="*", location=str(curve.clients_dir(self.home.keys_dir)))
 
-    def _discard(self, mark: int) -> None:
-        del self.queue.emitted[mark:]
-
     def _routes(self) -> None:
         q = self.queue
-        table: dict[str, Callable[[dict[str, Any]], Any]] = {
+        table: dict[str, Callable[[Any], Any]] = {
             "ticket.issue": q.issue,
             "ticket.show": q.show,
             "ticket.cancel": q.cancel,
@@ -155,10 +155,10 @@ class Core:
             "customer.tag": q.tag,
         }
         for topic, fn in table.items():
-            self.route(topic, _plain(fn), queue_schema)
+            self.route(topic, _plain(fn), queue_schema, typed_as=fn)
         self.route("hall.ping", self._ping, bus_schema)
         self.route("events.since", self._events_since, bus_schema)
-        self.route("event.publish", self._publish, bus_schema, remember=lambda d: bool(d.get("durable", True)))
+        self.route("event.publish", self._publish, bus_schema, remember=lambda req: bool(req.durable))
         for name in AREAS:
             importlib.import_module(name).register(self)
 
@@ -168,20 +168,34 @@ class Core:
         topic: str,
         handler: Handler,
         schema: ModuleType,
-        remember: Callable[[dict[str, Any]], bool] | None = None,
+        remember: Callable[[Any], bool] | None = None,
+        *,
+        max_bytes: int = REQUEST_BYTES,
+        typed_as: Callable[..., Any] | None = None,
     ) -> None:
         """Serve a request topic whose model is in ``schema.REQUESTS`` (a write unless in ``schema.READS``).
 
-        ``remember`` says which writes are remembered by request id for retries (default: all).
+        The handler gets the validated model instance and the envelope. ``remember`` (given the typed
+        request) says which writes are remembered by request id for retries (default: all);
+        ``max_bytes`` bounds the request. Refuses at start a handler annotated for another model.
         """
-        self.hub.route(topic, handler, model=schema.REQUESTS[topic], write=topic not in schema.READS, remember=remember)
+        model = schema.REQUESTS[topic]
+        _check_handler(topic, typed_as or handler, model)
+        self.hub.route(
+            topic,
+            handler,
+            model=model,
+            write=topic not in schema.READS,
+            remember=remember,
+            max_bytes=max_bytes,
+        )
 
     def emit(self, topic: str, data: dict[str, Any]) -> None:
         """Append an event to the log in the current transaction; it is published after the commit."""
         self.queue.emit(topic, data)
 
     # -- bus-level handlers -------------------------------------------------
-    def _ping(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+    def _ping(self, req: bus_schema.Ping, env: envelope.Envelope) -> dict[str, Any]:
         row = self.db.one("SELECT COALESCE(MAX(seq), 0) FROM events")
         return {
             "hall": self.cfg.hall.id,
@@ -191,12 +205,16 @@ class Core:
             "stats": dict(self.hub.stats),
         }
 
-    def _events_since(self, data: dict[str, Any], env: envelope.Envelope) -> list[envelope.Envelope]:
-        req = parse(bus_schema.EventsSince, data)
-        return self.db.events_since(req.seq, req.limit, req.prefix)
+    def _events_since(self, req: bus_schema.EventsSince, env: envelope.Envelope) -> list[envelope.Envelope]:
+        return self.db.events_since(req.seq, req.limit, req.prefix, max_bytes=bus_schema.REPLY_EVENTS_BYTES)
 
-    def _publish(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(bus_schema.EventPublish, data)
+    def _publish(self, req: bus_schema.EventPublish, env: envelope.Envelope) -> dict[str, Any]:
+        size = len(json.dumps(req.data, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > bus_schema.MAX_EVENT_BYTES:
+            raise InvalidRequest(
+                f"event {req.topic} carries {size} bytes of data, more than the {bus_schema.MAX_EVENT_BYTES} "
+                "an event may carry (it must fit a batch to HQ): send less, or write a file and name it"
+            )
         if bus_schema.core_only(req.topic):
             raise Conflict(f"topic {req.topic} belongs to the core; send the request that changes it instead")
         if env["source"] == "core":
@@ -208,7 +226,7 @@ class Core:
             event = self.db.append_event(req.topic, req.data, source=env["source"])
         else:
             event = envelope.make(req.topic, req.data, source=env["source"])
-        self.queue.emitted.append(event)
+        self.outbox.add(event)
         for observe in self.publish_observers:
             observe(event)
         return {"seq": event.get("seq")}
@@ -223,9 +241,9 @@ class Core:
             self.db.commit()
         except BaseException:
             self.db.rollback()
-            self.queue.take_emitted()
+            self.outbox.discard()
             raise
-        for event in self.queue.take_emitted():
+        for event in self.outbox.take():
             self.hub.publish(event)
         self.hub.forget_old_requests(self.clock())
 
@@ -255,8 +273,24 @@ class Core:
         os.close(self._lock_fd)
 
 
-def _plain(fn: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any], envelope.Envelope], Any]:
-    return lambda data, env: fn(data)
+def _plain(fn: Callable[[Any], Any]) -> Handler:
+    """A handler of the typed request alone (the queue engine's) as the hub calls it."""
+    return lambda req, env: fn(req)
+
+
+def _check_handler(topic: str, handler: Callable[..., Any], model: type[BaseModel]) -> None:
+    """Refuse a handler whose first parameter is annotated with a model other than the topic's."""
+    try:
+        hints = typing.get_type_hints(handler)
+    except (NameError, TypeError):
+        return
+    names = [n for n in inspect.signature(handler).parameters if n != "self"]
+    if not names or names[0] not in hints:
+        return
+    wanted = hints[names[0]]
+    accepted = typing.get_args(wanted) or (wanted,)
+    if not any(isinstance(t, type) and issubclass(model, t) for t in accepted):
+        raise TypeError(f"handler of {topic} takes {wanted}, but the topic's model is {model.__name__}")
 
 
 def _single_instance(path: Path) -> int:

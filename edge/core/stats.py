@@ -121,8 +121,7 @@ class Stats:
             out.append(c)
         return out
 
-    def day(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = schema.StatsDay.model_validate(data)
+    def day(self, req: schema.StatsDay, env: envelope.Envelope) -> dict[str, Any]:
         cfg = self.core.cfg
         day = req.day or self.core.queue.today()
         start, end = self._bounds(day)

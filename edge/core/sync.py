@@ -40,9 +40,10 @@ from pydantic import ValidationError
 
 from edge import config, envelope
 from edge.config import HallConfig
+from edge.core.hub import MAX_REQUEST_BYTES
 from edge.errors import ConfigError, Conflict, InvalidRequest
 from edge.schemas import sync as s
-from edge.storage.db import row_to_event
+from edge.schemas.bus import REPLY_EVENTS_BYTES
 
 if TYPE_CHECKING:
     from edge.core.service import Core
@@ -58,11 +59,11 @@ def register(core: Core) -> None:
         ("sync.shed", area.shed),
         ("sync.link", area.link),
         ("sync.status", area.status),
-        ("bundle.apply", area.apply_bundle),
         ("bundle.status", area.bundle_status),
         ("bundle.lookup", area.lookup),
     ):
         core.route(topic, handler, s)
+    core.route("bundle.apply", area.apply_bundle, s, max_bytes=MAX_REQUEST_BYTES)  # HQ's bundles are large
 
 
 class SyncArea:
@@ -80,24 +81,22 @@ class SyncArea:
         row = self.db.one("SELECT COALESCE(MAX(seq), 0) FROM events")
         return int(row[0]) if row else 0
 
-    def batch(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = s.SyncBatch.model_validate(data)
+    def batch(self, req: s.SyncBatch, env: envelope.Envelope) -> dict[str, Any]:
         _, _, reclaimed = self._lane(req.lane)
         if req.after < reclaimed:
             raise Conflict(
                 f"lane {req.lane}: events up to seq {reclaimed} were reclaimed after HQ acknowledged them, "
                 f"but HQ now asks from seq {req.after}"
             )
-        rows = self.db.all(
+        events = self.db.read_events(
             f"SELECT seq, id, ts, source, topic, data FROM events WHERE seq > ? AND {s.lane_sql(req.lane)} "
             "ORDER BY seq LIMIT ?",
             (req.after, req.limit),
+            max_bytes=REPLY_EVENTS_BYTES,
         )
-        events = [row_to_event(r) for r in rows]
         return {"lane": req.lane, "after": req.after, "head": self._head(), "events": events}
 
-    def acked(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = s.SyncAcked.model_validate(data)
+    def acked(self, req: s.SyncAcked, env: envelope.Envelope) -> dict[str, Any]:
         head = self._head()
         if req.seq > head:
             raise InvalidRequest(f"sync.acked: seq {req.seq} is beyond the log's head {head}")
@@ -138,8 +137,7 @@ class SyncArea:
         )
         return count
 
-    def shed(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = s.SyncShed.model_validate(data)
+    def shed(self, req: s.SyncShed, env: envelope.Envelope) -> dict[str, Any]:
         far_future = "9999"
         reclaimed = sum(self._reclaim(lane, self._lane(lane)[0], far_future) for lane in s.LANES)
         acked, _, _ = self._lane("analytics")
@@ -158,13 +156,12 @@ class SyncArea:
             self.core.emit("sync.gap", gap)
         return {"reclaimed": reclaimed, "shed": len(rows), "gap": gap}
 
-    def link(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = s.SyncLink.model_validate(data)
+    def link(self, req: s.SyncLink, env: envelope.Envelope) -> dict[str, Any]:
         out = {"ok": req.ok, "error": req.error, "url": req.url, "at": envelope.iso(self.core.clock())}
         self.db.set_meta("sync.link", json.dumps(out, ensure_ascii=False))
         return out
 
-    def status(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+    def status(self, req: s.Empty, env: envelope.Envelope) -> dict[str, Any]:
         head = self._head()
         lanes: dict[str, Any] = {}
         cursor = head
@@ -187,12 +184,11 @@ class SyncArea:
             "last_ack": envelope.iso(last_ack),
             "lanes": lanes,
             "link": json.loads(link) if link else None,
-            "bundle": self.bundle_status({}, env),
+            "bundle": self._bundle(),
         }
 
     # -- down -----------------------------------------------------------------
-    def apply_bundle(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = s.BundleApply.model_validate(data)
+    def apply_bundle(self, req: s.BundleApply, env: envelope.Envelope) -> dict[str, Any]:
         raw_version = req.bundle.get("version")
         version = raw_version if isinstance(raw_version, int) else None
         current = self.db.one("SELECT version, digest FROM bundle_applied WHERE id = 1")
@@ -296,7 +292,10 @@ class SyncArea:
         kinds = ("business", "counter", "staff", "tag", "outage", "bill", "usage", "supply")
         return {k: sum(1 for i in items if i[0] == k) for k in kinds}
 
-    def bundle_status(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+    def bundle_status(self, req: s.Empty, env: envelope.Envelope) -> dict[str, Any]:
+        return self._bundle()
+
+    def _bundle(self) -> dict[str, Any]:
         row = self.db.one("SELECT version, published_at, applied_at, counts FROM bundle_applied WHERE id = 1")
         if row is None:
             return {"version": None, "published_at": None, "applied_at": None, "counts": {}}
@@ -307,10 +306,9 @@ class SyncArea:
             "counts": json.loads(row[3]),
         }
 
-    def lookup(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = s.BundleLookup.model_validate(data)
+    def lookup(self, req: s.BundleLookup, env: envelope.Envelope) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "bundle": self.bundle_status({}, env)["version"],
+            "bundle": self._bundle()["version"],
             "bills": [],
             "usage": [],
             "outages": [],

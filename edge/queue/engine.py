@@ -10,8 +10,12 @@ customer saw is on disk. Time comes from ``clock`` so tests can move it::
     >>> db = Database(":memory:")
     >>> q = Queue(db, config.load_text("", defaults=True), clock=lambda: 1_767_000_000.0)
     >>> with db.atomic():
-    ...     q.issue({"business": "A"})["number"]
+    ...     q.issue(s.TicketIssue(business="A"))["number"]
     'A001'
+
+Requests arrive validated (the hub checks ``data`` against the topic's model
+once and hands over the model), and every event written goes to the
+:class:`~edge.storage.outbox.Outbox`, to be published after the commit.
 
 Ticket states: ``issued → called → serving → done | no_show | transferred |
 cancelled``. A transferred ticket keeps its number: a child ticket with the
@@ -36,9 +40,9 @@ from edge.errors import Conflict, InvalidRequest, NotFound
 from edge.queue import selection
 from edge.queue.clock import business_day, is_open, local_hhmm
 from edge.queue.views import counter_view, ticket_view
-from edge.schemas import parse
 from edge.schemas import queue as s
 from edge.storage import Database
+from edge.storage.outbox import Outbox
 
 ACTIVE = ("called", "serving")
 
@@ -51,13 +55,14 @@ class Queue:
         *,
         clock: Callable[[], float] = time.time,
         source: str = "core",
+        outbox: Outbox | None = None,
     ) -> None:
         self.db = db
         self.cfg = cfg
         self.clock = clock
         self.source = source
         self.zone = ZoneInfo(cfg.hall.timezone)
-        self.emitted: list[dict[str, Any]] = []
+        self.outbox = outbox if outbox is not None else Outbox()
         with db.atomic():
             for counter in cfg.counters:
                 db.execute("INSERT OR IGNORE INTO counters (id) VALUES (?)", (counter.id,))
@@ -65,11 +70,7 @@ class Queue:
     # -- plumbing ---------------------------------------------------------
     def emit(self, topic: str, data: dict[str, Any]) -> None:
         """Append an event to the log in the current transaction; publish after commit."""
-        self.emitted.append(self.db.append_event(topic, data, source=self.source))
-
-    def take_emitted(self) -> list[dict[str, Any]]:
-        out, self.emitted = self.emitted, []
-        return out
+        self.outbox.add(self.db.append_event(topic, data, source=self.source))
 
     def today(self) -> str:
         return business_day(self.clock(), self.zone, self.cfg.hall.rollover_time)
@@ -144,9 +145,8 @@ class Queue:
 
     # -- tickets ----------------------------------------------------------
     def issue(
-        self, data: dict[str, Any], *, appointment: sqlite3.Row | None = None, late: bool = False
+        self, req: s.TicketIssue, *, appointment: sqlite3.Row | None = None, late: bool = False
     ) -> dict[str, Any]:
-        req = parse(s.TicketIssue, data)
         self._business(req.business)
         now = self.clock()
         if self.cfg.hall.enforce_opening_hours and not is_open(now, self.cfg.hall):
@@ -264,8 +264,7 @@ class Queue:
         row = self.db.one(sql, params)
         return int(row[0]) if row else 0
 
-    def show(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.TicketRef, data)
+    def show(self, req: s.TicketRef) -> dict[str, Any]:
         row = self._ticket(req.number, req.day)
         out = self.view(row)
         if row["state"] == "issued":
@@ -293,8 +292,7 @@ class Queue:
         out["evaluation"] = {"score": ev["score"], "reasons": json.loads(ev["reasons"])} if ev else None
         return out
 
-    def list_tickets(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        req = parse(s.TicketList, data)
+    def list_tickets(self, req: s.TicketList) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM tickets WHERE day = ?", [req.day or self.today()]
         if req.state:
             sql += " AND state = ?"
@@ -305,8 +303,7 @@ class Queue:
         rows = self.db.all(sql + " ORDER BY issued_at, rowid LIMIT ?", [*params, req.limit])
         return [self.view(r) for r in rows]
 
-    def cancel(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.TicketRef, data)
+    def cancel(self, req: s.TicketRef) -> dict[str, Any]:
         row = self._ticket(req.number, req.day)
         if row["state"] != "issued":
             raise Conflict(f"ticket {row['number']} is {row['state']}; only a waiting ticket can be cancelled")
@@ -318,8 +315,7 @@ class Queue:
         self.emit("ticket.cancelled", out)
         return out
 
-    def evaluate(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.TicketEvaluate, data)
+    def evaluate(self, req: s.TicketEvaluate) -> dict[str, Any]:
         row = self._ticket(req.number, req.day)
         if row["state"] != "done":
             raise Conflict(f"ticket {row['number']} is {row['state']}; only a finished ticket can be rated")
@@ -354,7 +350,7 @@ class Queue:
         cols = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE counters SET {cols} WHERE id = ?", (*fields.values(), counter_id))
 
-    def counter_list(self, data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def counter_list(self, req: s.Empty | None = None) -> list[dict[str, Any]]:
         rows = {r["id"]: r for r in self.db.all("SELECT * FROM counters")}
         out = []
         for c in self.cfg.counters:
@@ -373,8 +369,7 @@ class Queue:
                 f"counter {row['id']} still has {number}; finish, transfer or mark it no-show before {doing}"
             )
 
-    def open(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterOpen, data)
+    def open(self, req: s.CounterOpen) -> dict[str, Any]:
         row = self._counter(req.counter)
         if row["state"] != "closed":
             raise Conflict(f"counter {req.counter} is already {row['state']}")
@@ -383,8 +378,7 @@ class Queue:
         self.emit("counter.opened", out)
         return out
 
-    def close(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterRef, data)
+    def close(self, req: s.CounterRef) -> dict[str, Any]:
         row = self._counter(req.counter)
         if row["state"] == "closed":
             raise Conflict(f"counter {req.counter} is already closed")
@@ -394,8 +388,7 @@ class Queue:
         self.emit("counter.closed", out)
         return out
 
-    def pause(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterPause, data)
+    def pause(self, req: s.CounterPause) -> dict[str, Any]:
         row = self._counter(req.counter)
         if row["state"] != "open":
             raise Conflict(f"counter {req.counter} is {row['state']}; only an open counter can pause")
@@ -405,8 +398,7 @@ class Queue:
         self.emit("counter.paused", out)
         return out
 
-    def resume(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterRef, data)
+    def resume(self, req: s.CounterRef) -> dict[str, Any]:
         row = self._counter(req.counter)
         if row["state"] != "paused":
             raise Conflict(f"counter {req.counter} is {row['state']}, not paused")
@@ -415,8 +407,7 @@ class Queue:
         self.emit("counter.resumed", out)
         return out
 
-    def call(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterCall, data)
+    def call(self, req: s.CounterCall) -> dict[str, Any]:
         row = self._counter(req.counter)
         if row["state"] != "open":
             raise Conflict(f"counter {req.counter} is {row['state']}; open or resume it to call")
@@ -474,8 +465,7 @@ class Queue:
             raise Conflict(f"ticket {ticket['number']} is {ticket['state']}, not {' or '.join(states)}")
         return ticket
 
-    def recall(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterRef, data)
+    def recall(self, req: s.CounterRef) -> dict[str, Any]:
         ticket = self._current(req.counter, ("called",))
         if ticket["recalls"] >= self.cfg.queue.max_recalls:
             return self._end(req.counter, ticket, "no_show", "recalls_exhausted", "ticket.no_show")
@@ -485,8 +475,7 @@ class Queue:
         self.emit("ticket.recalled", out)
         return out
 
-    def serve(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterRef, data)
+    def serve(self, req: s.CounterRef) -> dict[str, Any]:
         ticket = self._current(req.counter, ("called",))
         self.db.execute(
             "UPDATE tickets SET state = 'serving', serving_at = ? WHERE id = ?", (self.clock(), ticket["id"])
@@ -495,13 +484,11 @@ class Queue:
         self.emit("ticket.serving", out)
         return out
 
-    def finish(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterRef, data)
+    def finish(self, req: s.CounterRef) -> dict[str, Any]:
         ticket = self._current(req.counter)
         return self._end(req.counter, ticket, "done", "finished", "ticket.finished")
 
-    def noshow(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterRef, data)
+    def noshow(self, req: s.CounterRef) -> dict[str, Any]:
         ticket = self._current(req.counter, ("called",))
         return self._end(req.counter, ticket, "no_show", "no_show", "ticket.no_show")
 
@@ -521,8 +508,7 @@ class Queue:
         self.emit(topic, out)
         return out
 
-    def transfer(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CounterTransfer, data)
+    def transfer(self, req: s.CounterTransfer) -> dict[str, Any]:
         if not req.business and not req.to_counter:
             raise InvalidRequest("counter.transfer needs a business, a to_counter, or both")
         ticket = self._current(req.counter)
@@ -553,7 +539,7 @@ class Queue:
         return out
 
     # -- hall -------------------------------------------------------------
-    def status(self, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    def status(self, req: s.Empty | None = None) -> dict[str, Any]:
         """Queues per business, counters, and who is being called: the hall at a glance."""
         now = self.clock()
         waiting = self.waiting()
@@ -585,8 +571,7 @@ class Queue:
         }
 
     # -- appointments and tags -------------------------------------------
-    def book(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.AppointmentBook, data)
+    def book(self, req: s.AppointmentBook) -> dict[str, Any]:
         self._business(req.business)
         if req.booked_at.tzinfo is None:
             raise InvalidRequest("booked_at needs a time zone offset, e.g. 2026-03-02T10:00:00+08:00")
@@ -607,8 +592,7 @@ class Queue:
         self.emit("appointment.booked", out)
         return out
 
-    def checkin(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.AppointmentCheckin, data)
+    def checkin(self, req: s.AppointmentCheckin) -> dict[str, Any]:
         now = self.clock()
         if req.code:
             appt = self.db.one("SELECT * FROM appointments WHERE code = ?", (req.code,))
@@ -631,9 +615,10 @@ class Queue:
             opens = local_hhmm(appt["booked_at"] - q.appointment_early_minutes * 60, self.zone)
             raise Conflict(f"too early for appointment {appt['code']}: check in from {opens}")
         late = now > appt["booked_at"] + q.appointment_late_minutes * 60
-        customer = req.customer.model_dump() if req.customer else None
         ticket = self.issue(
-            {"business": appt["business"], "customer": customer, "channel": "appointment"}, appointment=appt, late=late
+            s.TicketIssue(business=appt["business"], customer=req.customer, channel="appointment"),
+            appointment=appt,
+            late=late,
         )
         self.db.execute(
             "UPDATE appointments SET state = 'checked_in', ticket_id = ? WHERE code = ?", (ticket["id"], appt["code"])
@@ -641,8 +626,7 @@ class Queue:
         self.emit("appointment.checked_in", {"code": appt["code"], "number": ticket["number"], "late": late})
         return ticket
 
-    def tag(self, data: dict[str, Any]) -> dict[str, Any]:
-        req = parse(s.CustomerTag, data)
+    def tag(self, req: s.CustomerTag) -> dict[str, Any]:
         known = {t.name for t in self.cfg.tags}
         unknown = [t for t in req.tags if t not in known]
         if unknown:

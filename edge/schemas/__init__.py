@@ -6,13 +6,26 @@ topics that change nothing) and ``EVENTS`` (the event topics it emits).
 Unknown fields are errors everywhere.
 """
 
-from typing import Any, TypeVar
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, StringConstraints, ValidationError
 
 from edge.errors import InvalidRequest
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _calendar_day(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value} is not a date of the calendar") from None
+    return value
+
+
+# A day as YYYY-MM-DD that exists on the calendar (not 2026-02-30).
+DayText = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$"), AfterValidator(_calendar_day)]
 
 
 def parse(model: type[M], data: dict[str, Any], topic: str = "") -> M:

@@ -22,6 +22,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.schemas import DayText
+
 
 class _Req(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -85,7 +87,7 @@ class RulesSet(_Req):
 
 class AlertList(_Req):
     state: Literal["active", "all"] = "active"
-    day: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Raised on this local day.")
+    day: DayText | None = Field(None, description="Raised on this local day.")
     limit: int = Field(200, ge=1, le=2000)
 
 

@@ -8,6 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.envelope import TOPIC_RE
 
+# The data of one published event, as UTF-8 JSON: it must fit a batch to HQ whole (HQ takes 32 MiB a batch).
+MAX_EVENT_BYTES = 256 * 1024
+# Replies that carry events (events.since, sync.batch) stop before their events' data pass this.
+REPLY_EVENTS_BYTES = 8 * 1024 * 1024
+
 # Topics only the core may emit: other services ask the core to change state instead.
 CORE_PREFIXES = ("ticket.", "counter.", "evaluation.", "appointment.", "customer.", "day.", "alert.")
 CORE_TOPICS = frozenset({"bundle.applied", "sync.gap"})
@@ -34,7 +39,9 @@ class EventsSince(_Req):
 
 class EventPublish(_Req):
     topic: str = Field(pattern=TOPIC_RE.pattern, max_length=64)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(
+        default_factory=dict, description=f"The event's data, at most {MAX_EVENT_BYTES} bytes as JSON."
+    )
     durable: bool = Field(True, description="Append to the log (and so ship to HQ) as well as publish.")
 
 

@@ -7,9 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from edge.schemas import DayText
+
 Number = Field(pattern=r"^[A-Z]\d{3,5}$", description="Ticket number, e.g. A001.")
 CounterId = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
-Day = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Business day; today if absent.")
+Day = Field(default=None, description="Business day; today if absent.")
 
 
 class Req(BaseModel):
@@ -41,19 +43,19 @@ class TicketIssue(Req):
 
 class TicketRef(Req):
     number: str = Number
-    day: str | None = Day
+    day: DayText | None = Day
 
 
 class TicketList(Req):
     state: str | None = Field(None, pattern=r"^(issued|called|serving|done|no_show|transferred|cancelled)$")
     business: str | None = Field(None, pattern=r"^[A-Z]$")
-    day: str | None = Day
+    day: DayText | None = Day
     limit: int = Field(500, ge=1, le=5000)
 
 
 class TicketEvaluate(Req):
     number: str = Number
-    day: str | None = Day
+    day: DayText | None = Day
     score: int = Field(ge=1, le=5)
     reasons: list[str] = Field(default_factory=list, max_length=8)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.schemas import DayText
+
 
 class StatsDay(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    day: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Business day; today if absent.")
+    day: DayText | None = Field(None, description="Business day; today if absent.")
     waits: bool = Field(False, description="Include every wait in seconds (for a distribution plot).")
 
 

@@ -21,8 +21,24 @@ from pathlib import Path
 from typing import Any
 
 from edge import envelope
-from edge.errors import StorageError
+from edge.errors import DiskFull, StorageError
 from edge.storage.migrations import MIGRATIONS
+
+
+class UndoFailed(StorageError):
+    """A failed step could not be rolled back to its savepoint: the whole transaction must go."""
+
+
+def storage_error(exc: sqlite3.Error, what: str) -> StorageError:
+    """The hall's error for a database failure while saving ``what``; a full disk says so.
+
+    >>> str(storage_error(sqlite3.OperationalError("database or disk is full"), "ticket.issue"))
+    "the hall's disk is full: ticket.issue was not saved (reads still work; free space under HALL_HOME)"
+    """
+    name = getattr(exc, "sqlite_errorname", "")
+    if name == "SQLITE_FULL" or "disk is full" in str(exc):
+        return DiskFull(f"the hall's disk is full: {what} was not saved (reads still work; free space under HALL_HOME)")
+    return StorageError(f"the hall database could not save {what}: {exc}")
 
 
 class Database:
@@ -101,8 +117,11 @@ class Database:
         try:
             yield
         except BaseException:
-            self.conn.execute(f"ROLLBACK TO {name}")
-            self.conn.execute(f"RELEASE {name}")
+            try:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+            except sqlite3.Error as exc:
+                raise UndoFailed(f"a failed step could not be undone: {exc}") from exc
             raise
         self.conn.execute(f"RELEASE {name}")
 
@@ -131,12 +150,31 @@ class Database:
         env["seq"] = cur.lastrowid
         return env
 
-    def events_since(self, seq: int, limit: int = 1000, topic_prefix: str = "") -> list[envelope.Envelope]:
-        rows = self.all(
-            "SELECT seq, id, ts, source, topic, data FROM events WHERE seq > ? AND topic LIKE ? ORDER BY seq LIMIT ?",
-            (seq, topic_prefix.replace("%", "") + "%", limit),
+    def events_since(
+        self, seq: int, limit: int = 1000, topic_prefix: str = "", *, max_bytes: int | None = None
+    ) -> list[envelope.Envelope]:
+        """Up to ``limit`` events after ``seq`` whose topic starts with ``topic_prefix``, in seq order.
+
+        With ``max_bytes``, stop before the events' data pass that many bytes (one event at least).
+        """
+        pattern = topic_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return self.read_events(
+            "SELECT seq, id, ts, source, topic, data FROM events WHERE seq > ? AND topic LIKE ? ESCAPE '\\'"
+            " ORDER BY seq LIMIT ?",
+            (seq, pattern, limit),
+            max_bytes=max_bytes,
         )
-        return [row_to_event(r) for r in rows]
+
+    def read_events(self, sql: str, params: Any, *, max_bytes: int | None = None) -> list[envelope.Envelope]:
+        """Events selected by ``sql`` (columns seq, id, ts, source, topic, data), read lazily up to ``max_bytes``."""
+        out: list[envelope.Envelope] = []
+        total = 0
+        for row in self.conn.execute(sql, params):
+            total += len(row["data"].encode())
+            if max_bytes is not None and out and total > max_bytes:
+                break
+            out.append(row_to_event(row))
+        return out
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.one("SELECT value FROM meta WHERE key = ?", (key,))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+import typing
 from typing import Any
+
+from pydantic import BaseModel
 
 from edge import config
 from edge.queue.engine import Queue
+from edge.schemas import parse
 from edge.storage import Database
 
 # 2026-03-02 10:00 in Shanghai (a Monday)
@@ -20,9 +25,12 @@ class Hall:
         self.q = Queue(self.db, self.cfg, clock=lambda: self.now)
 
     def __getattr__(self, name: str) -> Any:
+        """The engine's method in a transaction of its own; a dict argument is validated by the method's model."""
         method = getattr(self.q, name)
 
         def atomic(*args: Any, **kwargs: Any) -> Any:
+            if args and isinstance(args[0], dict):
+                args = (parse(_model_of(method), args[0], name), *args[1:])
             with self.db.atomic():
                 return method(*args, **kwargs)
 
@@ -45,3 +53,13 @@ class Hall:
             except NotFound:
                 return order
             self.finish({"counter": counter})
+
+
+def _model_of(method: Any) -> type[BaseModel]:
+    """The request model an engine method is annotated to take (its first parameter)."""
+    first = next(iter(inspect.signature(method).parameters))
+    hint = typing.get_type_hints(method)[first]
+    for t in typing.get_args(hint) or (hint,):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    raise TypeError(f"{method.__name__} takes no request model")
