@@ -24,7 +24,7 @@ def test_a_handler_typed_for_another_model_is_refused_at_start(hall_home: Home) 
         def right(req: queue_schema.CounterRef, env: envelope.Envelope) -> Any:
             return req.counter
 
-        with pytest.raises(TypeError, match="handler of probe.echo takes .*TicketIssue.*model is CounterRef"):
+        with pytest.raises(TypeError, match=r"handler of probe\.echo takes .*TicketIssue.*model is CounterRef"):
             core.route("probe.echo", wrong, schema)  # type: ignore[arg-type]
         core.route("probe.echo", right, schema)  # type: ignore[arg-type]
         assert core.hub.routes["probe.echo"].model is queue_schema.CounterRef
