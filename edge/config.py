@@ -55,7 +55,7 @@ class HallSection(Strict):
     )
     name: str = Field(title="Name", description="Hall name shown to customers.", min_length=1, max_length=64)
     name_en: str = Field("", title="English name", description="Hall name in English.", max_length=96)
-    timezone: str = Field("Asia/Shanghai", title="Time zone", description="IANA zone of the hall.")
+    timezone: str = Field("Asia/Shanghai", title="Time zone", description="IANA zone of the hall.", max_length=64)
     day_rollover: HHMM = Field(
         "04:00",
         title="Day rollover",
@@ -77,7 +77,7 @@ class HallSection(Strict):
 
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
@@ -232,12 +232,20 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+MAX_NESTING = 16  # arrays and inline tables inside one another; a hall's file needs three or four
+
+
 def load_text(text: str, name: str = "<config>", *, defaults: bool = True) -> HallConfig:
-    """Parse and validate TOML text; raise :class:`ConfigError` naming key and line."""
+    """Parse and validate TOML text; raise :class:`ConfigError` naming key and line, and no other error."""
+    deep = _too_deep(text, MAX_NESTING)
+    if deep is not None:
+        raise ConfigError(f"{name}:{deep}: arrays or inline tables nested more than {MAX_NESTING} deep")
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # a number too long to read, …: the bound above keeps recursion off
+        raise ConfigError(f"{name}: not usable TOML: {exc}") from exc
     data = _merge(tomllib.loads(default_text()), raw) if defaults else raw
     try:
         cfg = HallConfig.model_validate(data)
@@ -267,7 +275,10 @@ def service_model(section: str) -> type[BaseModel]:
 
 def service_config(cfg: HallConfig, section: str, model: type[M]) -> M:
     """A service's own section of the config, validated, or its defaults when absent."""
-    return model.model_validate(cfg.services.get(section, {}))
+    try:
+        return model.model_validate(cfg.services.get(section, {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, "", "config", ("services", section))) from exc
 
 
 def load(path: str | Path | None = None) -> HallConfig:
@@ -281,10 +292,81 @@ def load(path: str | Path | None = None) -> HallConfig:
         return load_text(default_text(), "<embedded defaults>", defaults=False)
     p = Path(chosen)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from exc
-    return load_text(text, str(p))
+    except ValueError as exc:  # a NUL in the path
+        raise ConfigError(f"{chosen!r}: cannot read config: {exc}") from exc
+    return load_text(decode(raw, str(p)), str(p))
+
+
+def decode(raw: bytes, name: str) -> str:
+    r"""A config file's bytes as text; :class:`ConfigError` naming the line and column of a byte that is not UTF-8.
+
+    >>> decode('[hall]\nname = "福田"\n'.encode("gb18030"), "hall.toml")
+    Traceback (most recent call last):
+    ...
+    edge.errors.ConfigError: hall.toml:2:9: not UTF-8 (byte 0xb8); save the file as UTF-8
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(
+            f"{name}:{line}:{column}: not UTF-8 (byte {raw[exc.start]:#04x}); save the file as UTF-8"
+        ) from None
+
+
+def _too_deep(text: str, limit: int) -> int | None:
+    r"""The line where TOML ``text`` first nests arrays or inline tables deeper than ``limit``, or None.
+
+    Strings and comments are skipped; table headers (``[hall]``, ``[[counters]]``) do not nest.
+
+    >>> _too_deep("a = [[1], {b = [2]}]\n", 3), _too_deep("x = 1\na = " + "[" * 40 + "]" * 40, 16)
+    (None, 2)
+    """
+    depth, line, i, n = 0, 1, 0, len(text)
+    at_line_start = True
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line, at_line_start = line + 1, True
+            i += 1
+            continue
+        if ch in " \t\r":
+            i += 1
+            continue
+        if ch == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if ch in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else ch
+            j = i + len(quote)
+            while j < n and text[j : j + len(quote)] != quote:
+                if ch == '"' and text[j] == "\\":
+                    j += 1
+                elif len(quote) == 1 and text[j] == "\n":
+                    break  # an unclosed one-line string: tomllib says so
+                j += 1
+            line += text.count("\n", i, j)
+            i = j + len(quote)
+            at_line_start = False
+            continue
+        if ch in "[{" and not (ch == "[" and at_line_start and depth == 0):
+            depth += 1
+            if depth > limit:
+                return line
+        elif ch in "]}" and depth > 0:
+            depth -= 1
+        elif ch == "[" and at_line_start and depth == 0:  # a table header: skip to the end of its line
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        at_line_start = False
+        i += 1
+    return None
 
 
 def _describe(exc: ValidationError, text: str, name: str, prefix: tuple[Any, ...] = ()) -> str:

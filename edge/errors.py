@@ -29,6 +29,10 @@ class ConfigError(HallError):
     code = "config"
 
 
+class HomeUnusable(ConfigError):
+    """HALL_HOME cannot be created or written (read-only, not ours): a setting to fix, not a fault to retry."""
+
+
 class StorageError(HallError):
     """The hall database cannot be opened, migrated or written."""
 

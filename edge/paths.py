@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge.errors import HomeUnusable
+
 DEFAULT_HOME = Path.home() / ".local" / "share" / "smart-hall"
 
 
@@ -58,6 +60,26 @@ class Home:
         return f"ipc://{self.run_dir / 'requests.sock'}"
 
     def ensure(self) -> Home:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.run_dir.mkdir(mode=0o700, exist_ok=True)
+        """Create the home and its ``run/`` when missing; :class:`HomeUnusable` when it cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.run_dir.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise HomeUnusable(f"HALL_HOME {self.root} cannot be used: {_reason(exc)}") from exc
+        for folder in (self.root, self.run_dir):
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise HomeUnusable(f"HALL_HOME {self.root} cannot be used: {_why_not_writable(folder)}")
         return self
+
+
+def _reason(exc: OSError) -> str:
+    return f"{exc.filename}: {exc.strerror or exc}; set HALL_HOME to a writable directory"
+
+
+def _why_not_writable(folder: Path) -> str:
+    try:
+        readonly = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        readonly = False
+    what = "its file system is read-only" if readonly else f"{folder} is not writable by this user"
+    return f"{what}; set HALL_HOME to a writable directory"

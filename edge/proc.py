@@ -1,6 +1,39 @@
-"""Process housekeeping every service shares."""
+"""Process housekeeping every service shares: its name, and the start-up lines every service has.
+
+A service's main calls :func:`start` once, before anything else::
+
+    started = start("hall devices", args.config, "devices", DevicesConfig)
+    started.config     # the hall's HallConfig
+    started.settings   # DevicesConfig from [services.devices], or its defaults
+    started.home       # HALL_HOME, created and writable
+
+It turns on faulthandler (a hung or crashed service dumps its threads), names
+the process (``ps``, ``top``, systemd), sets up logging, loads and checks the
+config and makes sure HALL_HOME can be written. A bad config or an unusable
+HALL_HOME is said in one sentence on stderr (``hall devices: hall.toml:7:
+queue.max_recall: unknown key``) and the process exits with status 2: a
+restart cannot fix either.
+"""
 
 from __future__ import annotations
+
+import faulthandler
+import logging
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from pydantic import BaseModel
+
+from edge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from edge.config import HallConfig
+    from edge.paths import Home
+
+M = TypeVar("M", bound=BaseModel | None)
+S = TypeVar("S", bound=BaseModel)
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 
 def set_title(name: str) -> None:
@@ -10,3 +43,43 @@ def set_title(name: str) -> None:
     except ImportError:
         return
     setproctitle.setproctitle(name)
+
+
+@dataclass(frozen=True)
+class Started(Generic[M]):
+    """What a service starts from: the hall's config, its own section, and its home."""
+
+    config: HallConfig
+    settings: M
+    home: Home
+
+
+@overload
+def start(title: str, config_path: str | None) -> Started[None]: ...
+
+
+@overload
+def start(title: str, config_path: str | None, section: str, model: type[S]) -> Started[S]: ...
+
+
+def start(
+    title: str, config_path: str | None, section: str | None = None, model: type[BaseModel] | None = None
+) -> Started[Any]:
+    """faulthandler, process title, logging, the config (and ``[services.<section>]``), HALL_HOME.
+
+    Exits with status 2 and one sentence on stderr when the config or HALL_HOME cannot be used.
+    """
+    from edge import config
+    from edge.paths import Home
+
+    faulthandler.enable()
+    set_title(title)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        cfg = config.load(config_path)
+        settings = config.service_config(cfg, section, model) if section and model else None
+        home = Home.from_env().ensure()
+    except ConfigError as exc:
+        print(f"{title}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    return Started(cfg, settings, home)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edge.paths import Home
+
 MAX_RESTARTS = 5
 WINDOW_S = 60.0
 DEMO_HOME = Path.home() / ".local" / "share" / "smart-hall-demo"
@@ -103,6 +105,10 @@ class Supervisor:
             code = child.proc.poll()
             if code is None:
                 continue
+            if code == 2:  # its config or HALL_HOME is wrong: restarting cannot help
+                child.given_up = True
+                say(f"{child.name} cannot start (status 2: fix its config or HALL_HOME); left down")
+                continue
             if child.next_start == 0.0:
                 while child.starts and now - child.starts[0] > WINDOW_S:
                     child.starts.popleft()
@@ -164,6 +170,7 @@ def run_main(argv: list[str]) -> int:
     p.add_argument("--skip", help="comma-separated services not to start")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     a = p.parse_args(argv)
+    Home.from_env().ensure()
     sup = Supervisor(_service_names(a.only, a.skip), dict(os.environ))
     _install_signals(sup)
     return sup.run(a.duration)
@@ -180,6 +187,7 @@ def demo_main(argv: list[str]) -> int:
     env.setdefault("HALL_HOME", str(DEMO_HOME))
     env["HALL_DEMO"] = "1"
     os.environ.update({"HALL_HOME": env["HALL_HOME"], "HALL_DEMO": "1"})
+    Home.from_env().ensure()
     say(f"demo hall in {env['HALL_HOME']} (set HALL_HOME to use another directory); Ctrl-C stops it")
     extra = {"simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)]}
     sup = Supervisor(_service_names(None, a.skip), env, extra)

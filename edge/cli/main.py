@@ -6,7 +6,8 @@ through ``hall.commands``, so edge/ never imports its sibling packages. Only
 this module and argparse load for ``hall --help``.
 
 Stable contract: ``--json`` prints machine-readable output on stdout; errors go
-to stderr, with exit status 1 (refused or failed) or 2 (bad usage or config).
+to stderr as one sentence, with exit status 1 (refused or failed), 2 (bad usage,
+config or HALL_HOME), 130 (Ctrl-C) or 141 (stdout closed early, as by ``head``).
 """
 
 from __future__ import annotations
@@ -101,10 +102,50 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hall: unknown command {name!r}; see hall --help", file=sys.stderr)
             return 2
         target = ep.value
+    return guarded(name, lambda: _load(target)(rest))
+
+
+def guarded(name: str, fn: Callable[[], int]) -> int:
+    """Run a command so that no traceback reaches a user: the one place every command's failures end.
+
+    - stdout closed early (``hall status | head``): exit quietly with 141, as a Unix tool killed by SIGPIPE;
+    - an error of the hall that nothing caught: its sentence, exit 2 (config, HALL_HOME) or 1;
+    - a file the command cannot use (HALL_HOME read-only, a full disk): one sentence naming it, exit 2 when
+      a setting must change (read-only, no permission), 1 otherwise;
+    - Ctrl-C: 130.
+    """
+    import errno
+
+    from edge.errors import ConfigError, HallError
+
     try:
-        return _load(target)(rest)
+        code = fn()
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except HallError as exc:
+        print(f"hall {name}: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"hall {name}: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2 if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush does not complain about the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def run_with_errors(fn: Callable[[], Any]) -> int:

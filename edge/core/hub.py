@@ -162,7 +162,7 @@ class Hub:
             self.db.begin()
         except sqlite3.Error as exc:
             log.error("cannot start a transaction, %d request(s) refused: %s", len(batch), exc)
-            self._refuse(batch, storage_error(exc, "this request"))
+            self._refuse(batch, exc)
             self._retry_reads(batch)
             self._send_replies(batch)
             return
@@ -209,22 +209,24 @@ class Hub:
         self.outbox.discard()
         self._hooks(self.after_rollback, "after rollback")
         self.stats["refused_batches"] += 1
-        if isinstance(exc, sqlite3.Error):
-            err: HallError = storage_error(exc, "this request")
-        elif isinstance(exc, HallError):
-            err = exc
-        else:
+        if not isinstance(exc, (sqlite3.Error, HallError)):
             log.error("batch failed:\n%s", traceback.format_exc())
-            err = HallError(f"internal error: {type(exc).__name__}; nothing was saved")
-        log.error("batch of %d request(s) undone: %s", len(batch), err)
-        self._refuse(batch, err)
+        log.error("batch of %d request(s) undone: %s", len(batch), exc)
+        self._refuse(batch, exc)
         self._retry_reads(batch)
 
-    def _refuse(self, batch: list[Pending], err: HallError) -> None:
-        """Answer with ``err`` every request that succeeded (or never ran): its changes were undone."""
+    def _refuse(self, batch: list[Pending], exc: Exception) -> None:
+        """Answer every request that succeeded (or never ran) with the batch's failure: its changes were undone."""
         for item in batch:
             if item.reply is not None and not item.reply.get("ok"):
                 continue  # refused on its own already; it changed nothing
+            what = item.topic if item.request_id is not None else "this request"
+            if isinstance(exc, sqlite3.Error):
+                err: HallError = storage_error(exc, what)
+            elif isinstance(exc, HallError):
+                err = exc
+            else:
+                err = HallError(f"internal error ({type(exc).__name__}): {what} was not saved")
             item.reply = _error(item.request_id, err)
 
     def _retry_reads(self, batch: list[Pending]) -> None:

@@ -8,7 +8,6 @@ config names them), then serves until SIGTERM or Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import fcntl
 import importlib
 import inspect
@@ -32,9 +31,9 @@ from pydantic import BaseModel
 from edge import __version__, config, envelope
 from edge.config import HallConfig
 from edge.core.hub import REQUEST_BYTES, Handler, Hub
-from edge.errors import Conflict, HallError, InvalidRequest
+from edge.errors import ConfigError, Conflict, HallError, HomeUnusable, InvalidRequest, StorageError
 from edge.paths import Home
-from edge.proc import set_title
+from edge.proc import start
 from edge.queue.engine import Queue
 from edge.schemas import bus as bus_schema
 from edge.schemas import devices as devices_schema
@@ -255,6 +254,8 @@ class Core:
             if now >= next_tick:
                 try:
                     self.tick()
+                except (sqlite3.Error, StorageError) as exc:  # a full disk: said once a tick, requests go on
+                    log.error("periodic work not saved: %s", exc)
                 except Exception:  # periodic work must never stop the queue
                     log.exception("periodic work failed")
                 next_tick = now + TICK_S
@@ -294,7 +295,12 @@ def _check_handler(topic: str, handler: Callable[..., Any], model: type[BaseMode
 
 
 def _single_instance(path: Path) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise HomeUnusable(
+            f"HALL_HOME {path.parent.parent} cannot be used: cannot open {path}: {exc.strerror}"
+        ) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -307,15 +313,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hall core", description="Run the queue engine and the bus hub.")
     parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
     args = parser.parse_args(argv)
-    faulthandler.enable()
-    set_title("hall core")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    started = start("hall core", args.config)
     try:
-        cfg = config.load(args.config)
-        core = Core(Home.from_env(), cfg)
-    except (HallError, InvalidRequest) as exc:
+        core = Core(started.home, started.config)
+    except HallError as exc:
         print(f"hall core: {exc}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(exc, ConfigError) else 1
 
     def stop(signum: int, frame: object) -> None:
         core.stop.set()

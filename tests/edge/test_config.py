@@ -84,3 +84,19 @@ def test_config_check_command(tmp_path: Path) -> None:
     broken.write_text("[hall\n")
     res = hall("config", "check", str(broken))
     assert res.returncode == 2 and "not valid TOML" in res.stderr
+
+
+def test_config_check_names_the_line_of_a_byte_that_is_not_utf8_and_of_nesting_too_deep(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('[hall]\nid = "h3"\nname = "Caf\xe9 hall"\n'.encode("latin-1"))
+    res = hall("config", "check", str(latin))
+    assert res.returncode == 2
+    assert res.stderr.strip() == f"hall: {latin}:3:12: not UTF-8 (byte 0xe9); save the file as UTF-8"
+    deep = tmp_path / "deep.toml"
+    deep.write_text('[hall]\nid = "h3"\n\nx = ' + "[" * 5000 + "]" * 5000 + "\n")
+    res = hall("config", "check", str(deep))
+    assert res.returncode == 2
+    assert res.stderr.strip() == f"hall: {deep}:4: arrays or inline tables nested more than 16 deep"
+    strings = tmp_path / "strings.toml"  # brackets inside strings and comments do not count
+    strings.write_text('[hall]\nid = "h3"\nname = "' + "[" * 40 + '" # ' + "{" * 40 + "\n")
+    assert hall("config", "check", str(strings)).returncode == 0
