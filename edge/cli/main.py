@@ -87,13 +87,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["HALL_CONFIG"] = os.path.abspath(args[1])
         args = args[2:]
     if not args or args[0] in ("-h", "--help", "help"):
-        print(usage())
-        return 0
+        return guarded("", lambda: _say(usage()))
     if args[0] == "--version":
         from edge import __version__
 
-        print(__version__)
-        return 0
+        return guarded("", lambda: _say(__version__))
     name, rest = args[0], args[1:]
     target = BUILTINS.get(name)
     if target is None:
@@ -103,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         target = ep.value
     return guarded(name, lambda: _load(target)(rest))
+
+
+def _say(text: str) -> int:
+    print(text)
+    return 0
 
 
 def guarded(name: str, fn: Callable[[], int]) -> int:
@@ -118,6 +121,7 @@ def guarded(name: str, fn: Callable[[], int]) -> int:
 
     from edge.errors import ConfigError, HallError
 
+    prefix = f"hall {name}" if name else "hall"
     try:
         code = fn()
         sys.stdout.flush()
@@ -128,11 +132,11 @@ def guarded(name: str, fn: Callable[[], int]) -> int:
         _silence_stdout()
         return 141
     except HallError as exc:
-        print(f"hall {name}: {exc}", file=sys.stderr)
+        print(f"{prefix}: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"hall {name}: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"{prefix}: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2 if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else 1
 
 

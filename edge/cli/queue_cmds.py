@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
 from typing import Any
 
 from edge.cli.main import emit, parser, run_with_errors
+
+PAGE = 500  # tickets per ticket.list request; the command follows the pages to the end
 
 
 def _bus() -> Any:
@@ -41,7 +44,7 @@ def ticket_main(argv: list[str]) -> int:
     issue.add_argument("business", help="business code, e.g. A")
     issue.add_argument("--priority", choices=["normal", "vip", "green"], default="normal")
     issue.add_argument("--customer", help="id:NUMBER[:NAME], ic:ACCOUNT or a bare ID number (hashed here)")
-    ls = sub.add_parser("list", help="today's tickets")
+    ls = sub.add_parser("list", help="a day's tickets, all of them (the command follows the pages)")
     ls.add_argument("--state", help="issued, called, serving, done, no_show, transferred, cancelled")
     ls.add_argument("--business")
     ls.add_argument("--day", help="YYYY-MM-DD (default: today)")
@@ -68,7 +71,8 @@ def ticket_main(argv: list[str]) -> int:
                 emit(bus.request("ticket.issue", data), a.json, _ticket_line)
             elif a.cmd == "list":
                 data = {k: v for k, v in (("state", a.state), ("business", a.business), ("day", a.day)) if v}
-                emit(bus.request("ticket.list", data), a.json, lambda ts: "\n".join(map(_ticket_line, ts)) or "(none)")
+                tickets = list(_pages(bus, data))
+                emit(tickets, a.json, lambda ts: "\n".join(map(_ticket_line, ts)) or "(none)")
             elif a.cmd == "show":
                 data = {"number": a.number, **({"day": a.day} if a.day else {})}
                 emit(bus.request("ticket.show", data), a.json, _show)
@@ -79,6 +83,17 @@ def ticket_main(argv: list[str]) -> int:
                 emit(out, a.json, lambda e: f"{e['number']} rated {e['score']}")
 
     return run_with_errors(body)
+
+
+def _pages(bus: Any, data: dict[str, Any], page: int = PAGE) -> Iterator[dict[str, Any]]:
+    """Every ticket ``ticket.list`` has, page after page (each page starts after the last ticket's id)."""
+    after: str | None = None
+    while True:
+        batch = bus.request("ticket.list", {**data, "limit": page, **({"after": after} if after else {})})
+        yield from batch
+        if len(batch) < page:
+            return
+        after = batch[-1]["id"]
 
 
 def _show(t: dict[str, Any]) -> str:

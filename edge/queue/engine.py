@@ -300,6 +300,12 @@ class Queue:
         if req.business:
             sql += " AND business = ?"
             params.append(req.business)
+        if req.after:
+            anchor = self.db.one("SELECT issued_at, rowid FROM tickets WHERE id = ?", (req.after,))
+            if anchor is None:
+                raise NotFound(f"no ticket with id {req.after} to list after")
+            sql += " AND (issued_at, rowid) > (?, ?)"
+            params += [anchor[0], anchor[1]]
         rows = self.db.all(sql + " ORDER BY issued_at, rowid LIMIT ?", [*params, req.limit])
         return [self.view(r) for r in rows]
 

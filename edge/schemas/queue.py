@@ -47,10 +47,15 @@ class TicketRef(Req):
 
 
 class TicketList(Req):
+    """One page of a day's tickets in issue order; the next page starts ``after`` the last ticket's id."""
+
     state: str | None = Field(None, pattern=r"^(issued|called|serving|done|no_show|transferred|cancelled)$")
     business: str | None = Field(None, pattern=r"^[A-Z]$")
     day: DayText | None = Day
-    limit: int = Field(500, ge=1, le=5000)
+    limit: int = Field(500, ge=1, le=5000, description="Most tickets in this page.")
+    after: str | None = Field(
+        None, pattern=r"^[0-9a-f]{32}$", description="Id of the last ticket of the previous page (the cursor)."
+    )
 
 
 class TicketEvaluate(Req):

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from edge.bus import BusClient, Endpoints
 from edge.cli.main import BUILTINS, services
 from edge.paths import Home
 from tests.conftest import CoreProcess
@@ -111,3 +112,90 @@ def test_help_loads_no_heavy_library(hall_home: Home) -> None:
     imported = {line.split("|")[-1].strip().split(".")[0] for line in res.stderr.splitlines() if "|" in line}
     heavy = {"zmq", "pydantic", "sqlite3", "numpy", "cv2", "kivy", "fastapi", "uvicorn", "matplotlib"}
     assert not imported & heavy, f"hall --help imported {sorted(imported & heavy)}"
+
+
+def _issue_many(home: Home, business: str, n: int) -> None:
+    """``n`` tickets sent back to back on one socket (the core batches them), every reply awaited."""
+    import zmq
+
+    from edge import envelope
+
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
+    sock.linger = 0
+    sock.connect(home.requests_endpoint)
+    try:
+        for _ in range(n):
+            sock.send(envelope.encode(envelope.make("ticket.issue", {"business": business}, source="test")))
+        for _ in range(n):
+            assert sock.poll(10_000)
+            assert envelope.parse(sock.recv())["data"]["ok"]
+    finally:
+        sock.close()
+
+
+def test_ticket_list_follows_every_page(core: CoreProcess, hall_home: Home) -> None:
+    _issue_many(hall_home, "A", 1203)
+    listed = hall_json(hall_home, "ticket", "list")
+    assert isinstance(listed, list)
+    assert [t["number"] for t in listed] == [f"A{n:03d}" for n in range(1, 1204)]
+    human = hall(hall_home, "ticket", "list", "--state", "issued")
+    assert human.returncode == 0 and len(human.stdout.splitlines()) == 1203
+
+
+def _with_closed_stdout(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``hall ARGS`` with stdout a pipe nobody reads any more (as ``| head`` leaves it)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        env = {**os.environ, "HALL_HOME": str(home.root)}
+        return subprocess.run(
+            [sys.executable, "-m", "edge", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "args", [("status",), ("ticket", "list", "--json"), ("config", "defaults"), ("--help",)], ids=" ".join
+)
+def test_a_closed_pipe_ends_a_command_quietly(core: CoreProcess, hall_home: Home, args: tuple[str, ...]) -> None:
+    res = _with_closed_stdout(hall_home, *args)
+    assert (res.returncode, res.stderr) == (141, "")
+
+
+def test_events_tail_says_when_no_core_answers(hall_home: Home) -> None:
+    res = hall(hall_home, "events", "tail", "--timeout", "0.5")
+    assert res.returncode == 1
+    assert res.stderr.strip() == (
+        f"hall: the core is not answering at {hall_home.requests_endpoint} (is `hall core` running?)"
+    )
+
+
+def test_events_tail_follow_waits_for_the_core_and_catches_up(hall_home: Home) -> None:
+    env = {**os.environ, "HALL_HOME": str(hall_home.root)}
+    args = ["events", "tail", "--follow", "--since", "0", "--topic", "ticket.", "--count", "1"]
+    argv = [sys.executable, "-m", "edge", *args]
+    tail = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    core = CoreProcess(hall_home)
+    try:
+        assert tail.stderr is not None
+        assert tail.stderr.readline().startswith(
+            f"hall events: the core is not answering at {hall_home.requests_endpoint}"
+        )
+        core.start()
+        with BusClient("test", endpoints=Endpoints.local(hall_home)) as bus:
+            issued = bus.request("ticket.issue", {"business": "D"})
+        out, err = tail.communicate(timeout=30)
+        assert tail.returncode == 0, err
+        (line,) = out.splitlines()
+        assert json.loads(line)["data"]["id"] == issued["id"]
+        assert "the core answers again" in err
+    finally:
+        tail.kill()
+        tail.communicate()
+        core.stop()
