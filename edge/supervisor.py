@@ -236,7 +236,8 @@ _QUIET = {
 }
 _LINES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ticket.issued": lambda d: (
-        f"取号 {d['number']} {d['business_name']}  前面 {d['people_ahead']} 人, 约 {d['wait_minutes']} 分钟"
+        f"取号 {d['number']} {d['business_name']}  前面 {d['people_ahead']} 人, "
+        + (f"约 {d['wait_minutes']} 分钟" if d.get("wait_minutes") is not None else "暂无窗口开放")
     ),
     "ticket.called": lambda d: (
         f"叫号 请 {d['number']} 号到 {d.get('counter_name', d.get('counter'))}  [{d.get('rule', '')}]"

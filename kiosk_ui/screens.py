@@ -242,7 +242,7 @@ def ticket(k: Kiosk) -> Widget:
     side.add_widget(
         Text(k.t("ticket.ahead", ahead=t.get("people_ahead", 0)), size=k.fs(38), bold=True, kid="ticket.ahead")
     )
-    side.add_widget(Text(k.t("ticket.wait", minutes=t.get("wait_minutes", 0)), size=k.fs(32), kid="ticket.wait"))
+    side.add_widget(Text(wait_text(k, t), size=k.fs(32), kid="ticket.wait"))
     state = k.print_state
     fill, color = {"printed": (GREEN_LIGHT, GREEN), "printing": (WHITE, MUTED)}.get(state, (RED_LIGHT, RED))
     printing = Panel(fill=fill, padding=14)
@@ -253,6 +253,18 @@ def ticket(k: Kiosk) -> Widget:
     side.add_widget(done)
     body.add_widget(side)
     return body
+
+
+def wait_text(k: Kiosk, t: dict[str, Any]) -> str:
+    """The wait as the core estimated it; when no counter serving the business is open, says so first."""
+    if t.get("counters_open") == 0 or t.get("wait_minutes") is None:
+        after = t.get("wait_minutes_after_opening")
+        if after is None:
+            return k.t("ticket.no_counter")
+        if after == 0:
+            return k.t("ticket.no_counter") + "\n" + k.t("ticket.first_after_opening")
+        return k.t("ticket.no_counter") + "\n" + k.t("ticket.wait_after_opening", minutes=after)
+    return k.t("ticket.wait", minutes=t.get("wait_minutes", 0))
 
 
 def keypad(k: Kiosk, on_key: Any, *, kid: str, extra: tuple[tuple[str, str], ...]) -> GridLayout:

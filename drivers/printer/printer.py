@@ -235,10 +235,12 @@ class PrinterUnit:
             business=paper_text(str(data.get("business_name") or data.get("business") or "")),
             number=paper_text(str(data.get("number", ""))),
             people_ahead=_count(data.get("people_ahead")),
-            wait_minutes=_count(data.get("wait_minutes")),
+            wait_minutes=_minutes(data.get("wait_minutes")),
             time=paper_text(when),
             priority=str(data.get("priority", "normal")),
             ticket_id=str(data.get("id", "")),
+            counters_open=_minutes(data.get("counters_open")),
+            wait_after_opening=_minutes(data.get("wait_minutes_after_opening")),
         )
 
 
@@ -257,3 +259,13 @@ def _count(value: Any) -> int:
         return max(0, int(value or 0))
     except (TypeError, ValueError, OverflowError):
         return 0
+
+
+def _minutes(value: Any) -> int | None:
+    """A whole number (minutes, counters) from the ticket's data; None when it is missing or not a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError, OverflowError):
+        return None

@@ -30,10 +30,26 @@ class TicketData:
     business: str
     number: str
     people_ahead: int
-    wait_minutes: int
+    wait_minutes: int | None  # None: no counter serving the business is open yet
     time: str
     priority: str = "normal"
     ticket_id: str = ""
+    counters_open: int | None = None  # None: not known (then wait_minutes is said as it is)
+    wait_after_opening: int | None = None  # when no counter is open: the wait from when one opens
+
+    def wait_lines(self) -> list[str]:
+        """What the ticket says about the wait.
+
+        >>> TicketData("厅", "电费缴纳", "A004", 3, None, "", counters_open=0, wait_after_opening=5).wait_lines()
+        ['暂无窗口开放办理此业务', '窗口开放后预计等候约 5 分钟']
+        """
+        if self.counters_open == 0 or self.wait_minutes is None:
+            if self.wait_after_opening is None:
+                return ["暂无窗口开放办理此业务"]
+            if self.wait_after_opening == 0:
+                return ["暂无窗口开放办理此业务", "窗口开放后即可办理"]
+            return ["暂无窗口开放办理此业务", f"窗口开放后预计等候约 {self.wait_after_opening} 分钟"]
+        return [f"预计等候约 {self.wait_minutes} 分钟"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +105,7 @@ def render(data: TicketData, layout: Layout) -> bytes:
         label = {"green": "绿色通道", "vip": "优先服务", "appointment": "预约"}[data.priority]
         out.append(e.line(f"【{label}】"))
     out.append(e.feed(1))
-    out += [e.line(f"您前面还有 {data.people_ahead} 人"), e.line(f"预计等候约 {data.wait_minutes} 分钟")]
+    out += [e.line(f"您前面还有 {data.people_ahead} 人"), *(e.line(ln) for ln in data.wait_lines())]
     out += [e.line(f"取号时间 {data.time}")]
     link = qr_link(layout, data) if layout.qr_url else ""
     if link:

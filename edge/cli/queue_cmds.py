@@ -24,8 +24,16 @@ def _ticket_line(t: dict[str, Any]) -> str:
     if t.get("counter"):
         parts.append(f"counter {t['counter']}")
     if "people_ahead" in t and t["state"] == "issued":
-        parts.append(f"{t['people_ahead']} ahead, ~{t['wait_minutes']} min")
+        parts.append(f"{t['people_ahead']} ahead, {_wait(t)}")
     return "  ".join(parts)
+
+
+def _wait(t: dict[str, Any]) -> str:
+    """``~8 min``; when no counter serving the business is open: ``no counter open yet (~5 min once one opens)``."""
+    if t.get("wait_minutes") is not None:
+        return f"~{t['wait_minutes']} min"
+    after = t.get("wait_minutes_after_opening")
+    return "no counter open yet" + (f" (~{after} min once one opens)" if after is not None else "")
 
 
 def _customer(text: str | None) -> dict[str, str] | None:

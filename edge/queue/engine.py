@@ -220,7 +220,13 @@ class Queue:
         ]
 
     def estimate(self, ticket_id: str) -> dict[str, Any]:
-        """People ahead and minutes to wait, from recent service times and open counters."""
+        """People ahead and minutes to wait, from recent service times and the counters serving the business.
+
+        ``counters_open`` counts the open (or paused) counters that serve the business: those with it as
+        primary skill, else those with it as secondary. When none is open, ``wait_minutes`` is None (not
+        0: nobody is being served) and ``wait_minutes_after_opening`` estimates the wait from when one
+        opens, over the counters the config names for it (primary, else secondary; None if none does).
+        """
         me = self._ticket_by_id(ticket_id)
         business = me["business"]
         waiting = "state = 'issued' AND business = ? AND target_counter IS NULL AND id != ?"
@@ -240,8 +246,17 @@ class Queue:
             )
             q = self.cfg.queue
             ahead = prio_ahead + min(normals, math.ceil(prio_ahead * q.ratio_normal / q.ratio_priority))
-        else:
-            ahead = normals + self._count(
+        else:  # the normal tickets queued before this one, and every priority ticket waiting
+            earlier = self._count(
+                f"SELECT COUNT(*) FROM tickets WHERE {waiting} AND priority = 'normal'"
+                " AND (queued_at < ? OR (queued_at = ? AND rowid < ?))",
+                business,
+                ticket_id,
+                me["queued_at"],
+                me["queued_at"],
+                self._rowid(ticket_id),
+            )
+            ahead = earlier + self._count(
                 f"SELECT COUNT(*) FROM tickets WHERE {waiting} AND priority != 'normal'", business, ticket_id
             )
         row = self.db.one(
@@ -254,11 +269,22 @@ class Queue:
         else:
             minutes_each = float(self.cfg.business(business).default_service_minutes)
         open_ids = {r["id"] for r in self.db.all("SELECT id FROM counters WHERE state IN ('open', 'paused')")}
-        serving = [c for c in self.cfg.counters if c.id in open_ids and business in c.primary]
-        if not serving:
-            serving = [c for c in self.cfg.counters if c.id in open_ids and business in c.secondary]
-        wait = math.ceil(ahead * minutes_each / max(1, len(serving)))
-        return {"people_ahead": ahead, "wait_minutes": wait, "counters_open": len(serving)}
+        serving = self._serving(business, open_ids)
+        if serving:
+            wait = math.ceil(ahead * minutes_each / serving)
+            return {"people_ahead": ahead, "counters_open": serving, "wait_minutes": wait}
+        configured = self._serving(business, None)
+        after = math.ceil(ahead * minutes_each / configured) if configured else None
+        return {"people_ahead": ahead, "counters_open": 0, "wait_minutes": None, "wait_minutes_after_opening": after}
+
+    def _serving(self, business: str, among: set[str] | None) -> int:
+        """How many counters (of ``among``, or of the config) serve ``business``: primary ones, else secondary."""
+        counters = [c for c in self.cfg.counters if among is None or c.id in among]
+        primary = sum(1 for c in counters if business in c.primary)
+        return primary or sum(1 for c in counters if business in c.secondary)
+
+    def _rowid(self, ticket_id: str) -> int:
+        return self._count("SELECT rowid FROM tickets WHERE id = ?", ticket_id)
 
     def _count(self, sql: str, *params: Any) -> int:
         row = self.db.one(sql, params)

@@ -39,13 +39,16 @@ def test_every_command_has_help(hall_home: Home) -> None:
 def test_ticket_and_counter_commands(core: CoreProcess, hall_home: Home) -> None:
     t = hall_json(hall_home, "ticket", "issue", "A")
     assert isinstance(t, dict)
-    assert {k: t[k] for k in ("number", "business", "state", "people_ahead", "wait_minutes")} == {
+    fields = ("number", "business", "state", "people_ahead", "counters_open", "wait_minutes")
+    assert {k: t[k] for k in fields} == {
         "number": "A001",
         "business": "A",
         "state": "issued",
         "people_ahead": 0,
-        "wait_minutes": 0,
+        "counters_open": 0,
+        "wait_minutes": None,  # no counter is open: no estimate, not "0 minutes"
     }
+    assert t["wait_minutes_after_opening"] == 0
     vip = hall_json(hall_home, "ticket", "issue", "A", "--priority", "vip", "--customer", "id:110101199003071234:张三")
     assert isinstance(vip, dict)
     assert vip["priority"] == "vip" and vip["customer"]["masked"] == "1101**********1234"

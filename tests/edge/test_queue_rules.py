@@ -32,6 +32,28 @@ def test_issue_reply_has_estimate_from_default_service_time() -> None:
     assert (t["people_ahead"], t["wait_minutes"], t["counters_open"]) == (5, 8, 2)
 
 
+def test_estimate_says_when_no_counter_serving_the_business_is_open() -> None:
+    h = Hall()  # A: 3 min each; counters 1 and 2 have A as primary skill, counter 4 as secondary
+    for _ in range(3):
+        h.issue({"business": "A"})
+    t = h.issue({"business": "A"})
+    # nobody serves A yet: no wait to give; from when they open, 3 ahead × 3 min / 2 counters = 4.5 → 5
+    assert (t["people_ahead"], t["counters_open"], t["wait_minutes"], t["wait_minutes_after_opening"]) == (
+        3,
+        0,
+        None,
+        5,
+    )
+    h.open({"counter": "3"})  # serves B and C only: changes nothing for A
+    assert h.issue({"business": "A"})["counters_open"] == 0
+    h.open({"counter": "4"})  # A as secondary skill: 5 ahead × 3 min / 1 counter
+    t = h.issue({"business": "A"})
+    assert (t["people_ahead"], t["counters_open"], t["wait_minutes"]) == (5, 1, 15)
+    assert "wait_minutes_after_opening" not in t
+    shown = h.show({"number": "A001"})  # a waiting ticket shown later has the estimate of now
+    assert (shown["people_ahead"], shown["counters_open"], shown["wait_minutes"]) == (0, 1, 0)
+
+
 def test_estimate_learns_from_recent_service_times() -> None:
     h = Hall()
     h.open({"counter": "1"})

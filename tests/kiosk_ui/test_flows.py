@@ -55,8 +55,26 @@ def test_take_a_ticket_without_a_card(make_kiosk: MakeKiosk, bus: BusClient) -> 
     until(lambda: kiosk.screen == "ticket", what="the ticket")
     assert text(kiosk, "ticket.number") == "B001"
     assert text(kiosk, "ticket.ahead") == "前面还有 0 人"
+    assert text(kiosk, "ticket.wait") == "暂无窗口开放办理此业务\n窗口开放后即可办理"
     tickets = bus.request("ticket.list", {})
     assert [(t["number"], t["priority"], t["customer"]) for t in tickets] == [("B001", "normal", None)]
+
+
+def test_the_ticket_says_when_no_counter_serving_the_business_is_open(make_kiosk: MakeKiosk, bus: BusClient) -> None:
+    for _ in range(2):
+        bus.request("ticket.issue", {"business": "B", "channel": "counter"})
+    kiosk = make_kiosk()
+    tap(kiosk, "attract.take")
+    tap(kiosk, "biz.B")
+    until(lambda: kiosk.screen == "ticket", what="the ticket")
+    # B: 15 min each, counter 3 alone has it as primary skill: 2 ahead × 15 min / 1 counter
+    assert text(kiosk, "ticket.wait") == "暂无窗口开放办理此业务\n窗口开放后预计等候约 30 分钟"
+    tap(kiosk, "ticket.done")
+    bus.request("counter.open", {"counter": "3"})
+    tap(kiosk, "attract.take")
+    tap(kiosk, "biz.B")
+    until(lambda: kiosk.screen == "ticket" and text(kiosk, "ticket.number") == "B004", what="the second ticket")
+    assert text(kiosk, "ticket.wait") == "预计等候约 45 分钟"
 
 
 def test_card_tap_identifies_and_elderly_get_the_green_channel(
