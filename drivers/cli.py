@@ -23,10 +23,14 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from drivers.config import DevicesConfig
 from drivers.errors import DriverError
+
+if TYPE_CHECKING:
+    from edge.config import HallSection
 
 COMMANDS = ("list", "test", "printer", "idcard")
 DEVICES = ("printer", "lights", "voice", "idcard", "iccard")
@@ -77,8 +81,10 @@ def last_health(timeout: float = 1.0) -> dict[str, dict[str, Any]]:
         return latest
 
 
-def test_ticket(printer_url: str, paper: int, hall_name: str, qr_url: str) -> dict[str, Any]:
-    """Open ``printer_url``, read its status and, when ready, print a test ticket."""
+def test_ticket(
+    printer_url: str, paper: int, hall_name: str, qr_url: str, zone: str = "Asia/Shanghai"
+) -> dict[str, Any]:
+    """Open ``printer_url``, read its status and, when ready, print a test ticket (its time in the hall's ``zone``)."""
     from drivers.printer import ticket
     from drivers.printer.printer import Printer
     from drivers.printer.transport import open_transport
@@ -94,7 +100,13 @@ def test_ticket(printer_url: str, paper: int, hall_name: str, qr_url: str) -> di
             result["printed"] = False
             return result
         data = ticket.TicketData(
-            hall_name, "打印测试 TEST", "T000", 0, 0, datetime.now().strftime("%Y-%m-%d %H:%M"), ticket_id="test"
+            hall_name,
+            "打印测试 TEST",
+            "T000",
+            0,
+            0,
+            datetime.now(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M"),
+            ticket_id="test",
         )
         layout = ticket.Layout(paper=80 if paper == 80 else 58, qr_url=qr_url)
         printer.write(ticket.render(data, layout))
@@ -104,14 +116,14 @@ def test_ticket(printer_url: str, paper: int, hall_name: str, qr_url: str) -> di
         printer.close()
 
 
-def _config(path: str | None) -> tuple[str, DevicesConfig]:
+def _config(path: str | None) -> tuple[HallSection, DevicesConfig]:
     from edge import config
 
     hall = config.load(path)
-    return hall.hall.name, config.service_config(hall, "devices", DevicesConfig)
+    return hall.hall, config.service_config(hall, "devices", DevicesConfig)
 
 
-def _self_test(device: str, hall_name: str, cfg: DevicesConfig, home: Path, timeout: float = 15.0) -> dict[str, Any]:
+def _self_test(device: str, hall: HallSection, cfg: DevicesConfig, home: Path, timeout: float = 15.0) -> dict[str, Any]:
     if device == "printer":
         url = cfg.printer.url
         sim = None
@@ -121,7 +133,7 @@ def _self_test(device: str, hall_name: str, cfg: DevicesConfig, home: Path, time
             sim = SimulatedPrinter(home / "printer", paper=cfg.printer.paper)
             url = "serial://" + sim.serve_pty()
         try:
-            result = test_ticket(url, cfg.printer.paper, hall_name, cfg.printer.qr_url)
+            result = test_ticket(url, cfg.printer.paper, hall.name, cfg.printer.qr_url, hall.timezone)
             if sim is not None:
                 result["rendered"] = sim.wait_pages(1, 10) and str(sim.printed[-1])
             return result
@@ -209,7 +221,7 @@ def cli_main(argv: list[str]) -> int:
     p_ptest.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     try:
-        hall_name, cfg = _config(args.config)
+        hall, cfg = _config(args.config)
         if args.command == "list":
             health = last_health()
             rows = [
@@ -223,13 +235,13 @@ def cli_main(argv: list[str]) -> int:
                     print(f"{r['device']:<10} {r['kind']:<12} {r['state'] or 'unknown':<9} {r['target']}")
             return 0
         if args.command == "test":
-            result = _self_test(args.device, hall_name, cfg, Home.from_env().ensure().root, args.timeout)
+            result = _self_test(args.device, hall, cfg, Home.from_env().ensure().root, args.timeout)
         elif args.command == "idcard":
             from drivers.cards import read_id_card
 
             result = read_id_card(args.port, timeout=args.timeout)
         else:
-            result = test_ticket(args.url, args.paper, hall_name, cfg.printer.qr_url)
+            result = test_ticket(args.url, args.paper, hall.name, cfg.printer.qr_url, hall.timezone)
     except (HallError, ValueError) as exc:
         print(f"hall devices: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1

@@ -7,8 +7,9 @@ high, the number a customer must remember is the largest thing on the screen.
 
 from __future__ import annotations
 
-import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
@@ -43,7 +44,7 @@ def header(k: Kiosk) -> Widget:
     title.label.halign = "left"
     title.bind(on_release=lambda *_: k.tap_hall_name())
     bar.add_widget(title)
-    k.clock_label = Text(time.strftime("%H:%M"), size=k.fs(34), color=WHITE, size_hint_x=0.18)
+    k.clock_label = Text(hall_clock(k), size=k.fs(34), color=WHITE, size_hint_x=0.18)
     bar.add_widget(k.clock_label)
     toggle = Btn(k.t("lang.toggle"), kid="lang", size=k.fs(28), fill=WHITE, color=GREEN, size_hint_x=0.2)
     toggle.bind(on_release=lambda *_: k.toggle_language())
@@ -51,10 +52,15 @@ def header(k: Kiosk) -> Widget:
     return bar
 
 
+def hall_clock(k: Kiosk) -> str:
+    """The time on the hall's clock (its configured zone, whatever the box's own zone is)."""
+    return datetime.now(ZoneInfo(k.hall.hall.timezone)).strftime("%H:%M")
+
+
 def update_clock(k: Kiosk) -> None:
     label = getattr(k, "clock_label", None)
     if label is not None:
-        label.text = time.strftime("%H:%M")
+        label.text = hall_clock(k)
 
 
 BACK_TO_LOOKUP = ("bill", "usage", "outages", "repair")

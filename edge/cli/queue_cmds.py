@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from edge.cli.main import emit, parser, run_with_errors
 
@@ -83,7 +85,9 @@ def ticket_main(argv: list[str]) -> int:
                 emit(tickets, a.json, lambda ts: "\n".join(map(_ticket_line, ts)) or "(none)")
             elif a.cmd == "show":
                 data = {"number": a.number, **({"day": a.day} if a.day else {})}
-                emit(bus.request("ticket.show", data), a.json, _show)
+                shown = bus.request("ticket.show", data)
+                zone = None if a.json else _hall_zone(bus)
+                emit(shown, a.json, lambda t: _show(t, zone))
             elif a.cmd == "cancel":
                 emit(bus.request("ticket.cancel", {"number": a.number}), a.json, _ticket_line)
             else:
@@ -104,12 +108,30 @@ def _pages(bus: Any, data: dict[str, Any], page: int = PAGE) -> Iterator[dict[st
         after = batch[-1]["id"]
 
 
-def _show(t: dict[str, Any]) -> str:
-    lines = [_ticket_line(t)]
+def _hall_zone(bus: Any) -> ZoneInfo:
+    """The hall's time zone, as the core has it: every time shown to a person is in it."""
+    return ZoneInfo(str(bus.request("hall.ping")["timezone"]))
+
+
+def local_time(iso: str | None, zone: ZoneInfo | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """An ISO 8601 time from the core (UTC) as the hall's clock shows it.
+
+    >>> local_time("2026-03-02T02:05:09.000+00:00", ZoneInfo("Asia/Shanghai"))
+    '2026-03-02 10:05:09'
+    """
+    if not iso:
+        return "-"
+    when = datetime.fromisoformat(iso)
+    return (when.astimezone(zone) if zone is not None else when).strftime(fmt)
+
+
+def _show(t: dict[str, Any], zone: ZoneInfo | None) -> str:
+    lines = [_ticket_line(t), f"  issued {local_time(t.get('issued_at'), zone)}"]
     for call in t.get("calls", []):
         passed = ", ".join(f"{p['number']} ({p['waited_s'] // 60} min)" for p in call["passed"]) or "nobody"
         lines.append(
-            f"  called at counter {call['counter']} {call['at']}: {call['rule']}: {call['detail']}; passed {passed}"
+            f"  called at counter {call['counter']} at {local_time(call['at'], zone)}: {call['rule']}:"
+            f" {call['detail']}; passed {passed}"
         )
     return "\n".join(lines)
 

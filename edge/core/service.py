@@ -198,6 +198,7 @@ class Core:
         row = self.db.one("SELECT COALESCE(MAX(seq), 0) FROM events")
         return {
             "hall": self.cfg.hall.id,
+            "timezone": self.cfg.hall.timezone,  # the zone every time a person reads is shown in
             "version": __version__,
             "pid": os.getpid(),
             "seq": row[0] if row else 0,

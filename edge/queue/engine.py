@@ -594,7 +594,12 @@ class Queue:
             (self.today(),),
         )
         return {
-            "hall": {"id": self.cfg.hall.id, "name": self.cfg.hall.name, "name_en": self.cfg.hall.name_en},
+            "hall": {
+                "id": self.cfg.hall.id,
+                "name": self.cfg.hall.name,
+                "name_en": self.cfg.hall.name_en,
+                "timezone": self.cfg.hall.timezone,
+            },
             "day": self.today(),
             "local_time": local_hhmm(now, self.zone),
             "businesses": businesses,

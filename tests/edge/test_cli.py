@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -202,3 +204,24 @@ def test_events_tail_follow_waits_for_the_core_and_catches_up(hall_home: Home) -
         tail.kill()
         tail.communicate()
         core.stop()
+
+
+def test_ticket_show_gives_the_times_on_the_halls_clock(hall_home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/Los_Angeles")  # the box's zone; the hall's is Asia/Shanghai
+    core = CoreProcess(hall_home).start()
+    try:
+        hall_json(hall_home, "ticket", "issue", "A")
+        hall_json(hall_home, "counter", "open", "1")
+        hall_json(hall_home, "counter", "call", "1")
+        shown = hall_json(hall_home, "ticket", "show", "A001")
+        human = hall(hall_home, "ticket", "show", "A001")
+    finally:
+        core.stop()
+    assert isinstance(shown, dict) and human.returncode == 0, human.stderr
+    called = datetime.fromisoformat(shown["calls"][0]["at"])  # exact, with its offset
+    issued = datetime.fromisoformat(shown["issued_at"])
+    shanghai, los_angeles = ZoneInfo("Asia/Shanghai"), ZoneInfo("America/Los_Angeles")
+    assert f"issued {issued.astimezone(shanghai):%Y-%m-%d %H:%M:%S}" in human.stdout
+    assert f"at {called.astimezone(shanghai):%Y-%m-%d %H:%M:%S}: fifo" in human.stdout
+    assert f"{called.astimezone(los_angeles):%H:%M:%S}" not in human.stdout
+    assert "+00:00" not in human.stdout

@@ -5,9 +5,11 @@ Each test checks what the customer reads on the screen and what the core recorde
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -230,3 +232,24 @@ def test_businesses_from_hq_bundle_reach_the_tiles(make_kiosk: MakeKiosk, bus: B
     until(lambda: kiosk.screen == "ticket", what="the E ticket")
     assert text(kiosk, "ticket.number") == "E001"
     assert "biz.B" not in {getattr(w, "kid", "") for w in kiosk.walk()}
+
+
+@pytest.fixture
+def box_in_los_angeles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The box's own zone is not the hall's (Asia/Shanghai)."""
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_clock_shows_the_halls_time_not_the_boxs(make_kiosk: MakeKiosk, box_in_los_angeles: None) -> None:
+    kiosk = make_kiosk()
+    shown = kiosk.clock_label.text
+
+    def reads(zone: str) -> bool:
+        now = datetime.now(ZoneInfo(zone))
+        return shown in {(now + timedelta(minutes=d)).strftime("%H:%M") for d in (-1, 0, 1)}
+
+    assert reads("Asia/Shanghai") and not reads("America/Los_Angeles"), shown

@@ -1,10 +1,16 @@
-"""The printed ticket says when no counter serving the business is open yet, from the core's ticket.issued."""
+"""What the printed ticket says: when no counter serving the business is open yet, and the time on the hall's clock."""
 
 from __future__ import annotations
 
+import os
 import queue
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from drivers.printer import ticket
 from drivers.printer.interpreter import Interpreter
@@ -66,4 +72,27 @@ def test_the_printer_unit_prints_what_the_core_said_about_the_wait(tmp_path: Pat
         assert "窗口开放后预计等候约 30 分钟" in sim.pages[0].text
     finally:
         unit.stop()
+        sim.close()
+
+
+def on_the_clock_of(shown: str, zone: str, fmt: str) -> bool:
+    """Whether ``shown`` is what a clock in ``zone`` reads now (give or take the minute it took)."""
+    now = datetime.now(ZoneInfo(zone))
+    return shown in {(now + timedelta(minutes=d)).strftime(fmt) for d in (-1, 0, 1)}
+
+
+def test_printer_test_prints_the_time_of_the_hall_not_of_the_box(tmp_path: Path) -> None:
+    sim = SimulatedPrinter(tmp_path / "out", paper=80)
+    port = sim.serve_tcp()
+    try:
+        env = {**os.environ, "HALL_HOME": str(tmp_path / "home"), "TZ": "America/Los_Angeles"}  # hall: Asia/Shanghai
+        env.pop("HALL_DEMO", None)
+        argv = [sys.executable, "-m", "edge", "devices", "printer", "test", "--url", f"tcp://127.0.0.1:{port}"]
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert sim.wait_pages(1, 10)
+        (when,) = re.findall(r"取号时间 (\d{4}-\d{2}-\d{2} \d{2}:\d{2})", "\n".join(sim.pages[0].text))
+        assert on_the_clock_of(when, "Asia/Shanghai", "%Y-%m-%d %H:%M")
+        assert not on_the_clock_of(when, "America/Los_Angeles", "%Y-%m-%d %H:%M")
+    finally:
         sim.close()
