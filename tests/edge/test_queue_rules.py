@@ -101,6 +101,42 @@ def test_max_wait_puts_a_long_waiting_normal_ticket_first() -> None:
     assert (called["number"], called["rule"]) == ("A001", "max_wait")
 
 
+@pytest.mark.parametrize(
+    ("waited_s", "number", "rule"),
+    [
+        (20 * 60 - 1, "A002", "fair_ratio"),  # one second short of the limit: the priority ticket's turn
+        (20 * 60, "A001", "max_wait"),  # exactly the limit: "has waited max_wait_minutes" holds
+        (20 * 60 + 1, "A001", "max_wait"),
+    ],
+)
+def test_max_wait_holds_from_exactly_the_limit(waited_s: int, number: str, rule: str) -> None:
+    h = Hall("[queue]\nmax_wait_minutes = 20\n")
+    h.issue({"business": "A"})
+    h.now += 60
+    h.issue({"business": "A", "priority": "vip"})
+    h.open({"counter": "1"})
+    h.now = T0 + waited_s
+    called = h.call({"counter": "1"})
+    assert (called["number"], called["rule"]) == (number, rule)
+
+
+def test_passed_lists_only_tickets_queued_before_the_one_called() -> None:
+    h = Hall()
+    h.issue({"business": "A"})  # A001 normal, 10:00
+    h.tick(5)
+    h.issue({"business": "A", "priority": "green"})  # A002, 10:05: called first (priority turn)
+    h.tick(1)
+    h.issue({"business": "A"})  # A003 normal, 10:06: later than A002, not passed over
+    h.tick(1)
+    h.issue({"business": "A", "priority": "vip"})  # A004 vip, 10:07: later too
+    h.tick(3)  # 10:10
+    h.open({"counter": "1"})
+    called = h.call({"counter": "1"})
+    assert (called["number"], called["passed"]) == ("A002", 1)
+    (call,) = h.show({"number": "A002"})["calls"]
+    assert call["passed"] == [{"number": "A001", "business": "A", "priority": "normal", "waited_s": 600}]
+
+
 def test_call_record_names_rule_and_passed_tickets() -> None:
     h = Hall()
     h.issue({"business": "A"})
