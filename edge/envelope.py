@@ -37,6 +37,7 @@ OPTIONAL = ("seq",)  # events from the log carry their position in it
 
 MAX_BYTES = 32 * 1024 * 1024  # any one message (HQ's down bundles are the largest)
 MAX_DEPTH = 32  # arrays and objects inside one another, the envelope itself counting as one
+MAX_CONTAINERS = 1_000_000  # arrays and objects in one message: a large bundle has a few hundred thousand
 MAX_INT = 2**63 - 1  # what SQLite stores and every JSON reader takes exactly
 FIELD_LIMITS = {"id": 64, "ts": 40, "source": 64, "topic": 64}
 
@@ -91,21 +92,25 @@ def encode(env: Envelope) -> bytes:
         raise InvalidRequest(f"{env.get('topic', 'message')} cannot be sent as JSON: {exc}") from exc
 
 
-def nesting_depth_within(raw: bytes, limit: int) -> bool | None:
-    """Whether JSON text nests arrays and objects at most ``limit`` deep, found without parsing it.
+def brackets_of(raw: bytes) -> bytes:
+    """The array and object brackets of JSON text, outside its strings, all written ``[`` and ``]``.
 
-    None when its brackets cannot pair up (it is not JSON). Strings are cut out
-    first, then the innermost bracket pairs are removed, one level per pass, in
-    at most ``limit`` passes of ``bytes.replace``::
+    >>> brackets_of(b'{"a": [1, {"b": "]]]"}]}')
+    b'[[[]]]'
+    """
+    return _STRING.sub(b"", raw).translate(_ONE_KIND, _NOT_BRACKET)
 
-        >>> nesting_depth_within(b'{"a": [1, {"b": "]]]"}]}', 3), nesting_depth_within(b"[[[[]]]]", 3)
+
+def nesting_depth_within(brackets: bytes, limit: int) -> bool | None:
+    """Whether :func:`brackets_of` some JSON nest at most ``limit`` deep; None when they cannot pair up.
+
+    The innermost pairs are removed, one level per pass, in at most ``limit`` passes of ``bytes.replace``::
+
+        >>> nesting_depth_within(b"[[[]]]", 3), nesting_depth_within(b"[[[[]]]]", 3)
         (True, False)
         >>> nesting_depth_within(b"[][][][]]", 3) is None
         True
     """
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return True
-    brackets = _STRING.sub(b"", raw).translate(_ONE_KIND, _NOT_BRACKET)
     too_deep = b"[" * (limit + 1)
     for _ in range(limit):
         if not brackets:
@@ -119,11 +124,19 @@ def nesting_depth_within(raw: bytes, limit: int) -> bool | None:
     return not brackets
 
 
-def check_bounds(raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> None:
-    """Refuse a message larger than ``max_bytes`` or nested deeper than ``max_depth``, before parsing it."""
+def check_bounds(
+    raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH, max_containers: int = MAX_CONTAINERS
+) -> None:
+    """Refuse a message larger than ``max_bytes``, nested deeper than ``max_depth`` or holding more than
+    ``max_containers`` arrays and objects (each costs memory once parsed), before parsing it."""
     if len(raw) > max_bytes:
         raise InvalidRequest(f"message is {len(raw)} bytes, more than the {max_bytes} allowed")
-    within = nesting_depth_within(raw, max_depth)
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return  # nests at most that deep, and holds at most that many
+    brackets = brackets_of(raw)
+    if brackets.count(b"[") > max_containers:
+        raise InvalidRequest(f"message holds more than {max_containers} arrays and objects")
+    within = nesting_depth_within(brackets, max_depth)
     if within is None:
         raise InvalidRequest("message is not JSON: its brackets do not pair up")
     if not within:

@@ -47,6 +47,7 @@ Handler = Callable[[Any, envelope.Envelope], Any]
 REQUEST_MEMORY_S = 3 * 24 * 3600
 MAX_REQUEST_BYTES = envelope.MAX_BYTES  # the largest message taken (HQ's bundles); larger drops the connection
 REQUEST_BYTES = 1024 * 1024  # any request whose topic allows no more
+BATCH_BYTES = 64 * 1024 * 1024  # a batch stops taking requests past this (the rest wait for the next)
 _TOPIC = re.compile(rb'"topic"\s*:\s*"([a-z0-9_.]{1,64})"')
 REFUSED = ("storage", "disk_full", "error")  # the codes a whole refused batch is answered with
 
@@ -134,10 +135,11 @@ class Hub:
         """Wait for requests, process one batch; return how many were handled."""
         ready = dict(self.poller.poll(timeout_ms))
         batch: list[Pending] = []
+        size = 0
         for sock in self.routers:
             if sock not in ready:
                 continue
-            while len(batch) < self.batch_max:
+            while len(batch) < self.batch_max and size < BATCH_BYTES:
                 try:
                     frames = sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
@@ -145,6 +147,7 @@ class Hub:
                 if len(frames) < 2:
                     continue
                 batch.append(Pending(sock, frames[0], frames[-1]))
+                size += len(frames[-1])
         if batch:
             self.process(batch)
         return len(batch)

@@ -65,6 +65,11 @@ BAD: list[tuple[str, bytes, str]] = [
     ("a day that is no date", _env("ticket.list", {"day": "2026-13-45"}), "day"),
     ("an alert day that is no date", _env("alert.list", {"day": "2026-02-30"}), "day"),
     (
+        "a bundle of a million empty lists",
+        _env("bundle.apply", {"bundle": {"x": [[]] * 1_000_001}}),
+        "more than 1000000",
+    ),
+    (
         "an event too large for HQ",
         _env("event.publish", {"topic": "door.crossed", "data": {"x": "y" * 300_000}}),
         "more than the 262144",
