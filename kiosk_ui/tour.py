@@ -152,6 +152,17 @@ def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes
         failed = {"ticket_id": ticket["id"], "number": ticket["number"], "reason": "paper_out"}
         bus.request("event.publish", {"topic": "printer.failed", "data": failed, "durable": False})
         shot("printer-down", lambda: kiosk.print_state == "failed", "the printer's failure")
+        bus.request("counter.finish", {"counter": "3"})
+        for counter in ("3", "4"):  # the counters serving B close: a new B ticket has nobody to serve it yet
+            bus.request("counter.close", {"counter": counter})
+        kiosk.home()
+        tap(kiosk, "attract.take")
+        tap(kiosk, "biz.B")
+        until(lambda: kiosk.ticket is not None, what="the ticket with no counter open")
+        ticket = kiosk.ticket or {}
+        printed = {"ticket_id": ticket["id"], "number": ticket["number"]}
+        bus.request("event.publish", {"topic": "printer.printed", "data": printed, "durable": False})
+        shot("ticket-no-counter", lambda: kiosk.print_state == "printed", "the wait from when a counter opens")
         kiosk.home()
         tap(kiosk, "attract.appointment")
         for digit in "2026":

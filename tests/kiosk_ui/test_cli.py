@@ -27,6 +27,7 @@ STATES = (
     "identified",
     "ticket-printed",
     "printer-down",
+    "ticket-no-counter",
     "lookups",
     "lookup-bill",
     "lookup-usage",
