@@ -47,6 +47,7 @@ _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _ONE_KIND = bytes.maketrans(b"{}", b"[]")  # depth is all that is counted here; json.loads checks the pairing
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
 
 
 def now_iso() -> str:
@@ -101,6 +102,10 @@ def brackets_of(raw: bytes) -> bytes:
     return _STRING.sub(b"", raw).translate(_ONE_KIND, _NOT_BRACKET)
 
 
+def _outside_strings(raw: bytes) -> bytes:
+    return _STRING.sub(b"", raw)
+
+
 def nesting_depth_within(brackets: bytes, limit: int) -> bool | None:
     """Whether :func:`brackets_of` some JSON nest at most ``limit`` deep; None when they cannot pair up.
 
@@ -126,14 +131,18 @@ def nesting_depth_within(brackets: bytes, limit: int) -> bool | None:
 
 def check_bounds(
     raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH, max_containers: int = MAX_CONTAINERS
-) -> None:
+) -> bytes:
     """Refuse a message larger than ``max_bytes``, nested deeper than ``max_depth`` or holding more than
-    ``max_containers`` arrays and objects (each costs memory once parsed), before parsing it."""
+    ``max_containers`` arrays and objects (each costs memory once parsed), before parsing it.
+
+    Returns the text the numbers are in: the message outside its strings (or all of it, when small).
+    """
     if len(raw) > max_bytes:
         raise InvalidRequest(f"message is {len(raw)} bytes, more than the {max_bytes} allowed")
     if raw.count(b"[") + raw.count(b"{") <= max_depth:
-        return  # nests at most that deep, and holds at most that many
-    brackets = brackets_of(raw)
+        return raw  # nests at most that deep, and holds at most that many
+    outside = _outside_strings(raw)
+    brackets = outside.translate(_ONE_KIND, _NOT_BRACKET)
     if brackets.count(b"[") > max_containers:
         raise InvalidRequest(f"message holds more than {max_containers} arrays and objects")
     within = nesting_depth_within(brackets, max_depth)
@@ -141,6 +150,23 @@ def check_bounds(
         raise InvalidRequest("message is not JSON: its brackets do not pair up")
     if not within:
         raise InvalidRequest(f"message nests arrays and objects more than {max_depth} deep")
+    return outside
+
+
+def _may_be_out_of_range(numbers: bytes) -> bool:
+    """Whether JSON text (best outside its strings) may hold an integer past 2^63-1 or a float past its range.
+
+    Only then are its numbers read one by one (:func:`_int`, :func:`_float`); two C-speed scans decide::
+
+        >>> _may_be_out_of_range(b'{"a":[1,2.5,true,false]}'), _may_be_out_of_range(b'{"a":1e999}')
+        (False, True)
+        >>> _may_be_out_of_range(b'{"a":9223372036854775808}')
+        True
+    """
+    if b"0" * 19 in numbers.translate(_DIGITS_AS_ZERO):  # 19 digits in a row may pass 2^63-1
+        return True
+    words = numbers.replace(b"true", b"").replace(b"false", b"")
+    return b"e" in words or b"E" in words  # an exponent
 
 
 def _int(text: str) -> int:
@@ -161,17 +187,23 @@ def _constant(name: str) -> Any:
     raise InvalidRequest(f"message is not JSON: {name} is not a JSON value")
 
 
+_PLAIN = json.JSONDecoder(parse_constant=_constant)
+_CHECKING = json.JSONDecoder(parse_constant=_constant, parse_int=_int, parse_float=_float)
+
+
 def parse(raw: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH) -> Envelope:
     """Decode and check an envelope; raise :class:`InvalidRequest` naming the fault (and nothing else)."""
     if not isinstance(raw, bytes):
         raise InvalidRequest(f"message is {type(raw).__name__}, not bytes")
-    check_bounds(raw, max_bytes=max_bytes, max_depth=max_depth)
+    numbers = check_bounds(raw, max_bytes=max_bytes, max_depth=max_depth)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidRequest(f"message is not UTF-8: byte {exc.start} ({raw[exc.start]:#04x}) is invalid") from exc
+    # numbers that could leave SQLite's range or be infinite are looked at one by one, only when some may be
+    checked = _may_be_out_of_range(numbers)
     try:
-        env = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        env = (_CHECKING if checked else _PLAIN).decode(text)
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"message is not JSON: {exc}") from exc
     except (ValueError, RecursionError, MemoryError) as exc:  # the bounds above keep these away; never let one out
