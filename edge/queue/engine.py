@@ -227,7 +227,9 @@ class Queue:
         0: nobody is being served) and ``wait_minutes_after_opening`` estimates the wait from when one
         opens, over the counters the config names for it (primary, else secondary; None if none does).
         """
-        me = self._ticket_by_id(ticket_id)
+        me = self.db.one("SELECT rowid AS position, * FROM tickets WHERE id = ?", (ticket_id,))
+        if me is None:
+            raise NotFound(f"no ticket with id {ticket_id}")
         business = me["business"]
         waiting = "state = 'issued' AND business = ? AND target_counter IS NULL AND id != ?"
         normals = self._count(
@@ -254,7 +256,7 @@ class Queue:
                 ticket_id,
                 me["queued_at"],
                 me["queued_at"],
-                self._rowid(ticket_id),
+                me["position"],
             )
             ahead = earlier + self._count(
                 f"SELECT COUNT(*) FROM tickets WHERE {waiting} AND priority != 'normal'", business, ticket_id
@@ -282,9 +284,6 @@ class Queue:
         counters = [c for c in self.cfg.counters if among is None or c.id in among]
         primary = sum(1 for c in counters if business in c.primary)
         return primary or sum(1 for c in counters if business in c.secondary)
-
-    def _rowid(self, ticket_id: str) -> int:
-        return self._count("SELECT rowid FROM tickets WHERE id = ?", ticket_id)
 
     def _count(self, sql: str, *params: Any) -> int:
         row = self.db.one(sql, params)
