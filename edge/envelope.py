@@ -37,6 +37,7 @@ OPTIONAL = ("seq",)  # events from the log carry their position in it
 
 MAX_BYTES = 32 * 1024 * 1024  # any one message (HQ's down bundles are the largest)
 MAX_DEPTH = 32  # arrays and objects inside one another, the envelope itself counting as one
+REPLY_DEPTH = 2 * MAX_DEPTH  # what clients take from the core: replies nest published events a few levels down
 MAX_CONTAINERS = 1_000_000  # arrays and objects in one message: a large bundle has a few hundred thousand
 MAX_INT = 2**63 - 1  # what SQLite stores and every JSON reader takes exactly
 FIELD_LIMITS = {"id": 64, "ts": 40, "source": 64, "topic": 64}

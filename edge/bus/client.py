@@ -142,7 +142,7 @@ class BusClient:
                 return None
             raw = sock.recv()
             try:
-                reply = envelope.parse(raw)
+                reply = envelope.parse(raw, max_depth=envelope.REPLY_DEPTH)
             except InvalidRequest:
                 continue
             data: dict[str, Any] = reply["data"]
@@ -196,7 +196,7 @@ class Subscriber:
             return None
         frames = self.sock.recv_multipart()
         try:
-            return envelope.parse(frames[-1])
+            return envelope.parse(frames[-1], max_depth=envelope.REPLY_DEPTH)
         except InvalidRequest:
             return None
 

@@ -49,6 +49,7 @@ MAX_REQUEST_BYTES = envelope.MAX_BYTES  # the largest message taken (HQ's bundle
 REQUEST_BYTES = 1024 * 1024  # any request whose topic allows no more
 BATCH_BYTES = 64 * 1024 * 1024  # a batch stops taking requests past this (the rest wait for the next)
 _TOPIC = re.compile(rb'"topic"\s*:\s*"([a-z0-9_.]{1,64})"')
+_ID = re.compile(rb'"id"\s*:\s*"([0-9A-Za-z_.:-]{1,64})"')
 REFUSED = ("storage", "disk_full", "error")  # the codes a whole refused batch is answered with
 
 
@@ -301,7 +302,9 @@ class Hub:
             env = self._parse(item.raw)
         except InvalidRequest as exc:
             self.stats["errors"] += 1
-            return _error(None, exc)
+            found = _ID.search(item.raw[:4096])  # so the sender can match the refusal to its request
+            item.request_id = found.group(1).decode() if found else None
+            return _error(item.request_id, exc)
         item.request_id, item.topic = env["id"], env["topic"]
         route = item.route = self.routes.get(env["topic"])
         if route is None:

@@ -15,6 +15,7 @@ import zmq
 from edge.bus import BusClient
 from edge.errors import InvalidRequest
 from edge.paths import Home
+from tests.busutil import connected, wait_event
 from tests.conftest import CoreProcess
 
 
@@ -140,3 +141,18 @@ def test_an_event_too_large_for_hq_is_refused_and_replies_carrying_events_are_bo
     assert len(batch["events"]) == 33
     rest = bus.request("sync.batch", {"lane": "analytics", "after": batch["events"][-1]["seq"], "limit": 5000})
     assert len(rest["events"]) == 7
+
+
+def test_the_deepest_event_a_client_may_publish_comes_back_in_replies_and_on_the_bus(
+    bus: BusClient, hall_home: Home
+) -> None:
+    deep: object = "leaf"
+    for _ in range(29):  # envelope, data and the event's data are 3 levels: 3 + 29 = 32
+        deep = [deep]
+    with connected(bus, hall_home, ["door."]) as sub:
+        bus.request("event.publish", {"topic": "door.crossed", "data": {"x": deep}})
+        assert wait_event(sub, "door.crossed")["data"] == {"x": deep}
+    assert bus.request("events.since", {"seq": 0, "prefix": "door."})[0]["data"] == {"x": deep}
+    assert bus.request("sync.batch", {"lane": "analytics", "after": 0})["events"][0]["data"] == {"x": deep}
+    with pytest.raises(InvalidRequest, match="more than 32 deep"):
+        bus.request("event.publish", {"topic": "door.crossed", "data": {"x": [deep]}})
