@@ -35,7 +35,9 @@ def _wait(t: dict[str, Any]) -> str:
     if t.get("wait_minutes") is not None:
         return f"~{t['wait_minutes']} min"
     after = t.get("wait_minutes_after_opening")
-    return "no counter open yet" + (f" (~{after} min once one opens)" if after is not None else "")
+    if after is None:
+        return "no counter open yet"
+    return "no counter open yet" + (" (first when one opens)" if after == 0 else f" (~{after} min once one opens)")
 
 
 def _customer(text: str | None) -> dict[str, str] | None:
