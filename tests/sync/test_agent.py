@@ -38,7 +38,7 @@ def test_bundles_come_down_and_refusals_go_up(
     bus, client, _ = linked
     good = tmp_path / "v1.json"
     good.write_text(json.dumps(bundle(1), ensure_ascii=False))
-    hall_cmd("hq", "bundle", "publish", str(good), "--hall", "demo-001", "--db", hq.db)
+    hq.cmd("bundle", "publish", str(good), "--hall", "demo-001")
     agent = AgentProcess(sync_core.home).start()
     try:
         wait_for(lambda: bus.request("bundle.status")["version"] == 1, 30, "bundle 1 to be applied")
@@ -47,7 +47,7 @@ def test_bundles_come_down_and_refusals_go_up(
 
         bad = tmp_path / "v2.json"
         bad.write_text(json.dumps(bundle(2, customer_tags=[{"hash": OTHER, "tags": ["GOLD"]}]), ensure_ascii=False))
-        hall_cmd("hq", "bundle", "publish", str(bad), "--db", hq.db)  # for every hall
+        hq.cmd("bundle", "publish", str(bad))  # for every hall
         wait_for(lambda: (client.status()["bundle"] or {}).get("version") == 2, 30, "HQ to learn of bundle 2")
         result = client.status()["bundle"]
         assert result["applied"] is False and "GOLD" in result["error"]
@@ -129,7 +129,7 @@ def test_a_bundle_too_large_for_the_core_is_refused_and_reported(
     bus, client, cred = linked
     file = tmp_path / "big.json"
     file.write_text(json.dumps(bundle(1), ensure_ascii=False))
-    hall_cmd("hq", "bundle", "publish", str(file), "--db", hq.db)
+    hq.cmd("bundle", "publish", str(file))
     monkeypatch.setattr(sync.agent, "MAX_BUNDLE_BYTES", 500)  # bundle(1) is about 0.9 kB
     agent = sync.agent.Agent(SyncConfig(), cred, bus, client, home=sync_core.home)
     agent.pull_bundle()
@@ -179,9 +179,7 @@ def test_demo_agent_syncs_with_its_own_hq(sync_core: CoreProcess) -> None:
 
 
 def _hq_events(hq: HqServer) -> list[dict[str, Any]]:
-    from sync.hq.store import open_store
-
-    store = open_store(hq.db)
+    store = hq.store()
     try:
         return store.events("demo-001", 0, 5000)
     finally:

@@ -18,7 +18,6 @@ from edge.errors import HallError
 from edge.paths import Home
 from edge.storage import Database
 from sync.client import HqClient
-from sync.hq.store import open_store
 from tests.conftest import CoreProcess
 from tests.sync.conftest import AgentProcess, HqServer, hall_cmd, wait_for
 from tests.sync.proxy import FaultProxy
@@ -131,7 +130,7 @@ def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServ
 
     # HQ holds every event of the hall exactly once, in seq order, as the box logged it
     db = Database(home.db_path, readonly=True)
-    store = open_store(hq.db)
+    store = hq.store()
     try:
         box = _all(lambda seq: db.events_since(seq, 1000))
         held_events = _all(lambda seq: store.events("demo-001", seq, 1000))
