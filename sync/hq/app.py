@@ -32,7 +32,7 @@ from edge.envelope import TOPIC_RE
 from edge.errors import Conflict, InvalidRequest, NotFound
 from sync.errors import Inconsistent, StoreUnavailable
 from sync.hq.batch import MAX_EVENTS, MAX_SEQ
-from sync.hq.guard import MAX_BODY, Signed
+from sync.hq.guard import BODY_IDLE_S, MAX_BODY, Signed
 from sync.hq.store import Gap, Store
 
 log = logging.getLogger("hall.hq")
@@ -99,7 +99,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(store: Store, *, clock: Any = time.time) -> FastAPI:
+def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BODY_IDLE_S) -> FastAPI:
     app = FastAPI(
         title="Smart Hall HQ sync API",
         version="1",
@@ -179,7 +179,7 @@ def create_app(store: Store, *, clock: Any = time.time) -> FastAPI:
         store.record_bundle_result(hall, result.version, result.applied, result.error, clock())
         return {"hall": hall, "version": result.version, "applied": result.applied}
 
-    wrapped: Any = Signed(app, store, clock)
+    wrapped: Any = Signed(app, store, clock, body_idle_s=body_idle_s)
     wrapped.openapi = app.openapi  # so tests and tools can still reach the schema
     return wrapped  # type: ignore[no-any-return]
 
@@ -190,6 +190,8 @@ def _one_line(exc: RequestValidationError) -> dict[str, Any]:
     if not errors:
         return {"detail": "malformed request"}
     first = errors[0]
+    if first.get("type") == "json_invalid":
+        return {"detail": f"body is not valid JSON: {first.get('ctx', {}).get('error', first.get('msg'))}"}
     loc = [p for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     field = ""
     for part in loc:

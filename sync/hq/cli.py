@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8470)
     serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
+    serve.add_argument(
+        "--body-timeout", type=float, default=30.0, help="seconds a request body may stall before it is refused (408)"
+    )
     _db(serve)
     hall = sub.add_parser("hall", help="halls and their credentials")
     hall_sub = hall.add_subparsers(dest="hall_cmd", required=True)
@@ -108,7 +111,7 @@ def _serve(a: argparse.Namespace) -> int:
     )
     try:
         uvicorn.run(
-            create_app(store),
+            create_app(store, body_idle_s=a.body_timeout),
             host=a.host,
             port=a.port,
             log_level="warning",

@@ -50,11 +50,11 @@ class Refusal(Exception):
 class Signed:
     """Authenticate /v1 requests before their bodies, decompress the bodies, sign the answers."""
 
-    def __init__(self, app: Any, store: Store, clock: Any) -> None:
+    def __init__(self, app: Any, store: Store, clock: Any, *, body_idle_s: float = BODY_IDLE_S) -> None:
         self.app = app
         self.store = store
         self.clock = clock
-        self.body_idle_s = BODY_IDLE_S
+        self.body_idle_s = body_idle_s
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):

@@ -145,7 +145,7 @@ class HqServer(ChildProcess):
 
     def start(self) -> HqServer:
         argv = [sys.executable, "-m", "edge", "hq", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.spawn([*argv, *self.store_args()])
+        self.spawn([*argv, "--body-timeout", "2", *self.store_args()])
         wait_for(self._ready, 30, "the HQ server to answer /healthz")
         return self
 
