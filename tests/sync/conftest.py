@@ -37,6 +37,7 @@ backoff_initial_s = 0.05
 backoff_max_s = 0.4
 bundle_poll_s = 0.5
 status_every_s = 0.3
+refused_retry_s = 0.5
 """
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from edge.bus import BusClient, Endpoints
+from edge.bus import BusClient, Endpoints, Subscriber
 from sync.client import HqClient
 from sync.config import Credential
 from tests.conftest import CoreProcess
@@ -140,6 +140,58 @@ def test_a_bundle_too_large_for_the_core_is_refused_and_reported(
     assert [e["data"]["version"] for e in refused] == [1]
     agent.pull_bundle()  # the same bundle is not tried again
     assert len(bus.request("events.since", {"seq": 0, "prefix": "bundle.refused"})) == 1
+
+
+@sqlite_only
+def test_a_refused_batch_stops_its_lane_only_and_is_shown(
+    sync_core: CoreProcess, hq: HqServer, linked: tuple[BusClient, HqClient, Credential]
+) -> None:
+    bus, client, _ = linked
+    for _ in range(3):
+        bus.request("ticket.issue", {"business": "A"})
+    seqs = [e["seq"] for e in bus.request("events.since", {"seq": 0, "prefix": "ticket.issued"})]
+    flow = publish_flow(bus)
+    # HQ already holds the second ticket's seq, as an analytics event (a box restored from an old copy,
+    # a store edited by hand): the records lane can no longer be taken as the box has it
+    forged = {"v": 1, "id": "forged", "ts": "2026-11-25T01:00:00.000+00:00", "source": "core",
+              "topic": "flow.counted", "data": {}, "seq": seqs[1]}  # fmt: skip
+    client.send_batch("analytics", 0, seqs[1], [forged])
+    agent = AgentProcess(sync_core.home).start()
+    try:
+        def refused() -> bool:
+            link = bus.request("sync.status")["link"] or {}
+            return "lane records stopped at seq 0" in (link.get("error") or "")
+
+        wait_for(refused, 30, "the box to show the refused lane")
+        error = bus.request("sync.status")["link"]["error"]
+        assert f"seq {seqs[1]} is already held at HQ in lane analytics" in error
+        wait_for(lambda: client.cursors()["analytics"] == flow, 30, "the analytics lane to go on")
+        seen: list[dict[str, Any]] = []
+        with Subscriber(["sync.status"], endpoints=Endpoints.local(sync_core.home)) as sub:
+            wait_for(lambda: _refused_status(sub, seen), 30, "a sync.status event saying which lane is refused")
+        event = seen[0]
+        assert event["refused"][0]["lane"] == "records" and event["refused"][0]["seq"] == seqs[1]
+        assert event["refused"][0]["field"] == "events[1].seq"
+        cli = json.loads(hall_cmd("sync", "status", "--json", env={"HALL_HOME": str(sync_core.home.root)}))
+        assert "lane records stopped" in cli["last_error"] and cli["link_ok"] is True
+        # tried again (every refused_retry_s), said once
+        wait_for(lambda: hq.log.read_text().count("batch refused") >= 3, 30, "the agent to try the lane again")
+    finally:
+        agent.stop()
+    assert agent.log.read_text().count("lane records stopped") == 1
+    assert client.cursors()["records"] == 0  # nothing of the refused lane dropped or taken out of order
+
+
+def publish_flow(bus: BusClient) -> int:
+    seq: int = bus.request("event.publish", {"topic": "flow.counted", "data": {"n": 1}})["seq"]
+    return seq
+
+
+def _refused_status(sub: Subscriber, seen: list[dict[str, Any]]) -> bool:
+    env = sub.recv(timeout=0.5)
+    if env is not None and env["data"].get("state") == "refused":
+        seen.append(env["data"])
+    return bool(seen)
 
 
 def test_agent_without_credential_waits(hall_home: Any) -> None:
