@@ -158,6 +158,7 @@ def test_a_refused_batch_stops_its_lane_only_and_is_shown(
     client.send_batch("analytics", 0, seqs[1], [forged])
     agent = AgentProcess(sync_core.home).start()
     try:
+
         def refused() -> bool:
             link = bus.request("sync.status")["link"] or {}
             return "lane records stopped at seq 0" in (link.get("error") or "")

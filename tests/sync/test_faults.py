@@ -78,10 +78,11 @@ def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServ
     try:
         progress(30, "start")
         proxy.set(delay=0.05)  # requests in flight most of the time
-        progress(5, "slow link")
-        hq.kill9()  # HQ dies mid-batch
-        written(20)
-        hq.start()
+        for _ in range(3):  # HQ dies mid-batch, at a different point of reading or storing it each time
+            progress(5, "slow link")
+            hq.kill9()
+            written(10)
+            hq.start()
         progress(30, "HQ restarted")
         agent.kill9()
         written(20)
@@ -96,6 +97,10 @@ def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServ
         proxy.set(delay=0.01, duplicate=True)  # HQ sees every request twice
         progress(30, "duplicated traffic")
         assert proxy.stats["duplicated"] > 0
+        proxy.set(truncate=0.2, corrupt=0.2)  # requests cut short, bytes flipped both ways
+        hit = proxy.stats
+        wait_for(lambda: hit["truncated"] > 2 and hit["corrupted"] > 2, 60, "requests cut short and bytes flipped")
+        progress(30, "truncated and corrupted traffic")
         proxy.set()
         writer.stop.set()
         writer.join(10)
@@ -127,6 +132,7 @@ def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServ
         watch.close()
         bus.close()
     sync_core.stop()
+    assert "Traceback" not in hq.log.read_text()  # whatever came over the wire, HQ answered it
 
     # HQ holds every event of the hall exactly once, in seq order, as the box logged it
     db = Database(home.db_path, readonly=True)
