@@ -61,6 +61,9 @@ class Dialect:
         """A driver error as one of ours (or ``exc`` itself when it is not the driver's)."""
         return exc
 
+    def before_sealing(self, cur: Any) -> None:
+        """Before secrets are sealed in place (inside that transaction): overwrite what is replaced."""
+
     def forget_cleartext(self, conn: Any) -> None:
         """After secrets were sealed in place: leave no old copy of them in the database's files."""
 
@@ -79,12 +82,15 @@ class SQLiteDialect(Dialect):
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA secure_delete = ON")  # a replaced or deleted row is overwritten, not left behind
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open HQ store {path}: {exc}") from exc
         return conn
 
+    def before_sealing(self, cur: Any) -> None:
+        cur.execute("PRAGMA secure_delete = ON")  # a replaced row's bytes are zeroed, not left in the page
+
     def forget_cleartext(self, conn: Any) -> None:
+        conn.execute("PRAGMA secure_delete = OFF")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old frames of the log may hold the clear rows
 
     def translate(self, exc: Exception) -> Exception:

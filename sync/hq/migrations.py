@@ -47,6 +47,7 @@ def _seal_secrets(cur: Any, ctx: Context) -> None:
     if not clear:
         return
     box = ctx.box(cur)
+    ctx.dialect.before_sealing(cur)
     for hall, secret in clear:
         cur.execute(f"UPDATE halls SET secret = {m} WHERE hall = {m}", (box.seal(hall, bytes.fromhex(secret)), hall))
     ctx.sealed = len(clear)

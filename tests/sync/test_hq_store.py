@@ -61,8 +61,12 @@ def check_opens(url: str, key_file: Path) -> None:
         st.close()
 
 
-def make_unversioned(url: str) -> None:
-    """A store as the unversioned HQ left it: one hall with its key in clear, a few events, a cursor."""
+def make_unversioned(url: str) -> sqlite3.Connection | None:
+    """A store as the unversioned HQ left it: one hall with its key in clear, a few events, a cursor.
+
+    For SQLite, the connection that wrote it is returned still open, so its write-ahead log (which
+    holds the clear key too) is still there when the store is upgraded; close it after.
+    """
     rows = [
         ("INSERT INTO halls (hall, secret, created_at, head, held) VALUES (?, ?, 1.0, 3, 2)", ("h1", OLD_KEY.hex())),
         ("INSERT INTO lanes (hall, lane, cursor) VALUES ('h1', 'alerts', 0)", ()),
@@ -79,14 +83,17 @@ def make_unversioned(url: str) -> None:
                 conn.execute(statement)
             for sql, params in rows:
                 conn.execute(sql.replace("?", "%s"), params)
-        return
-    with closing(sqlite3.connect(url)) as conn:
-        conn.execute("PRAGMA journal_mode = WAL")  # as the unversioned store opened its file
-        conn.executescript(UNVERSIONED + ";")
-        for sql, params in rows:
-            conn.execute(sql, params)
-        conn.commit()
+        return None
+    conn = sqlite3.connect(url)
+    conn.execute("PRAGMA journal_mode = WAL")  # as the unversioned store opened its file
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.executescript(UNVERSIONED + ";")
+    for sql, params in rows:
+        conn.execute(sql, params)
+    conn.commit()
     os.chmod(url, 0o644)
+    assert OLD_KEY.hex().encode() in Path(url + "-wal").read_bytes()
+    return conn
 
 
 def raw_secret(url: str) -> str:
@@ -103,8 +110,10 @@ def raw_secret(url: str) -> str:
 
 
 def test_an_unversioned_store_upgrades_in_place(hq_db: str, key_file: Path) -> None:
-    make_unversioned(hq_db)
+    old_writer = make_unversioned(hq_db)
     st = open_store(hq_db, key_file=key_file)
+    if old_writer is not None:
+        old_writer.close()
     try:
         assert st.migrated == [1, 2] and st.schema_version() == 2
         assert st.hall_key("h1") == OLD_KEY
