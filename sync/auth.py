@@ -9,9 +9,9 @@ the request's nonce, the status and the answer's body, so the box can trust a
 bundle it receives::
 
     >>> key = bytes(32)
-    >>> h = sign_request(key, "POST", "/v1/halls/h1/events", "h1", b"{}", now=1000.0, nonce="n1")
+    >>> h = sign_request(key, "POST", "/v1/halls/h1/events", "h1", b"{}", now=1000.0, nonce="n0nce123")
     >>> verify_request(key, "POST", "/v1/halls/h1/events", b"{}", h, now=1010.0)
-    'n1'
+    'n0nce123'
 """
 
 from __future__ import annotations

@@ -71,8 +71,8 @@ class Store:
     def __init__(self, url: str, *, key_file: str | Path | None = None) -> None:
         self.url = url
         self.d: Dialect = dialect_for(url)
-        self.key_file = _key_file(url, self.d, key_file)
-        self._memory_key = secrets.token_bytes(32) if self.key_file is None else None
+        self.key_file, self._no_key_file = _key_file(url, self.d, key_file)
+        self._memory_key = secrets.token_bytes(32) if self.key_file is None and not self._no_key_file else None
         self.lock = threading.RLock()
         self._box: SecretBox | None = None
         self._purged = 0.0
@@ -130,6 +130,8 @@ class Store:
         cur.execute(f"SELECT value FROM meta WHERE name = {m}", ("secrets_key_id",))
         row = cur.fetchone()
         known: str | None = row[0] if row else None
+        if self._no_key_file:
+            raise KeyFileError(self._no_key_file)
         if self.key_file is None:
             assert self._memory_key is not None
             key = self._memory_key
@@ -472,18 +474,19 @@ def _iso(ts: float | None) -> str | None:
     return iso(ts)
 
 
-def _key_file(url: str, d: Dialect, given: str | Path | None) -> KeyFile | None:
+def _key_file(url: str, d: Dialect, given: str | Path | None) -> tuple[KeyFile | None, str | None]:
+    """The key file, or why there is none (raised when a hall key is first needed)."""
     if given:
-        return KeyFile(given)
+        return KeyFile(given), None
     if d.name == "postgresql":
-        raise KeyFileError(
+        return None, (
             f"HQ store {redact(url)} needs --key-file (or HALL_HQ_KEY_FILE): the file that seals hall keys, "
             "kept apart from the database and shared by every HQ worker"
         )
     path = sqlite_path(url)
     if path == ":memory:":
-        return None
-    return KeyFile(Path(path).with_suffix(".key"))
+        return None, None
+    return KeyFile(Path(path).with_suffix(".key")), None
 
 
 def _lost(path: Path, key_id: str, url: str) -> str:

@@ -335,3 +335,30 @@ def test_hall_errors_only(store: Store) -> None:
             assert cursor == (max(mine) if mine else 0)
 
     one()
+
+
+@pytest.mark.process
+def test_hq_will_not_serve_without_its_key_file(hq_db: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.sync.conftest import HqServer
+
+    hq = HqServer(hq_db, tmp_path / "hq.log")
+    hq.add_hall("h1")
+    assert stat.S_IMODE(hq.key_file.stat().st_mode) == 0o600
+    hq.key_file.unlink()
+    out = subprocess.run(
+        [sys.executable, "-m", "edge", "hq", "serve", "--port", "0", *hq.store_args()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "is missing" in out.stderr and "Restore the file from your backup" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not hq.key_file.exists()
+    listing = subprocess.run(
+        [sys.executable, "-m", "edge", "hq", "hall", "list", "--db", hq_db], capture_output=True, text=True, timeout=60
+    )
+    assert listing.returncode == 0 and listing.stdout.split() == ["h1"]  # reading needs no key
