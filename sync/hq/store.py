@@ -96,13 +96,7 @@ class Store:
     def _tx(self) -> Iterator[Any]:
         """One transaction; driver errors leave translated (:mod:`sync.errors`), after a rollback."""
         with self.lock:
-            if self.d.broken(self.conn):
-                self.conn = self.d.connect(self.url)
-            cur = self.conn.cursor()
-            try:
-                cur.execute(self.d.begin)
-            except Exception as exc:
-                raise self.d.translate(exc) from exc
+            cur = self._begin()
             try:
                 yield cur
                 cur.execute("COMMIT")
@@ -112,6 +106,22 @@ class Store:
                 if mine is exc:
                     raise
                 raise mine from exc
+
+    def _begin(self) -> Any:
+        """A cursor in a new transaction; a connection found dead (database restarted) is opened again once."""
+        for attempt in (1, 2):
+            if self.d.broken(self.conn):
+                self.conn.close()
+                self.conn = self.d.connect(self.url)
+            cur = self.conn.cursor()
+            try:
+                cur.execute(self.d.begin)
+                return cur
+            except Exception as exc:
+                if attempt == 2 or not self.d.broken(self.conn):
+                    raise self.d.translate(exc) from exc
+                log.warning("HQ store connection lost (%s): connecting again", exc)
+        raise AssertionError("unreachable")
 
     def _rollback(self, cur: Any) -> None:
         try:

@@ -311,3 +311,21 @@ def test_a_full_disk_at_hq_refuses_whole_batches_and_recovers(small_disk: Path, 
             store.close()
     finally:
         hq.stop()
+
+
+@pytest.mark.parametrize("hq_db", ["postgres"], indirect=True)
+def test_hq_reconnects_when_its_database_connection_dies(h1: tuple[HqServer, Credential], hq_db: str) -> None:
+    import psycopg
+
+    hq, cred = h1
+    with HqClient(cred) as box:
+        assert box.send_batch("records", 0, 1, [ev(1)]) == 1
+        with psycopg.connect(hq_db, autocommit=True) as admin:  # the database drops HQ's session
+            killed = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        assert killed
+        assert box.send_batch("records", 1, 2, [ev(2)]) == 2
+        assert box.cursors()["records"] == 2
+    assert "connecting again" in hq.log.read_text()
