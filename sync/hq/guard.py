@@ -31,6 +31,7 @@ import zlib
 from typing import Any
 
 from sync import auth
+from sync.config import HALL_RE
 from sync.errors import AuthError, KeyFileError, StoreUnavailable
 from sync.hq.store import Store
 
@@ -88,6 +89,8 @@ class Signed:
         if scope.get("query_string"):
             path += "?" + scope["query_string"].decode("latin-1")
         hall = headers.get(auth.H_HALL, "")
+        if not HALL_RE.match(hall):
+            raise Refusal(401, "unknown or missing hall (x-hall)")
         try:
             key, used = await self._store(self.store.credentials, hall, headers.get(auth.H_NONCE, ""))
         except KeyFileError as exc:
