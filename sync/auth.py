@@ -99,5 +99,6 @@ def sign_response(key: bytes, nonce: str, status: int, body: bytes) -> str:
 
 
 def verify_response(key: bytes, nonce: str, status: int, body: bytes, signature: str | None) -> None:
-    if not signature or not hmac.compare_digest(signature, sign_response(key, nonce, status, body)):
+    expected = sign_response(key, nonce, status, body).encode()
+    if not signature or not hmac.compare_digest(signature.encode("utf-8", "replace"), expected):
         raise AuthError(f"HQ's answer ({status}) is not signed with this hall's key")

@@ -133,6 +133,7 @@ def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServ
         bus.close()
     sync_core.stop()
     assert "Traceback" not in hq.log.read_text()  # whatever came over the wire, HQ answered it
+    assert "Traceback" not in agent.log.read_text()  # and the agent took every answer, mangled or not
 
     # HQ holds every event of the hall exactly once, in seq order, as the box logged it
     db = Database(home.db_path, readonly=True)
