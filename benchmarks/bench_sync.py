@@ -102,10 +102,11 @@ def drain(root: Path, n: int, batch: int, db_url: str) -> tuple[float, int]:
     home.config_path.write_text(f"[services.sync]\nbatch_events = {batch}\nstatus_every_s = 5\n")
     env = {**os.environ, "HALL_HOME": str(home.root)}
     port = free_port()
+    store_args = ["--db", db_url, "--key-file", str(root / "hq.key")]
     procs = [
         subprocess.Popen([sys.executable, "-m", "edge", "core"], env=env, stderr=subprocess.DEVNULL),
         subprocess.Popen(
-            [sys.executable, "-m", "edge", "hq", "serve", "--port", str(port), "--db", db_url],
+            [sys.executable, "-m", "edge", "hq", "serve", "--port", str(port), *store_args],
             env=env,
             stderr=subprocess.DEVNULL,
         ),
@@ -113,7 +114,7 @@ def drain(root: Path, n: int, batch: int, db_url: str) -> tuple[float, int]:
     try:
         url = f"http://127.0.0.1:{port}"
         wait(lambda: _up(httpx, url), 60, "HQ")
-        cred = Credential.from_json(hall("hq", "hall", "add", HALL, "--url", url, "--db", db_url, env=env))
+        cred = Credential.from_json(hall("hq", "hall", "add", HALL, "--url", url, *store_args, env=env))
         hall("sync", "credential", "-", env=env, stdin=cred.to_json())
         wait(lambda: (home.run_dir / "requests.sock").exists(), 60, "the core")
         start = time.perf_counter()
@@ -144,7 +145,7 @@ def raw_insert(root: Path, n: int, batch: int, db_url: str) -> float:
     """Seconds to ingest the same events straight into a fresh store, lane by lane in batches."""
     from sync.hq.store import open_store
 
-    store = open_store(db_url)
+    store = open_store(db_url, key_file=root / "raw.key")
     store.add_hall(HALL, bytes(32))
     events: dict[str, list[dict[str, Any]]] = {lane: [] for lane in LANES}
     for i in range(1, n + 1):

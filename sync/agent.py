@@ -11,6 +11,14 @@ again, and HQ skips what it holds; a gap answer moves the cursor to HQ's.
 Failures are retried with exponential backoff and full jitter, capped by
 ``backoff_max_s``, so sending resumes within that cap once the link is back.
 
+A batch HQ refuses as inconsistent (a seq it holds in another lane, a head out
+of bounds…) cannot be taken by sending it again: that lane stops (the others go
+on), the refusal is logged once as an error, reported as the link's error
+(``hall sync status``) and in ``sync.status`` (``state: "refused"``, with the lane,
+seq and field HQ named), and the lane is tried again every ``refused_retry_s``
+(or at the agent's restart) in case HQ was put right. A batch too large for HQ
+(413) is sent again in halves.
+
 Also: a newer down bundle is fetched every ``bundle_poll_s`` and handed to the
 core (``bundle.apply``), the outcome reported to HQ; below ``min_free_mb`` of
 free disk the core is asked to shed (``sync.shed``); every ``status_every_s``
@@ -43,7 +51,7 @@ from edge.paths import Home
 from edge.proc import set_title
 from edge.schemas.sync import LANES
 from sync.config import Credential, SyncConfig, load_credential, save_credential
-from sync.errors import AuthError, GapRefused, LinkDown, Refused, SyncError
+from sync.errors import AuthError, BatchRefused, GapRefused, LinkDown, Refused, SyncError
 from sync.privacy import scrub
 
 log = logging.getLogger("hall.sync")
@@ -78,19 +86,26 @@ class Agent:
         self.next_status = 0.0
         self.next_disk = 0.0
         self.stats = {"sent": 0, "batches": 0, "scrubbed": 0, "gaps": 0}
+        self.refused: dict[str, dict[str, Any]] = {}  # lane -> what HQ refused, and when to try again
+        self.limits: dict[str, int] = {}  # lane -> batch size after HQ found a batch too large
 
     # -- one round ------------------------------------------------------------
     def step(self) -> bool:
-        """Send the highest-priority ready batch; False when every lane is drained."""
+        """Send the highest-priority ready batch; False when every lane is drained (or refused)."""
         if self.cursors is None:
             self.cursors = self.client.cursors()
             for lane, cursor in self.cursors.items():
                 if cursor > 0:
                     self._acked(lane, cursor)
+        now = time.monotonic()
         for lane in LANES:
+            if lane in self.refused and now < self.refused[lane]["retry_at"]:
+                continue
             after = self.cursors.get(lane, 0)
-            batch = self.bus.request("sync.batch", {"lane": lane, "after": after, "limit": self.cfg.batch_events})
+            limit = self.limits.get(lane, self.cfg.batch_events)
+            batch = self.bus.request("sync.batch", {"lane": lane, "after": after, "limit": limit})
             if not batch["events"]:
+                self.refused.pop(lane, None)
                 continue
             events = [scrub(e) for e in batch["events"]]
             self.stats["scrubbed"] += sum(1 for e in events if "_scrubbed" in e["data"])
@@ -101,12 +116,47 @@ class Agent:
                 self.stats["gaps"] += 1
                 self.cursors[lane] = exc.cursor
                 return True
+            except BatchRefused as exc:
+                self._refuse(lane, after, exc)
+                continue
+            except Refused as exc:
+                if exc.status != 413 or len(events) == 1:
+                    raise
+                self.limits[lane] = max(1, len(events) // 2)
+                log.warning("HQ found %d events of lane %s too large: sending %d at a time", len(events), lane,
+                            self.limits[lane])  # fmt: skip
+                return True
+            if lane in self.refused:
+                log.warning("HQ takes lane %s again from seq %d", lane, after)
+                del self.refused[lane]
             self.cursors[lane] = cursor
             self.stats["sent"] += len(events)
             self.stats["batches"] += 1
             self._acked(lane, cursor)
             return True
         return False
+
+    def _refuse(self, lane: str, after: int, exc: BatchRefused) -> None:
+        first = self.refused.get(lane, {}).get("detail") != str(exc)
+        self.refused[lane] = {
+            "lane": lane,
+            "after": after,
+            "seq": exc.seq,
+            "field": exc.field,
+            "detail": str(exc),
+            "retry_at": time.monotonic() + self.cfg.refused_retry_s,
+        }
+        if first:
+            log.error(
+                "lane %s stopped at seq %d: %s; the other lanes go on, this one is tried again every %.0f s",
+                lane, after, exc, self.cfg.refused_retry_s,
+            )  # fmt: skip
+
+    def refusal(self) -> str | None:
+        """The refused lanes in one line (the link's error while any lane is refused)."""
+        if not self.refused:
+            return None
+        return "; ".join(f"lane {r['lane']} stopped at seq {r['after']}: {r['detail']}" for r in self.refused.values())
 
     def _acked(self, lane: str, seq: int) -> None:
         self.bus.request("sync.acked", {"lane": lane, "seq": seq, "keep_s": self.cfg.keep_acked_days * 86400})
@@ -118,7 +168,8 @@ class Agent:
             try:
                 progressed = self.step()
                 self._periodic()
-                self._link(ok=True, error=None)
+                refusal = self.refusal()
+                self._link(ok=True, error=refusal[:500] if refusal else None)
                 delay = self.cfg.backoff_initial_s
                 if not progressed:
                     self._idle(1.0)
@@ -144,11 +195,11 @@ class Agent:
                     break
 
     def _link(self, *, ok: bool, error: str | None) -> None:
+        if ok:
+            self.error = None
         if self.reported != (ok, error):
             self.bus.request("sync.link", {"ok": ok, "error": error, "url": self.client.base})
             self.reported = (ok, error)
-            if ok:
-                self.error = None
 
     def _periodic(self, *, status_only: bool = False) -> None:
         now = time.monotonic()
@@ -202,12 +253,14 @@ class Agent:
 
     def publish_status(self) -> None:
         st = self.bus.request("sync.status")
+        state = "offline" if self.error is not None else "refused" if self.refused else "online"
         data = {
-            "state": "online" if self.error is None else "offline",
+            "state": state,
             "cursor": st["cursor"],
             "backlog": st["backlog"],
             "last_ack": st["last_ack"],
-            "last_error": self.error,
+            "last_error": self.error or self.refusal(),
+            "refused": [{k: v for k, v in r.items() if k != "retry_at"} for r in self.refused.values()],
             "bundle": st["bundle"]["version"],
             **self.stats,
         }

@@ -9,9 +9,9 @@ the request's nonce, the status and the answer's body, so the box can trust a
 bundle it receives::
 
     >>> key = bytes(32)
-    >>> h = sign_request(key, "POST", "/v1/halls/h1/events", "h1", b"{}", now=1000.0, nonce="n1")
+    >>> h = sign_request(key, "POST", "/v1/halls/h1/events", "h1", b"{}", now=1000.0, nonce="n0nce123")
     >>> verify_request(key, "POST", "/v1/halls/h1/events", b"{}", h, now=1010.0)
-    'n1'
+    'n0nce123'
 """
 
 from __future__ import annotations
@@ -57,13 +57,24 @@ def sign_request(
 def verify_request(
     key: bytes, method: str, path: str, body: bytes, headers: Mapping[str, str], *, now: float | None = None
 ) -> str:
-    """Check a request's signature and time; return its nonce (the caller checks it is new)."""
+    """Check a request's signature, time and body; return its nonce (the caller checks it is new)."""
+    nonce = verify_headers(key, method, path, headers, now=now)
+    if not body_matches(body, headers):
+        raise AuthError("body does not match its signed digest")
+    return nonce
+
+
+def verify_headers(key: bytes, method: str, path: str, headers: Mapping[str, str], *, now: float | None = None) -> str:
+    """Check everything but the body: the signature covers the body's declared digest, so this
+    proves who sent the headers before a byte of the body is read. Return the nonce."""
     try:
         hall, ts, nonce, digest, sig = (headers[h] for h in (H_HALL, H_TS, H_NONCE, H_BODY, H_SIG))
     except KeyError as exc:
         raise AuthError(f"request is not signed: header {exc.args[0]} missing") from None
-    if not 8 <= len(nonce) <= 64 or not nonce.isalnum():
+    if not 8 <= len(nonce) <= 64 or not nonce.isascii() or not nonce.isalnum():
         raise AuthError("nonce must be 8-64 letters or digits")
+    if len(digest) != 64:
+        raise AuthError("body digest must be 64 hex digits (SHA-256)")
     try:
         when = float(ts)
     except ValueError:
@@ -71,12 +82,16 @@ def verify_request(
     now = time.time() if now is None else now
     if not abs(now - when) <= WINDOW_S:
         raise AuthError(f"timestamp is {now - when:+.0f} s off HQ's clock (allowed ±{WINDOW_S:.0f} s)")
-    if not hmac.compare_digest(digest, hashlib.sha256(body).hexdigest()):
-        raise AuthError("body does not match its signed digest")
     expected = _mac(key, method.upper(), path, hall, ts, nonce, digest)
-    if not hmac.compare_digest(sig, expected):
+    if not hmac.compare_digest(sig.encode(), expected.encode()):
         raise AuthError("signature does not match")
     return nonce
+
+
+def body_matches(body: bytes, headers: Mapping[str, str]) -> bool:
+    """Whether ``body`` is the one whose digest the (verified) headers declare."""
+    declared = headers.get(H_BODY, "")
+    return hmac.compare_digest(declared.encode(), hashlib.sha256(body).hexdigest().encode())
 
 
 def sign_response(key: bytes, nonce: str, status: int, body: bytes) -> str:
@@ -84,5 +99,6 @@ def sign_response(key: bytes, nonce: str, status: int, body: bytes) -> str:
 
 
 def verify_response(key: bytes, nonce: str, status: int, body: bytes, signature: str | None) -> None:
-    if not signature or not hmac.compare_digest(signature, sign_response(key, nonce, status, body)):
+    expected = sign_response(key, nonce, status, body).encode()
+    if not signature or not hmac.compare_digest(signature.encode("utf-8", "replace"), expected):
         raise AuthError(f"HQ's answer ({status}) is not signed with this hall's key")

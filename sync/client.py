@@ -1,8 +1,10 @@
 """The box's HTTP client of the HQ sync API: signed, gzip-compressed, verified answers.
 
-Transport failures (refused connection, reset, timeout, a broken answer) become
-:class:`~sync.errors.LinkDown`; HQ's refusals :class:`~sync.errors.Refused`
-(:class:`~sync.errors.GapRefused` for a gap, naming HQ's cursor). An answer not
+Transport failures (refused connection, reset, timeout, a broken answer, HQ's
+5xx) become :class:`~sync.errors.LinkDown`; HQ's refusals :class:`~sync.errors.Refused`
+(:class:`~sync.errors.GapRefused` for a gap, naming HQ's cursor;
+:class:`~sync.errors.BatchRefused` for a batch HQ finds inconsistent, naming the
+lane, seq and field). An answer not
 signed with the hall's key is refused as :class:`~sync.errors.AuthError`. The
 ``transport`` is injectable (httpx), as in httpx's own ``MockTransport``.
 """
@@ -18,7 +20,7 @@ import httpx
 
 from sync import auth
 from sync.config import Credential
-from sync.errors import GapRefused, LinkDown, Refused
+from sync.errors import BatchRefused, GapRefused, LinkDown, Refused
 
 
 class HqClient:
@@ -52,8 +54,8 @@ class HqClient:
             content = resp.content
         except httpx.HTTPError as exc:
             raise LinkDown(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        if resp.status_code >= 500 or resp.status_code in (502, 503, 504):
-            raise LinkDown(f"{method} {path}: HQ answered {resp.status_code}")
+        if resp.status_code >= 500:
+            raise LinkDown(f"{method} {path}: HQ answered {resp.status_code}: {resp.text[:300]}")
         if resp.status_code != 401:
             auth.verify_response(
                 self.cred.key, signed[auth.H_NONCE], resp.status_code, content, resp.headers.get(auth.H_RESPONSE_SIG)
@@ -79,6 +81,14 @@ class HqClient:
             return int(data["cursor"])
         if status == 409 and isinstance(data, dict) and isinstance(data.get("cursor"), int):
             raise GapRefused(lane, data["cursor"], self._detail(data))
+        if status == 422 and isinstance(data, dict):
+            seq, field = data.get("seq"), data.get("field")
+            raise BatchRefused(
+                lane,
+                self._detail(data),
+                seq=seq if isinstance(seq, int) else None,
+                field=field if isinstance(field, str) else None,
+            )
         raise Refused(status, self._detail(data))
 
     def cursors(self) -> dict[str, int]:

@@ -50,6 +50,13 @@ class SyncConfig(BaseModel):
     bundle_poll_s: float = Field(
         60.0, ge=0.1, le=86_400, title="Bundle poll", description="Seconds between asking HQ for a newer bundle."
     )
+    refused_retry_s: float = Field(
+        300.0,
+        ge=0.1,
+        le=86_400,
+        title="Refused lane retry",
+        description="Seconds before a lane whose batch HQ refused as inconsistent is tried again.",
+    )
     status_every_s: float = Field(
         5.0, ge=0.1, le=3600, title="Status interval", description="Seconds between sync.status events."
     )

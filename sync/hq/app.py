@@ -1,14 +1,15 @@
 """The HQ sync API over HTTP (FastAPI), documented at ``/openapi.json``.
 
-Every route under ``/v1/`` is signed (:mod:`sync.auth`): the :class:`Signed`
-middleware reads the body as sent, checks the hall's signature, time and nonce,
-checks that the hall in the path is the hall that signed, decompresses a gzip
-body (``Content-Encoding: gzip``), and signs the answer with the same key. A
-hall therefore reads and writes only its own data. Only the nonce of an
-authenticated request is kept (replay protection); a refused request stores
-nothing else.
+Every route under ``/v1/`` is signed (:mod:`sync.auth`): the
+:class:`~sync.hq.guard.Signed` middleware checks the hall, its signature, the
+time, the nonce, the path and the declared body length before it reads the body,
+then the body against its signed digest, decompresses a gzip body
+(``Content-Encoding: gzip``), and signs the answer with the same key. A hall
+therefore reads and writes only its own data. Only the nonce of an authenticated
+request is kept (replay protection); a refused request stores nothing else.
 
-    POST /v1/halls/{hall}/events         a batch of one lane (idempotent; 409 names HQ's cursor on a gap)
+    POST /v1/halls/{hall}/events         a batch of one lane (idempotent; 409 names HQ's cursor on a gap,
+                                         422 the lane, seq and field of an inconsistent batch)
     GET  /v1/halls/{hall}/cursors        HQ's cursor per lane
     GET  /v1/halls/{hall}/status         link status from acknowledged data
     GET  /v1/halls/{hall}/bundle?after=N the newest down bundle above version N (204: none)
@@ -18,24 +19,24 @@ nothing else.
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import time
-import zlib
 from typing import Any, Literal
 
 from fastapi import FastAPI, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.envelope import TOPIC_RE
 from edge.errors import Conflict, InvalidRequest, NotFound
-from sync import auth
-from sync.errors import AuthError
+from sync.errors import Inconsistent, StoreUnavailable
+from sync.hq.batch import MAX_EVENTS, MAX_SEQ
+from sync.hq.guard import BODY_IDLE_S, MAX_BODY, Signed
 from sync.hq.store import Gap, Store
 
 log = logging.getLogger("hall.hq")
-MAX_BODY = 32 * 1024 * 1024
+__all__ = ["MAX_BODY", "create_app", "gzip_body"]
 HALL = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", description="Hall id; must be the hall that signed.")
 
 
@@ -50,14 +51,14 @@ class Event(_Model):
     source: str = Field(min_length=1, max_length=64)
     topic: str = Field(pattern=TOPIC_RE.pattern, max_length=64)
     data: dict[str, Any]
-    seq: int = Field(ge=1, le=2**62)
+    seq: int = Field(ge=1, le=MAX_SEQ)
 
 
 class EventBatch(_Model):
     lane: Literal["alerts", "records", "analytics"]
-    after: int = Field(ge=0, le=2**62, description="HQ's cursor of this lane that the batch follows.")
-    head: int = Field(ge=0, le=2**62, description="The box's newest seq when the batch was read.")
-    events: list[Event] = Field(min_length=1, max_length=5000)
+    after: int = Field(ge=0, le=MAX_SEQ, description="HQ's cursor of this lane that the batch follows.")
+    head: int = Field(ge=0, le=MAX_SEQ, description="The box's newest seq when the batch was read.")
+    events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS)
 
 
 class Ingested(_Model):
@@ -71,7 +72,7 @@ class Cursors(_Model):
 
 
 class BundleResult(_Model):
-    version: int = Field(ge=1, le=2**62)
+    version: int = Field(ge=1, le=MAX_SEQ)
     applied: bool
     error: str | None = Field(None, max_length=2000)
 
@@ -80,19 +81,25 @@ class Problem(_Model):
     detail: str
     lane: str | None = None
     cursor: int | None = None
+    seq: int | None = None
+    field: str | None = None
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Not signed, bad signature, stale time or replayed nonce."},
     403: {"model": Problem, "description": "The path names another hall than the one that signed."},
     404: {"model": Problem, "description": "Unknown hall or bundle."},
+    408: {"model": Problem, "description": "The body stopped arriving."},
     409: {"model": Problem, "description": "Refused: a gap (the body names HQ's cursor) or a conflict."},
-    413: {"model": Problem, "description": "Body too large."},
-    422: {"model": Problem, "description": "Malformed request."},
+    411: {"model": Problem, "description": "A body without a content-length."},
+    413: {"model": Problem, "description": "Body too large (declared, or once decompressed)."},
+    415: {"model": Problem, "description": "A content coding other than gzip."},
+    422: {"model": Problem, "description": "Malformed or inconsistent: names the field (and lane and seq)."},
+    503: {"model": Problem, "description": "HQ's store cannot answer now (disk full, database gone): retry."},
 }
 
 
-def create_app(store: Store, *, clock: Any = time.time) -> FastAPI:
+def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BODY_IDLE_S) -> FastAPI:
     app = FastAPI(
         title="Smart Hall HQ sync API",
         version="1",
@@ -113,6 +120,21 @@ def create_app(store: Store, *, clock: Any = time.time) -> FastAPI:
     @app.exception_handler(InvalidRequest)
     async def _invalid(request: Any, exc: InvalidRequest) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(Inconsistent)
+    async def _inconsistent(request: Any, exc: Inconsistent) -> JSONResponse:
+        log.warning("hall %s: batch refused: %s", request.path_params.get("hall"), exc)
+        body = {"detail": str(exc), "lane": exc.lane, "seq": exc.seq, "field": exc.field}
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _malformed(request: Any, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_one_line(exc), status_code=422)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _unavailable(request: Any, exc: StoreUnavailable) -> JSONResponse:
+        log.error("HQ store: %s", exc)
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"retry-after": "5"})
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, bool]:
@@ -157,111 +179,29 @@ def create_app(store: Store, *, clock: Any = time.time) -> FastAPI:
         store.record_bundle_result(hall, result.version, result.applied, result.error, clock())
         return {"hall": hall, "version": result.version, "applied": result.applied}
 
-    wrapped: Any = Signed(app, store, clock)
+    wrapped: Any = Signed(app, store, clock, body_idle_s=body_idle_s)
     wrapped.openapi = app.openapi  # so tests and tools can still reach the schema
     return wrapped  # type: ignore[no-any-return]
 
 
-class Signed:
-    """ASGI middleware: authenticate /v1 requests, decompress their bodies, sign the answers."""
-
-    def __init__(self, app: Any, store: Store, clock: Any) -> None:
-        self.app = app
-        self.store = store
-        self.clock = clock
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if len(body) > MAX_BODY:
-                await _send_json(send, 413, {"detail": f"body is larger than {MAX_BODY} bytes"})
-                return
-            if not message.get("more_body"):
-                break
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        if scope.get("query_string"):
-            path += "?" + scope["query_string"].decode("latin-1")
-        hall = headers.get(auth.H_HALL, "")
-        parts = scope["path"].split("/")
-        try:
-            key = self.store.hall_key(hall) if hall else None
-            if key is None:
-                raise AuthError("unknown or missing hall (x-hall)")
-            nonce = auth.verify_request(key, scope["method"], path, body, headers, now=self.clock())
-        except AuthError as exc:
-            await _send_json(send, 401, {"detail": str(exc)})
-            return
-        if len(parts) < 4 or parts[1:3] != ["v1", "halls"] or parts[3] != hall:
-            await _send_json(send, 403, {"detail": f"hall {hall} may only use /v1/halls/{hall}/…"}, key, nonce)
-            return
-        if not self.store.use_nonce(hall, nonce, self.clock()):
-            await _send_json(send, 401, {"detail": "nonce already used (replayed request)"})
-            return
-        if headers.get("content-encoding") == "gzip":
-            try:
-                body = _gunzip(body)
-            except (OSError, EOFError, zlib.error, ValueError) as exc:
-                await _send_json(send, 422, {"detail": f"body is not valid gzip: {exc}"}, key, nonce)
-                return
-        scope = {
-            **scope,
-            "headers": [
-                (k, v) for k, v in scope["headers"] if k.lower() not in (b"content-encoding", b"content-length")
-            ]
-            + [(b"content-length", str(len(body)).encode())],
-        }
-        sent = False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-                return
-            if message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    out = b"".join(chunks)
-                    sig = auth.sign_response(key, nonce, int(start["status"]), out)
-                    hdrs = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-                    hdrs += [(b"content-length", str(len(out)).encode()), (auth.H_RESPONSE_SIG.encode(), sig.encode())]
-                    await send({"type": "http.response.start", "status": start["status"], "headers": hdrs})
-                    await send({"type": "http.response.body", "body": out})
-
-        await self.app(scope, replay, capture)
-
-
-def _gunzip(data: bytes) -> bytes:
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = d.decompress(data, MAX_BODY)
-    if d.unconsumed_tail:
-        raise ValueError(f"decompressed body is larger than {MAX_BODY} bytes")
-    if not d.eof:
-        raise ValueError("compressed body is truncated")
-    return out
-
-
-async def _send_json(send: Any, status: int, obj: dict[str, Any], key: bytes | None = None, nonce: str = "") -> None:
-    body = json.dumps(obj).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if key is not None:
-        headers.append((auth.H_RESPONSE_SIG.encode(), auth.sign_response(key, nonce, status, body).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def _one_line(exc: RequestValidationError) -> dict[str, Any]:
+    """Pydantic's errors as one sentence naming the first field at fault (``events[3].seq``)."""
+    errors = exc.errors()
+    if not errors:
+        return {"detail": "malformed request"}
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return {"detail": f"body is not valid JSON: {first.get('ctx', {}).get('error', first.get('msg'))}"}
+    loc = [p for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ""
+    for part in loc:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    lane = None
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("lane"), str):
+        lane = body["lane"]
+    return {"detail": f"{field or 'body'}: {first.get('msg', 'invalid')}{more}", "field": field or None, "lane": lane}
 
 
 def gzip_body(data: bytes) -> bytes:

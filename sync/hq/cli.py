@@ -6,9 +6,13 @@
     hall hq bundle publish FILE [--hall ID]      publish a down bundle (JSON) for one hall or all
     hall hq status HALL [--json]                 link status of a hall, from acknowledged data
     hall hq events HALL [--after SEQ] [--limit N] the hall's events held, one JSON envelope per line
+    hall hq key reset                             after losing the key file for good: a new one
 
 ``--db`` (or ``HALL_HQ_DB``) is ``sqlite:///path`` or a path (default ``hq.db``), or
-``postgresql://user@host/db`` for a real HQ.
+``postgresql://user@host/db`` for a real HQ. ``--key-file`` (or ``HALL_HQ_KEY_FILE``)
+is the file that seals the halls' keys in the store, made (mode 0600) on first
+start: beside an SQLite store by default (``hq.db`` → ``hq.key``), required with
+PostgreSQL. Back it up apart from the database; every worker of one store needs it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ from sync.config import HALL_RE, Credential
 
 def _db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=os.environ.get("HALL_HQ_DB", "hq.db"), help="store URL or SQLite path")
+    p.add_argument(
+        "--key-file",
+        default=os.environ.get("HALL_HQ_KEY_FILE") or None,
+        help="the file sealing hall keys (default: beside an SQLite store, e.g. hq.key; required for PostgreSQL)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8470)
     serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
+    serve.add_argument(
+        "--body-timeout", type=float, default=30.0, help="seconds a request body may stall before it is refused (408)"
+    )
     _db(serve)
     hall = sub.add_parser("hall", help="halls and their credentials")
     hall_sub = hall.add_subparsers(dest="hall_cmd", required=True)
@@ -60,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--after", type=int, default=0)
     ev.add_argument("--limit", type=int, default=1000)
     _db(ev)
+    key = sub.add_parser("key", help="HQ's key file, which seals the halls' keys")
+    key_sub = key.add_subparsers(dest="key_cmd", required=True)
+    reset = key_sub.add_parser(
+        "reset", help="make a new key file after the old one is lost for good; every hall then needs a new credential"
+    )
+    _db(reset)
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
     if a.cmd == "serve":
         return _serve(a)
@@ -75,14 +93,25 @@ def _serve(a: argparse.Namespace) -> int:
     from sync.hq.store import open_store
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from edge.errors import HallError
+
     try:
-        store = open_store(a.db)
-    except Exception as exc:
+        store = open_store(a.db, key_file=a.key_file)
+    except HallError as exc:
         print(f"hall hq: {exc}", file=sys.stderr)
         return 2
     try:
+        key_id = store.check_secrets()
+    except HallError as exc:
+        store.close()
+        print(f"hall hq: {exc}", file=sys.stderr)
+        return 2
+    logging.getLogger("hall.hq").info(
+        "HQ store %s (schema %d), hall keys sealed with key %s", a.db.split("@")[-1], store.schema_version(), key_id
+    )
+    try:
         uvicorn.run(
-            create_app(store),
+            create_app(store, body_idle_s=a.body_timeout),
             host=a.host,
             port=a.port,
             log_level="warning",
@@ -100,9 +129,15 @@ def _admin(a: argparse.Namespace) -> None:
     from sync import auth
     from sync.hq.store import open_store
 
-    store = open_store(a.db)
+    store = open_store(a.db, key_file=a.key_file)
     try:
-        if a.cmd == "hall" and a.hall_cmd == "add":
+        if a.cmd == "key":
+            lost = store.reset_key_file()
+            print(
+                f"made a new key file {store.key_file.path if store.key_file else ''}; the keys of {lost} hall(s) "
+                "are lost: issue each a new credential (hall hq hall add HALL --url URL --rotate)"
+            )
+        elif a.cmd == "hall" and a.hall_cmd == "add":
             if not HALL_RE.match(a.hall_id):
                 raise InvalidRequest(f"hall id {a.hall_id!r} must be 1-64 letters, digits, _ or -")
             key = auth.new_key()

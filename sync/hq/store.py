@@ -1,13 +1,21 @@
-"""HQ's store: halls and their keys, every hall's events by (hall, seq), cursors, bundles.
+"""HQ's store: halls and their sealed keys, every hall's events by (hall, seq), cursors, bundles.
 
-SQLite by default (``sqlite:///path`` or a plain path), PostgreSQL for a real HQ
-(``postgresql://…``, psycopg 3). The SQL is the same for both; only placeholders
-and row locking differ. Every write is one transaction.
+SQLite by default (``sqlite:///path`` or a plain path, made mode 0600), PostgreSQL
+for a real HQ (``postgresql://…``, psycopg 3). The schema is owned by numbered
+migrations (:mod:`sync.hq.migrations`) and the SQL is written once; the few
+differences live in :mod:`sync.hq.dialect`. Every write is one transaction, and
+driver errors leave as :mod:`sync.errors` (a full disk is :class:`StoreFull`).
+
+Hall keys are sealed with HQ's key file (:mod:`sync.hq.secrets`), which is kept
+outside the database: beside an SQLite store by default (``hq.db`` → ``hq.key``),
+named explicitly for PostgreSQL.
 
 Ingest is idempotent and gap-refusing, per lane (see :mod:`edge.schemas.sync`):
 a batch names the lane cursor it follows (``after``). Events at or below HQ's
-cursor are already held and are skipped; a batch whose ``after`` is above the
-cursor would leave a hole and is refused with :class:`Gap`, naming the cursor.
+cursor must be the very events HQ holds, and are skipped; a batch whose
+``after`` is above the cursor would leave a hole and is refused with :class:`Gap`,
+naming the cursor; a batch that contradicts itself or claims a seq HQ holds in
+another lane is refused with :class:`~sync.errors.Inconsistent`, naming the seq.
 Link status is computed from what was acknowledged: ``backlog`` is the box's
 head (as reported with its last accepted batch) minus the events held and the
 events the box reported shed; ``last_ack`` the time of the last accepted batch;
@@ -24,71 +32,28 @@ events the box reported shed; ``last_ack`` the time of the last accepted batch;
 from __future__ import annotations
 
 import json
-import sqlite3
+import logging
+import secrets
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from edge.errors import Conflict, InvalidRequest, NotFound
-from edge.schemas.sync import LANES, lane_of
-from sync.errors import SyncError
+from edge.errors import Conflict, NotFound
+from edge.schemas.sync import LANES
+from sync.errors import Inconsistent, KeyFileError, SyncError
+from sync.hq import batch as batches
+from sync.hq.dialect import Dialect, Duplicate, dialect_for, redact, sqlite_path
+from sync.hq.migrations import Context, migrate
+from sync.hq.secrets import KeyFile, SecretBox
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS halls (
-    hall       TEXT PRIMARY KEY,
-    secret     TEXT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    head       BIGINT NOT NULL DEFAULT 0,
-    held       BIGINT NOT NULL DEFAULT 0,
-    shed       BIGINT NOT NULL DEFAULT 0,
-    last_seen  DOUBLE PRECISION,
-    last_ack   DOUBLE PRECISION
-);
-CREATE TABLE IF NOT EXISTS lanes (
-    hall     TEXT NOT NULL REFERENCES halls(hall),
-    lane     TEXT NOT NULL,
-    cursor   BIGINT NOT NULL DEFAULT 0,
-    acked_at DOUBLE PRECISION,
-    PRIMARY KEY (hall, lane)
-);
-CREATE TABLE IF NOT EXISTS events (
-    hall        TEXT NOT NULL REFERENCES halls(hall),
-    seq         BIGINT NOT NULL,
-    lane        TEXT NOT NULL,
-    id          TEXT NOT NULL,
-    ts          TEXT NOT NULL,
-    source      TEXT NOT NULL,
-    topic       TEXT NOT NULL,
-    data        TEXT NOT NULL,
-    received_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (hall, seq)
-);
-CREATE TABLE IF NOT EXISTS nonces (
-    hall  TEXT NOT NULL,
-    nonce TEXT NOT NULL,
-    at    DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (hall, nonce)
-);
-CREATE TABLE IF NOT EXISTS bundles (
-    version      BIGINT NOT NULL,
-    target       TEXT NOT NULL,
-    published_at TEXT NOT NULL,
-    body         TEXT NOT NULL,
-    PRIMARY KEY (version, target)
-);
-CREATE TABLE IF NOT EXISTS bundle_results (
-    hall    TEXT NOT NULL REFERENCES halls(hall),
-    version BIGINT NOT NULL,
-    applied BOOLEAN NOT NULL,
-    error   TEXT,
-    at      DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (hall, version)
-)
-"""
+log = logging.getLogger("hall.hq")
 ALL = "*"
 NONCE_KEEP_S = 900.0
+LOST = "lost"  # a hall key that cannot be opened any more (key file reset): the hall needs a new credential
+EVENT_COLS = ("hall", "seq", "lane", "id", "ts", "source", "topic", "data", "received_at")
 
 
 class Gap(SyncError):
@@ -103,68 +68,190 @@ class Gap(SyncError):
 
 
 class Store:
-    def __init__(self, conn: Any, dialect: str) -> None:
-        self.conn = conn
-        self.dialect = dialect
+    def __init__(self, url: str, *, key_file: str | Path | None = None) -> None:
+        self.url = url
+        self.d: Dialect = dialect_for(url)
+        self.key_file, self._no_key_file = _key_file(url, self.d, key_file)
+        self._memory_key = secrets.token_bytes(32) if self.key_file is None and not self._no_key_file else None
         self.lock = threading.RLock()
+        self._box: SecretBox | None = None
         self._purged = 0.0
-        with self._tx() as cur:
-            for statement in SCHEMA.split(";\n"):
-                cur.execute(statement)
+        self.conn = self.d.connect(url)
+        ctx = Context(self.d, self._secret_box)
+        try:
+            self.migrated = migrate(self._tx, ctx)
+        except BaseException:
+            self.conn.close()
+            raise
+        if ctx.sealed:
+            log.info("sealed the keys of %d hall(s) with %s", ctx.sealed, self.key_file)
+            self.d.forget_cleartext(self.conn)
+
+    @property
+    def dialect(self) -> str:
+        return self.d.name
 
     # -- plumbing ---------------------------------------------------------------
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", "%s") if self.dialect == "postgres" else sql
-
     @contextmanager
     def _tx(self) -> Iterator[Any]:
+        """One transaction; driver errors leave translated (:mod:`sync.errors`), after a rollback."""
         with self.lock:
-            cur = self.conn.cursor()
-            cur.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+            cur = self._begin()
             try:
-                yield _Cursor(cur, self)
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback(cur)
+                mine = self.d.translate(exc) if isinstance(exc, Exception) else exc
+                if mine is exc:
+                    raise
+                raise mine from exc
+
+    def _begin(self) -> Any:
+        """A cursor in a new transaction; a connection found dead (database restarted) is opened again once."""
+        for attempt in (1, 2):
+            if self.d.broken(self.conn):
+                self.conn.close()
+                self.conn = self.d.connect(self.url)
+            cur = self.conn.cursor()
+            try:
+                cur.execute(self.d.begin)
+                return cur
+            except Exception as exc:
+                if attempt == 2 or not self.d.broken(self.conn):
+                    raise self.d.translate(exc) from exc
+                log.warning("HQ store connection lost (%s): connecting again", exc)
+        raise AssertionError("unreachable")
+
+    def _rollback(self, cur: Any) -> None:
+        try:
+            cur.execute("ROLLBACK")
+        except Exception as exc:  # the connection itself is gone: the next transaction opens a new one
+            log.debug("rollback failed: %s", exc)
 
     def close(self) -> None:
         self.conn.close()
 
+    # -- HQ's secrets key ---------------------------------------------------------
+    def _secret_box(self, cur: Any) -> SecretBox:
+        if self._box is not None:
+            return self._box
+        m = self.d.mark
+        cur.execute(f"SELECT value FROM meta WHERE name = {m}", ("secrets_key_id",))
+        row = cur.fetchone()
+        known: str | None = row[0] if row else None
+        if self._no_key_file:
+            raise KeyFileError(self._no_key_file)
+        if self.key_file is None:
+            assert self._memory_key is not None
+            key = self._memory_key
+        elif self.key_file.exists():
+            key = self.key_file.load()
+        elif known:
+            raise KeyFileError(_lost(self.key_file.path, known, self.url))
+        else:
+            key = self.key_file.create()
+            log.warning("made HQ's key file %s: back it up apart from the database", self.key_file.path)
+        box = SecretBox(key)
+        if known and known != box.key_id:
+            raise KeyFileError(
+                f"HQ's key file {self.key_file.path if self.key_file else '(memory)'} holds key {box.key_id}, "
+                f"but this store's hall keys are sealed with key {known}: start HQ with the key file made for "
+                f"this store (--key-file)"
+            )
+        if not known:
+            cur.execute(
+                f"INSERT INTO meta (name, value) VALUES ({m}, {m}) ON CONFLICT (name) DO NOTHING",
+                ("secrets_key_id", box.key_id),
+            )
+        self._box = box
+        return box
+
+    def check_secrets(self) -> str:
+        """Load (or, on first start, make) the key file and open one hall's key; return the key id."""
+        with self._tx() as cur:
+            box = self._secret_box(cur)
+            cur.execute(f"SELECT hall, secret FROM halls WHERE secret <> {self.d.mark} ORDER BY hall LIMIT 1", (LOST,))
+            row = cur.fetchone()
+        if row:
+            box.open(row[0], row[1])
+        return box.key_id
+
+    def reset_key_file(self) -> int:
+        """After the key file is lost for good: make a new one; every hall's key is then lost (re-issue them)."""
+        if self.key_file is None:
+            raise KeyFileError("an in-memory store has no key file")
+        if self.key_file.exists():
+            raise KeyFileError(f"{self.key_file.path} exists: move it away first if you mean to replace it")
+        box = SecretBox(self.key_file.create())
+        m = self.d.mark
+        try:
+            with self._tx() as cur:
+                cur.execute(f"DELETE FROM meta WHERE name = {m}", ("secrets_key_id",))
+                cur.execute(f"INSERT INTO meta (name, value) VALUES ({m}, {m})", ("secrets_key_id", box.key_id))
+                cur.execute(f"UPDATE halls SET secret = {m}", (LOST,))
+                lost = int(cur.rowcount)
+        except BaseException:
+            self.key_file.path.unlink(missing_ok=True)
+            raise
+        self._box = box
+        return lost
+
     # -- halls and authentication -------------------------------------------
     def add_hall(self, hall: str, key: bytes) -> None:
+        m = self.d.mark
         with self._tx() as cur:
-            cur.execute("SELECT 1 FROM halls WHERE hall = ?", (hall,))
+            cur.execute(f"SELECT 1 FROM halls WHERE hall = {m}", (hall,))
             if cur.fetchone():
                 raise Conflict(f"hall {hall} already has a credential (use --rotate to replace it)")
-            cur.execute("INSERT INTO halls (hall, secret, created_at) VALUES (?, ?, ?)", (hall, key.hex(), time.time()))
+            sealed = self._secret_box(cur).seal(hall, key)
+            cur.execute(
+                f"INSERT INTO halls (hall, secret, created_at) VALUES ({self.d.marks(3)})", (hall, sealed, time.time())
+            )
             for lane in LANES:
-                cur.execute("INSERT INTO lanes (hall, lane) VALUES (?, ?)", (hall, lane))
+                cur.execute(f"INSERT INTO lanes (hall, lane) VALUES ({m}, {m})", (hall, lane))
 
     def rotate_key(self, hall: str, key: bytes) -> None:
+        m = self.d.mark
         with self._tx() as cur:
-            cur.execute("UPDATE halls SET secret = ? WHERE hall = ?", (key.hex(), hall))
+            sealed = self._secret_box(cur).seal(hall, key)
+            cur.execute(f"UPDATE halls SET secret = {m} WHERE hall = {m}", (sealed, hall))
             if cur.rowcount != 1:
                 raise NotFound(f"hall {hall} is not known to HQ")
 
     def hall_key(self, hall: str) -> bytes | None:
+        """The hall's key; None for a hall HQ does not know; :class:`KeyFileError` when it cannot be opened."""
+        return self.credentials(hall, "")[0]
+
+    def credentials(self, hall: str, nonce: str) -> tuple[bytes | None, bool]:
+        """The hall's key (as :meth:`hall_key`) and whether ``nonce`` was already used by this hall."""
+        m = self.d.mark
         with self._tx() as cur:
-            cur.execute("SELECT secret FROM halls WHERE hall = ?", (hall,))
+            cur.execute(f"SELECT secret FROM halls WHERE hall = {m}", (hall,))
             row = cur.fetchone()
-        return bytes.fromhex(row[0]) if row else None
+            if row is None:
+                return None, False
+            if row[0] == LOST:
+                raise KeyFileError(f"hall {hall}'s key was lost with HQ's old key file: issue it a new credential")
+            box = self._secret_box(cur)
+            cur.execute(f"SELECT 1 FROM nonces WHERE hall = {m} AND nonce = {m}", (hall, nonce))
+            used = cur.fetchone() is not None
+        return box.open(hall, row[0]), used
 
     def use_nonce(self, hall: str, nonce: str, now: float) -> bool:
         """Remember ``nonce`` for ``hall``; False when it was already used (a replay)."""
+        m = self.d.mark
         with self._tx() as cur:
             if now - self._purged > 60:
-                cur.execute("DELETE FROM nonces WHERE at < ?", (now - NONCE_KEEP_S,))
+                cur.execute(f"DELETE FROM nonces WHERE at < {m}", (now - NONCE_KEEP_S,))
                 self._purged = now
             cur.execute(
-                "INSERT INTO nonces (hall, nonce, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (hall, nonce, now)
+                f"INSERT INTO nonces (hall, nonce, at) VALUES ({self.d.marks(3)}) ON CONFLICT DO NOTHING",
+                (hall, nonce, now),
             )
             fresh: bool = cur.rowcount == 1
             if fresh:
-                cur.execute("UPDATE halls SET last_seen = ? WHERE hall = ?", (now, hall))
+                cur.execute(f"UPDATE halls SET last_seen = {m} WHERE hall = {m}", (now, hall))
         return fresh
 
     def halls(self) -> list[str]:
@@ -175,29 +262,32 @@ class Store:
     # -- up ---------------------------------------------------------------------
     def ingest(self, hall: str, lane: str, after: int, head: int, events: list[dict[str, Any]], *, now: float) -> int:
         """Store a batch of one lane following ``after``; return the lane's cursor afterwards."""
-        last = after
-        for ev in events:
-            if ev["seq"] <= last:
-                raise InvalidRequest(f"events must be in increasing seq order after {after}: seq {ev['seq']} is not")
-            if lane_of(ev["topic"]) != lane:
-                raise InvalidRequest(f"event {ev['seq']} ({ev['topic']}) belongs to lane {lane_of(ev['topic'])}")
-            last = ev["seq"]
-        if head < last:
-            raise InvalidRequest(f"head {head} is below the batch's last seq {last}")
+        batches.check(lane, after, head, events)
+        try:
+            return self._ingest(hall, lane, after, head, events, now)
+        except Duplicate:
+            raise self._held_elsewhere(hall, lane, events) from None
+
+    def _ingest(self, hall: str, lane: str, after: int, head: int, events: list[dict[str, Any]], now: float) -> int:
+        m = self.d.mark
         with self._tx() as cur:
-            lock = " FOR UPDATE" if self.dialect == "postgres" else ""
-            cur.execute(f"SELECT cursor FROM lanes WHERE hall = ? AND lane = ?{lock}", (hall, lane))
+            cur.execute(f"SELECT cursor FROM lanes WHERE hall = {m} AND lane = {m}{self.d.lock_rows}", (hall, lane))
             row = cur.fetchone()
             if row is None:
                 raise NotFound(f"hall {hall} is not known to HQ")
             cursor = int(row[0])
-            if after > cursor or (after < cursor and last > cursor and cursor not in {e["seq"] for e in events}):
+            seqs = [e["seq"] for e in events]
+            if after > cursor or (after < cursor < seqs[-1] and cursor not in seqs):
                 raise Gap(lane, cursor, after)
             new = [e for e in events if e["seq"] > cursor]
+            old = events[: len(events) - len(new)]
+            if old:
+                self._check_held(cur, hall, lane, old)
             if new:
-                cur.executemany(
-                    "INSERT INTO events (hall, seq, lane, id, ts, source, topic, data, received_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                self.d.insert_many(
+                    cur,
+                    "events",
+                    EVENT_COLS,
                     [
                         (hall, e["seq"], lane, e["id"], e["ts"], e["source"], e["topic"], _dumps(e["data"]), now)
                         for e in new
@@ -206,37 +296,86 @@ class Store:
                 shed = sum(int(e["data"].get("count", 0)) for e in new if e["topic"] == "sync.gap")
                 cursor = new[-1]["seq"]
                 cur.execute(
-                    "UPDATE lanes SET cursor = ?, acked_at = ? WHERE hall = ? AND lane = ?", (cursor, now, hall, lane)
+                    f"UPDATE lanes SET cursor = {m}, acked_at = {m} WHERE hall = {m} AND lane = {m}",
+                    (cursor, now, hall, lane),
                 )
                 cur.execute(
-                    "UPDATE halls SET held = held + ?, shed = shed + ?, head = CASE WHEN head > ? THEN head ELSE ? END, "
-                    "last_ack = ? WHERE hall = ?",
+                    f"UPDATE halls SET held = held + {m}, shed = shed + {m}, "
+                    f"head = CASE WHEN head > {m} THEN head ELSE {m} END, last_ack = {m} WHERE hall = {m}",
                     (len(new), shed, head, head, now, hall),
                 )
             else:
                 cur.execute(
-                    "UPDATE halls SET head = CASE WHEN head > ? THEN head ELSE ? END WHERE hall = ?", (head, head, hall)
+                    f"UPDATE halls SET head = CASE WHEN head > {m} THEN head ELSE {m} END WHERE hall = {m}",
+                    (head, head, hall),
                 )
         return cursor
 
+    def _check_held(self, cur: Any, hall: str, lane: str, old: list[dict[str, Any]]) -> None:
+        """Events at or below the cursor, sent again: each must be the very event HQ holds in this lane."""
+        m = self.d.mark
+        cur.execute(
+            f"SELECT seq, lane, id FROM events WHERE hall = {m} AND seq >= {m} AND seq <= {m}",
+            (hall, old[0]["seq"], old[-1]["seq"]),
+        )
+        held = {int(r[0]): (r[1], r[2]) for r in cur.fetchall()}
+        for i, e in enumerate(old):
+            got = held.get(e["seq"])
+            if got is None:
+                raise Inconsistent(
+                    lane,
+                    f"events[{i}].seq",
+                    f"seq {e['seq']} is at or below HQ's cursor of this lane, but HQ never received it in this lane",
+                    seq=e["seq"],
+                )
+            if got != (lane, e["id"]):
+                raise Inconsistent(
+                    lane,
+                    f"events[{i}].seq",
+                    f"seq {e['seq']} (event {e['id']}) is held at HQ as event {got[1]} of lane {got[0]}",
+                    seq=e["seq"],
+                )
+
+    def _held_elsewhere(self, hall: str, lane: str, events: list[dict[str, Any]]) -> Inconsistent:
+        """After a duplicate key: which seq of the batch HQ already holds, and in which lane."""
+        m = self.d.mark
+        with self._tx() as cur:
+            cur.execute(
+                f"SELECT seq, lane, id FROM events WHERE hall = {m} AND seq >= {m} AND seq <= {m}",
+                (hall, events[0]["seq"], events[-1]["seq"]),
+            )
+            held = {int(r[0]): (r[1], r[2]) for r in cur.fetchall()}
+        for i, e in enumerate(events):
+            if e["seq"] in held and held[e["seq"]] != (lane, e["id"]):
+                other_lane, other_id = held[e["seq"]]
+                return Inconsistent(
+                    lane,
+                    f"events[{i}].seq",
+                    f"seq {e['seq']} is already held at HQ in lane {other_lane} (event {other_id}); "
+                    "a seq belongs to one lane only",
+                    seq=e["seq"],
+                )
+        return Inconsistent(lane, "events", "the batch collides with events HQ holds")
+
     def cursors(self, hall: str) -> dict[str, int]:
         with self._tx() as cur:
-            cur.execute("SELECT lane, cursor FROM lanes WHERE hall = ?", (hall,))
+            cur.execute(f"SELECT lane, cursor FROM lanes WHERE hall = {self.d.mark}", (hall,))
             rows = cur.fetchall()
         if not rows:
             raise NotFound(f"hall {hall} is not known to HQ")
         return {r[0]: int(r[1]) for r in rows}
 
     def status(self, hall: str) -> dict[str, Any]:
+        m = self.d.mark
         with self._tx() as cur:
-            cur.execute("SELECT head, held, shed, last_seen, last_ack FROM halls WHERE hall = ?", (hall,))
+            cur.execute(f"SELECT head, held, shed, last_seen, last_ack FROM halls WHERE hall = {m}", (hall,))
             row = cur.fetchone()
             if row is None:
                 raise NotFound(f"hall {hall} is not known to HQ")
-            cur.execute("SELECT lane, cursor, acked_at FROM lanes WHERE hall = ?", (hall,))
+            cur.execute(f"SELECT lane, cursor, acked_at FROM lanes WHERE hall = {m}", (hall,))
             lanes = {r[0]: {"cursor": int(r[1]), "last_ack": _iso(r[2])} for r in cur.fetchall()}
             cur.execute(
-                "SELECT version, applied, error, at FROM bundle_results WHERE hall = ? ORDER BY at DESC LIMIT 1",
+                f"SELECT version, applied, error, at FROM bundle_results WHERE hall = {m} ORDER BY at DESC LIMIT 1",
                 (hall,),
             )
             res = cur.fetchone()
@@ -257,9 +396,11 @@ class Store:
 
     def events(self, hall: str, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         """The hall's events held, in seq order (across lanes)."""
+        m = self.d.mark
         with self._tx() as cur:
             cur.execute(
-                "SELECT seq, id, ts, source, topic, data FROM events WHERE hall = ? AND seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT seq, id, ts, source, topic, data FROM events WHERE hall = {m} AND seq > {m} "
+                f"ORDER BY seq LIMIT {m}",
                 (hall, after, limit),
             )
             rows = cur.fetchall()
@@ -279,13 +420,18 @@ class Store:
             out["cursors"] = int(cur.fetchone()[0])
         return out
 
+    def schema_version(self) -> int:
+        with self._tx() as cur:
+            cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            return int(cur.fetchone()[0])
+
     # -- down -------------------------------------------------------------------
     def publish_bundle(self, body: dict[str, Any], hall: str | None = None) -> int:
         """Publish a bundle for one hall or all; its version is the body's, else the next one."""
         target = hall or ALL
         with self._tx() as cur:
             if hall is not None:
-                cur.execute("SELECT 1 FROM halls WHERE hall = ?", (hall,))
+                cur.execute(f"SELECT 1 FROM halls WHERE hall = {self.d.mark}", (hall,))
                 if not cur.fetchone():
                     raise NotFound(f"hall {hall} is not known to HQ")
             cur.execute("SELECT COALESCE(MAX(version), 0) FROM bundles")
@@ -293,61 +439,39 @@ class Store:
             version = body.get("version")
             if version is None:
                 version = top + 1
-            elif not isinstance(version, int) or version <= top:
+            elif not isinstance(version, int) or isinstance(version, bool) or not top < version <= batches.MAX_SEQ:
                 raise Conflict(f"bundle version {version!r} must be an integer above {top}, the latest published")
             body = {**body, "version": version}
             body.setdefault("published_at", _iso(time.time()))
             cur.execute(
-                "INSERT INTO bundles (version, target, published_at, body) VALUES (?, ?, ?, ?)",
+                f"INSERT INTO bundles (version, target, published_at, body) VALUES ({self.d.marks(4)})",
                 (version, target, str(body["published_at"]), _dumps(body)),
             )
         return int(version)
 
     def bundle_for(self, hall: str, after: int) -> dict[str, Any] | None:
         """The newest bundle for ``hall`` (its own or one for all) above version ``after``."""
+        m = self.d.mark
         with self._tx() as cur:
             cur.execute(
-                "SELECT body FROM bundles WHERE target IN (?, ?) AND version > ? ORDER BY version DESC LIMIT 1",
+                f"SELECT body FROM bundles WHERE target IN ({m}, {m}) AND version > {m} ORDER BY version DESC LIMIT 1",
                 (hall, ALL, after),
             )
             row = cur.fetchone()
         return json.loads(row[0]) if row else None
 
     def record_bundle_result(self, hall: str, version: int, applied: bool, error: str | None, now: float) -> None:
+        m = self.d.mark
         with self._tx() as cur:
-            cur.execute("SELECT 1 FROM bundles WHERE version = ? AND target IN (?, ?)", (version, hall, ALL))
+            cur.execute(f"SELECT 1 FROM bundles WHERE version = {m} AND target IN ({m}, {m})", (version, hall, ALL))
             if not cur.fetchone():
                 raise NotFound(f"bundle version {version} was not published for hall {hall}")
             cur.execute(
-                "INSERT INTO bundle_results (hall, version, applied, error, at) VALUES (?, ?, ?, ?, ?) "
+                f"INSERT INTO bundle_results (hall, version, applied, error, at) VALUES ({self.d.marks(5)}) "
                 "ON CONFLICT (hall, version) DO UPDATE SET applied = excluded.applied, error = excluded.error, "
                 "at = excluded.at",
                 (hall, version, applied, error, now),
             )
-
-
-class _Cursor:
-    """A DB-API cursor that takes ``?`` placeholders on both dialects."""
-
-    def __init__(self, cur: Any, store: Store) -> None:
-        self.cur = cur
-        self.store = store
-
-    def execute(self, sql: str, params: Any = ()) -> None:
-        self.cur.execute(self.store._sql(sql), params)
-
-    def executemany(self, sql: str, rows: list[Any]) -> None:
-        self.cur.executemany(self.store._sql(sql), rows)
-
-    def fetchone(self) -> Any:
-        return self.cur.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return list(self.cur.fetchall())
-
-    @property
-    def rowcount(self) -> int:
-        return int(self.cur.rowcount)
 
 
 def _dumps(obj: Any) -> str:
@@ -360,31 +484,31 @@ def _iso(ts: float | None) -> str | None:
     return iso(ts)
 
 
-def open_store(url: str) -> Store:
-    """``postgresql://…`` (psycopg 3), ``sqlite:///path``, or a path (``:memory:`` in tests)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        try:
-            import psycopg
-
-            pg: Any = psycopg.connect(url, autocommit=True)
-        except Exception as exc:  # psycopg's errors and missing libpq alike
-            raise SyncError(f"cannot open HQ store {_redact(url)}: {exc}") from exc
-        return Store(pg, "postgres")
-    path = url.removeprefix("sqlite://").removeprefix("/") if url.startswith("sqlite://") else url
-    if url.startswith("sqlite:///"):
-        path = "/" + url.removeprefix("sqlite:///")
-    try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
-        conn.execute("PRAGMA busy_timeout = 5000")
-        return Store(conn, "sqlite")
-    except sqlite3.Error as exc:
-        raise SyncError(f"cannot open HQ store {path}: {exc}") from exc
+def _key_file(url: str, d: Dialect, given: str | Path | None) -> tuple[KeyFile | None, str | None]:
+    """The key file, or why there is none (raised when a hall key is first needed)."""
+    if given:
+        return KeyFile(given), None
+    if d.name == "postgresql":
+        return None, (
+            f"HQ store {redact(url)} needs --key-file (or HALL_HQ_KEY_FILE): the file that seals hall keys, "
+            "kept apart from the database and shared by every HQ worker"
+        )
+    path = sqlite_path(url)
+    if path == ":memory:":
+        return None, None
+    return KeyFile(Path(path).with_suffix(".key")), None
 
 
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://…@{rest.split('@', 1)[1]}"
-    return url
+def _lost(path: Path, key_id: str, url: str) -> str:
+    return (
+        f"HQ's key file {path} is missing, and the hall keys in this store are sealed with key {key_id}. "
+        f"Restore the file from your backup (it is kept apart from the database on purpose), or start HQ with "
+        f"--key-file naming where it is. If it is lost for good: `hall hq key reset --db {redact(url)} "
+        f"--key-file {path}` makes a new one, then issue every hall a new credential "
+        "(`hall hq hall add HALL --url URL --rotate`) and store it on its box."
+    )
+
+
+def open_store(url: str, *, key_file: str | Path | None = None) -> Store:
+    """``postgresql://…`` (psycopg 3, with ``key_file``), ``sqlite:///path``, or a path (``:memory:`` in tests)."""
+    return Store(url, key_file=key_file)

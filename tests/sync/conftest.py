@@ -26,6 +26,7 @@ import pytest
 
 from edge.paths import Home
 from sync.config import Credential
+from sync.hq.store import Store, open_store
 from tests.conftest import ChildProcess, CoreProcess
 
 SYNC_TOML = """
@@ -36,6 +37,7 @@ backoff_initial_s = 0.05
 backoff_max_s = 0.4
 bundle_poll_s = 0.5
 status_every_s = 0.3
+refused_retry_s = 0.5
 """
 
 
@@ -130,12 +132,13 @@ def hall_cmd(*args: str, env: dict[str, str] | None = None, stdin: str | None = 
 
 
 class HqServer(ChildProcess):
-    """``hall hq serve`` as a child process on a fixed port, restartable."""
+    """``hall hq serve`` as a child process on a fixed port, restartable; its key file beside its log."""
 
-    def __init__(self, db: str, log: Path) -> None:
+    def __init__(self, db: str, log: Path, key_file: Path | None = None) -> None:
         self.db = db
         self.port = free_port()
         self.log = log
+        self.key_file = key_file or log.parent / "hq.key"
 
     @property
     def url(self) -> str:
@@ -143,7 +146,7 @@ class HqServer(ChildProcess):
 
     def start(self) -> HqServer:
         argv = [sys.executable, "-m", "edge", "hq", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.spawn([*argv, "--db", self.db])
+        self.spawn([*argv, "--body-timeout", "2", *self.store_args()])
         wait_for(self._ready, 30, "the HQ server to answer /healthz")
         return self
 
@@ -156,8 +159,18 @@ class HqServer(ChildProcess):
         except httpx.HTTPError:
             return False
 
+    def store_args(self) -> list[str]:
+        return ["--db", self.db, "--key-file", str(self.key_file)]
+
+    def cmd(self, *args: str) -> str:
+        """``hall hq ARGS…`` on this server's store; its output."""
+        return hall_cmd("hq", *args, *self.store_args())
+
+    def store(self) -> Store:
+        return open_store(self.db, key_file=self.key_file)
+
     def add_hall(self, hall: str, url: str | None = None) -> Credential:
-        line = hall_cmd("hq", "hall", "add", hall, "--url", url or self.url, "--db", self.db)
+        line = self.cmd("hall", "add", hall, "--url", url or self.url)
         return Credential.from_json(line.strip())
 
 

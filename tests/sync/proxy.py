@@ -5,7 +5,11 @@
   after HQ has processed the request (the box must resend; HQ must not duplicate);
 - ``delay``: seconds each chunk from the box waits before it is forwarded;
 - ``duplicate``: every byte from the box is also sent over a second connection to
-  HQ, so HQ sees each request twice (a replay), and that answer is discarded.
+  HQ, so HQ sees each request twice (a replay), and that answer is discarded;
+- ``truncate``: the chance that a chunk from the box is cut short and the
+  connection closed (a request that never arrives whole);
+- ``corrupt``: the chance that one byte of a chunk is flipped, either way
+  (headers, body or answer: a signature, digest or framing that no longer holds).
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ class FaultProxy:
         self.drop = 0.0
         self.delay = 0.0
         self.duplicate = False
-        self.stats = {"connections": 0, "refused": 0, "dropped": 0, "duplicated": 0}
+        self.truncate = 0.0
+        self.corrupt = 0.0
+        self.stats = {"connections": 0, "refused": 0, "dropped": 0, "duplicated": 0, "truncated": 0, "corrupted": 0}
         self._live: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -36,8 +42,18 @@ class FaultProxy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def set(self, *, cut: bool = False, drop: float = 0.0, delay: float = 0.0, duplicate: bool = False) -> None:
+    def set(
+        self,
+        *,
+        cut: bool = False,
+        drop: float = 0.0,
+        delay: float = 0.0,
+        duplicate: bool = False,
+        truncate: float = 0.0,
+        corrupt: float = 0.0,
+    ) -> None:
         self.cut, self.drop, self.delay, self.duplicate = cut, drop, delay, duplicate
+        self.truncate, self.corrupt = truncate, corrupt
         if cut:
             with self._lock:
                 live = list(self._live)
@@ -77,6 +93,11 @@ class FaultProxy:
             while chunk := client.recv(65536):
                 if self.delay:
                     threading.Event().wait(self.delay)
+                if self.truncate and self._rng.random() < self.truncate:
+                    self.stats["truncated"] += 1
+                    upstream.sendall(chunk[: len(chunk) // 2])
+                    break
+                chunk = self._maybe_corrupt(chunk)
                 upstream.sendall(chunk)
                 if self.duplicate:
                     if not shadow:
@@ -96,12 +117,19 @@ class FaultProxy:
                 if self.drop and self._rng.random() < self.drop:
                     self.stats["dropped"] += 1
                     break
-                client.sendall(chunk)
+                client.sendall(self._maybe_corrupt(chunk))
         except OSError:
             pass
         finally:
             self._forget(client)
             self._forget(upstream)
+
+    def _maybe_corrupt(self, chunk: bytes) -> bytes:
+        if not (self.corrupt and chunk and self._rng.random() < self.corrupt):
+            return chunk
+        self.stats["corrupted"] += 1
+        i = self._rng.randrange(len(chunk))
+        return chunk[:i] + bytes([chunk[i] ^ (1 << self._rng.randrange(8))]) + chunk[i + 1 :]
 
     def _forget(self, s: socket.socket) -> None:
         with self._lock:

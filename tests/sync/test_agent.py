@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from edge.bus import BusClient, Endpoints
+from edge.bus import BusClient, Endpoints, Subscriber
 from sync.client import HqClient
 from sync.config import Credential
 from tests.conftest import CoreProcess
@@ -38,7 +38,7 @@ def test_bundles_come_down_and_refusals_go_up(
     bus, client, _ = linked
     good = tmp_path / "v1.json"
     good.write_text(json.dumps(bundle(1), ensure_ascii=False))
-    hall_cmd("hq", "bundle", "publish", str(good), "--hall", "demo-001", "--db", hq.db)
+    hq.cmd("bundle", "publish", str(good), "--hall", "demo-001")
     agent = AgentProcess(sync_core.home).start()
     try:
         wait_for(lambda: bus.request("bundle.status")["version"] == 1, 30, "bundle 1 to be applied")
@@ -47,7 +47,7 @@ def test_bundles_come_down_and_refusals_go_up(
 
         bad = tmp_path / "v2.json"
         bad.write_text(json.dumps(bundle(2, customer_tags=[{"hash": OTHER, "tags": ["GOLD"]}]), ensure_ascii=False))
-        hall_cmd("hq", "bundle", "publish", str(bad), "--db", hq.db)  # for every hall
+        hq.cmd("bundle", "publish", str(bad))  # for every hall
         wait_for(lambda: (client.status()["bundle"] or {}).get("version") == 2, 30, "HQ to learn of bundle 2")
         result = client.status()["bundle"]
         assert result["applied"] is False and "GOLD" in result["error"]
@@ -129,7 +129,7 @@ def test_a_bundle_too_large_for_the_core_is_refused_and_reported(
     bus, client, cred = linked
     file = tmp_path / "big.json"
     file.write_text(json.dumps(bundle(1), ensure_ascii=False))
-    hall_cmd("hq", "bundle", "publish", str(file), "--db", hq.db)
+    hq.cmd("bundle", "publish", str(file))
     monkeypatch.setattr(sync.agent, "MAX_BUNDLE_BYTES", 500)  # bundle(1) is about 0.9 kB
     agent = sync.agent.Agent(SyncConfig(), cred, bus, client, home=sync_core.home)
     agent.pull_bundle()
@@ -140,6 +140,59 @@ def test_a_bundle_too_large_for_the_core_is_refused_and_reported(
     assert [e["data"]["version"] for e in refused] == [1]
     agent.pull_bundle()  # the same bundle is not tried again
     assert len(bus.request("events.since", {"seq": 0, "prefix": "bundle.refused"})) == 1
+
+
+@sqlite_only
+def test_a_refused_batch_stops_its_lane_only_and_is_shown(
+    sync_core: CoreProcess, hq: HqServer, linked: tuple[BusClient, HqClient, Credential]
+) -> None:
+    bus, client, _ = linked
+    for _ in range(3):
+        bus.request("ticket.issue", {"business": "A"})
+    seqs = [e["seq"] for e in bus.request("events.since", {"seq": 0, "prefix": "ticket.issued"})]
+    flow = publish_flow(bus)
+    # HQ already holds the second ticket's seq, as an analytics event (a box restored from an old copy,
+    # a store edited by hand): the records lane can no longer be taken as the box has it
+    forged = {"v": 1, "id": "forged", "ts": "2026-11-25T01:00:00.000+00:00", "source": "core",
+              "topic": "flow.counted", "data": {}, "seq": seqs[1]}  # fmt: skip
+    client.send_batch("analytics", 0, seqs[1], [forged])
+    agent = AgentProcess(sync_core.home).start()
+    try:
+
+        def refused() -> bool:
+            link = bus.request("sync.status")["link"] or {}
+            return "lane records stopped at seq 0" in (link.get("error") or "")
+
+        wait_for(refused, 30, "the box to show the refused lane")
+        error = bus.request("sync.status")["link"]["error"]
+        assert f"seq {seqs[1]} is already held at HQ in lane analytics" in error
+        wait_for(lambda: client.cursors()["analytics"] == flow, 30, "the analytics lane to go on")
+        seen: list[dict[str, Any]] = []
+        with Subscriber(["sync.status"], endpoints=Endpoints.local(sync_core.home)) as sub:
+            wait_for(lambda: _refused_status(sub, seen), 30, "a sync.status event saying which lane is refused")
+        event = seen[0]
+        assert event["refused"][0]["lane"] == "records" and event["refused"][0]["seq"] == seqs[1]
+        assert event["refused"][0]["field"] == "events[1].seq"
+        cli = json.loads(hall_cmd("sync", "status", "--json", env={"HALL_HOME": str(sync_core.home.root)}))
+        assert "lane records stopped" in cli["last_error"] and cli["link_ok"] is True
+        # tried again (every refused_retry_s), said once
+        wait_for(lambda: hq.log.read_text().count("batch refused") >= 3, 30, "the agent to try the lane again")
+    finally:
+        agent.stop()
+    assert agent.log.read_text().count("lane records stopped") == 1
+    assert client.cursors()["records"] == 0  # nothing of the refused lane dropped or taken out of order
+
+
+def publish_flow(bus: BusClient) -> int:
+    seq: int = bus.request("event.publish", {"topic": "flow.counted", "data": {"n": 1}})["seq"]
+    return seq
+
+
+def _refused_status(sub: Subscriber, seen: list[dict[str, Any]]) -> bool:
+    env = sub.recv(timeout=0.5)
+    if env is not None and env["data"].get("state") == "refused":
+        seen.append(env["data"])
+    return bool(seen)
 
 
 def test_agent_without_credential_waits(hall_home: Any) -> None:
@@ -179,9 +232,7 @@ def test_demo_agent_syncs_with_its_own_hq(sync_core: CoreProcess) -> None:
 
 
 def _hq_events(hq: HqServer) -> list[dict[str, Any]]:
-    from sync.hq.store import open_store
-
-    store = open_store(hq.db)
+    store = hq.store()
     try:
         return store.events("demo-001", 0, 5000)
     finally:

@@ -18,7 +18,6 @@ from edge.errors import HallError
 from edge.paths import Home
 from edge.storage import Database
 from sync.client import HqClient
-from sync.hq.store import open_store
 from tests.conftest import CoreProcess
 from tests.sync.conftest import AgentProcess, HqServer, hall_cmd, wait_for
 from tests.sync.proxy import FaultProxy
@@ -79,10 +78,11 @@ def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServ
     try:
         progress(30, "start")
         proxy.set(delay=0.05)  # requests in flight most of the time
-        progress(5, "slow link")
-        hq.kill9()  # HQ dies mid-batch
-        written(20)
-        hq.start()
+        for _ in range(3):  # HQ dies mid-batch, at a different point of reading or storing it each time
+            progress(5, "slow link")
+            hq.kill9()
+            written(10)
+            hq.start()
         progress(30, "HQ restarted")
         agent.kill9()
         written(20)
@@ -97,6 +97,10 @@ def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServ
         proxy.set(delay=0.01, duplicate=True)  # HQ sees every request twice
         progress(30, "duplicated traffic")
         assert proxy.stats["duplicated"] > 0
+        proxy.set(truncate=0.2, corrupt=0.2)  # requests cut short, bytes flipped both ways
+        hit = proxy.stats
+        wait_for(lambda: hit["truncated"] > 2 and hit["corrupted"] > 2, 60, "requests cut short and bytes flipped")
+        progress(30, "truncated and corrupted traffic")
         proxy.set()
         writer.stop.set()
         writer.join(10)
@@ -128,10 +132,12 @@ def test_every_event_reaches_hq_once_in_order(sync_core: CoreProcess, hq: HqServ
         watch.close()
         bus.close()
     sync_core.stop()
+    assert "Traceback" not in hq.log.read_text()  # whatever came over the wire, HQ answered it
+    assert "Traceback" not in agent.log.read_text()  # and the agent took every answer, mangled or not
 
     # HQ holds every event of the hall exactly once, in seq order, as the box logged it
     db = Database(home.db_path, readonly=True)
-    store = open_store(hq.db)
+    store = hq.store()
     try:
         box = _all(lambda seq: db.events_since(seq, 1000))
         held_events = _all(lambda seq: store.events("demo-001", seq, 1000))

@@ -19,7 +19,6 @@ from hypothesis.errors import Unsatisfiable
 
 from sync import auth
 from sync.config import Credential
-from sync.hq.store import open_store
 from tests.sync.conftest import HqServer
 
 pytestmark = pytest.mark.process
@@ -56,7 +55,7 @@ def test_no_server_errors_and_nothing_stored_when_refused(
     mode: Any, fuzzed: tuple[HqServer, Credential], hq_schema: Any
 ) -> None:
     server, cred = fuzzed
-    store = open_store(server.db)
+    store = server.store()
     session = requests.Session()
     session.auth = Signed(cred)
     tried: dict[str, int] = {}

@@ -132,6 +132,9 @@ def test_response_signature() -> None:
         auth.verify_response(KEY, "other123", 200, b"{}", sig)
     with pytest.raises(AuthError):
         auth.verify_response(KEY, "n0nce123", 200, b"{}", None)
+    mangled = sig[:5] + "\u00e9" + sig[6:]  # a byte flipped on the wire, read back as Latin-1
+    with pytest.raises(AuthError):
+        auth.verify_response(KEY, "n0nce123", 200, b"{}", mangled)
 
 
 def test_clean_events_pass_untouched_and_allowed_customers_stay() -> None:

@@ -1,0 +1,176 @@
+"""HQ store migrations: numbered, append-only, run the same way on SQLite and PostgreSQL.
+
+``schema_migrations`` records each migration applied (number, name, time). At
+open, the store runs every migration above the highest recorded, each in its own
+transaction together with its record, holding the migration lock (an advisory
+lock on PostgreSQL; SQLite's write lock), so several HQ workers starting at once
+apply each migration exactly once. A step is SQL in the subset both databases
+share, or a Python function for data (sealing hall secrets). Migration 1 is the
+schema HQ had before it was versioned (``CREATE … IF NOT EXISTS``), so a store
+made by that version upgrades in place. A store newer than this software is
+refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from sync.errors import StoreUnavailable, SyncError
+from sync.hq.dialect import Dialect
+from sync.hq.secrets import SecretBox, is_sealed
+
+Step = str | Callable[[Any, "Context"], None]
+
+
+@dataclass(frozen=True)
+class Migration:
+    number: int
+    name: str
+    steps: tuple[Step, ...]
+
+
+@dataclass
+class Context:
+    dialect: Dialect
+    box: Callable[[Any], SecretBox]  # HQ's secrets key, loaded (or made) on first need
+    sealed: int = 0
+
+
+def _seal_secrets(cur: Any, ctx: Context) -> None:
+    m = ctx.dialect.mark
+    cur.execute("SELECT hall, secret FROM halls ORDER BY hall")
+    clear = [(hall, secret) for hall, secret in cur.fetchall() if not is_sealed(secret)]
+    if not clear:
+        return
+    box = ctx.box(cur)
+    ctx.dialect.before_sealing(cur)
+    for hall, secret in clear:
+        cur.execute(f"UPDATE halls SET secret = {m} WHERE hall = {m}", (box.seal(hall, bytes.fromhex(secret)), hall))
+    ctx.sealed = len(clear)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "halls, lanes, events, nonces, bundles",
+        (
+            """CREATE TABLE IF NOT EXISTS halls (
+                hall       TEXT PRIMARY KEY,
+                secret     TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                head       BIGINT NOT NULL DEFAULT 0,
+                held       BIGINT NOT NULL DEFAULT 0,
+                shed       BIGINT NOT NULL DEFAULT 0,
+                last_seen  DOUBLE PRECISION,
+                last_ack   DOUBLE PRECISION
+            )""",
+            """CREATE TABLE IF NOT EXISTS lanes (
+                hall     TEXT NOT NULL REFERENCES halls(hall),
+                lane     TEXT NOT NULL,
+                cursor   BIGINT NOT NULL DEFAULT 0,
+                acked_at DOUBLE PRECISION,
+                PRIMARY KEY (hall, lane)
+            )""",
+            """CREATE TABLE IF NOT EXISTS events (
+                hall        TEXT NOT NULL REFERENCES halls(hall),
+                seq         BIGINT NOT NULL,
+                lane        TEXT NOT NULL,
+                id          TEXT NOT NULL,
+                ts          TEXT NOT NULL,
+                source      TEXT NOT NULL,
+                topic       TEXT NOT NULL,
+                data        TEXT NOT NULL,
+                received_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (hall, seq)
+            )""",
+            """CREATE TABLE IF NOT EXISTS nonces (
+                hall  TEXT NOT NULL,
+                nonce TEXT NOT NULL,
+                at    DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (hall, nonce)
+            )""",
+            """CREATE TABLE IF NOT EXISTS bundles (
+                version      BIGINT NOT NULL,
+                target       TEXT NOT NULL,
+                published_at TEXT NOT NULL,
+                body         TEXT NOT NULL,
+                PRIMARY KEY (version, target)
+            )""",
+            """CREATE TABLE IF NOT EXISTS bundle_results (
+                hall    TEXT NOT NULL REFERENCES halls(hall),
+                version BIGINT NOT NULL,
+                applied BOOLEAN NOT NULL,
+                error   TEXT,
+                at      DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (hall, version)
+            )""",
+        ),
+    ),
+    Migration(
+        2,
+        "hall secrets sealed with HQ's key file; store facts; nonce expiry index",
+        (
+            "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            "CREATE INDEX nonces_at ON nonces (at)",
+            _seal_secrets,
+        ),
+    ),
+)
+
+VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    BIGINT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at DOUBLE PRECISION NOT NULL
+)"""
+
+
+def latest() -> int:
+    return MIGRATIONS[-1].number
+
+
+def migrate(tx: Callable[[], AbstractContextManager[Any]], ctx: Context) -> list[int]:
+    """Apply every migration above the store's version; return the numbers applied."""
+    numbers = [m.number for m in MIGRATIONS]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise SyncError(f"HQ store migrations must be numbered 1, 2, 3… in order; found {numbers}")
+    applied: list[int] = []
+    while (number := _apply_next(tx, ctx)) is not None:
+        applied.append(number)
+    return applied
+
+
+def _apply_next(tx: Callable[[], AbstractContextManager[Any]], ctx: Context) -> int | None:
+    """Apply the first migration above the store's version, in one transaction; None when there is none."""
+    d = ctx.dialect
+    with tx() as cur:
+        d.lock_migrations(cur)
+        cur.execute(VERSIONS)
+        cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        current = int(cur.fetchone()[0])
+        if current > latest():
+            raise StoreUnavailable(
+                f"HQ store has schema version {current}, newer than this software knows ({latest()}): "
+                "upgrade hall on this machine"
+            )
+        todo = next((m for m in MIGRATIONS if m.number > current), None)
+        if todo is None:
+            return None
+        try:
+            for step in todo.steps:
+                if isinstance(step, str):
+                    cur.execute(step)
+                else:
+                    step(cur, ctx)
+        except SyncError:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"HQ store migration {todo.number} ({todo.name}) failed: {exc}") from exc
+        cur.execute(
+            f"INSERT INTO schema_migrations (version, name, applied_at) VALUES ({d.marks(3)})",
+            (todo.number, todo.name, time.time()),
+        )
+    return todo.number
