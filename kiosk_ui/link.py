@@ -1,4 +1,4 @@
-"""The kiosk's only door to the hall: bus requests on a worker thread, events on another.
+"""A customer screen's only door to the hall: bus requests on a worker thread, events on another.
 
 The screen must never wait on the network, so :meth:`Link.call` queues a request
 and returns at once; the reply (or the error) comes back through ``post``, which
@@ -26,7 +26,15 @@ from edge.errors import BusError, HallError
 log = logging.getLogger("hall.kiosk")
 
 Post = Callable[[Callable[[], None]], None]
-TOPICS = ("card.id.read", "card.ic.read", "printer.", "ticket.", "counter.", "bundle.applied", "face.")
+TOPICS = (  # the kiosk's; the counter pad names its own
+    "card.id.read",
+    "card.ic.read",
+    "printer.",
+    "ticket.",
+    "counter.",
+    "bundle.applied",
+    "face.",
+)
 
 
 @dataclass
@@ -56,6 +64,7 @@ class Link:
         self.on_event = on_event
         self.on_online = on_online
         self.endpoints = endpoints or Endpoints.from_env()
+        self.source = source
         self.client = BusClient(source, endpoints=self.endpoints, timeout=timeout, retries=1)
         self.topics = tuple(topics)
         self.timeout = timeout
@@ -65,7 +74,7 @@ class Link:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> Link:
-        for target, name in ((self._work, "kiosk-requests"), (self._listen, "kiosk-events")):
+        for target, name in ((self._work, f"{self.source}-requests"), (self._listen, f"{self.source}-events")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self.threads.append(thread)

@@ -51,10 +51,10 @@ class FakeClock:
 def make_kiosk(core: CoreProcess) -> Iterator[Callable[..., Any]]:
     """Build a kiosk with a given ``[services.kiosk]`` config on the core's bus; torn down after the test."""
     from edge import config
-    from kiosk_ui.config import KioskConfig
     from kiosk_ui.drive import until
     from kiosk_ui.errors import KioskError
-    from kiosk_ui.kiosk import Kiosk
+    from kiosk_ui.kiosk.config import KioskConfig
+    from kiosk_ui.kiosk.kiosk import Kiosk
     from kiosk_ui.link import Link
 
     made: list[tuple[Kiosk, Link]] = []

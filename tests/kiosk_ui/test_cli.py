@@ -17,8 +17,8 @@ from PIL import Image
 from edge import config
 from edge.bus import BusClient, Endpoints
 from edge.errors import BusError, ConfigError
-from kiosk_ui.config import KioskConfig
 from kiosk_ui.i18n import Catalogue
+from kiosk_ui.kiosk.config import KioskConfig
 from tests.conftest import CoreProcess
 
 STATES = (
@@ -124,9 +124,12 @@ def test_config_section_is_registered_and_checked() -> None:
 def test_every_text_the_screens_ask_for_is_in_both_catalogues() -> None:
     cat = Catalogue.load()
     assert set(cat.texts["zh"]) == set(cat.texts["en"])
-    source = "\n".join(p.read_text() for p in Path("kiosk_ui").glob("*.py"))
+    source = "\n".join(p.read_text() for p in Path("kiosk_ui").rglob("*.py"))
     keys = set(
-        re.findall(r"""\bk\.t\(\s*"([a-z_.]+)"|\.say\(\s*"([a-z_.]+)"|\("([a-z]+\.[a-z_.]+)",\s*"[a-z]+"\)""", source)
+        re.findall(
+            r"""\b\w+\.t\(\s*"([a-z_.]+)"|\.say\(\s*"([a-z_.]+)"|\("([a-z]+\.[a-z_.]+)",\s*"[a-z]+"(?:\)|, (?:None|"[a-z._]+")\))""",
+            source,
+        )
     )
     used = {k for group in keys for k in group if k}
     assert used, "no keys found"
@@ -137,9 +140,9 @@ def test_every_text_the_screens_ask_for_is_in_both_catalogues() -> None:
 def test_docstring_examples() -> None:
     import doctest
 
-    import kiosk_ui.config
     import kiosk_ui.i18n
+    import kiosk_ui.kiosk.config
 
-    for module in (kiosk_ui.config, kiosk_ui.i18n):
+    for module in (kiosk_ui.kiosk.config, kiosk_ui.i18n):
         result = doctest.testmod(module)
         assert result.attempted and not result.failed, module.__name__

@@ -15,7 +15,7 @@ import pytest
 
 from edge.bus import BusClient
 from kiosk_ui.drive import find, tap, text, texts, until
-from kiosk_ui.tour import card_event
+from kiosk_ui.tours import card_event
 from tests.conftest import CoreProcess
 from tests.kiosk_ui.conftest import FakeClock
 
@@ -92,7 +92,7 @@ def test_card_tap_identifies_and_elderly_get_the_green_channel(
     # The next card on the ticket screen starts a new visit. 咨询 (D) has no green channel: a normal ticket.
     tap_card(publish, core, elderly=True)
     until(lambda: kiosk.screen == "businesses", what="the second card tap")
-    assert kiosk.ticket is None
+    assert kiosk.visit.ticket is None
     tap(kiosk, "biz.D")
     until(lambda: kiosk.screen == "ticket", what="the D ticket")
     got = {t["number"]: t for t in bus.request("ticket.list", {})}
@@ -104,18 +104,18 @@ def test_printer_outcome_is_shown_with_the_number(make_kiosk: MakeKiosk, publish
     kiosk = make_kiosk()
     tap(kiosk, "attract.take")
     tap(kiosk, "biz.A")
-    until(lambda: kiosk.ticket is not None, what="the ticket")
-    ticket = kiosk.ticket
+    until(lambda: kiosk.visit.ticket is not None, what="the ticket")
+    ticket = kiosk.visit.ticket
     assert text(kiosk, "ticket.print") == "正在打印小票…"
     publish("printer.failed", {"ticket_id": ticket["id"], "number": ticket["number"], "reason": "paper_out"})
-    until(lambda: kiosk.print_state == "failed", what="the printer failure")
+    until(lambda: kiosk.visit.print_state == "failed", what="the printer failure")
     assert "打印机暂时无法出票" in text(kiosk, "ticket.print")
     assert text(kiosk, "ticket.number") == "A001"
     tap(kiosk, "nav.home")
     tap(kiosk, "attract.take")
     tap(kiosk, "biz.A")
-    until(lambda: kiosk.ticket is not None, what="the second ticket")
-    second = kiosk.ticket
+    until(lambda: kiosk.visit.ticket is not None, what="the second ticket")
+    second = kiosk.visit.ticket
     publish("printer.printed", {"ticket_id": second["id"], "number": second["number"]})
     until(lambda: text(kiosk, "ticket.print") == "请取走下方打印的小票", what="the printed note")
 
@@ -124,7 +124,7 @@ def test_printer_silence_is_said_after_the_print_wait(make_kiosk: MakeKiosk) -> 
     kiosk = make_kiosk(print_wait_s=1)
     tap(kiosk, "attract.take")
     tap(kiosk, "biz.C")
-    until(lambda: kiosk.print_state == "unknown", what="the print wait to lapse")
+    until(lambda: kiosk.visit.print_state == "unknown", what="the print wait to lapse")
     assert text(kiosk, "ticket.print") == "小票未能确认打印，请记住您的号码"
 
 
@@ -180,7 +180,7 @@ def test_every_flow_times_out_back_to_attract(make_kiosk: MakeKiosk, core: CoreP
     assert kiosk.screen == "businesses"
     clock.advance(11)
     until(lambda: kiosk.screen == "attract", what="the idle timeout")
-    assert kiosk.customer is None and "已识别" not in texts(kiosk)
+    assert kiosk.visit.customer is None and "已识别" not in texts(kiosk)
 
 
 def test_core_unreachable_is_said_politely_and_recovers(make_kiosk: MakeKiosk, core: CoreProcess) -> None:

@@ -15,7 +15,7 @@ from edge.bus import BusClient
 from edge.paths import Home
 from kiosk_ui.drive import find, tap, text, texts, until
 from kiosk_ui.sample import load_sample
-from kiosk_ui.tour import card_event
+from kiosk_ui.tours import card_event
 from tests.conftest import CoreProcess
 from tests.kiosk_ui.conftest import FakeClock
 
@@ -40,7 +40,7 @@ def test_bills_usage_and_freshness_for_an_identified_customer(
     tap(kiosk, "lookup.bill")
     assert "请先刷卡识别身份" in texts(kiosk) and kiosk.screen == "lookup"
     publish("card.id.read", card_event(core.home, elderly=True, **ELDER))
-    until(lambda: kiosk.found is not None, what="the customer's bundle data")
+    until(lambda: kiosk.lookup.found is not None, what="the customer's bundle data")
     until(lambda: "2026-11-24 18:00" in text(kiosk, "fresh"), what="the bundle's date")
     tap(kiosk, "lookup.bill")
     assert text(kiosk, "bill.2026-10") == "2026-10   ¥186.50"
@@ -66,11 +66,11 @@ def test_outage_notices_by_area_without_a_card(make_kiosk: MakeKiosk, bus: BusCl
     tap(kiosk, "attract.lookup")
     tap(kiosk, "lookup.outage")
     tap(kiosk, "outage.area.0")
-    until(lambda: kiosk.outages is not None, what="the outage look-up")
+    until(lambda: kiosk.lookup.outages is not None, what="the outage look-up")
     assert "解放路1—88号停电" in text(kiosk, "outage.PL-20261128-01")
     assert "2026-11-28 08:00 至 2026-11-28 12:00" in texts(kiosk)
     tap(kiosk, "outage.area.2")
-    until(lambda: kiosk.outages == [], what="the second look-up")
+    until(lambda: kiosk.lookup.outages == [], what="the second look-up")
     assert text(kiosk, "outage.none") == "示范市城西区建设路：近期没有停电安排"
 
 
@@ -81,12 +81,12 @@ def test_an_identified_customer_sees_the_outages_at_their_supply_address(
     kiosk = make_kiosk()
     tap(kiosk, "attract.lookup")
     publish("card.id.read", card_event(core.home, elderly=True, **ELDER))
-    until(lambda: kiosk.found is not None, what="the customer's bundle data")
-    assert "示范市城东区解放路36号" not in str(kiosk.found)  # the address stays with the core
+    until(lambda: kiosk.lookup.found is not None, what="the customer's bundle data")
+    assert "示范市城东区解放路36号" not in str(kiosk.lookup.found)  # the address stays with the core
     tap(kiosk, "lookup.outage")
     assert "解放路1—88号停电" in text(kiosk, "outage.PL-20261128-01")
     assert "您的用电地址近期的停电安排" in texts(kiosk)
-    assert "FT-20261125-07" not in str(kiosk.found["outages"])  # another district's outage
+    assert "FT-20261125-07" not in str(kiosk.lookup.found["outages"])  # another district's outage
 
 
 def test_repair_report_is_a_durable_event_for_hq(
@@ -96,7 +96,7 @@ def test_repair_report_is_a_durable_event_for_hq(
     tap(kiosk, "attract.lookup")
     card = card_event(core.home, elderly=False, **ELDER)
     publish("card.id.read", card)
-    until(lambda: kiosk.customer is not None, what="the card")
+    until(lambda: kiosk.visit.customer is not None, what="the card")
     tap(kiosk, "lookup.repair")
     tap(kiosk, "repair.submit")  # nothing chosen yet: nothing sent
     assert kiosk.screen == "repair"
@@ -145,7 +145,7 @@ def test_rating_times_out_without_recording_and_other_counters_are_ignored(
     _finish_one(bus, "1")  # counter 1 is not this pad's
     number = _finish_one(bus, "3", "B")
     until(lambda: kiosk.screen == "evaluation", what="the rating question")
-    assert kiosk.eval_number == number
+    assert kiosk.rating.number == number
     clock.advance(21)
     until(lambda: kiosk.screen == "attract", what="the rating to time out")
     assert bus.request("ticket.show", {"number": number})["evaluation"] is None
@@ -162,7 +162,7 @@ def test_consent_is_recorded_and_the_vision_service_answers_the_enrolment(
     assert text(kiosk, "consent.gate") == "请在读卡区刷身份证"
     card = card_event(core.home, elderly=False, **ELDER)
     publish("card.id.read", card)
-    until(lambda: kiosk.customer is not None, what="the card")
+    until(lambda: kiosk.visit.customer is not None, what="the card")
     assert "180 天未使用自动删除" in text(kiosk, "consent.retention")
     yes, no = find(kiosk, "consent.yes"), find(kiosk, "consent.no")
     assert tuple(yes.size) == tuple(no.size) and yes.fill == no.fill  # equal ease
@@ -182,7 +182,7 @@ def test_consent_is_recorded_and_the_vision_service_answers_the_enrolment(
     tap(kiosk, "done.ok")
     tap(kiosk, "attract.face")
     publish("card.id.read", card)
-    until(lambda: kiosk.customer is not None, what="the card again")
+    until(lambda: kiosk.visit.customer is not None, what="the card again")
     tap(kiosk, "consent.yes")
     until(lambda: kiosk.done == "enrolling", what="the second enrolment")
     clock.advance(31)
@@ -191,7 +191,7 @@ def test_consent_is_recorded_and_the_vision_service_answers_the_enrolment(
     tap(kiosk, "done.ok")
     tap(kiosk, "attract.face")
     publish("card.id.read", card)
-    until(lambda: kiosk.customer is not None, what="the card again")
+    until(lambda: kiosk.visit.customer is not None, what="the card again")
     tap(kiosk, "consent.no")
     until(lambda: kiosk.screen == "done", what="the decline")
     assert "刷身份证照常办理" in text(kiosk, "done")
@@ -200,7 +200,7 @@ def test_consent_is_recorded_and_the_vision_service_answers_the_enrolment(
     tap(kiosk, "done.ok")
     tap(kiosk, "attract.face")
     publish("card.id.read", card)
-    until(lambda: kiosk.customer is not None, what="the card a third time")
+    until(lambda: kiosk.visit.customer is not None, what="the card a third time")
     tap(kiosk, "consent.revoke")
     until(lambda: kiosk.screen == "done", what="the withdrawal")
     assert text(kiosk, "done") == "已撤回同意，您的人脸特征值将被删除。"

@@ -1,4 +1,4 @@
-"""Self-service screens: look-ups from HQ's bundle, the repair form, rating, face-recognition consent.
+"""Self-service screens: look-ups from HQ's bundle and the repair form.
 
 Bills and usage need an identified customer (a card tap); outage notices and
 the repair form do not. Everything shown comes from ``bundle.lookup`` and
@@ -15,17 +15,22 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
-from edge.errors import BusError, HallError
+from kiosk_ui.common import message
 from kiosk_ui.icons import Icon
-from kiosk_ui.screens import _identity, message, who
+from kiosk_ui.kiosk.queueing import identity
+from kiosk_ui.registry import Registry
 from kiosk_ui.widgets import GREEN, GREEN_LIGHT, GREY, INK, MUTED, RED, RED_LIGHT, WHITE, Btn, Panel, Text, Tile
 
 if TYPE_CHECKING:
-    from kiosk_ui.kiosk import Kiosk
+    from kiosk_ui.kiosk.kiosk import Kiosk
 
 REPAIR_KINDS = ("no_power", "flicker", "meter", "line")
-GOOD_REASONS = ("fast", "friendly", "clear")
-BAD_REASONS = ("slow", "unfriendly", "unclear")
+
+
+def register(screens: Registry[Kiosk]) -> None:
+    screens.add("lookup", lookup)
+    for name, build in (("bill", bill), ("usage", usage), ("outages", outages), ("repair", repair)):
+        screens.add(name, build, back="lookup")
 
 
 def _fresh(k: Kiosk) -> str:
@@ -45,7 +50,7 @@ def _title(k: Kiosk, box: BoxLayout, key: str) -> None:
 def lookup(k: Kiosk) -> Widget:
     body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=16)
     _title(k, body, "lookup.title")
-    _identity(k, body, "lookup.gate")
+    identity(k, body, "lookup.gate")
     message(k, body)
     grid = GridLayout(cols=4, spacing=18)
     for kind, icon, needs_card in (
@@ -54,18 +59,18 @@ def lookup(k: Kiosk) -> Widget:
         ("outage", "outage", False),
         ("repair", "repair", False),
     ):
-        sub = k.t("lookup.needcard") if needs_card and k.customer is None else ""
+        sub = k.t("lookup.needcard") if needs_card and k.visit.customer is None else ""
         tile = Tile(k.t(f"lookup.{kind}"), kid=f"lookup.{kind}", icon=icon, sub=sub, size=k.fs(34))
         tile.bind(on_release=lambda _w, kind=kind, needs=needs_card: _open(k, kind, needs))
         grid.add_widget(tile)
     body.add_widget(grid)
-    if k.customer is None:
+    if k.visit.customer is None:
         body.add_widget(Text(k.t("lookup.gate.sub"), size=k.fs(24), color=MUTED, size_hint_y=None))
     return body
 
 
 def _open(k: Kiosk, kind: str, needs_card: bool) -> None:
-    if needs_card and k.customer is None:
+    if needs_card and k.visit.customer is None:
         k.say("lookup.needcard")
         return
     k.go({"outage": "outages"}.get(kind, kind))
@@ -74,8 +79,8 @@ def _open(k: Kiosk, kind: str, needs_card: bool) -> None:
 def bill(k: Kiosk) -> Widget:
     body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=12)
     _title(k, body, "bill.title")
-    _identity(k, body, "lookup.gate")
-    bills = sorted((k.found or {}).get("bills", []), key=lambda b: b["period"], reverse=True)[:5]
+    identity(k, body, "lookup.gate")
+    bills = sorted((k.lookup.found or {}).get("bills", []), key=lambda b: b["period"], reverse=True)[:5]
     for b in bills:
         row = Panel(fill=WHITE, orientation="horizontal", padding=(20, 6), size_hint_y=None, height=k.fs(72))
         amount = f"{b['amount_fen'] / 100:,.2f}"
@@ -148,7 +153,7 @@ def _daily(k: Kiosk, body: BoxLayout, period: str, days: list[float]) -> Widget:
 def usage(k: Kiosk) -> Widget:
     body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=12)
     _title(k, body, "usage.title")
-    found = (k.found or {}).get("usage", [])
+    found = (k.lookup.found or {}).get("usage", [])
     rows = {u["period"]: float(u["kwh"]) for u in found}
     if not rows:
         body.add_widget(Text(k.t("usage.none"), size=k.fs(32), color=MUTED, kid="usage.none"))
@@ -217,11 +222,11 @@ def _outage_list(k: Kiosk, box: BoxLayout, found: list[dict[str, Any]], none: st
 def outages(k: Kiosk) -> Widget:
     body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=12)
     _title(k, body, "outage.title")
-    if k.found is not None and k.found.get("outages_for") == "supply":
+    if k.lookup.found is not None and k.lookup.found.get("outages_for") == "supply":
         # an identified customer whose supply address HQ sent: their own notices, no area to pick
         body.add_widget(Text(k.t("outage.mine"), size=k.fs(28), color=MUTED, size_hint_y=None, height=k.fs(44)))
         mine = BoxLayout(orientation="vertical", spacing=10)
-        found = k.found.get("outages", [])
+        found = k.lookup.found.get("outages", [])
         _outage_list(k, mine, found, k.t("outage.mine.none"))
         for _ in range(3 - max(1, len(found[:3]))):
             mine.add_widget(Widget())  # room for up to three notices, each a third of the screen
@@ -232,21 +237,21 @@ def outages(k: Kiosk) -> Widget:
     left.add_widget(Text(k.t("outage.pick"), size=k.fs(26), color=MUTED))
 
     def pick(area: str) -> None:
-        k.area, k.outages = area, None
+        k.lookup.area, k.lookup.outages = area, None
         k.redraw()
 
         def found(result: dict[str, Any]) -> None:
-            if k.area == area:
-                k.outages = result["outages"]
+            if k.lookup.area == area:
+                k.lookup.outages = result["outages"]
                 k.redraw()
 
         k.link.call("bundle.lookup", {"address": area}, on_ok=found)
 
-    _areas(k, left, pick, k.area, "outage.area")
+    _areas(k, left, pick, k.lookup.area, "outage.area")
     row.add_widget(left)
     right = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.62)
-    if k.area is not None and k.outages is not None:
-        _outage_list(k, right, k.outages, k.t("outage.none", area=k.area))
+    if k.lookup.area is not None and k.lookup.outages is not None:
+        _outage_list(k, right, k.lookup.outages, k.t("outage.none", area=k.lookup.area))
     else:
         right.add_widget(Icon("outage", color=GREY))
     row.add_widget(right)
@@ -261,18 +266,18 @@ def repair(k: Kiosk) -> Widget:
     body.add_widget(Text(k.t("repair.kind"), size=k.fs(28), color=MUTED, size_hint_y=None))
     kinds = GridLayout(cols=4, spacing=14)
     for kind in REPAIR_KINDS:
-        fill, color = (GREEN, WHITE) if kind == k.repair_kind else (WHITE, INK)
+        fill, color = (GREEN, WHITE) if kind == k.repair.kind else (WHITE, INK)
         b = Btn(
             k.t(f"repair.kind.{kind}"), kid=f"repair.kind.{kind}", size=k.fs(28), fill=fill, color=color, border=GREY
         )
-        b.bind(on_release=lambda _w, kind=kind: _set(k, "repair_kind", kind))
+        b.bind(on_release=lambda _w, kind=kind: _set(k, kind=kind))
         kinds.add_widget(b)
     body.add_widget(kinds)
     body.add_widget(Text(k.t("repair.area"), size=k.fs(28), color=MUTED, size_hint_y=None))
     areas = GridLayout(cols=2, spacing=12)
-    _areas(k, areas, lambda a: _set(k, "area", a), k.area, "repair.area")
+    _areas(k, areas, lambda a: _set(k, area=a), k.repair.area, "repair.area")
     body.add_widget(areas)
-    ready = k.repair_kind is not None and k.area is not None
+    ready = k.repair.kind is not None and k.repair.area is not None
     submit = Btn(k.t("repair.submit"), kid="repair.submit", size=k.fs(34), fill=GREEN if ready else GREY)
     submit.size_hint_y = 0.5
     submit.bind(on_release=lambda *_: _send_repair(k) if ready else None)
@@ -280,167 +285,15 @@ def repair(k: Kiosk) -> Widget:
     return body
 
 
-def _set(k: Kiosk, name: str, value: str) -> None:
-    setattr(k, name, value)
+def _set(k: Kiosk, *, kind: str | None = None, area: str | None = None) -> None:
+    k.repair.kind = kind or k.repair.kind
+    k.repair.area = area or k.repair.area
     k.redraw()
 
 
 def _send_repair(k: Kiosk) -> None:
-    data: dict[str, Any] = {"kiosk": k.cfg.kiosk_id, "kind": k.repair_kind, "area": k.area}
-    if k.customer is not None:
-        data["customer"] = {"kind": k.customer["kind"], "hash": k.customer["hash"], "masked": k.customer["masked"]}
+    data: dict[str, Any] = {"kiosk": k.cfg.kiosk_id, "kind": k.repair.kind, "area": k.repair.area}
+    customer = k.visit.customer
+    if customer is not None:
+        data["customer"] = {"kind": customer["kind"], "hash": customer["hash"], "masked": customer["masked"]}
     k.publish("repair.requested", data, "repair")
-
-
-def evaluation(k: Kiosk) -> Widget:
-    body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=16)
-    body.add_widget(
-        Text(k.t("eval.title", number=k.eval_number or ""), size=k.fs(44), bold=True, kid="eval.title", size_hint_y=0.2)
-    )
-    message(k, body)
-    stars = BoxLayout(orientation="horizontal", spacing=16, size_hint_y=0.3)
-    for n in range(1, 6):
-        chosen = n <= k.eval_score
-        b = Btn(
-            "★" * n if k.lang == "zh" else f"{n} ★",
-            kid=f"eval.star.{n}",
-            size=k.fs(34 if n < 4 else 28),
-            fill=GREEN if chosen else WHITE,
-            color=WHITE if chosen else GREEN,
-            border=GREEN,
-            sub=k.t("eval.star", n=n),
-        )
-        b.bind(on_release=lambda _w, n=n: _score(k, n))
-        stars.add_widget(b)
-    body.add_widget(stars)
-    if k.eval_score:
-        body.add_widget(Text(k.t("eval.reasons"), size=k.fs(26), color=MUTED, size_hint_y=0.1))
-        reasons = BoxLayout(orientation="horizontal", spacing=14, size_hint_y=0.2)
-        for code in GOOD_REASONS if k.eval_score >= 4 else BAD_REASONS:
-            on = code in k.eval_reasons
-            b = Btn(
-                k.t(f"eval.reason.{code}"),
-                kid=f"eval.reason.{code}",
-                size=k.fs(28),
-                fill=GREEN_LIGHT if on else WHITE,
-                color=GREEN if on else INK,
-                border=GREEN if on else GREY,
-            )
-            b.bind(on_release=lambda _w, code=code: _reason(k, code))
-            reasons.add_widget(b)
-        body.add_widget(reasons)
-        submit = Btn(k.t("eval.submit"), kid="eval.submit", size=k.fs(34), size_hint_y=0.2)
-        submit.bind(on_release=lambda *_: _send_rating(k))
-        body.add_widget(submit)
-    else:
-        skip = Btn(k.t("eval.skip"), kid="eval.skip", size=k.fs(28), fill=WHITE, color=MUTED, border=GREY)
-        skip.size_hint = (0.3, 0.15)
-        skip.pos_hint = {"center_x": 0.5}
-        skip.bind(on_release=lambda *_: k.home())
-        body.add_widget(skip)
-    return body
-
-
-def _score(k: Kiosk, n: int) -> None:
-    k.eval_score, k.eval_reasons = n, []
-    k.redraw()
-
-
-def _reason(k: Kiosk, code: str) -> None:
-    if code in k.eval_reasons:
-        k.eval_reasons.remove(code)
-    else:
-        k.eval_reasons.append(code)
-    k.redraw()
-
-
-def _send_rating(k: Kiosk) -> None:
-    def rated(_: Any) -> None:
-        k.done = "eval"
-        k.go("done")
-
-    def refused(exc: HallError) -> None:
-        if not isinstance(exc, BusError):
-            k.say("error.generic", message=str(exc))
-
-    data = {"number": k.eval_number, "score": k.eval_score, "reasons": list(k.eval_reasons)}
-    k.link.call("ticket.evaluate", data, on_ok=rated, on_err=refused)
-
-
-def consent(k: Kiosk) -> Widget:
-    body = BoxLayout(orientation="vertical", padding=(24, 12), spacing=12)
-    body.add_widget(Text(k.t("consent.title"), size=k.fs(40), bold=True, size_hint_y=None))
-    if k.customer is None or k.customer.get("kind") != "id":
-        gate = Panel(fill=WHITE, orientation="vertical", padding=30, spacing=10)
-        gate.add_widget(Icon("face", color=GREEN, size_hint_y=1.4))
-        gate.add_widget(Text(k.t("consent.gate"), size=k.fs(40), bold=True, kid="consent.gate"))
-        gate.add_widget(Text(k.t("consent.gate.sub"), size=k.fs(28), color=MUTED))
-        body.add_widget(gate)
-        return body
-    body.add_widget(
-        Text(
-            k.t("consent.who", who=who(k.customer)),
-            size=k.fs(28),
-            color=GREEN,
-            bold=True,
-            size_hint_y=None,
-            kid="consent.who",
-        )
-    )
-    info = Panel(fill=WHITE, orientation="vertical", padding=16, spacing=6)
-    for key in ("consent.purpose", "consent.retention", "consent.withdraw"):
-        info.add_widget(Text(k.t(key, days=k.cfg.face_retention_days), size=k.fs(26), halign="left", kid=key))
-    body.add_widget(info)
-    choice = BoxLayout(orientation="horizontal", spacing=24, size_hint_y=0.32)
-    # Consent and refusal: same size, same weight, side by side.
-    yes = Btn(k.t("consent.yes"), kid="consent.yes", size=k.fs(34), fill=GREEN)
-    no = Btn(k.t("consent.no"), kid="consent.no", size=k.fs(34), fill=GREEN)
-    yes.bind(on_release=lambda *_: _decide(k, "granted"))
-    no.bind(on_release=lambda *_: _decide(k, "declined"))
-    choice.add_widget(yes)
-    choice.add_widget(no)
-    body.add_widget(choice)
-    revoke = Btn(k.t("consent.revoke"), kid="consent.revoke", size=k.fs(26), fill=WHITE, color=GREEN, border=GREEN)
-    revoke.size_hint = (0.44, 0.2)
-    revoke.pos_hint = {"center_x": 0.5}
-    revoke.bind(on_release=lambda *_: _decide(k, "withdrawn"))
-    body.add_widget(revoke)
-    return body
-
-
-def _decide(k: Kiosk, decision: str) -> None:
-    """Record the decision (durable ``consent.recorded``); the vision service acts on that record."""
-    assert k.customer is not None
-    customer = {"hash": k.customer["hash"], "masked": k.customer["masked"]}
-    record = {
-        "customer": customer,
-        "purpose": "face_recognition",
-        "screen": "consent",
-        "decision": decision,
-        "kiosk": k.cfg.kiosk_id,
-    }
-    if k.busy:
-        return
-    k.busy = True
-
-    def show(done: str) -> None:
-        k.busy = False
-        k.done = done
-        k.go("done")
-
-    def recorded(_: Any) -> None:
-        if decision == "granted":
-            # the vision service acts on the recorded consent: it takes the face from the camera
-            # facing this kiosk and answers face.enrolled or face.enroll_failed
-            k.busy = False
-            k.await_enrolment(customer["masked"])
-            return
-        # declined: nothing more; withdrawn: the vision service deletes the face on the same record
-        show(decision if decision == "declined" else "revoked")
-
-    def refused(exc: HallError) -> None:
-        k.busy = False
-        if not isinstance(exc, BusError):
-            k.say("error.generic", message=str(exc))
-
-    k.link.publish("consent.recorded", record, on_ok=recorded, on_err=refused)

@@ -1,21 +1,21 @@
-"""The queueing screens: attract, businesses, ticket, appointment, elderly, offline, PIN, done.
+"""The queueing screens: attract, businesses, ticket, appointment, elderly.
 
 Each function builds the body of one screen from the kiosk's state; the kiosk
-calls it again whenever the state changes. Touch targets are at least ~90 px
-high, the number a customer must remember is the largest thing on the screen.
+calls it again whenever the state changes. The number a customer must remember
+is the largest thing on the screen.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.widget import Widget
 
+from kiosk_ui.common import keypad, local_name, message
 from kiosk_ui.icons import Icon
+from kiosk_ui.registry import Registry
 from kiosk_ui.widgets import (
     GREEN,
     GREEN_LIGHT,
@@ -33,78 +33,45 @@ from kiosk_ui.widgets import (
 )
 
 if TYPE_CHECKING:
-    from kiosk_ui.kiosk import Kiosk
+    from kiosk_ui.kiosk.kiosk import Kiosk
 
 
-def header(k: Kiosk) -> Widget:
-    bar = Panel(fill=GREEN, radius=0, orientation="horizontal", size_hint_y=None, height=k.fs(84), padding=(24, 6))
-    hall = k.status["hall"] if k.status else {"name": k.hall.hall.name, "name_en": k.hall.hall.name_en}
-    name = hall["name_en"] if k.lang == "en" and hall.get("name_en") else hall["name"]
-    title = Btn(name, kid="hall.name", size=k.fs(34), fill=GREEN, size_hint_x=0.62)
-    title.label.halign = "left"
-    title.bind(on_release=lambda *_: k.tap_hall_name())
-    bar.add_widget(title)
-    k.clock_label = Text(hall_clock(k), size=k.fs(34), color=WHITE, size_hint_x=0.18)
-    bar.add_widget(k.clock_label)
-    toggle = Btn(k.t("lang.toggle"), kid="lang", size=k.fs(28), fill=WHITE, color=GREEN, size_hint_x=0.2)
-    toggle.bind(on_release=lambda *_: k.toggle_language())
-    bar.add_widget(toggle)
-    return bar
-
-
-def hall_clock(k: Kiosk) -> str:
-    """The time on the hall's clock (its configured zone, whatever the box's own zone is)."""
-    return datetime.now(ZoneInfo(k.hall.hall.timezone)).strftime("%H:%M")
-
-
-def update_clock(k: Kiosk) -> None:
-    label = getattr(k, "clock_label", None)
-    if label is not None:
-        label.text = hall_clock(k)
-
-
-BACK_TO_LOOKUP = ("bill", "usage", "outages", "repair")
-
-
-def footer(k: Kiosk) -> Widget:
-    bar = BoxLayout(orientation="horizontal", size_hint_y=None, height=k.fs(96), padding=(24, 10), spacing=20)
-    if not k.online:
-        bar.add_widget(Text(k.t("offline.banner"), size=k.fs(26), color=RED))
-    else:
-        bar.add_widget(Widget())
-    if k.screen in BACK_TO_LOOKUP:
-        back = Btn(k.t("nav.back"), kid="nav.back", size=k.fs(30), fill=WHITE, color=GREEN, border=GREEN)
-        back.size_hint_x = 0.3
-        back.bind(on_release=lambda *_: k.go("lookup"))
-        bar.add_widget(back)
-    if k.screen not in ("offline",):
-        home = Btn(k.t("nav.home"), kid="nav.home", size=k.fs(30), fill=WHITE, color=GREEN, border=GREEN)
-        home.size_hint_x = 0.3
-        home.bind(on_release=lambda *_: k.home())
-        bar.add_widget(home)
-    return bar
-
-
-def message(k: Kiosk, box: BoxLayout) -> None:
-    """Add the current message (if any) as a red panel to ``box``."""
-    if k.message is None:
-        return
-    key, values = k.message
-    panel = Panel(fill=RED_LIGHT, size_hint_y=None, height=k.fs(80), padding=10)
-    panel.add_widget(Text(k.t(key, **values), kid="message", size=k.fs(28), color=RED))
-    box.add_widget(panel)
+def register(screens: Registry[Kiosk]) -> None:
+    screens.add("attract", attract, timeout=None, footer=False)
+    screens.add("businesses", businesses)
+    screens.add("ticket", ticket)
+    screens.add("appointment", appointment)
+    screens.add("elderly", elderly)
 
 
 def _business_name(k: Kiosk, b: Any) -> str:
-    name_en = b.get("name_en") if isinstance(b, dict) else b.name_en
-    name = b.get("name") if isinstance(b, dict) else b.name
-    return str(name_en if k.lang == "en" and name_en else name)
+    if isinstance(b, dict):
+        return local_name(k, b.get("name"), b.get("name_en"))
+    return local_name(k, b.name, b.name_en)
 
 
 def _waiting(k: Kiosk) -> dict[str, int]:
     if not k.status:
         return {}
     return {b["code"]: int(b["waiting"]) for b in k.status["businesses"]}
+
+
+def who(customer: dict[str, Any]) -> str:
+    """The masked name (when the card has one) and the masked number."""
+    return " ".join(str(p) for p in (customer.get("name_masked"), customer.get("masked")) if p)
+
+
+def identity(k: Kiosk, box: BoxLayout, hint_key: str) -> None:
+    """Who the kiosk has identified (by card), or a hint to tap a card."""
+    customer = k.visit.customer
+    if customer is not None:
+        text = k.t("biz.identified", who=who(customer))
+        panel = Panel(fill=GREEN_LIGHT, size_hint_y=None, height=k.fs(64), padding=8)
+        panel.add_widget(Text(text, size=k.fs(28), color=GREEN, bold=True, kid="identified"))
+    else:
+        panel = Panel(fill=WHITE, size_hint_y=None, height=k.fs(64), padding=8, border=GREY)
+        panel.add_widget(Text(k.t(hint_key), size=k.fs(26), color=MUTED, kid="identify.hint"))
+    box.add_widget(panel)
 
 
 def attract(k: Kiosk) -> Widget:
@@ -162,31 +129,15 @@ def attract(k: Kiosk) -> Widget:
 
 
 def _elderly(k: Kiosk) -> None:
-    k.elderly = True
-    k.green = True
+    k.visit.elderly = True
+    k.visit.green = True
     k.go("elderly")
-
-
-def who(customer: dict[str, Any]) -> str:
-    """The masked name (when the card has one) and the masked number."""
-    return " ".join(str(p) for p in (customer.get("name_masked"), customer.get("masked")) if p)
-
-
-def _identity(k: Kiosk, box: BoxLayout, hint_key: str) -> None:
-    if k.customer is not None:
-        text = k.t("biz.identified", who=who(k.customer))
-        panel = Panel(fill=GREEN_LIGHT, size_hint_y=None, height=k.fs(64), padding=8)
-        panel.add_widget(Text(text, size=k.fs(28), color=GREEN, bold=True, kid="identified"))
-    else:
-        panel = Panel(fill=WHITE, size_hint_y=None, height=k.fs(64), padding=8, border=GREY)
-        panel.add_widget(Text(k.t(hint_key), size=k.fs(26), color=MUTED, kid="identify.hint"))
-    box.add_widget(panel)
 
 
 def businesses(k: Kiosk) -> Widget:
     body = BoxLayout(orientation="vertical", padding=(24, 16), spacing=14)
     body.add_widget(Text(k.t("biz.title"), size=k.fs(40), bold=True, size_hint_y=None))
-    _identity(k, body, "biz.identify")
+    identity(k, body, "biz.identify")
     message(k, body)
     offers = k.businesses()
     grid = GridLayout(cols=min(4, max(2, len(offers))), spacing=18)
@@ -198,16 +149,16 @@ def businesses(k: Kiosk) -> Widget:
         grid.add_widget(tile)
     body.add_widget(grid)
     if any(b.green_channel for b in offers):
-        key = "biz.green.on" if k.green else "biz.green"
-        fill, color = (GREEN, WHITE) if k.green else (WHITE, GREEN)
+        on = k.visit.green
+        fill, color = (GREEN, WHITE) if on else (WHITE, GREEN)
         green = Btn(
-            k.t(key),
+            k.t("biz.green.on" if on else "biz.green"),
             kid="biz.green",
             size=k.fs(28),
             fill=fill,
             color=color,
             border=GREEN,
-            icon="green" if k.green else "ring",
+            icon="green" if on else "ring",
         )
         green.size_hint_y = None
         green.height = k.fs(84)
@@ -217,21 +168,17 @@ def businesses(k: Kiosk) -> Widget:
 
 
 def _toggle_green(k: Kiosk) -> None:
-    k.green = not k.green
+    k.visit.green = not k.visit.green
     k.redraw()
 
 
 def ticket(k: Kiosk) -> Widget:
-    t = k.ticket or {}
+    t = k.visit.ticket or {}
     body = BoxLayout(orientation="horizontal", padding=24, spacing=24)
     card = Panel(fill=WHITE, orientation="vertical", padding=20, size_hint_x=0.55)
     card.add_widget(Text(k.t("ticket.title"), size=k.fs(36), color=GREEN, bold=True, size_hint_y=0.14))
     card.add_widget(
-        Text(
-            _business_name(k, {"name": t.get("business_name"), "name_en": t.get("business_name_en")}),
-            size=k.fs(32),
-            size_hint_y=0.12,
-        )
+        Text(local_name(k, t.get("business_name"), t.get("business_name_en")), size=k.fs(32), size_hint_y=0.12)
     )
     card.add_widget(Text(str(t.get("number", "")), size=k.fs(170), color=ORANGE, bold=True, kid="ticket.number"))
     notes = []
@@ -249,7 +196,7 @@ def ticket(k: Kiosk) -> Widget:
         Text(k.t("ticket.ahead", ahead=t.get("people_ahead", 0)), size=k.fs(38), bold=True, kid="ticket.ahead")
     )
     side.add_widget(Text(wait_text(k, t), size=k.fs(32), kid="ticket.wait"))
-    state = k.print_state
+    state = k.visit.print_state
     fill, color = {"printed": (GREEN_LIGHT, GREEN), "printing": (WHITE, MUTED)}.get(state, (RED_LIGHT, RED))
     printing = Panel(fill=fill, padding=14)
     printing.add_widget(Text(k.t(f"ticket.{state}"), size=k.fs(30), color=color, bold=True, kid="ticket.print"))
@@ -273,25 +220,13 @@ def wait_text(k: Kiosk, t: dict[str, Any]) -> str:
     return k.t("ticket.wait", minutes=t.get("wait_minutes", 0))
 
 
-def keypad(k: Kiosk, on_key: Any, *, kid: str, extra: tuple[tuple[str, str], ...]) -> GridLayout:
-    """A 0–9 pad with two extra keys (label, value) for clear/OK."""
-    pad = GridLayout(cols=3, spacing=12)
-    keys = [(str(n), str(n)) for n in range(1, 10)] + [extra[0], ("0", "0"), extra[1]]
-    for label, value in keys:
-        fill, color = (GREEN, WHITE) if value in ("ok",) else (WHITE, INK)
-        b = Btn(label, kid=f"{kid}.{value}", size=k.fs(40), fill=fill, color=color, border=GREY)
-        b.bind(on_release=lambda _w, v=value: on_key(v))
-        pad.add_widget(b)
-    return pad
-
-
 def appointment(k: Kiosk) -> Widget:
     body = BoxLayout(orientation="horizontal", padding=24, spacing=24)
     left = BoxLayout(orientation="vertical", spacing=16, size_hint_x=0.5)
     left.add_widget(Text(k.t("appt.title"), size=k.fs(40), bold=True, size_hint_y=0.15))
     left.add_widget(Text(k.t("appt.hint"), size=k.fs(28), color=MUTED, size_hint_y=0.2))
     shown = Panel(fill=WHITE, border=GREEN, size_hint_y=0.2)
-    shown.add_widget(Text(k.t("appt.code", code=k.code or "—"), size=k.fs(44), bold=True, kid="appt.code"))
+    shown.add_widget(Text(k.t("appt.code", code=k.visit.code or "—"), size=k.fs(44), bold=True, kid="appt.code"))
     left.add_widget(shown)
     message(k, left)
     left.add_widget(Icon("appointment", color=GREEN, size_hint_y=0.35))
@@ -299,13 +234,13 @@ def appointment(k: Kiosk) -> Widget:
 
     def key(value: str) -> None:
         if value == "clear":
-            k.code = ""
+            k.visit.code = ""
         elif value == "ok":
-            if len(k.code) >= 4:
-                k.checkin({"code": k.code})
+            if len(k.visit.code) >= 4:
+                k.checkin({"code": k.visit.code})
             return
-        elif len(k.code) < 16:
-            k.code += value
+        elif len(k.visit.code) < 16:
+            k.visit.code += value
         k.message = None
         k.redraw()
 
@@ -333,68 +268,3 @@ def elderly(k: Kiosk) -> Widget:
     )
     body.add_widget(staff)
     return body
-
-
-def offline(k: Kiosk) -> Widget:
-    body = Panel(fill=WHITE, orientation="vertical", padding=60, spacing=20)
-    body.add_widget(Icon("outage", color=ORANGE, size_hint_y=1.0))
-    body.add_widget(Text(k.t("offline.title"), size=k.fs(54), bold=True, kid="offline.title"))
-    body.add_widget(Text(k.t("offline.sub"), size=k.fs(32), color=MUTED))
-    if k.offline_tries:
-        body.add_widget(Text(k.t("offline.retry", n=k.offline_tries), size=k.fs(26), color=MUTED, size_hint_y=0.2))
-    outer = BoxLayout(padding=40)
-    outer.add_widget(body)
-    return outer
-
-
-def pin(k: Kiosk) -> Widget:
-    body = BoxLayout(orientation="horizontal", padding=24, spacing=24)
-    left = BoxLayout(orientation="vertical", spacing=16, size_hint_x=0.5)
-    left.add_widget(Text(k.t("pin.title"), size=k.fs(40), bold=True))
-    left.add_widget(Text(k.t("pin.hint"), size=k.fs(28), color=MUTED))
-    left.add_widget(Text("●" * len(k.pin) or "—", size=k.fs(48), kid="pin.dots"))
-    message(k, left)
-    body.add_widget(left)
-
-    def key(value: str) -> None:
-        if value == "clear":
-            k.pin = ""
-        elif value == "ok":
-            k.check_pin()
-            return
-        elif len(k.pin) < 12:
-            k.pin += value
-        k.message = None
-        k.redraw()
-
-    body.add_widget(keypad(k, key, kid="pin", extra=(("C", "clear"), (k.t("pin.ok"), "ok"))))
-    return body
-
-
-DONE = {
-    "staff": ("elderly.staff.done", "staff"),
-    "repair": ("repair.done", "repair"),
-    "eval": ("eval.thanks", "green"),
-    "declined": ("consent.declined", "face"),
-    "revoked": ("consent.revoked", "face"),
-    "unavailable": ("consent.unavailable", "face"),
-    "enrolled": ("consent.enrolled", "face"),
-    "enrolling": ("consent.enrolling", "face"),
-    "enroll_failed": ("consent.enroll_failed", "face"),
-}
-SUBS = {"repair": "repair.done.sub"}
-
-
-def done(k: Kiosk) -> Widget:
-    key, icon = DONE[k.done]
-    body = Panel(fill=WHITE, orientation="vertical", padding=50, spacing=20)
-    body.add_widget(Icon(icon, color=GREEN, size_hint_y=1.0))
-    body.add_widget(Text(k.t(key), size=k.fs(46), bold=True, color=GREEN, kid="done"))
-    if k.done in SUBS:
-        body.add_widget(Text(k.t(SUBS[k.done]), size=k.fs(30), color=MUTED))
-    ok = Btn(k.t("msg.ok"), kid="done.ok", size=k.fs(34), size_hint=(0.4, 0.6), pos_hint={"center_x": 0.5})
-    ok.bind(on_release=lambda *_: k.home())
-    body.add_widget(ok)
-    outer = BoxLayout(padding=40)
-    outer.add_widget(body)
-    return outer

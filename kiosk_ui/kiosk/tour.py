@@ -1,69 +1,22 @@
 """``hall kiosk --tour OUTDIR``: every screen and state of the kiosk as a PNG, without a display.
 
-The tour runs a hall of its own: a ``hall core`` in a temporary HALL_HOME with
-the demo config and the sample bundle, a few customers in the queue, and then
-drives the kiosk by touch the way a customer would. Card taps and printer
-outcomes arrive as the devices service sends them (``event.publish`` on the
-bus); the last picture is taken after the core is killed.
+The tour runs a hall of its own (:func:`kiosk_ui.tours.hall`) with the sample
+bundle and a few customers in the queue, then drives the kiosk by touch the way
+a customer would; the last picture is taken after the core is killed.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from edge import config
 from edge.bus import BusClient, Endpoints
-from edge.errors import BusError
 from edge.paths import Home
-from kiosk_ui import boot
-from kiosk_ui.config import KioskConfig
-from kiosk_ui.errors import KioskError
+from kiosk_ui.kiosk.config import KioskConfig
+from kiosk_ui.tours import HEIGHT, WIDTH, Shots, card_event, hall
 
-WIDTH, HEIGHT = 1280, 800
 ELDER = {"name": "张三", "number": "11010519491231002X"}
-
-
-def start_core(home: Home) -> subprocess.Popen[bytes]:
-    """A ``hall core`` for ``home``, answering pings."""
-    env = {**os.environ, "HALL_HOME": str(home.root)}
-    env.pop("HALL_CONFIG", None)
-    log = open(home.root / "core.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen([sys.executable, "-m", "edge", "core"], env=env, stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    with BusClient("tour", endpoints=Endpoints.local(home), timeout=0.25, retries=0) as bus:
-        for _ in range(120):
-            if proc.poll() is not None:
-                raise KioskError(f"the tour's core exited: {(home.root / 'core.log').read_text()[-1000:]}")
-            try:
-                bus.request("hall.ping")
-                return proc
-            except BusError:
-                continue
-    proc.kill()
-    raise KioskError("the tour's core did not answer")
-
-
-def card_event(home: Home, *, name: str, number: str, elderly: bool) -> dict[str, Any]:
-    """``card.id.read`` data as the devices service publishes it for a resident ID card."""
-    from edge.identity import load_key, make_ref
-
-    ref = make_ref("id", number, name=name, key=load_key(home.secret_path))
-    return {
-        "reader": "idcard",
-        "customer": ref.to_dict(),
-        "card_type": "resident",
-        "name_masked": ref.name_masked,
-        "sex": "1",
-        "elderly": elderly,
-    }
 
 
 def populate(bus: BusClient, home: Home) -> None:
@@ -82,20 +35,9 @@ def populate(bus: BusClient, home: Home) -> None:
 def run(outdir: Path) -> list[Path]:
     """Render the tour into ``outdir``; returns the files written, in order."""
     outdir.mkdir(parents=True, exist_ok=True)
-    root = Path(tempfile.mkdtemp(prefix="kt", dir="/tmp"))
-    home = Home(root).ensure()
-    os.environ["HALL_HOME"] = str(root)
-    core = start_core(home)
-    try:
-        boot.prepare(root / "kivy", width=WIDTH, height=HEIGHT, fullscreen=False, headless=not boot.has_display())
-        with BusClient("tour", endpoints=Endpoints.local(home), timeout=5.0, retries=2) as bus:
-            populate(bus, home)
-            return _walk(outdir, home, bus, core)
-    finally:
-        if core.poll() is None:
-            core.terminate()
-            core.wait(10)
-        shutil.rmtree(root, ignore_errors=True)
+    with hall() as (home, core), BusClient("tour", endpoints=Endpoints.local(home), timeout=5.0, retries=2) as bus:
+        populate(bus, home)
+        return _walk(outdir, home, bus, core)
 
 
 def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes]) -> list[Path]:
@@ -103,24 +45,19 @@ def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes
     from kivy.clock import Clock
     from kivy.core.window import Window
 
-    from kiosk_ui.drive import pump, snapshot, tap, until
-    from kiosk_ui.kiosk import Kiosk
+    from kiosk_ui.drive import tap, until
+    from kiosk_ui.kiosk.kiosk import Kiosk
     from kiosk_ui.link import Link
 
     EventLoop.ensure_window()
     Window.size = (WIDTH, HEIGHT)
-    hall = config.load()
+    hall_cfg = config.load()
     cfg = KioskConfig(fullscreen=False, evaluation_counter="2", idle_timeout_s=600)
     link = Link(lambda fn: Clock.schedule_once(lambda dt: fn(), 0), endpoints=Endpoints.local(home), timeout=1.0)
-    kiosk = Kiosk(cfg, hall, link)
+    kiosk = Kiosk(cfg, hall_cfg, link)
     Window.add_widget(kiosk)
     link.start()
-    shots: list[Path] = []
-
-    def shot(name: str, ready: Callable[[], Any], what: str) -> None:
-        until(ready, what=what)
-        pump(0.2)
-        shots.append(snapshot(kiosk, outdir / f"{len(shots) + 1:02d}-{name}.png"))
+    shot = Shots(kiosk, outdir)
 
     def card(elderly: bool = False) -> None:
         data = card_event(home, elderly=elderly, **ELDER)
@@ -131,10 +68,10 @@ def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes
         tap(kiosk, "attract.take")
         shot("businesses", lambda: kiosk.screen == "businesses", "the business tiles")
         card(elderly=True)
-        shot("identified", lambda: kiosk.customer is not None, "the card tap")
+        shot("identified", lambda: kiosk.visit.customer is not None, "the card tap")
         tap(kiosk, "biz.A")
-        until(lambda: kiosk.ticket is not None, what="the ticket")
-        ticket = kiosk.ticket or {}
+        until(lambda: kiosk.visit.ticket is not None, what="the ticket")
+        ticket = kiosk.visit.ticket or {}
         bus.request(
             "event.publish",
             {
@@ -143,35 +80,35 @@ def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes
                 "durable": False,
             },
         )
-        shot("ticket-printed", lambda: kiosk.print_state == "printed", "the printer's word")
+        shot("ticket-printed", lambda: kiosk.visit.print_state == "printed", "the printer's word")
         kiosk.home()
         tap(kiosk, "attract.take")
         tap(kiosk, "biz.B")
-        until(lambda: kiosk.ticket is not None, what="the second ticket")
-        ticket = kiosk.ticket or {}
+        until(lambda: kiosk.visit.ticket is not None, what="the second ticket")
+        ticket = kiosk.visit.ticket or {}
         failed = {"ticket_id": ticket["id"], "number": ticket["number"], "reason": "paper_out"}
         bus.request("event.publish", {"topic": "printer.failed", "data": failed, "durable": False})
-        shot("printer-down", lambda: kiosk.print_state == "failed", "the printer's failure")
+        shot("printer-down", lambda: kiosk.visit.print_state == "failed", "the printer's failure")
         bus.request("counter.finish", {"counter": "3"})
         for counter in ("3", "4"):  # the counters serving B close: a new B ticket has nobody to serve it yet
             bus.request("counter.close", {"counter": counter})
         kiosk.home()
         tap(kiosk, "attract.take")
         tap(kiosk, "biz.B")
-        until(lambda: kiosk.ticket is not None, what="the ticket with no counter open")
-        ticket = kiosk.ticket or {}
+        until(lambda: kiosk.visit.ticket is not None, what="the ticket with no counter open")
+        ticket = kiosk.visit.ticket or {}
         printed = {"ticket_id": ticket["id"], "number": ticket["number"]}
         bus.request("event.publish", {"topic": "printer.printed", "data": printed, "durable": False})
-        shot("ticket-no-counter", lambda: kiosk.print_state == "printed", "the wait from when a counter opens")
+        shot("ticket-no-counter", lambda: kiosk.visit.print_state == "printed", "the wait from when a counter opens")
         kiosk.home()
         tap(kiosk, "attract.appointment")
         for digit in "2026":
             tap(kiosk, f"appt.{digit}")
-        shot("appointment", lambda: kiosk.code == "2026", "the appointment code")
+        shot("appointment", lambda: kiosk.visit.code == "2026", "the appointment code")
         kiosk.home()
         tap(kiosk, "attract.lookup")
         card()
-        shot("lookups", lambda: kiosk.found is not None and kiosk.screen == "lookup", "the customer's data")
+        shot("lookups", lambda: kiosk.lookup.found is not None and kiosk.screen == "lookup", "the customer's data")
         tap(kiosk, "lookup.bill")
         shot("lookup-bill", lambda: kiosk.screen == "bill", "the bills")
         tap(kiosk, "nav.back")
@@ -184,27 +121,27 @@ def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes
         tap(kiosk, "lookup.repair")
         tap(kiosk, "repair.kind.no_power")
         tap(kiosk, "repair.area.1")
-        shot("repair-form", lambda: kiosk.area is not None, "the repair form")
+        shot("repair-form", lambda: kiosk.repair.area is not None, "the repair form")
         tap(kiosk, "repair.submit")
         shot("repair-sent", lambda: kiosk.screen == "done", "the repair receipt")
         kiosk.home()
         bus.request("counter.call", {"counter": "2"})
         bus.request("counter.finish", {"counter": "2"})
         until(lambda: kiosk.screen == "evaluation", what="the evaluation request")
-        shot("evaluation", lambda: kiosk.eval_number is not None, "the rating question")
+        shot("evaluation", lambda: kiosk.rating.number is not None, "the rating question")
         tap(kiosk, "eval.star.5")
         tap(kiosk, "eval.reason.friendly")
-        shot("evaluation-reasons", lambda: kiosk.eval_reasons == ["friendly"], "the reasons")
+        shot("evaluation-reasons", lambda: kiosk.rating.reasons == ["friendly"], "the reasons")
         tap(kiosk, "eval.submit")
         shot("evaluation-thanks", lambda: kiosk.screen == "done", "the thanks")
         kiosk.home()
         tap(kiosk, "attract.face")
         shot("consent-gate", lambda: kiosk.screen == "consent", "the consent gate")
         card()
-        shot("consent", lambda: kiosk.customer is not None, "the consent screen")
+        shot("consent", lambda: kiosk.visit.customer is not None, "the consent screen")
         tap(kiosk, "consent.yes")
         shot("consent-enrolling", lambda: kiosk.done == "enrolling", "the enrolment under way")
-        masked = (kiosk.customer or {}).get("masked", "")
+        masked = (kiosk.visit.customer or {}).get("masked", "")
         answer = {"customer": masked, "kiosk": kiosk.cfg.kiosk_id, "entry": "tour"}
         bus.request("event.publish", {"topic": "face.enrolled", "data": answer, "durable": False})
         shot("consent-enrolled", lambda: kiosk.done == "enrolled", "the enrolment answer")
@@ -230,8 +167,7 @@ def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes
         core.kill()
         core.wait()
         shot("core-unreachable", lambda: kiosk.screen == "offline", "the offline screen")
-        time.sleep(0)
-        return shots
+        return shot.paths
     finally:
         link.stop()
         kiosk.close()

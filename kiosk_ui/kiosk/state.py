@@ -1,0 +1,55 @@
+"""The kiosk's state, one group per flow; every group starts blank for each customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A business as the kiosk offers it (the core's list, which HQ's bundle may change)."""
+
+    code: str
+    name: str
+    name_en: str
+    icon: str
+    green_channel: bool
+
+
+@dataclass
+class Visit:
+    """Who is at the kiosk and the ticket they take: card, green channel, elderly mode, ticket, printer."""
+
+    customer: dict[str, Any] | None = None  # the card's keyed reference (hash, masked forms)
+    card: dict[str, Any] = field(default_factory=dict)
+    green: bool = False
+    elderly: bool = False
+    ticket: dict[str, Any] | None = None
+    print_state: str = "none"  # none, printing, printed, failed, unknown
+    code: str = ""  # an appointment code being typed
+
+
+@dataclass
+class Lookup:
+    """Self-service look-ups: the customer's data from HQ's bundle, outages of an area picked."""
+
+    found: dict[str, Any] | None = None
+    area: str | None = None
+    outages: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class Repair:
+    """The repair form: what is wrong, and where."""
+
+    kind: str | None = None
+    area: str | None = None
+
+
+@dataclass
+class Enrolment:
+    """A consenting customer whose face the vision service is taking, until ``deadline``."""
+
+    masked: str | None = None
+    deadline: float = 0.0
