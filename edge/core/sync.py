@@ -25,6 +25,8 @@ The ``sync`` agent never writes ``hall.db``; it asks the core:
   A bad bundle changes nothing, is answered ``{"applied": false, "error": …}`` and recorded by a
   ``bundle.refused`` event; a good one by ``bundle.applied``. Re-applying the bundle in force is a
   no-op; an older version is refused.
+- Forms: a bundle that carries form templates (``forms``) replaces the hall's default templates for the
+  counter pads (see :mod:`edge.core.records`); each must belong to a business the hall offers.
 - ``bundle.status`` (read) and ``bundle.lookup {customer_hash | address}`` (read) for the panel and
   kiosk: version and time of the bundle in force; a customer's bills and usage, and the outages at
   their supply address (``outages_for: "supply"``; the address itself is not returned); outages by address.
@@ -207,6 +209,12 @@ class SyncArea:
                             f"customer tag {tag!r} is not one this hall knows ({', '.join(sorted(known)) or 'none'})"
                         )
             new_cfg = self._hall_config(bundle)
+            served = {b.code for b in (new_cfg or self.core.cfg).businesses}
+            for form in bundle.forms:
+                if form.business not in served:
+                    raise InvalidRequest(
+                        f"form {form.id} is for business {form.business!r}, which this hall does not offer"
+                    )
         except (ValidationError, InvalidRequest, ConfigError) as exc:
             error = _describe(exc)
             retry = isinstance(exc, NotNow)
@@ -284,12 +292,13 @@ class SyncArea:
         items += [("bill", f"{b.customer_hash}|{b.period}", b.model_dump_json()) for b in bundle.bills]
         items += [("usage", f"{u.customer_hash}|{u.period}", u.model_dump_json()) for u in bundle.usage]
         items += [("supply", x.customer_hash, x.model_dump_json()) for x in bundle.supplies]
+        items += [("form", f.id, f.model_dump_json()) for f in bundle.forms]
         self.db.conn.executemany("INSERT INTO bundle_items (kind, key, data) VALUES (?, ?, ?)", items)
         self.db.conn.executemany(
             "INSERT INTO customer_tags (hash, tags) VALUES (?, ?) ON CONFLICT(hash) DO UPDATE SET tags = excluded.tags",
             [(t.hash, json.dumps(sorted(set(t.tags)))) for t in bundle.customer_tags],
         )
-        kinds = ("business", "counter", "staff", "tag", "outage", "bill", "usage", "supply")
+        kinds = ("business", "counter", "staff", "tag", "outage", "bill", "usage", "supply", "form")
         return {k: sum(1 for i in items if i[0] == k) for k in kinds}
 
     def bundle_status(self, req: s.Empty, env: envelope.Envelope) -> dict[str, Any]:

@@ -14,7 +14,17 @@ MAX_EVENT_BYTES = 256 * 1024
 REPLY_EVENTS_BYTES = 8 * 1024 * 1024
 
 # Topics only the core may emit: other services ask the core to change state instead.
-CORE_PREFIXES = ("ticket.", "counter.", "evaluation.", "appointment.", "customer.", "day.", "alert.")
+CORE_PREFIXES = (
+    "ticket.",
+    "counter.",
+    "evaluation.",
+    "appointment.",
+    "customer.",
+    "day.",
+    "alert.",
+    "form.",
+    "record.",
+)
 CORE_TOPICS = frozenset({"bundle.applied", "sync.gap"})
 
 

@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from edge.schemas.records import FormTemplate
+
 Lane = Literal["alerts", "records", "analytics"]
 LANES: tuple[Lane, ...] = ("alerts", "records", "analytics")
 ALERT_PREFIXES = ("alert.",)
@@ -206,6 +208,9 @@ class Bundle(_Item):
     bills: list[Bill] = Field(default_factory=list, max_length=500_000)
     usage: list[Usage] = Field(default_factory=list, max_length=500_000)
     supplies: list[Supply] = Field(default_factory=list, max_length=500_000)
+    forms: list[FormTemplate] = Field(
+        default_factory=list, max_length=200, description="Form templates for the counter pads (replace the defaults)."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Bundle:
@@ -217,7 +222,11 @@ class Bundle(_Item):
         _unique("bill", [f"{b.customer_hash[:8]}… {b.period}" for b in self.bills])
         _unique("usage", [f"{u.customer_hash[:8]}… {u.period}" for u in self.usage])
         _unique("supply of customer", [f"{x.customer_hash[:8]}…" for x in self.supplies])
+        _unique("form id", [f.id for f in self.forms])
         codes = {b.code for b in self.businesses}
+        for f in self.forms:
+            if codes and f.business not in codes:
+                raise ValueError(f"form {f.id} names business {f.business!r} that the bundle does not define")
         for c in self.counters:
             for code in [*c.primary, *c.secondary]:
                 if code not in codes:

@@ -186,4 +186,42 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE tickets ADD COLUMN staff TEXT;
         """,
     ),
+    (
+        5,
+        """
+        -- Forms a clerk pushed to a counter's pad; at most one open (pushed or confirmed) per counter.
+        CREATE TABLE forms (
+            id           TEXT PRIMARY KEY,
+            counter      TEXT NOT NULL,
+            ticket_id    TEXT REFERENCES tickets(id),
+            template     TEXT NOT NULL,
+            state        TEXT NOT NULL,
+            data         TEXT NOT NULL,
+            pushed_at    REAL NOT NULL,
+            confirmed_at REAL,
+            ended_at     REAL,
+            end_reason   TEXT,
+            ended_by     TEXT,
+            record_id    TEXT
+        );
+        CREATE UNIQUE INDEX forms_open ON forms(counter) WHERE state IN ('pushed', 'confirmed');
+
+        -- Signed records: the canonical JSON their digest covers, chained per business day (n = 1, 2, ...).
+        CREATE TABLE records (
+            id        TEXT PRIMARY KEY,
+            day       TEXT NOT NULL,
+            n         INTEGER NOT NULL,
+            counter   TEXT NOT NULL,
+            number    TEXT,
+            title     TEXT NOT NULL,
+            staff     TEXT,
+            form_id   TEXT NOT NULL,
+            signed_at REAL NOT NULL,
+            body      TEXT NOT NULL,
+            rendered  BLOB NOT NULL,
+            digest    TEXT NOT NULL,
+            UNIQUE (day, n)
+        );
+        """,
+    ),
 ]
