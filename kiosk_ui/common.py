@@ -18,7 +18,7 @@ from kivy.uix.widget import Widget
 
 from kiosk_ui.icons import Icon
 from kiosk_ui.registry import Registry
-from kiosk_ui.widgets import GREEN, GREY, INK, MUTED, ORANGE, RED, RED_LIGHT, WHITE, Btn, Panel, Text
+from kiosk_ui.widgets import GREEN, GREY, INK, MUTED, ORANGE, ORANGE_LIGHT, RED, RED_LIGHT, WHITE, Btn, Panel, Text
 
 if TYPE_CHECKING:
     from kiosk_ui.shell import Shell
@@ -33,15 +33,18 @@ def register(screens: Registry[Any], *, footer: bool = True) -> None:
 
 def header(app: Shell) -> Widget:
     bar = Panel(fill=GREEN, radius=0, orientation="horizontal", size_hint_y=None, height=app.fs(84), padding=(24, 6))
-    extras = app.header_extras()
+    extras = app.header_extras()  # each with its own size_hint_x, taken from the hall name's room
     hall = app.status["hall"] if app.status else {"name": app.hall.hall.name, "name_en": app.hall.hall.name_en}
     name = hall["name_en"] if app.lang == "en" and hall.get("name_en") else hall["name"]
-    title = Btn(name, kid="hall.name", size=app.fs(34), fill=GREEN, size_hint_x=0.62 - 0.2 * len(extras))
+    room = 0.62 - sum(float(e.size_hint_x) for e in extras)
+    title = Btn(name, kid="hall.name", size=app.fs(28, grow=False) if extras else app.fs(34), fill=GREEN)
+    title.size_hint_x = room
     title.label.halign = "left"
+    if extras:  # less room: one line, shortened if need be
+        title.label.shorten, title.label.max_lines = True, 1
     title.bind(on_release=lambda *_: app.tap_hall_name())
     bar.add_widget(title)
     for extra in extras:
-        extra.size_hint_x = 0.2
         bar.add_widget(extra)
     app.clock_label = Text(hall_clock(app), size=app.fs(34), color=WHITE, size_hint_x=0.18)
     bar.add_widget(app.clock_label)
@@ -86,8 +89,9 @@ def message(app: Shell, box: BoxLayout) -> None:
     if app.message is None:
         return
     key, values = app.message
-    panel = Panel(fill=RED_LIGHT, size_hint_y=None, height=app.fs(80), padding=10)
-    panel.add_widget(Text(app.t(key, **values), kid="message", size=app.fs(28), color=RED))
+    fill, color = (ORANGE_LIGHT, ORANGE) if app.gentle else (RED_LIGHT, RED)
+    panel = Panel(fill=fill, size_hint_y=None, height=app.fs(80), padding=10)
+    panel.add_widget(Text(app.t(key, **values), kid="message", size=app.fs(28), color=color))
     box.add_widget(panel)
 
 

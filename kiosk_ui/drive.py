@@ -5,12 +5,13 @@ A :class:`Touch` goes through Kivy's input queue exactly as a touchscreen's does
 
     tap(kiosk, "attract.take")
     until(lambda: kiosk.screen == "businesses", what="the business tiles")
+    stroke(pad, "sign.box", [(0.1, 0.5), (0.2, 0.3), (0.3, 0.6)])   # handwriting, top left is (0, 0)
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +26,29 @@ _ids = iter(range(1000, 10**9))
 
 
 class Touch(MotionEvent):
-    """One finger at window coordinates (x, y)."""
+    """One finger at window coordinates (x, y), with a pressure (0–1) when the screen reports one."""
 
-    def __init__(self, x: float, y: float) -> None:
+    def __init__(self, x: float, y: float, pressure: float | None = None) -> None:
         win = EventLoop.window
         super().__init__(
             "kiosk-touch",
             next(_ids),
-            {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
+            {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0), "pressure": pressure},
             is_touch=True,
             type_id="touch",
         )
-        self.profile = ["pos"]
 
-    def depack(self, args: dict[str, float]) -> None:
+    def depack(self, args: dict[str, Any]) -> None:
         self.sx, self.sy = args["x"], args["y"]
+        self.profile = ["pos"]
+        if args.get("pressure") is not None:
+            self.pressure = float(args["pressure"])
+            self.profile.append("pressure")
         super().depack(args)
+
+    def move_to(self, x: float, y: float, pressure: float | None = None) -> None:
+        win = EventLoop.window
+        self.move({"x": x / (win.width - 1.0), "y": y / (win.height - 1.0), "pressure": pressure})
 
 
 def pump(seconds: float = 0.0) -> None:
@@ -96,6 +104,26 @@ def tap(root: Widget, kid: str) -> None:
     touch = Touch(x, y)
     EventLoop.post_dispatch_input("begin", touch)
     pump()
+    EventLoop.post_dispatch_input("end", touch)
+    pump()
+
+
+def stroke(root: Widget, kid: str, points: Sequence[tuple[float, float]], *, pressure: float | None = None) -> None:
+    """Draw with one finger across widget ``kid``: ``points`` are (0–1, 0–1) of its width and height, top left first."""
+    pump()
+    w = find(root, kid)
+
+    def at(fx: float, fy: float) -> tuple[float, float]:
+        x, y = w.to_window(w.x + fx * w.width, w.top - fy * w.height)
+        return float(x), float(y)
+
+    touch = Touch(*at(*points[0]), pressure=pressure)
+    EventLoop.post_dispatch_input("begin", touch)
+    pump()
+    for fx, fy in points[1:]:
+        touch.move_to(*at(fx, fy), pressure=pressure)
+        EventLoop.post_dispatch_input("update", touch)
+        EventLoop.idle()
     EventLoop.post_dispatch_input("end", touch)
     pump()
 

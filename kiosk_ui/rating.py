@@ -34,8 +34,8 @@ class Rating:
     reasons: list[str] = field(default_factory=list)
 
 
-def register(screens: Registry[Any]) -> None:
-    screens.add("evaluation", evaluation, timeout=lambda app: float(app.rating_timeout_s))
+def register(screens: Registry[Any], *, footer: bool = True) -> None:
+    screens.add("evaluation", evaluation, timeout=lambda app: float(app.rating_timeout_s), footer=footer)
 
 
 def ask(app: Shell, number: str) -> None:

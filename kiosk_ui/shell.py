@@ -83,6 +83,7 @@ class Shell(BoxLayout):
         self.offline_tries = 0
         self.status: dict[str, Any] | None = None  # the core's queue.status
         self.message: tuple[str, dict[str, Any]] | None = None
+        self.gentle = False  # the message is a kind word (a signature too short), not a refusal
         self.busy = False  # a request of the customer's is on its way: further taps wait
         self.done = ""  # which message the "done" screen shows (a key of done_texts)
         self.pin = PinPad()
@@ -149,10 +150,10 @@ class Shell(BoxLayout):
     def t(self, key: str, **values: Any) -> str:
         return self.cat.text(self.lang, key, **values)
 
-    def fs(self, size: float) -> float:
-        """A font size scaled to the window and, for the elderly, larger still."""
+    def fs(self, size: float, *, grow: bool = True) -> float:
+        """A font size scaled to the window and, for the elderly, larger still (unless ``grow`` is off)."""
         scale = max(0.6, min(float(Window.width) / 1280, float(Window.height) / 800))
-        return size * scale * (1.3 if self.large_text() else 1.0)
+        return size * scale * (1.3 if grow and self.large_text() else 1.0)
 
     def go(self, screen: str, *, keep_message: bool = False) -> None:
         """Show ``screen`` (built from the state)."""
@@ -171,9 +172,10 @@ class Shell(BoxLayout):
         if spec.footer:
             self.add_widget(common.footer(self, back=spec.back))
 
-    def say(self, key: str, **values: Any) -> None:
-        """Show a short message on the current screen."""
+    def say(self, key: str, *, gentle: bool = False, **values: Any) -> None:
+        """Show a short message on the current screen (``gentle``: a kind word rather than a refusal)."""
         self.message = (key, values)
+        self.gentle = gentle
         self.redraw()
 
     def show_done(self, done: str) -> None:
