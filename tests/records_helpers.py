@@ -14,9 +14,10 @@ CUSTOMER = ("王五", "11010519491231002X")
 
 
 def customer_at_counter(bus: BusClient, home: Home, counter: str = "2", business: str = "C") -> dict[str, Any]:
-    """Open ``counter`` (staff 王芳), issue a ticket to an identified customer and call it; the called ticket."""
+    """Open ``counter`` (staff 王芳) unless it is, issue a ticket to an identified customer and call it."""
     ref = make_ref("id", CUSTOMER[1], name=CUSTOMER[0], key=load_key(home.secret_path)).to_dict()
-    bus.request("counter.open", {"counter": counter, "staff": "王芳"})
+    if next(c for c in bus.request("counter.list") if c["id"] == counter)["state"] == "closed":
+        bus.request("counter.open", {"counter": counter, "staff": "王芳"})
     bus.request("ticket.issue", {"business": business, "customer": ref})
     called: dict[str, Any] = bus.request("counter.call", {"counter": counter})
     return called

@@ -26,7 +26,7 @@ from kiosk_ui.pad.screens import SCREENS, header_extras
 from kiosk_ui.pad.state import BOX_WIDTH, Desk, Reading, Signed, Signing
 from kiosk_ui.shell import Done, Shell
 
-TOPICS = ("ticket.", "counter.", "form.", "record.", "bundle.applied")
+TOPICS = ("ticket.", "counter.", "form.", "record.", "bundle.applied", "pad.")
 AT_REST = ("idle", "called")
 ON_FORM = ("form", "signature")
 

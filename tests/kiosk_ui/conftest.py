@@ -91,6 +91,60 @@ def make_kiosk(core: CoreProcess) -> Iterator[Callable[..., Any]]:
 
 
 @pytest.fixture
+def make_pad(core: CoreProcess) -> Iterator[Callable[..., Any]]:
+    """Build a counter pad with a given ``[services.pad]`` config on the core's bus; torn down after the test."""
+    from edge import config
+    from kiosk_ui.drive import until
+    from kiosk_ui.errors import KioskError
+    from kiosk_ui.link import Link
+    from kiosk_ui.pad.config import PadConfig
+    from kiosk_ui.pad.pad import TOPICS, Pad
+
+    made: list[tuple[Pad, Link]] = []
+
+    def build(counter: str = "2", clock: FakeClock | None = None, **settings: Any) -> Pad:
+        settings.setdefault("fullscreen", False)
+        link = Link(
+            lambda fn: Clock.schedule_once(lambda dt: fn(), 0),
+            endpoints=Endpoints.local(core.home),
+            timeout=1.0,
+            source=f"pad-{counter}",
+            topics=TOPICS,
+        )
+        pad = Pad(PadConfig(**settings), config.load(), link, counter=counter, clock=clock or FakeClock())
+        Window.add_widget(pad)
+        link.start()
+        made.append((pad, link))
+        until(lambda: pad.desk.counter is not None, what="the pad's first word from the core")
+        # The event subscription is live once a probe published on the bus comes back to the pad.
+        seen: list[str] = []
+        handler = link.on_event
+        assert handler is not None
+
+        def spy(env: dict[str, Any]) -> None:
+            seen.append(env["topic"])
+            handler(env)
+
+        link.on_event = spy
+        probe = {"topic": "pad.correction_requested", "data": {"counter": "probe"}, "durable": False}
+        with BusClient("probe", endpoints=Endpoints.local(core.home)) as bus:
+            for _ in range(100):
+                bus.request("event.publish", probe)
+                try:
+                    until(lambda: "pad.correction_requested" in seen, timeout=0.3, what="the probe event")
+                    break
+                except KioskError:
+                    continue
+        return pad
+
+    yield build
+    for pad, link in made:
+        link.stop()
+        pad.close()
+        Window.remove_widget(pad)
+
+
+@pytest.fixture
 def publish(bus: BusClient) -> Callable[[str, dict[str, Any]], None]:
     """Publish an event the way the devices service does (``event.publish``, not durable)."""
 
