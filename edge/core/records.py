@@ -255,8 +255,7 @@ class Records:
                 "day": day,
                 "n": n,
                 "form": {
-                    k: form[k]
-                    for k in ("id", "kind", "business", "title", "title_en", "fields", "terms", "terms_en")
+                    k: form[k] for k in ("id", "kind", "business", "title", "title_en", "fields", "terms", "terms_en")
                 },
                 "ticket": {k: form["ticket"][k] for k in ("id", "number", "day", "business")},
                 "customer": form["customer"],

@@ -246,7 +246,7 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 def build_app(panel: Panel, *, start_threads: bool = True) -> Starlette:
     from contextlib import asynccontextmanager
 
-    from edge.panel import api
+    from edge.panel import api, forms
 
     async def home(request: Request) -> Response:
         session = panel.store.session(request.cookies.get(COOKIE), now=time.time())
@@ -271,6 +271,7 @@ def build_app(panel: Panel, *, start_threads: bool = True) -> Starlette:
         Route("/setup", setup_page),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         *[Route(f"/{name}", guard(panel, roles, page=True)(page(name))) for name, roles in PAGES.items()],
+        *forms.routes(panel),  # before api's /api/counters/{cid}/{action}
         *api.routes(panel),
     ]
 

@@ -35,6 +35,9 @@ PREFIXES = (
     "sync.status",
     "emotion.",
     "heatmap.",
+    "form.",
+    "record.signed",
+    "pad.correction_requested",
 )
 NOTICES = ("vip.arrived", "staff.requested")
 
@@ -68,7 +71,11 @@ class Feed:
             self.clients = {c for c in self.clients if c[1] is not q}
 
     def dispatch(self, env: dict[str, Any]) -> None:
-        item = {"topic": env["topic"], "ts": env["ts"], "source": env["source"], "data": redact(env["data"])}
+        data = env["data"]
+        if env["topic"] == "record.signed":  # a signed record is large (strokes): browsers get its summary
+            data = {k: data.get(k) for k in ("id", "n", "day", "counter", "digest", "ticket", "form")}
+            data["form"] = {k: (data["form"] or {}).get(k) for k in ("id", "title")}
+        item = {"topic": env["topic"], "ts": env["ts"], "source": env["source"], "data": redact(data)}
         if env["topic"] in NOTICES:
             self.notices.appendleft(item)
         self.received += 1

@@ -27,7 +27,7 @@ RecordId = Field(pattern=r"^R\d{8}-\d{4,6}$", description="A signed record's id,
 Day = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Business day; today if absent.")
 Format = Literal["text", "number", "phone", "date", "choice", "id", "account"]
 MAX_STROKES = 60
-MAX_POINTS = 10_000
+MAX_POINTS = 6_000  # a minute of handwriting at 100 points a second; the record.signed event stays small
 
 
 class _Model(BaseModel):

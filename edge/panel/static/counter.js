@@ -190,6 +190,7 @@ async function load() {
   if (!notices.length) { notices = d.notices; renderNotices(notices); }
   renderCard();
   renderActions();
+  if (typeof paperLoaded === "function") await paperLoaded();
 }
 
 let pending = null;
