@@ -34,6 +34,7 @@ TOPICS = (  # the kiosk's; the counter pad names its own
     "counter.",
     "bundle.applied",
     "face.",
+    "evaluation.recorded",
 )
 
 

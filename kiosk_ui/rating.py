@@ -3,7 +3,9 @@
 After ``ticket.finished`` at its counter the app asks for 1–5 stars and optional
 reasons (:func:`ask`); the answer goes to the core as ``ticket.evaluate``.
 Nothing is recorded when the customer skips or walks away (the screen's
-timeout is the app's ``rating_timeout_s``).
+timeout is the app's ``rating_timeout_s``). Where a counter has both a pad and
+a kiosk set as its rating pad, the first answer counts and the other screen
+stops asking (``evaluation.recorded``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
+from edge.errors import Conflict, HallError
 from kiosk_ui.common import message
 from kiosk_ui.registry import Registry
 from kiosk_ui.widgets import GREEN, GREEN_LIGHT, GREY, INK, MUTED, WHITE, Btn, Text
@@ -109,10 +112,23 @@ def _reason(app: Shell, code: str) -> None:
     app.redraw()
 
 
+def heard(app: Shell, topic: str, data: dict[str, Any]) -> None:
+    """``evaluation.recorded``: the customer rated on another screen of the counter; stop asking here."""
+    if topic == "evaluation.recorded" and app.screen == "evaluation" and data.get("number") == app.rating.number:
+        app.home()
+
+
 def _send(app: Shell) -> None:
     if app.busy:
         return
     app.busy = True
     r = app.rating
     data = {"number": r.number, "score": r.score, "reasons": list(r.reasons)}
-    app.link.call("ticket.evaluate", data, on_ok=lambda _: app.show_done("eval"), on_err=app.refused)
+
+    def refused(exc: HallError) -> None:
+        if isinstance(exc, Conflict) and "already been rated" in str(exc):
+            app.show_done("eval")  # rated a moment ago on the counter's other screen: the thanks stand
+        else:
+            app.refused(exc)
+
+    app.link.call("ticket.evaluate", data, on_ok=lambda _: app.show_done("eval"), on_err=refused)

@@ -132,6 +132,8 @@ class Kiosk(Shell):
             rating.ask(self, str(data.get("number", "")))
         elif topic in ("face.enrolled", "face.enroll_failed"):
             self.on_enrolment(topic, data)
+        elif topic == "evaluation.recorded":
+            rating.heard(self, topic, data)
         elif topic == "bundle.applied":
             self.bundle = None  # HQ's new bundle may also change the businesses: refresh soon
             self.next_poll = min(self.next_poll, time.monotonic() + 0.5)

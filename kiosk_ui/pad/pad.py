@@ -26,7 +26,7 @@ from kiosk_ui.pad.screens import SCREENS, header_extras
 from kiosk_ui.pad.state import BOX_WIDTH, Desk, Reading, Signed, Signing
 from kiosk_ui.shell import Done, Shell
 
-TOPICS = ("ticket.", "counter.", "form.", "record.", "bundle.applied", "pad.")
+TOPICS = ("ticket.", "counter.", "form.", "record.", "bundle.applied", "pad.", "evaluation.recorded")
 AT_REST = ("idle", "called")
 ON_FORM = ("form", "signature")
 
@@ -184,6 +184,8 @@ class Pad(Shell):
                 self.show_signed(data)
         elif topic == "bundle.applied":
             self.status = None
+        elif topic == "evaluation.recorded":
+            rating.heard(self, topic, data)
 
     def on_ticket(self, topic: str, data: dict[str, Any]) -> None:
         at_mine = data.get("counter") == self.counter or data.get("from_counter") == self.counter

@@ -200,3 +200,18 @@ def test_a_pad_started_later_shows_the_open_form_and_english_and_large_text(
     tap(pad, "pad.large")
     assert pad.fs(30) == pytest.approx(size * 1.3)
     assert find(pad, "form.value.new_name").font_size == pytest.approx(size * 1.3)
+
+
+def test_a_counter_with_a_pad_and_a_rating_kiosk_asks_once(
+    make_pad: MakePad, make_kiosk: Callable[..., Any], bus: BusClient, core: CoreProcess
+) -> None:
+    pad = make_pad()
+    kiosk = make_kiosk(evaluation_counter="2")  # drawn above the pad: the touches below reach the kiosk
+    ticket = customer_at_counter(bus, core.home)
+    bus.request("counter.finish", {"counter": "2"})
+    until(lambda: pad.screen == "evaluation" and kiosk.screen == "evaluation", what="both asking")
+    tap(kiosk, "eval.star.5")
+    tap(kiosk, "eval.submit")
+    until(lambda: kiosk.screen == "done", what="the kiosk's thanks")
+    until(lambda: pad.screen == "idle", what="the pad to stop asking")
+    assert bus.request("ticket.show", {"number": ticket["number"]})["evaluation"]["score"] == 5
