@@ -17,9 +17,9 @@ required, and the terms the customer agrees to.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 CounterId = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
 FormId = Field(pattern=r"^F[0-9a-f]{16}$", description="A pushed form's id.")
@@ -27,7 +27,7 @@ RecordId = Field(pattern=r"^R\d{8}-\d{4,6}$", description="A signed record's id,
 Day = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Business day; today if absent.")
 Format = Literal["text", "number", "phone", "date", "choice", "id", "account"]
 MAX_STROKES = 60
-MAX_POINTS = 6_000  # a minute of handwriting at 100 points a second; the record.signed event stays small
+MAX_POINTS = 5_000  # 50 s of handwriting at 100 points a second; a record.signed event stays under 256 KiB
 
 
 class _Model(BaseModel):
@@ -95,7 +95,7 @@ class FormTemplates(_Model):
 class FormPush(_Model):
     counter: str = CounterId
     form: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", description="Template id.")
-    values: dict[str, str | IdValue] = Field(max_length=30)
+    values: dict[str, Annotated[str, StringConstraints(max_length=400)] | IdValue] = Field(max_length=30)
     staff: str | None = Field(None, max_length=32, description="Who pushed it (panel user).")
 
 

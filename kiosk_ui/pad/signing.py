@@ -17,6 +17,7 @@ from kivy.graphics import Color, Line, Rectangle
 from kivy.properties import StringProperty
 from kivy.uix.widget import Widget
 
+from edge.schemas.records import MAX_POINTS, MAX_STROKES
 from kiosk_ui.pad.state import BOX_WIDTH, Signing
 from kiosk_ui.widgets import GREY, WHITE
 
@@ -75,9 +76,15 @@ class SignatureArea(Widget):
         return self.x + float(point[0] or 0) / s, self.top - float(point[1] or 0) / s
 
     # -- touches --------------------------------------------------------------------
+    def _room(self) -> bool:
+        """Whether one more point fits in a signature (the core refuses more than it can keep)."""
+        return sum(len(s) for s in self.signing.strokes) < MAX_POINTS
+
     def on_touch_down(self, touch: Any) -> bool:
         if not self.collide_point(*touch.pos):
             return False
+        if len(self.signing.strokes) >= MAX_STROKES or not self._room():
+            return True  # the box is full: what is there stays, more ink is not taken
         touch.grab(self)
         self.signing.height = round(BOX_WIDTH * self.height / max(1.0, float(self.width)))
         point = self._units(touch)
@@ -91,7 +98,7 @@ class SignatureArea(Widget):
         if touch.grab_current is not self:
             return False
         stroke = self.signing.strokes[-1]
-        if len(stroke) < MAX_POINTS_PER_STROKE:
+        if len(stroke) < MAX_POINTS_PER_STROKE and self._room():
             point = self._units(touch)
             stroke.append(point)
             if self._line is not None:
