@@ -102,7 +102,7 @@ def make_pad(core: CoreProcess) -> Iterator[Callable[..., Any]]:
 
     made: list[tuple[Pad, Link]] = []
 
-    def build(counter: str = "2", clock: FakeClock | None = None, **settings: Any) -> Pad:
+    def build(counter: str = "2", clock: FakeClock | None = None, ready: bool = True, **settings: Any) -> Pad:
         settings.setdefault("fullscreen", False)
         link = Link(
             lambda fn: Clock.schedule_once(lambda dt: fn(), 0),
@@ -115,6 +115,8 @@ def make_pad(core: CoreProcess) -> Iterator[Callable[..., Any]]:
         Window.add_widget(pad)
         link.start()
         made.append((pad, link))
+        if not ready:
+            return pad
         until(lambda: pad.desk.counter is not None, what="the pad's first word from the core")
         # The event subscription is live once a probe published on the bus comes back to the pad.
         seen: list[str] = []

@@ -215,3 +215,9 @@ def test_a_counter_with_a_pad_and_a_rating_kiosk_asks_once(
     until(lambda: kiosk.screen == "done", what="the kiosk's thanks")
     until(lambda: pad.screen == "idle", what="the pad to stop asking")
     assert bus.request("ticket.show", {"number": ticket["number"]})["evaluation"]["score"] == 5
+
+
+def test_a_pad_for_a_counter_the_hall_does_not_have_says_so(make_pad: MakePad) -> None:
+    pad = make_pad(counter="9", ready=False)
+    until(lambda: pad.unknown_counter, what="the core's answer")
+    assert text(pad, "pad.unknown") == "本屏对应的窗口 9 不在本厅的窗口中，请联系技术员"
