@@ -10,6 +10,8 @@ Routes (all need a session; writes the CSRF header and a JSON body):
   the panel turns either into the masked form and the hall's keyed hash at once, so the number itself
   goes no further than this process (not to the core, the log, the audit trail or HQ).
 - ``POST /api/counters/{cid}/form/cancel`` ``{"reason": "…"}``: take the open form back.
+- Pushing and cancelling are for whoever signed in at the counter, or a manager (see
+  :mod:`edge.panel.counters`).
 - ``GET /api/records?day=&counter=``, ``GET /api/records/verify?day=``, ``GET /api/records/{id}``
   (the record, whether it verifies), ``GET /api/records/{id}/signature.png`` and
   ``GET /api/records/{id}/receipt.pdf`` (the customer's receipt, on request).
@@ -26,8 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from edge.errors import InvalidRequest
+from edge.errors import InvalidRequest, NotFound
 from edge.identity import load_key, make_ref
+from edge.panel.accounts import Forbidden
 
 if TYPE_CHECKING:
     from edge.panel.app import Panel
@@ -60,8 +63,19 @@ def _id_value(
 def routes(panel: Panel) -> list[Route]:
     from edge import config
     from edge.panel.app import body, guard, json_reply
+    from edge.panel.counters import Desk
 
     zone = config.load().hall.timezone  # receipts show the hall's local time
+    desk = Desk(panel)
+
+    async def holds(request: Request, cid: str) -> None:
+        """Only who signed in at the counter, or a manager, pushes forms to its pad or takes them back."""
+        counters: list[dict[str, Any]] = await panel.request("counter.list")
+        row = next((c for c in counters if c["id"] == cid), None)
+        if row is None:
+            raise NotFound(f"no counter {cid!r} in this hall")
+        if not desk.view(request.state.session, row)["can_act"]:
+            raise Forbidden(f"{row['name']} 不是您签入的窗口 (counter {cid} is signed in by someone else)")
 
     def _session_name(request: Request) -> str:
         return str(request.state.session.name)
@@ -82,6 +96,7 @@ def routes(panel: Panel) -> list[Route]:
     @guard(panel, STAFF)
     async def push(request: Request) -> Response:
         cid = request.path_params["cid"]
+        await holds(request, cid)
         data = await body(request)
         form, values = data.get("form"), data.get("values")
         if not isinstance(form, str) or not isinstance(values, dict):
@@ -110,6 +125,7 @@ def routes(panel: Panel) -> list[Route]:
     @guard(panel, STAFF)
     async def cancel(request: Request) -> Response:
         cid = request.path_params["cid"]
+        await holds(request, cid)
         reason = str((await body(request)).get("reason", ""))[:120]
         result = await panel.request("form.cancel", {"counter": cid, "by": _session_name(request), "reason": reason})
         panel.audit(request, "form.cancel", {"counter": cid, "id": result["id"]})
