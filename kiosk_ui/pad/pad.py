@@ -67,6 +67,7 @@ class Pad(Shell):
         self.counter = counter
         self.large = cfg.large_text
         self.unknown_counter = False
+        self.heard = 0  # events of this counter handled so far: a poll answer older than one is stale
         self.desk = Desk()
         self.reading = Reading()
         self.signing = Signing()
@@ -121,7 +122,13 @@ class Pad(Shell):
     # -- the core's word ----------------------------------------------------------------
     def poll(self) -> None:
         super().poll()
-        self.link.call("form.current", {"counter": self.counter}, on_ok=self._current, on_err=self._poll_refused)
+        asked = self.heard  # an answer overtaken by an event of this counter is stale: the next poll follows
+        self.link.call(
+            "form.current",
+            {"counter": self.counter},
+            on_ok=lambda now: self._current(now) if self.heard == asked or self.screen == "offline" else None,
+            on_err=self._poll_refused,
+        )
         if self.status is None:
             self.link.call("queue.status", on_ok=self._status)
 
@@ -170,6 +177,8 @@ class Pad(Shell):
 
     def on_event(self, env: dict[str, Any]) -> None:
         topic, data = env.get("topic", ""), env.get("data") or {}
+        if self.counter in (data.get("counter"), data.get("from_counter"), data.get("id")):
+            self.heard += 1
         if topic.startswith("ticket."):
             self.on_ticket(topic, data)
         elif topic.startswith("counter.") and data.get("id") == self.counter:
