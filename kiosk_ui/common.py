@@ -41,7 +41,7 @@ def header(app: Shell) -> Widget:
     title.size_hint_x = room
     title.label.halign = "left"
     if extras:  # less room: one line, shortened if need be
-        title.label.shorten, title.label.max_lines = True, 1
+        title.label.shorten, title.label.shorten_from, title.label.max_lines = True, "right", 1
     title.bind(on_release=lambda *_: app.tap_hall_name())
     bar.add_widget(title)
     for extra in extras:
