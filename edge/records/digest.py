@@ -23,8 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+# In canonical JSON a quote inside a text is escaped, so this can only be the record's own "prev" key
+# (no other object of a record has one): the link is read from the bytes the digest covers, unparsed.
+PREV = re.compile(rb'"prev":"([0-9a-f]{64})"')
 
 
 def genesis(hall: str, day: str) -> str:
@@ -61,6 +67,21 @@ def seal(record: dict[str, Any], prev: str) -> dict[str, Any]:
     return {**body, "digest": digest(body)}
 
 
+@dataclass(frozen=True)
+class Stored:
+    """A record as kept: the canonical JSON its digest covers (everything but the digest), and the digest."""
+
+    id: str
+    n: int
+    body: bytes
+    digest: str
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Stored:
+        body = canonical({k: v for k, v in record.items() if k != "digest"})
+        return cls(str(record.get("id")), int(record.get("n") or 0), body, str(record.get("digest")))
+
+
 def check_chain(records: Iterable[dict[str, Any]], start: str) -> list[dict[str, Any]]:
     """Problems in one day's records, given in chain order (by ``n``) after ``start``; empty when intact.
 
@@ -68,16 +89,22 @@ def check_chain(records: Iterable[dict[str, Any]], start: str) -> list[dict[str,
     matches its digest, a link to a previous record that is not the one before
     it, or a gap in the numbering (a record removed).
     """
+    return check_stored((Stored.of(r) for r in records), start)
+
+
+def check_stored(rows: Iterable[Stored], start: str) -> list[dict[str, Any]]:
+    """:func:`check_chain` on records as kept: the stored bytes are hashed as they are, never re-encoded."""
     problems: list[dict[str, Any]] = []
     prev, expected_n = start, 1
-    for record in records:
-        rid, n = record.get("id"), record.get("n")
-        if n != expected_n:
-            problems.append({"id": rid, "n": n, "problem": f"record {expected_n} of the day is missing"})
-        if record.get("digest") != digest(record):
-            problems.append({"id": rid, "n": n, "problem": "changed: its content does not match its digest"})
-        if record.get("prev") != prev:
-            problems.append({"id": rid, "n": n, "problem": "chain broken: it does not follow the record before it"})
-        prev = str(record.get("digest"))
-        expected_n = (n if isinstance(n, int) else expected_n) + 1
+    for row in rows:
+        if row.n != expected_n:
+            problems.append({"id": row.id, "n": row.n, "problem": f"record {expected_n} of the day is missing"})
+        found = PREV.search(row.body)
+        if hashlib.sha256(row.body).hexdigest() != row.digest:  # then nothing it says can be trusted
+            problems.append({"id": row.id, "n": row.n, "problem": "changed: its content does not match its digest"})
+        elif found is None or found.group(1).decode() != prev:
+            problems.append(
+                {"id": row.id, "n": row.n, "problem": "chain broken: it does not follow the record before it"}
+            )
+        prev, expected_n = row.digest, row.n + 1
     return problems
