@@ -26,8 +26,26 @@ sys.path.insert(0, str(ROOT))
 
 from edge.bus import BusClient, Endpoints  # noqa: E402
 from edge.errors import BusError  # noqa: E402
+from edge.identity import load_key, make_ref  # noqa: E402
 from edge.paths import Home  # noqa: E402
-from tests.records_helpers import customer_at_counter, name_change_values  # noqa: E402
+
+
+def at_counter(bus: BusClient, home: Home) -> dict[str, object]:
+    """Counter 2 open with a customer called; the values of the 更名 form for them."""
+    key = load_key(home.secret_path)
+    bus.request("counter.open", {"counter": "2", "staff": "王芳"})
+    bus.request("ticket.issue", {"business": "C", "customer": make_ref("id", "11010519491231002X", key=key).to_dict()})
+    bus.request("counter.call", {"counter": "2"})
+    holder = make_ref("id", "110101199003071233", key=key)
+    return {
+        "account": "3301004277",
+        "old_name": "王五",
+        "new_name": "赵六",
+        "new_holder_id": {"masked": holder.masked, "hash": holder.hash},
+        "phone": "13800138000",
+        "address": "示范市城东区解放路36号",
+        "reason": "继承",
+    }
 
 
 def strokes() -> list[list[list[int | None]]]:
@@ -59,9 +77,8 @@ def main() -> int:
                     break
                 except BusError:
                     time.sleep(0.05)  # the core is starting
-            customer_at_counter(bus, home)
+            values = at_counter(bus, home)
             sig = {"width": 1000, "height": 400, "strokes": strokes()}
-            values = name_change_values(home)
             signing = []
             for _ in range(a.records):
                 form = bus.request("form.push", {"counter": "2", "form": "name_change", "values": values})
