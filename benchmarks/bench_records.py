@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -107,6 +108,7 @@ def main() -> int:
     finally:
         core.terminate()
         core.wait(10)
+        shutil.rmtree(root, ignore_errors=True)
     ms = 1000.0
     print(f"records: {a.records} in one day, {size / 1024:.0f} KiB of canonical JSON each (900 points)")
     print(f"sign one (check, render PNG, digest, fsync), median: {statistics.median(signing) * ms:7.1f} ms")
