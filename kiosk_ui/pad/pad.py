@@ -153,8 +153,11 @@ class Pad(Shell):
             self.show_form(form)
             return
         if form is None and mine is not None and self.screen in (*ON_FORM, "offline"):
-            self.reset()  # the form ended while the pad was not listening
+            self.reset()  # the form ended while the pad was not listening: signed (the answer lost), or not
             self.go(self.rest())
+            self.link.call(
+                "record.list", {"counter": self.counter}, on_ok=lambda rows: self._signed_meanwhile(mine, rows)
+            )
             return
         if self.screen == "offline":
             if form is not None:
@@ -312,6 +315,11 @@ class Pad(Shell):
         self.reading = Reading()
         self.signing = Signing()
         self.go("signed")
+
+    def _signed_meanwhile(self, form: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        record = next((r for r in reversed(rows) if r.get("form_id") == form["id"]), None)
+        if record is not None and self.screen in AT_REST:
+            self.show_signed(record)
 
     def on_form_ended(self, data: dict[str, Any]) -> None:
         form = self.reading.form

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from edge.bus import BusClient, Subscriber
+from edge.bus import BusClient, Endpoints, Subscriber
 from kiosk_ui.drive import find, stroke, tap, text, texts, until
 from kiosk_ui.pad.tour import HANDWRITING
 from tests.busutil import connected, wait_event
@@ -221,3 +221,24 @@ def test_a_pad_for_a_counter_the_hall_does_not_have_says_so(make_pad: MakePad) -
     pad = make_pad(counter="9", ready=False)
     until(lambda: pad.unknown_counter, what="the core's answer")
     assert text(pad, "pad.unknown") == "本屏对应的窗口 9 不在本厅的窗口中，请联系技术员"
+
+
+def test_a_signature_recorded_while_the_pad_was_cut_off_is_shown_as_signed(
+    make_pad: MakePad, bus: BusClient, core: CoreProcess
+) -> None:
+    from tests.records_helpers import signature
+
+    pad = make_pad()
+    customer_at_counter(bus, core.home)
+    form = push(bus, core)
+    until(lambda: pad.screen == "form", what="the form")
+    tap(pad, "form.confirm")
+    until(lambda: pad.screen == "signature", what="the signature box")
+    core.kill9()
+    until(lambda: pad.screen == "offline", what="the offline screen")
+    core.start()
+    # the pad's own signing went through but its answer was lost: the record is there when it is back
+    with BusClient("test", endpoints=Endpoints.local(core.home), timeout=5.0) as again:
+        record = again.request("form.sign", {"form_id": form["id"], "signature": signature()})
+    until(lambda: pad.screen == "signed", timeout=60, what="the signed result")
+    assert text(pad, "signed.record") == f"回执编号 {record['id']}"
