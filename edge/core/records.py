@@ -37,7 +37,6 @@ from edge.errors import Conflict, InvalidRequest, NotFound
 from edge.records import digest as chain
 from edge.records import signature as handwriting
 from edge.records.forms import defaults, fill
-from edge.schemas import parse
 from edge.schemas import records as schema
 from edge.schemas.records import FormTemplate
 
@@ -88,8 +87,7 @@ class Records:
             return [FormTemplate.model_validate_json(r[0]) for r in rows]
         return list(defaults())
 
-    def templates(self, data: dict[str, Any], env: envelope.Envelope) -> list[dict[str, Any]]:
-        req = parse(schema.FormTemplates, data)
+    def templates(self, req: schema.FormTemplates, env: envelope.Envelope) -> list[dict[str, Any]]:
         return [t.model_dump() for t in self.in_force() if req.business in (None, t.business)]
 
     def _template(self, form: str) -> FormTemplate:
@@ -133,8 +131,7 @@ class Records:
         )
         return form
 
-    def push(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(schema.FormPush, data)
+    def push(self, req: schema.FormPush, env: envelope.Envelope) -> dict[str, Any]:
         counter, counter_name = self._counter(req.counter)
         ticket_row = (
             self.db.one("SELECT * FROM tickets WHERE id = ?", (counter["current_ticket"],))
@@ -186,8 +183,7 @@ class Records:
         self.core.emit(f"form.{state}", out)
         return out
 
-    def current(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(schema.FormCurrent, data)
+    def current(self, req: schema.FormCurrent, env: envelope.Envelope) -> dict[str, Any]:
         counter, name = self._counter(req.counter)
         ticket = None
         if counter["current_ticket"]:
@@ -206,8 +202,7 @@ class Records:
             raise Conflict(f"{WHY_NOT.get(row['state'], 'this form is ' + row['state'])} ({form_id})")
         return row
 
-    def confirm(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(schema.FormRef, data)
+    def confirm(self, req: schema.FormRef, env: envelope.Envelope) -> dict[str, Any]:
         row = self._still_open(req.form_id, "pushed")
         now = self.core.clock()
         self.db.execute("UPDATE forms SET state = 'confirmed', confirmed_at = ? WHERE id = ?", (now, row["id"]))
@@ -215,16 +210,14 @@ class Records:
         self.core.emit("form.confirmed", out)
         return out
 
-    def cancel(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(schema.FormCancel, data)
+    def cancel(self, req: schema.FormCancel, env: envelope.Envelope) -> dict[str, Any]:
         self._counter(req.counter)
         row = self._open_form(req.counter)
         if row is None:
             raise Conflict(f"counter {req.counter} has no open form to cancel")
         return self._end(row, "cancelled", req.reason or "cancelled by the clerk", by=req.by)
 
-    def withdraw(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(schema.FormWithdraw, data)
+    def withdraw(self, req: schema.FormWithdraw, env: envelope.Envelope) -> dict[str, Any]:
         row = self._still_open(req.form_id, *OPEN)
         return self._end(row, "withdrawn", req.reason, by=env["source"])
 
@@ -238,8 +231,7 @@ class Records:
             self._end(row, "withdrawn", "ticket_ended")
 
     # -- signing --------------------------------------------------------------------
-    def sign(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(schema.FormSign, data)
+    def sign(self, req: schema.FormSign, env: envelope.Envelope) -> dict[str, Any]:
         row = self._still_open(req.form_id, "confirmed")
         sig = req.signature
         strokes = [[list(p) for p in stroke] for stroke in sig.strokes]
@@ -321,16 +313,14 @@ class Records:
             "digest": row["digest"],
         }
 
-    def list_records(self, data: dict[str, Any], env: envelope.Envelope) -> list[dict[str, Any]]:
-        req = parse(schema.RecordList, data)
+    def list_records(self, req: schema.RecordList, env: envelope.Envelope) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM records WHERE day = ?", [req.day or self.core.queue.today()]
         if req.counter:
             sql += " AND counter = ?"
             params.append(req.counter)
         return [self._summary(r) for r in self.db.all(sql + " ORDER BY n LIMIT ?", [*params, req.limit])]
 
-    def show(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(schema.RecordShow, data)
+    def show(self, req: schema.RecordShow, env: envelope.Envelope) -> dict[str, Any]:
         row = self.db.one("SELECT * FROM records WHERE id = ?", (req.id,))
         if row is None:
             raise NotFound(f"no signed record {req.id}")
@@ -347,8 +337,7 @@ class Records:
             "verified": {"ok": not mine, "problems": mine, "day_ok": checked["ok"]},
         }
 
-    def verify(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(schema.RecordVerify, data)
+    def verify(self, req: schema.RecordVerify, env: envelope.Envelope) -> dict[str, Any]:
         return self._check_day(req.day or self.core.queue.today())
 
     def _check_day(self, day: str) -> dict[str, Any]:
