@@ -29,6 +29,9 @@ BUILTINS = {
     "events": "edge.cli.tools:events_main",
     "config": "edge.cli.tools:config_main",
     "simulate": "edge.demo:simulate_main",
+    "history": "edge.cli.ops_cmds:history_main",
+    "forecast": "edge.cli.ops_cmds:forecast_main",
+    "staffing": "edge.cli.ops_cmds:staffing_main",
 }
 
 HELP = {
@@ -41,6 +44,9 @@ HELP = {
     "events": "follow the hall's events (tail)",
     "config": "check a config file, or print the defaults",
     "simulate": "simulated customers and staff, for the demo",
+    "history": "import the hall's history from CSV, or export it",
+    "forecast": "arrivals per business per slot for coming days",
+    "staffing": "counters to open per slot for a service level",
 }
 
 

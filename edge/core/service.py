@@ -46,7 +46,7 @@ log = logging.getLogger("hall.core")
 TICK_S = 5.0
 
 # Modules with ``register(core)`` that add request topics and tick hooks to the core.
-AREAS: tuple[str, ...] = ("edge.core.alerts", "edge.core.stats", "edge.core.sync", "edge.core.records")
+AREAS: tuple[str, ...] = ("edge.core.alerts", "edge.core.stats", "edge.core.sync", "edge.core.records", "edge.core.ops")
 
 
 class Core:

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import IO
 
 from edge.errors import InvalidRequest
 
@@ -121,21 +122,10 @@ def check_row(cells: dict[str, str], line: int, businesses: set[str], now: float
     issued = _time(cells["issued_at"].strip(), "issued_at", now)
     called = _time(c, "called_at", now) if (c := cells["called_at"].strip()) else None
     finished = _time(f, "finished_at", now) if (f := cells["finished_at"].strip()) else None
-    if called is not None and called < issued:
-        raise ValueError("called_at is before issued_at")
-    if finished is not None:
-        if called is None:
-            raise ValueError("finished_at without called_at (a visit is finished only after a call)")
-        if finished < called:
-            raise ValueError("finished_at is before called_at")
-        if finished - issued > 86400:
-            raise ValueError("the visit lasts more than a day")
     rating = None
     if r := cells["rating"].strip():
         if r not in ("1", "2", "3", "4", "5"):
             raise ValueError(f"rating {r!r} is not a whole number from 1 to 5")
-        if finished is None:
-            raise ValueError("rating without finished_at (only a finished visit is rated)")
         rating = int(r)
     text: dict[str, str | None] = {}
     for column in ("counter", "staff"):
@@ -143,7 +133,25 @@ def check_row(cells: dict[str, str], line: int, businesses: set[str], now: float
         if len(value) > MAX_FIELD:
             raise ValueError(f"{column} is longer than {MAX_FIELD} characters")
         text[column] = value or None
-    return Visit(business, issued, called, finished, text["counter"], text["staff"], rating, line)
+    return check(Visit(business, issued, called, finished, text["counter"], text["staff"], rating, line))
+
+
+def check(v: Visit, businesses: set[str] | None = None) -> Visit:
+    """The visit, if its times and rating are in order; raise ValueError naming what is not."""
+    if businesses is not None and v.business not in businesses:
+        raise ValueError(f"business {v.business!r} is not one of this hall's ({', '.join(sorted(businesses))})")
+    if v.called_at is not None and v.called_at < v.issued_at:
+        raise ValueError("called_at is before issued_at")
+    if v.finished_at is not None:
+        if v.called_at is None:
+            raise ValueError("finished_at without called_at (a visit is finished only after a call)")
+        if v.finished_at < v.called_at:
+            raise ValueError("finished_at is before called_at")
+        if v.finished_at - v.issued_at > 86400:
+            raise ValueError("the visit lasts more than a day")
+    if v.rating is not None and v.finished_at is None:
+        raise ValueError("rating without finished_at (only a finished visit is rated)")
+    return v
 
 
 def parse(text: str | io.TextIOBase, *, businesses: set[str], now: float | None = None) -> list[Visit]:
@@ -207,7 +215,7 @@ def iso(ts: float | None, zone: object) -> str:
     return datetime.fromtimestamp(ts, zone).isoformat(timespec="seconds")
 
 
-def write(visits: Iterable[dict[str, object]], out: io.TextIOBase, zone: object) -> int:
+def write(visits: Iterable[dict[str, object]], out: IO[str], zone: object) -> int:
     """Write visits (as the core returns them) as a history CSV in the hall's zone; return how many."""
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)

@@ -224,4 +224,43 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        6,
+        """
+        -- Visits a hall brought from its old system (hall history import); the key makes a second import add nothing.
+        CREATE TABLE history (
+            key         TEXT PRIMARY KEY,
+            day         TEXT NOT NULL,
+            business    TEXT NOT NULL,
+            issued_at   REAL NOT NULL,
+            called_at   REAL,
+            finished_at REAL,
+            counter     TEXT,
+            staff       TEXT,
+            rating      INTEGER,
+            imported_at REAL NOT NULL
+        );
+        CREATE INDEX history_day ON history(day, business);
+
+        -- Rows of an import still arriving in chunks; history.commit moves them into history whole.
+        CREATE TABLE history_stage (
+            import_id TEXT NOT NULL,
+            line      INTEGER NOT NULL,
+            digest    TEXT NOT NULL,
+            data      TEXT NOT NULL,
+            at        REAL NOT NULL,
+            PRIMARY KEY (import_id, line)
+        );
+
+        -- What the hall planned: per business day the forecast and staffing plan, and per week the roster.
+        CREATE TABLE plans (
+            kind     TEXT NOT NULL,
+            key      TEXT NOT NULL,
+            data     TEXT NOT NULL,
+            basis    TEXT NOT NULL,
+            saved_at REAL NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        """,
+    ),
 ]

@@ -1,0 +1,268 @@
+"""The core's side of operations: history import and export, counts for forecasts, saved plans.
+
+``register(core)`` serves the requests of :mod:`edge.schemas.ops` that deal with
+history and plans (seats and occupancy are :mod:`edge.core.seats`).
+
+History is the queue's own tickets plus what a hall imported from its old
+system. On a business day the queue recorded itself, its own tickets are the
+history and imported rows of that day are kept but not used, so importing an
+export of this very box adds nothing twice. A visit is a customer's ticket from
+issue to its end: a transferred ticket is one visit, called at its first call and
+finished at the counter that finished it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from edge import envelope
+from edge.errors import Conflict, InvalidRequest
+from edge.ops import history
+from edge.queue.clock import business_day
+from edge.schemas import ops as s
+from edge.schemas import parse
+
+if TYPE_CHECKING:
+    from edge.core.service import Core
+
+STAGE_KEEP_S = 86400.0
+MAX_VISIT_DAYS = 62
+
+
+def register(core: Core) -> None:
+    area = OpsArea(core)
+    for topic, handler in (
+        ("history.stage", area.stage),
+        ("history.commit", area.commit),
+        ("history.abort", area.abort),
+        ("history.summary", area.summary),
+        ("history.visits", area.visits),
+        ("history.counts", area.counts),
+        ("plan.save", area.plan_save),
+        ("plan.get", area.plan_get),
+    ):
+        core.route(topic, handler, s)
+    core.tick_hooks.append(area.drop_stale_stages)
+
+
+class OpsArea:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.db = core.db
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.core.cfg.hall.timezone)
+
+    def day_of(self, ts: float) -> str:
+        return business_day(ts, self.zone, self.core.cfg.hall.rollover_time)
+
+    # -- import ---------------------------------------------------------------
+    def stage(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = parse(s.HistoryStage, data, "history.stage")
+        known = {b.code for b in self.core.cfg.businesses}
+        now = self.core.clock()
+        rows = []
+        for r in req.rows:
+            visit = history.Visit(
+                r.business, r.issued_at, r.called_at, r.finished_at, r.counter, r.staff, r.rating, r.line
+            )
+            try:
+                history.check(visit, known)
+                if max(t for t in (r.issued_at, r.called_at, r.finished_at) if t is not None) > now + 60:
+                    raise ValueError("a time is in the future")
+            except ValueError as exc:
+                raise InvalidRequest(f"line {r.line}: {exc}") from None
+            rows.append((req.import_id, r.line, visit.digest(), json.dumps(visit.to_json()), now))
+        try:
+            self.db.conn.executemany(
+                "INSERT INTO history_stage (import_id, line, digest, data, at) VALUES (?, ?, ?, ?, ?)", rows
+            )
+        except sqlite3.IntegrityError:
+            raise Conflict(f"import {req.import_id}: a line was sent twice") from None
+        return {"import_id": req.import_id, "staged": len(rows)}
+
+    def commit(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = parse(s.HistoryCommit, data, "history.commit")
+        staged = self.db.all(
+            "SELECT line, digest, data FROM history_stage WHERE import_id = ? ORDER BY line", (req.import_id,)
+        )
+        if len(staged) != req.rows:
+            raise Conflict(
+                f"import {req.import_id}: {len(staged)} row(s) arrived, {req.rows} were sent; nothing imported"
+            )
+        now = self.core.clock()
+        visits = [history.Visit(**{k: v for k, v in json.loads(r["data"]).items()}) for r in staged]
+        keys = history.keys(visits)
+        own = self._own_days()
+        added = shadowed = 0
+        days: set[str] = set()
+        for key, v in zip(keys, visits, strict=True):
+            day = self.day_of(v.issued_at)
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO history (key, day, business, issued_at, called_at, finished_at, counter,"
+                " staff, rating, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, day, v.business, v.issued_at, v.called_at, v.finished_at, v.counter, v.staff, v.rating, now),
+            )
+            if cur.rowcount:
+                added += 1
+                days.add(day)
+                shadowed += day in own
+        self.db.execute("DELETE FROM history_stage WHERE import_id = ?", (req.import_id,))
+        out = {
+            "import_id": req.import_id,
+            "file": req.file,
+            "rows": len(visits),
+            "added": added,
+            "already": len(visits) - added,
+            "shadowed": shadowed,
+            "first": min(days) if days else None,
+            "last": max(days) if days else None,
+        }
+        self.core.emit("history.imported", out)
+        return out
+
+    def abort(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = parse(s.HistoryAbort, data, "history.abort")
+        cur = self.db.execute("DELETE FROM history_stage WHERE import_id = ?", (req.import_id,))
+        return {"import_id": req.import_id, "dropped": cur.rowcount}
+
+    def drop_stale_stages(self) -> None:
+        self.db.execute("DELETE FROM history_stage WHERE at < ?", (self.core.clock() - STAGE_KEEP_S,))
+
+    # -- reading ----------------------------------------------------------------
+    def _own_days(self) -> set[str]:
+        return {r[0] for r in self.db.all("SELECT DISTINCT day FROM tickets")}
+
+    def summary(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        own = self.db.one(
+            "SELECT MIN(day), MAX(day), COUNT(DISTINCT day), COUNT(*) FROM tickets WHERE parent_id IS NULL"
+        )
+        imp = self.db.one("SELECT MIN(day), MAX(day), COUNT(DISTINCT day), COUNT(*) FROM history")
+        assert own is not None and imp is not None
+        firsts = [d for d in (own[0], imp[0]) if d]
+        lasts = [d for d in (own[1], imp[1]) if d]
+        return {
+            "first": min(firsts) if firsts else None,
+            "last": max(lasts) if lasts else None,
+            "own": {"first": own[0], "last": own[1], "days": own[2], "visits": own[3]},
+            "imported": {"first": imp[0], "last": imp[1], "days": imp[2], "visits": imp[3]},
+        }
+
+    def _visits(self, first: str, last: str) -> list[dict[str, Any]]:
+        """Every visit of the business days ``first``..``last``, own tickets first where the queue has them."""
+        tickets = self.db.all("SELECT * FROM tickets WHERE day >= ? AND day <= ? ORDER BY issued_at", (first, last))
+        ratings = {
+            r["ticket_id"]: r["score"]
+            for r in self.db.all(
+                "SELECT e.ticket_id, e.score FROM evaluations e JOIN tickets t ON t.id = e.ticket_id"
+                " WHERE t.day >= ? AND t.day <= ?",
+                (first, last),
+            )
+        }
+        child = {r["parent_id"]: r for r in tickets if r["parent_id"]}
+        out: list[dict[str, Any]] = []
+        for root in tickets:
+            if root["parent_id"]:
+                continue
+            chain = [root]
+            while chain[-1]["id"] in child and len(chain) < 50:
+                chain.append(child[chain[-1]["id"]])
+            end = chain[-1]
+            done = end["state"] == "done"
+            out.append(
+                {
+                    "day": root["day"],
+                    "business": root["business"],
+                    "issued_at": root["issued_at"],
+                    "called_at": root["called_at"],
+                    "finished_at": end["finished_at"] if done else None,
+                    "counter": (end if end["counter"] else root)["counter"],
+                    "staff": (end if end["staff"] else root)["staff"],
+                    "rating": next((ratings[t["id"]] for t in chain if t["id"] in ratings), None),
+                    "state": end["state"],
+                }
+            )
+        own = {v["day"] for v in out}
+        for r in self.db.all(
+            "SELECT * FROM history WHERE day >= ? AND day <= ? ORDER BY issued_at, key", (first, last)
+        ):
+            if r["day"] in own:
+                continue
+            out.append(
+                {
+                    "day": r["day"],
+                    "business": r["business"],
+                    "issued_at": r["issued_at"],
+                    "called_at": r["called_at"],
+                    "finished_at": r["finished_at"],
+                    "counter": r["counter"],
+                    "staff": r["staff"],
+                    "rating": r["rating"],
+                    "state": "done" if r["finished_at"] else ("no_show" if r["called_at"] else "cancelled"),
+                }
+            )
+        out.sort(key=lambda v: (v["issued_at"], v["business"]))
+        return out
+
+    def visits(self, data: dict[str, Any], env: envelope.Envelope) -> list[dict[str, Any]]:
+        req = parse(s.HistoryVisits, data, "history.visits")
+        first, last = date.fromisoformat(req.first), date.fromisoformat(req.last)
+        if last < first or (last - first).days > MAX_VISIT_DAYS:
+            raise InvalidRequest(f"history.visits: last must be 0 to {MAX_VISIT_DAYS} days after first")
+        return self._visits(req.first, req.last)
+
+    def counts(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        """Arrivals per business, day and slot before ``before`` (and on ``day``), and handling times."""
+        req = parse(s.HistoryCounts, data, "history.counts")
+        before = date.fromisoformat(req.before)
+        first = (before - timedelta(weeks=req.weeks)).isoformat()
+        visits = self._visits(first, (before - timedelta(days=1)).isoformat())
+        if req.day:
+            visits += self._visits(req.day, req.day)
+        counts: dict[str, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+        handling: dict[str, list[float]] = defaultdict(list)
+        zone = self.zone
+        for v in visits:
+            day = v["day"]
+            midnight = datetime.combine(date.fromisoformat(day), datetime.min.time(), zone)
+            slot = (
+                int((datetime.fromtimestamp(v["issued_at"], zone) - midnight).total_seconds() // 60) // req.slot_minutes
+            )
+            counts[v["business"]][day][slot] += 1
+            if v["finished_at"] is not None and v["called_at"] is not None and day < req.before:
+                handling[v["business"]].append(v["finished_at"] - v["called_at"])
+        return {
+            "before": req.before,
+            "slot_minutes": req.slot_minutes,
+            "counts": {b: {d: dict(slots) for d, slots in days.items()} for b, days in counts.items()},
+            "aht_minutes": {b: round(sum(h) / len(h) / 60, 3) for b, h in handling.items() if h},
+            "handled": {b: len(h) for b, h in handling.items()},
+        }
+
+    # -- plans --------------------------------------------------------------------
+    def plan_save(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = parse(s.PlanSave, data, "plan.save")
+        now = self.core.clock()
+        self.db.execute(
+            "INSERT INTO plans (kind, key, data, basis, saved_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, key)"
+            " DO UPDATE SET data = excluded.data, basis = excluded.basis, saved_at = excluded.saved_at",
+            (req.kind, req.key, json.dumps(req.data, ensure_ascii=False), req.basis, now),
+        )
+        self.core.emit("plan.saved", {"kind": req.kind, "key": req.key, "basis": req.basis})
+        return {"kind": req.kind, "key": req.key, "saved_at": envelope.iso(now)}
+
+    def plan(self, kind: str, key: str) -> dict[str, Any] | None:
+        row = self.db.one("SELECT data, basis, saved_at FROM plans WHERE kind = ? AND key = ?", (kind, key))
+        if row is None:
+            return None
+        return {"kind": kind, "key": key, "data": json.loads(row[0]), "basis": row[1], "saved_at": envelope.iso(row[2])}
+
+    def plan_get(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any] | None:
+        req = parse(s.PlanGet, data, "plan.get")
+        return self.plan(req.kind, req.key)
