@@ -233,6 +233,8 @@ class Alerts:
                     msg = f"{zone} 负面情绪占比 {share:.0%}，超过 {rules.negative_emotion.threshold:.0%}"
                     data = {"zone": zone, "share": round(share, 3), "threshold": rules.negative_emotion.threshold}
                     out.append(Condition(f"negative_emotion:{zone}", "negative_emotion", msg, data))
+        for source in self.core.alert_sources:
+            out += source(rules, now)
         return out
 
     def _unattended(self, minutes: float, waiting: list[Any], counters: dict[str, Any], now: float) -> list[Condition]:

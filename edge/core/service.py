@@ -46,7 +46,14 @@ log = logging.getLogger("hall.core")
 TICK_S = 5.0
 
 # Modules with ``register(core)`` that add request topics and tick hooks to the core.
-AREAS: tuple[str, ...] = ("edge.core.alerts", "edge.core.stats", "edge.core.sync", "edge.core.records", "edge.core.ops")
+AREAS: tuple[str, ...] = (
+    "edge.core.alerts",
+    "edge.core.stats",
+    "edge.core.sync",
+    "edge.core.records",
+    "edge.core.ops",
+    "edge.core.seats",
+)
 
 
 class Core:
@@ -83,6 +90,8 @@ class Core:
         self.tick_hooks: list[Callable[[], None]] = [self.queue.roll_day]
         # Called with every event other services publish, inside the transaction (areas keep facts).
         self.publish_observers: list[Callable[[envelope.Envelope], None]] = []
+        # Called with the alert rules and the time at each evaluation; each returns conditions that hold.
+        self.alert_sources: list[Callable[[Any, float], list[Any]]] = []
         self._routes()
         self.stop = threading.Event()
 

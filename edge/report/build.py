@@ -31,6 +31,8 @@ RULE_NAMES = {
     "printer_paper": "打印机缺纸",
     "negative_emotion": "负面情绪偏高",
     "low_rating": "低分评价",
+    "ahead_of_plan": "客流超计划",
+    "occupancy_disagreement": "人数来源不一致",
 }
 
 

@@ -74,6 +74,18 @@ class Rules(_Req):
         title="Low rating",
         description="A customer rated the service this many stars or fewer.",
     )
+    ahead_of_plan: Rule = Field(
+        default=Rule(threshold=30),
+        title="Ahead of plan (%)",
+        description="A business's arrivals over the last slot run this many percent above the day's plan"
+        " and its open counters are fewer than they need.",
+    )
+    occupancy_disagreement: Rule = Field(
+        default=Rule(threshold=3),
+        title="People count disagreement",
+        description="A source of the people in the hall (IR beams, cameras, queue) lies this many standard errors"
+        " from the others.",
+    )
 
 
 class RulesGet(_Req):
