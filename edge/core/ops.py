@@ -45,6 +45,8 @@ def register(core: Core) -> None:
         ("history.counts", area.counts),
         ("plan.save", area.plan_save),
         ("plan.get", area.plan_get),
+        ("roster.staff", area.roster_staff),
+        ("roster.get", area.roster_get),
     ):
         core.route(topic, handler, s)
     core.tick_hooks.append(area.drop_stale_stages)
@@ -266,3 +268,32 @@ class OpsArea:
     def plan_get(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any] | None:
         req = parse(s.PlanGet, data, "plan.get")
         return self.plan(req.kind, req.key)
+
+    # -- rosters ----------------------------------------------------------------------
+    def roster_staff(self, data: dict[str, Any], env: envelope.Envelope) -> list[dict[str, Any]]:
+        """The staff to roster: HQ's (from the bundle in force), else the config's ``[services.ops] staff``."""
+        rows = self.db.all("SELECT data FROM bundle_items WHERE kind = 'staff' ORDER BY key")
+        if rows:
+            return [
+                {"id": d["id"], "name": d["name"], "counters": d.get("counters", [])}
+                for d in (json.loads(r[0]) for r in rows)
+            ]
+        from edge import config
+        from edge.ops.config import OpsConfig
+
+        ops = config.service_config(self.core.cfg, "ops", OpsConfig)
+        return [p.model_dump() for p in ops.staff]
+
+    def roster_get(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        req = parse(s.RosterGet, data, "roster.get")
+        monday = date.fromisoformat(req.week)
+        if monday.weekday() != 0:
+            raise InvalidRequest(f"roster.get: week {req.week} is not a Monday")
+        lo, hi = req.week, (monday + timedelta(days=7)).isoformat()
+        hq = [
+            json.loads(r[0])
+            for r in self.db.all(
+                "SELECT data FROM bundle_items WHERE kind = 'roster' AND key >= ? AND key < ? ORDER BY key", (lo, hi)
+            )
+        ]
+        return {"week": req.week, "suggested": self.plan("roster", req.week), "hq": hq}

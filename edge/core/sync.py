@@ -293,12 +293,13 @@ class SyncArea:
         items += [("usage", f"{u.customer_hash}|{u.period}", u.model_dump_json()) for u in bundle.usage]
         items += [("supply", x.customer_hash, x.model_dump_json()) for x in bundle.supplies]
         items += [("form", f.id, f.model_dump_json()) for f in bundle.forms]
+        items += [("roster", f"{r.day}|{r.staff}|{r.start}", r.model_dump_json()) for r in bundle.roster]
         self.db.conn.executemany("INSERT INTO bundle_items (kind, key, data) VALUES (?, ?, ?)", items)
         self.db.conn.executemany(
             "INSERT INTO customer_tags (hash, tags) VALUES (?, ?) ON CONFLICT(hash) DO UPDATE SET tags = excluded.tags",
             [(t.hash, json.dumps(sorted(set(t.tags)))) for t in bundle.customer_tags],
         )
-        kinds = ("business", "counter", "staff", "tag", "outage", "bill", "usage", "supply", "form")
+        kinds = ("business", "counter", "staff", "tag", "outage", "bill", "usage", "supply", "form", "roster")
         return {k: sum(1 for i in items if i[0] == k) for k in kinds}
 
     def bundle_status(self, req: s.Empty, env: envelope.Envelope) -> dict[str, Any]:

@@ -80,6 +80,20 @@ def counters_needed(
     return n
 
 
+def capacity(counters: int, *, aht_minutes: float, slot_minutes: float, target: float, within_minutes: float) -> float:
+    """The most arrivals per slot that ``counters`` counters serve at the target (to 0.01 of a customer)."""
+    if counters <= 0:
+        return 0.0
+    lo, hi = 0.0, counters * slot_minutes / aht_minutes  # at hi the counters are always busy
+    while hi - lo > 0.01:
+        mid = (lo + hi) / 2
+        ok = service_level(
+            mid, aht_minutes=aht_minutes, slot_minutes=slot_minutes, counters=counters, within_minutes=within_minutes
+        )
+        lo, hi = (mid, hi) if ok >= target else (lo, mid)
+    return math.floor(lo * 100) / 100  # never above the boundary
+
+
 @dataclass(frozen=True)
 class CounterSkills:
     id: str

@@ -87,6 +87,14 @@ class Occupancy(_Req):
     pass
 
 
+class RosterStaff(_Req):
+    pass
+
+
+class RosterGet(_Req):
+    week: str = Field(pattern=DAY, description="The week's Monday.")
+
+
 REQUESTS: dict[str, type[BaseModel]] = {
     "history.stage": HistoryStage,
     "history.commit": HistoryCommit,
@@ -98,6 +106,19 @@ REQUESTS: dict[str, type[BaseModel]] = {
     "plan.get": PlanGet,
     "seats.day": SeatsDay,
     "occupancy.get": Occupancy,
+    "roster.staff": RosterStaff,
+    "roster.get": RosterGet,
 }
-READS = frozenset({"history.summary", "history.visits", "history.counts", "plan.get", "seats.day", "occupancy.get"})
+READS = frozenset(
+    {
+        "history.summary",
+        "history.visits",
+        "history.counts",
+        "plan.get",
+        "seats.day",
+        "occupancy.get",
+        "roster.staff",
+        "roster.get",
+    }
+)
 EVENTS = frozenset({"history.imported", "plan.saved", "points.daily"})

@@ -195,6 +195,23 @@ class Supply(_Item):
     address: str = Field(min_length=2, max_length=200)
 
 
+class RosterEntry(_Item):
+    """One person's shift on one day, as HQ rosters it (shown to managers beside the hall's suggestion)."""
+
+    staff: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    day: date
+    shift: str = Field("", max_length=16)
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+    counter: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{1,16}$")
+
+    @model_validator(mode="after")
+    def _order(self) -> RosterEntry:
+        if self.end <= self.start:
+            raise ValueError(f"roster entry of {self.staff} on {self.day} ends before it starts")
+        return self
+
+
 class Bundle(_Item):
     """What HQ sends down. Applied whole or not at all; versions only go up."""
 
@@ -211,6 +228,7 @@ class Bundle(_Item):
     forms: list[FormTemplate] = Field(
         default_factory=list, max_length=200, description="Form templates for the counter pads (replace the defaults)."
     )
+    roster: list[RosterEntry] = Field(default_factory=list, max_length=50_000)
 
     @model_validator(mode="after")
     def _references(self) -> Bundle:
@@ -236,6 +254,13 @@ class Bundle(_Item):
             for cid in s.counters:
                 if cid not in counters:
                     raise ValueError(f"staff {s.id} names counter {cid!r} that the bundle does not define")
+        staff = {s.id for s in self.staff}
+        _unique("roster entry", [f"{r.staff} {r.day} {r.start}" for r in self.roster])
+        for r in self.roster:
+            if r.staff not in staff:
+                raise ValueError(f"roster names staff {r.staff!r} that the bundle does not define")
+            if r.counter is not None and r.counter not in counters:
+                raise ValueError(f"roster names counter {r.counter!r} that the bundle does not define")
         return self
 
 

@@ -85,3 +85,13 @@ def test_a_busy_business_keeps_its_counters_and_shortage_is_reported() -> None:
     counters = [CounterSkills("1", ("A",)), CounterSkills("2", ("B",)), CounterSkills("3", ("A",), ("B",))]
     plan = plan_slot(demands, counters, slot_minutes=30, service_level=0.8, within_minutes=10)
     assert (plan.counters, plan.open, plan.per_business, plan.short) == (2, ["2", "3"], {"B": 3}, 1)
+
+
+def test_capacity_is_where_one_more_counter_becomes_needed() -> None:
+    from edge.ops.staffing import capacity
+
+    for k in (1, 2, 3, 5):
+        cap = capacity(k, aht_minutes=3, slot_minutes=30, target=0.8, within_minutes=10)
+        kw = {"aht_minutes": 3.0, "slot_minutes": 30.0, "service_level": 0.8, "within_minutes": 10.0}
+        assert counters_needed(cap, **kw) == k
+        assert counters_needed(cap + 0.02, **kw) == k + 1

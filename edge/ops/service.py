@@ -1,0 +1,110 @@
+"""``hall ops``: keeps the day's staffing plan and the week's roster suggestion up to date in the core.
+
+A client of the bus like any other service. Every ``check_s`` seconds, and at
+once when history is imported, the day rolls over or HQ's bundle changes, it
+computes the plans of today and tomorrow and the roster suggestions of this
+week and the next, and saves each with ``plan.save`` when what it depends on
+(history, settings, businesses and counters) has changed. The core's
+ahead-of-plan alert, the panel and the daily report read the saved plans, so
+forecasting never runs inside the core's request loop.
+
+With too little history (less than a week) it says so once and waits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import logging
+import signal
+import sys
+import threading
+from datetime import date, timedelta
+from typing import Any
+
+from edge.errors import BusError, HallError
+
+log = logging.getLogger("hall.ops")
+WAKE_TOPICS = ("history.imported", "day.rolled", "bundle.applied")
+
+
+class Planner:
+    def __init__(self, bus: Any, cfg: Any, ops: Any) -> None:
+        self.bus = bus
+        self.cfg = cfg
+        self.ops = ops
+        self._said: set[str] = set()
+
+    def refresh(self) -> list[str]:
+        """Recompute and save what is stale; the keys saved."""
+        from edge.ops import planning
+        from edge.ops.forecast import NotEnoughHistory
+
+        today = date.fromisoformat(self.bus.request("queue.status", {})["day"])
+        saved: list[str] = []
+        jobs: list[tuple[str, date]] = [("day", today), ("day", today + timedelta(days=1))]
+        monday = planning.week_of(today)
+        if self.bus.request("roster.staff", {}):
+            jobs += [("roster", monday), ("roster", monday + timedelta(days=7))]
+        for kind, key in jobs:
+            basis = planning.basis(self.bus.request, self.ops, key) + kind
+            have = self.bus.request("plan.get", {"kind": kind, "key": key.isoformat()})
+            if have is not None and have["basis"] == basis:
+                continue
+            try:
+                if kind == "day":
+                    data = planning.day_plan(self.bus.request, self.cfg, self.ops, key)
+                    data.pop("forecast", None)
+                else:
+                    data = planning.week_roster(self.bus.request, self.cfg, self.ops, key)
+            except NotEnoughHistory as exc:
+                if str(exc) not in self._said:
+                    self._said.add(str(exc))
+                    log.info("no %s plan for %s yet: %s", kind, key, exc)
+                continue
+            self.bus.request("plan.save", {"kind": kind, "key": key.isoformat(), "basis": basis, "data": data})
+            saved.append(f"{kind}:{key}")
+            log.info("saved the %s plan for %s", kind, key)
+        return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="hall ops", description="Keep the day's staffing plan and the roster up to date.")
+    p.add_argument("--config", help="hall config file (TOML)")
+    p.add_argument("--once", action="store_true", help="refresh once and exit")
+    p.add_argument("--check-s", type=float, default=300.0, help="seconds between checks (default 300)")
+    a = p.parse_args(argv)
+    faulthandler.enable()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from edge import config
+    from edge.bus import BusClient, Subscriber
+    from edge.ops.config import OpsConfig
+    from edge.proc import set_title
+
+    set_title("hall ops")
+    try:
+        cfg = config.load(a.config)
+        ops = config.service_config(cfg, "ops", OpsConfig)
+    except HallError as exc:
+        print(f"hall ops: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with BusClient("ops", timeout=30.0, retries=1) as bus, Subscriber(WAKE_TOPICS) as events:
+        planner = Planner(bus, cfg, ops)
+        while not stop.is_set():
+            try:
+                planner.refresh()
+            except BusError as exc:
+                log.warning("core not reachable: %s", exc)
+            except HallError as exc:
+                log.error("planning failed: %s", exc)
+            if a.once:
+                return 0
+            waited = 0.0
+            while not stop.is_set() and waited < a.check_s:
+                if events.recv(timeout=1.0) is not None:
+                    break
+                waited += 1.0
+    return 0
