@@ -97,12 +97,20 @@ class SeatsArea:
                 "SELECT e.* FROM evaluations e JOIN tickets t ON t.id = e.ticket_id WHERE t.day = ?", (day,)
             )
         ]
+        source = "queue"
+        if not tickets:  # a day the queue did not record: the imported history, without pauses or reasons
+            source = "history"
+            for r in self.db.all("SELECT * FROM history WHERE day = ?", (day,)):
+                state = "done" if r["finished_at"] else ("no_show" if r["called_at"] else "cancelled")
+                tickets.append({**dict(r), "state": state, "queued_at": r["issued_at"], "parent_id": None})
+                if r["rating"]:
+                    evals.append({"score": r["rating"], "reasons": [], "counter": r["counter"], "staff": r["staff"]})
         serves = {c.id: {*c.primary, *c.secondary} for c in self.core.cfg.counters}
         table = seat_table(tickets, evals, self._pauses(day, now), serves, self.ops.points, now=now)
         names = {c.id: c.name for c in self.core.cfg.counters}
         for row in table["counters"]:
             row["name"] = names.get(row["counter"], row["counter"])
-        return {"day": day, "rules": [r.model_dump() for r in self.ops.points], **table}
+        return {"day": day, "source": source, "rules": [r.model_dump() for r in self.ops.points], **table}
 
     def seats_day(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
         req = parse(s.SeatsDay, data, "seats.day")

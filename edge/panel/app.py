@@ -47,7 +47,12 @@ log = logging.getLogger("hall.panel")
 HERE = Path(__file__).parent
 COOKIE = "hall_session"
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-PAGES = {"counter": ("staff", "manager"), "dashboard": ("manager", "technician"), "admin": ("manager",)}
+PAGES = {
+    "counter": ("staff", "manager"),
+    "dashboard": ("manager", "technician"),
+    "ops": ("staff", "manager"),
+    "admin": ("manager",),
+}
 CORE_DOWN = "叫号核心服务暂时无响应，操作未执行；面板会自动重连，请稍后再试 (the hall core is not answering)"
 CORE_RETRY_S = 2.0
 
@@ -246,7 +251,7 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 def build_app(panel: Panel, *, start_threads: bool = True) -> Starlette:
     from contextlib import asynccontextmanager
 
-    from edge.panel import api, forms
+    from edge.panel import api, forms, ops_api
 
     async def home(request: Request) -> Response:
         session = panel.store.session(request.cookies.get(COOKIE), now=time.time())
@@ -273,6 +278,7 @@ def build_app(panel: Panel, *, start_threads: bool = True) -> Starlette:
         *[Route(f"/{name}", guard(panel, roles, page=True)(page(name))) for name, roles in PAGES.items()],
         *forms.routes(panel),  # before api's /api/counters/{cid}/{action}
         *api.routes(panel),
+        *ops_api.routes(panel),
     ]
 
     @asynccontextmanager

@@ -86,7 +86,8 @@ const STATES = {open: "开放", closed: "关闭", paused: "暂停", issued: "等
   done: "办结", no_show: "未到", transferred: "已转移", cancelled: "已取消"};
 const ROLES = {staff: "窗口人员", manager: "值班经理", technician: "技术员"};
 const RULES = {longest_wait: "最长等待", waiting_per_counter: "窗口人均等候", unattended: "窗口无人值守",
-  device_offline: "设备离线", printer_paper: "打印机缺纸", negative_emotion: "负面情绪占比", low_rating: "低分评价"};
+  device_offline: "设备离线", printer_paper: "打印机缺纸", negative_emotion: "负面情绪占比", low_rating: "低分评价",
+  ahead_of_plan: "客流超计划", occupancy_disagreement: "人数来源不一致"};
 
 function onLive(fn) { Panel.handlers.push(fn); }
 
@@ -121,7 +122,8 @@ async function ackAlert(a) {
 async function startPage(active) {
   Panel.me = await api("GET", "/api/me");
   const me = Panel.me;
-  const links = [["counter", "叫号", ["staff", "manager"]], ["dashboard", "大厅总览", ["manager", "technician"]], ["admin", "管理", ["manager"]]];
+  const links = [["counter", "叫号", ["staff", "manager"]], ["dashboard", "大厅总览", ["manager", "technician"]],
+    ["ops", "运营", ["staff", "manager"]], ["admin", "管理", ["manager"]]];
   fill($("#nav"), links.filter((l) => l[2].includes(me.role)).map((l) =>
     el("a", {href: "/" + l[0], class: l[0] === active ? "on" : ""}, l[1])));
   fill($("#who"), el("span", {}, `${me.display}（${ROLES[me.role]}）`),
