@@ -101,7 +101,9 @@ table{border-collapse:collapse;font-size:13px;margin:6px 0}td,th{border:1px soli
 th{background:#eef3f9}img{max-width:100%;border:1px solid #e3e8ee;margin:6px 0}.muted{color:#67727e;font-size:12px}"""
 
 
-def render_html(stats: dict[str, Any], alerts: list[dict[str, Any]], figures: list[tuple[str, Any]]) -> str:
+def render_html(
+    stats: dict[str, Any], alerts: list[dict[str, Any]], figures: list[tuple[str, Any]], ops: str = ""
+) -> str:
     tables = summary_rows(stats)
     parts = [
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>",
@@ -132,6 +134,8 @@ def render_html(stats: dict[str, Any], alerts: list[dict[str, Any]], figures: li
         parts.append(f"<img alt='{name}' src='data:image/png;base64,{data}'>")
     if not any(name == "heatmap" for name, _ in figures):
         parts.append("<p class='muted'>无摄像头热力图数据 (no camera heatmap).</p>")
+    if ops:
+        parts.append(ops)
     parts.append("<h2>告警 Alerts</h2>")
     rows = [["时间", "规则", "内容", "确认"]] + [
         [a["raised_at"][11:19], RULE_NAMES.get(a["rule"], a["rule"]), a["message"], a["acknowledged_by"] or "未确认"]
@@ -142,7 +146,9 @@ def render_html(stats: dict[str, Any], alerts: list[dict[str, Any]], figures: li
     return "\n".join(parts)
 
 
-def render_pdf(stats: dict[str, Any], figures: list[tuple[str, Any]], path: Path) -> None:
+def render_pdf(
+    stats: dict[str, Any], figures: list[tuple[str, Any]], path: Path, extra: dict[str, list[list[str]]] | None = None
+) -> None:
     from matplotlib import pyplot as plt
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.transforms import Bbox
@@ -167,6 +173,20 @@ def render_pdf(stats: dict[str, Any], figures: list[tuple[str, Any]], path: Path
             y -= height + 0.04
         pdf.savefig(page)
         plt.close(page)
+        if extra:
+            page = plt.figure(figsize=(8.27, 11.69), dpi=100)
+            y = 0.96
+            for title, rows in extra.items():
+                height = 0.0165 * len(rows)
+                page.text(0.06, y, title, fontsize=12, weight="bold")
+                ax = page.add_axes((0.06, y - 0.01 - height, 0.88, height))
+                ax.set_axis_off()
+                table = ax.table(cellText=rows, bbox=Bbox.from_bounds(0, 0, 1, 1), cellLoc="left")
+                table.auto_set_font_size(False)
+                table.set_fontsize(7.5)
+                y -= height + 0.04
+            pdf.savefig(page)
+            plt.close(page)
         for _, fig in figures:
             pdf.savefig(fig)
 
@@ -197,12 +217,21 @@ def build_report(bus: BusClient, day: str | None, out_dir: Path) -> dict[str, Pa
     alerts = bus.request("alert.list", {"state": "all", "day": stats["day"], "limit": 500})
     facts = bus.request("hall.facts")
     figures = plots.all_figures(stats, heatmap_file(Home.from_env().root, facts))
+    from edge.report import ops as ops_part
+
+    ops = ops_part.ops_data(bus, stats["day"])
+    fig = ops_part.figure(ops)
+    if fig is not None:
+        figures.insert(0, ("forecast", fig))
+    extra = {"坐席质量与积分 Seats and points": ops_part.seat_rows(ops)}
+    if ops["plan"] is not None:
+        extra = {"人员排班需求 Staffing plan": ops_part.plan_rows(ops)[:40], **extra}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         html_path = out_dir / f"report-{stats['day']}.html"
         pdf_path = out_dir / f"report-{stats['day']}.pdf"
-        html_path.write_text(render_html(stats, alerts, figures), encoding="utf-8")
-        render_pdf(stats, figures, pdf_path)
+        html_path.write_text(render_html(stats, alerts, figures, ops_part.html_part(ops, _table)), encoding="utf-8")
+        render_pdf(stats, figures, pdf_path, extra)
     except OSError as exc:
         raise HallError(f"cannot write the report into {out_dir}: {exc}") from exc
     finally:

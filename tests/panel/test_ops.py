@@ -103,3 +103,32 @@ def test_ops_page_screenshots(hall: dict[str, Any], page: Any, panel: PanelProce
 pytestmark = pytest.mark.skipif(
     shutil.which("/usr/bin/chromium") is None, reason="Debian package chromium not installed (make setup)"
 )
+
+
+def test_daily_report_has_forecast_plan_and_seats(hall: dict[str, Any], panel: PanelProcess, tmp_path: Any) -> None:
+    from pathlib import Path
+
+    from tests.panel.conftest import OUTPUT
+
+    env = {**os.environ, "HALL_HOME": str(panel.home.root)}
+    day = hall["yesterday"].isoformat()
+    out = tmp_path / "reports"
+    run = subprocess.run(
+        [sys.executable, "-m", "edge", "report", "day", day, "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    html_path, pdf_path = (Path(p) for p in run.stdout.split())
+    text = html_path.read_text(encoding="utf-8")
+    assert "人员排班需求 Staffing plan" in text and "坐席质量与积分" in text
+    assert "<td>李雷</td>" in text and "积分规则：办结 +1，五星好评 +2，差评 -3" in text
+    assert "<img alt='forecast'" in text  # the day was imported: the forecast against actual is its figure
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "3", str(pdf_path), str(OUTPUT / "ops-report")],
+            check=True,
+        )

@@ -61,7 +61,7 @@ def test_report_day_writes_html_and_pdf_with_chinese(bus: BusClient, core: CoreP
     OUTPUT.mkdir(parents=True, exist_ok=True)
     subprocess.run(["pdftoppm", "-r", "60", "-png", str(pdf_path), str(OUTPUT / "report-page")], check=True)
     pages = sorted(OUTPUT.glob("report-page-*.png"))
-    assert len(pages) == 7  # the summary page and six figures
+    assert len(pages) == 8  # the summary page, the seats-and-points page and six figures
     shutil.copy(html_path, OUTPUT / "report.html")
 
 
