@@ -80,10 +80,27 @@ class OpsArea:
                     raise ValueError("a time is in the future")
             except ValueError as exc:
                 raise InvalidRequest(f"line {r.line}: {exc}") from None
-            rows.append((req.import_id, r.line, visit.digest(), json.dumps(visit.to_json()), now))
+            rows.append(
+                (
+                    req.import_id,
+                    r.line,
+                    visit.digest(),
+                    self.day_of(r.issued_at),
+                    r.business,
+                    r.issued_at,
+                    r.called_at,
+                    r.finished_at,
+                    r.counter,
+                    r.staff,
+                    r.rating,
+                    now,
+                )
+            )
         try:
             self.db.conn.executemany(
-                "INSERT INTO history_stage (import_id, line, digest, data, at) VALUES (?, ?, ?, ?, ?)", rows
+                "INSERT INTO history_stage (import_id, line, digest, day, business, issued_at, called_at, finished_at,"
+                " counter, staff, rating, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
         except sqlite3.IntegrityError:
             raise Conflict(f"import {req.import_id}: a line was sent twice") from None
@@ -91,40 +108,37 @@ class OpsArea:
 
     def commit(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
         req = parse(s.HistoryCommit, data, "history.commit")
-        staged = self.db.all(
-            "SELECT line, digest, data FROM history_stage WHERE import_id = ? ORDER BY line", (req.import_id,)
-        )
-        if len(staged) != req.rows:
-            raise Conflict(
-                f"import {req.import_id}: {len(staged)} row(s) arrived, {req.rows} were sent; nothing imported"
-            )
+        row = self.db.one("SELECT COUNT(*) FROM history_stage WHERE import_id = ?", (req.import_id,))
+        staged = int(row[0]) if row else 0
+        if staged != req.rows:
+            raise Conflict(f"import {req.import_id}: {staged} row(s) arrived, {req.rows} were sent; nothing imported")
         now = self.core.clock()
-        visits = [history.Visit(**{k: v for k, v in json.loads(r["data"]).items()}) for r in staged]
-        keys = history.keys(visits)
-        own = self._own_days()
-        added = shadowed = 0
-        days: set[str] = set()
-        for key, v in zip(keys, visits, strict=True):
-            day = self.day_of(v.issued_at)
-            cur = self.db.execute(
-                "INSERT OR IGNORE INTO history (key, day, business, issued_at, called_at, finished_at, counter,"
-                " staff, rating, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, day, v.business, v.issued_at, v.called_at, v.finished_at, v.counter, v.staff, v.rating, now),
-            )
-            if cur.rowcount:
-                added += 1
-                days.add(day)
-                shadowed += day in own
+        # a row's key is its content's digest and how many identical rows came before it in the file
+        # (edge.ops.history.keys), so importing the same file twice adds nothing
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO history (key, day, business, issued_at, called_at, finished_at, counter, staff,"
+            " rating, import_id, imported_at)"
+            " SELECT digest || ':' || (ROW_NUMBER() OVER (PARTITION BY digest ORDER BY line) - 1), day, business,"
+            " issued_at, called_at, finished_at, counter, staff, rating, import_id, ?"
+            " FROM history_stage WHERE import_id = ? ORDER BY line",
+            (now, req.import_id),
+        )
+        added = cur.rowcount
+        span = self.db.one(
+            "SELECT MIN(day), MAX(day), SUM(day IN (SELECT DISTINCT day FROM tickets)) FROM history WHERE import_id = ?",
+            (req.import_id,),
+        )
+        assert span is not None
         self.db.execute("DELETE FROM history_stage WHERE import_id = ?", (req.import_id,))
         out = {
             "import_id": req.import_id,
             "file": req.file,
-            "rows": len(visits),
+            "rows": staged,
             "added": added,
-            "already": len(visits) - added,
-            "shadowed": shadowed,
-            "first": min(days) if days else None,
-            "last": max(days) if days else None,
+            "already": staged - added,
+            "shadowed": int(span[2] or 0),
+            "first": span[0],
+            "last": span[1],
         }
         self.core.emit("history.imported", out)
         return out

@@ -238,17 +238,26 @@ MIGRATIONS: list[tuple[int, str]] = [
             counter     TEXT,
             staff       TEXT,
             rating      INTEGER,
+            import_id   TEXT NOT NULL,
             imported_at REAL NOT NULL
         );
         CREATE INDEX history_day ON history(day, business);
+        CREATE INDEX history_import ON history(import_id);
 
         -- Rows of an import still arriving in chunks; history.commit moves them into history whole.
         CREATE TABLE history_stage (
-            import_id TEXT NOT NULL,
-            line      INTEGER NOT NULL,
-            digest    TEXT NOT NULL,
-            data      TEXT NOT NULL,
-            at        REAL NOT NULL,
+            import_id   TEXT NOT NULL,
+            line        INTEGER NOT NULL,
+            digest      TEXT NOT NULL,
+            day         TEXT NOT NULL,
+            business    TEXT NOT NULL,
+            issued_at   REAL NOT NULL,
+            called_at   REAL,
+            finished_at REAL,
+            counter     TEXT,
+            staff       TEXT,
+            rating      INTEGER,
+            at          REAL NOT NULL,
             PRIMARY KEY (import_id, line)
         );
 
