@@ -164,10 +164,15 @@ class SeatsArea:
         o = self.ops.occupancy
         now = self.core.clock()
         sources: list[occ.Source] = []
-        row = self.db.one("SELECT data FROM facts WHERE kind = 'door_source' AND key = ?", (f"{self.today()}|ir",))
-        if row is not None:
-            d = json.loads(row[0])
-            sources.append(occ.beams(d["in"], d["out"], o.beam_miss_rate))
+        for kind in ("ir", "camera", "other"):  # one door count: the beams where there are, else a camera's line
+            row = self.db.one(
+                "SELECT data FROM facts WHERE kind = 'door_source' AND key = ?", (f"{self.today()}|{kind}",)
+            )
+            if row is not None:
+                d = json.loads(row[0])
+                src = occ.beams(d["in"], d["out"], o.beam_miss_rate)
+                sources.append(src if kind == "ir" else occ.Source("door", src.people, src.sigma))
+                break
         zones = [
             json.loads(r[0])["people"]
             for r in self.db.all("SELECT data FROM facts WHERE kind = 'zone' AND at >= ?", (now - o.fresh_s,))
@@ -202,8 +207,13 @@ class SeatsArea:
         others = [v for k, v in people.items() if k != est.worst]
         if z <= threshold or abs(people[est.worst] - sum(others) / len(others)) < 5:
             return []
-        words = {"ir": "红外对射", "camera": "摄像头", "queue": "排队"}
-        hint = {"ir": "（对射被遮挡？）", "camera": "（镜头移动或遮挡？）", "queue": "（未取号人数多？）"}
+        words = {"ir": "红外对射", "door": "门口计数", "camera": "摄像头", "queue": "排队"}
+        hint = {
+            "ir": "（对射被遮挡？）",
+            "door": "（计数线被遮挡？）",
+            "camera": "（镜头移动或遮挡？）",
+            "queue": "（未取号人数多？）",
+        }
         said = "，".join(f"{words.get(k, k)} {v:.0f}" for k, v in people.items())
         msg = f"大厅人数来源不一致：{said}；偏离最大的是{words.get(est.worst, est.worst)}{hint.get(est.worst, '')}"
         data = {"sources": people, "worst": est.worst, "z": round(z, 2), "estimate": round(est.people, 1)}

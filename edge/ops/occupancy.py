@@ -15,7 +15,7 @@ people and 32 tickets in the queue::
 
 Error models (:class:`edge.ops.config.Occupancy`):
 
-- IR beams: entries minus exits today; each passage may be missed, so the error
+- IR beams (or a camera's counting line where there is no beam): entries minus exits today; each passage may be missed, so the error
   grows with the passages counted: ``1 + miss_rate · passages``.
 - cameras: the people the zones see now, scaled by the share of the floor they
   cover: ``1 + camera_error · count``; a count older than ``fresh_s`` is not used.

@@ -127,3 +127,21 @@ def test_forecast_and_staffing_from_imported_history(core: CoreProcess, hall_hom
     assert isinstance(strict, list) and {r["counters"] for r in strict} == {3}
     res = hall(hall_home, "forecast", "--from", "2026-07-08", "--days", "1")
     assert res.returncode == 1 and "only 2 day(s) of history before 2026-07-08" in res.stderr
+
+
+def test_an_interrupted_import_leaves_nothing(core: CoreProcess, hall_home: Home) -> None:
+    import pytest
+
+    from edge.errors import Conflict, InvalidRequest
+
+    row = {"line": 2, "business": "A", "issued_at": 1_780_000_000.0}
+    with BusClient("test") as bus:
+        bus.request("history.stage", {"import_id": "interrupted-1", "rows": [row]})  # …and the importer dies
+        with pytest.raises(Conflict, match="1 row\\(s\\) arrived, 2 were sent; nothing imported"):
+            bus.request("history.commit", {"import_id": "interrupted-1", "rows": 2})
+        with pytest.raises(Conflict, match="a line was sent twice"):
+            bus.request("history.stage", {"import_id": "interrupted-1", "rows": [row]})
+        with pytest.raises(InvalidRequest, match="line 3: called_at is before issued_at"):
+            bus.request("history.stage", {"import_id": "other-import", "rows": [{**row, "line": 3, "called_at": 1.0}]})
+        assert bus.request("history.abort", {"import_id": "interrupted-1"})["dropped"] == 1
+        assert bus.request("history.summary")["imported"]["visits"] == 0

@@ -10,7 +10,7 @@ function svg(tag, attrs, ...kids) {
 const fmt = (v, d = 1) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
 const pct = (v) => (v === null || v === undefined ? "—" : Math.round(100 * v) + "%");
 const WEEK = ["一", "二", "三", "四", "五", "六", "日"];
-const SOURCES = {ir: "红外", camera: "摄像头", queue: "排队"};
+const SOURCES = {ir: "红外", door: "门口", camera: "摄像头", queue: "排队"};
 
 function kpi(label, value, warn) {
   return el("div", {class: "kpi" + (warn ? " warn" : "")}, el("div", {class: "kpi-v"}, value), el("div", {class: "kpi-l"}, label));
