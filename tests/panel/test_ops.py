@@ -57,7 +57,7 @@ def test_manager_sees_everyone_staff_only_themselves(
     mine = staff.get(f"/api/ops/day?day={day}").json()
     assert mine["role"] == "staff" and "plan" not in mine and mine["seats"]["counters"] == []
     assert mine["seats"]["staff"] == []  # staff-li served nobody yesterday
-    tech = Client(panel.url)
+    tech = Client(panel)
     assert tech.login(*TECH).status_code == 200
     assert tech.get("/api/ops/day").status_code == 403 and tech.get("/api/ops/roster").status_code == 403
     tech.close()
