@@ -25,7 +25,7 @@ from edge import config, envelope
 from edge.core.alerts import Condition
 from edge.ops import occupancy as occ
 from edge.ops.config import OpsConfig
-from edge.ops.seats import Pause, seat_table
+from edge.ops.seats import Mood, Pause, seat_table
 from edge.queue.clock import business_day
 from edge.schemas import ops as s
 from edge.schemas import parse
@@ -106,11 +106,40 @@ class SeatsArea:
                 if r["rating"]:
                     evals.append({"score": r["rating"], "reasons": [], "counter": r["counter"], "staff": r["staff"]})
         serves = {c.id: {*c.primary, *c.secondary} for c in self.core.cfg.counters}
-        table = seat_table(tickets, evals, self._pauses(day, now), serves, self.ops.points, now=now)
+        moods = self._moods(day, tickets, now)
+        table = seat_table(tickets, evals, self._pauses(day, now), serves, self.ops.points, now=now, moods=moods)
         names = {c.id: c.name for c in self.core.cfg.counters}
         for row in table["counters"]:
             row["name"] = names.get(row["counter"], row["counter"])
         return {"day": day, "source": source, "rules": [r.model_dump() for r in self.ops.points], **table}
+
+    def _moods(self, day: str, tickets: list[dict[str, Any]], now: float) -> list[Mood]:
+        """The vision service's expression shares at each counter, with who was serving there then."""
+        start, end = self._bounds(day)
+        rows = self.db.all(
+            "SELECT ts, data FROM events WHERE topic = 'emotion.window' AND ts >= ? AND ts < ?",
+            (envelope.iso(start) or "", envelope.iso(end) or ""),
+        )
+        out = []
+        for r in rows:
+            d = json.loads(r["data"])
+            people, negative = d.get("people"), d.get("negative")
+            if not d.get("counter") or not isinstance(people, int) or not isinstance(negative, int | float):
+                continue
+            at = datetime.fromisoformat(r["ts"]).timestamp()
+            counter = str(d["counter"])
+            staff = next(
+                (
+                    t.get("staff")
+                    for t in tickets
+                    if t.get("counter") == counter
+                    and t.get("called_at") is not None
+                    and t["called_at"] <= at <= (t.get("finished_at") or now)
+                ),
+                None,
+            )
+            out.append(Mood(counter, staff, people, float(negative)))
+        return out
 
     def seats_day(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
         req = parse(s.SeatsDay, data, "seats.day")

@@ -8,6 +8,9 @@ that counter then), the ratings, and the counters' pauses:
 - **waits caused**: customer-minutes of waiting, by customers the counter could
   serve, while the counter was paused;
 - **ratings**: count, average, the 1–5 histogram and the reasons given;
+- **negative-expression share**: of the faces the vision service saw at the counter
+  (``emotion.window`` reports naming it), weighted by the people in each report, and
+  for a staff member those seen while they were serving there;
 - **points**: from the hall's rules (:class:`edge.ops.config.PointRule`), with each rule's share.
 
     >>> t = [{"business": "A", "state": "done", "queued_at": 0, "called_at": 60, "finished_at": 240,
@@ -39,6 +42,14 @@ class Pause:
     end: float
 
 
+@dataclass(frozen=True)
+class Mood:
+    counter: str
+    staff: str | None  # who was serving at the counter then, if anyone
+    people: int
+    negative: float  # share of negative expressions among them
+
+
 def _new() -> dict[str, Any]:
     return {
         "called": 0,
@@ -49,6 +60,8 @@ def _new() -> dict[str, Any]:
         "waits_caused_minutes": 0.0,
         "_scores": [],
         "_reasons": Counter(),
+        "_faces": 0,
+        "_negative": 0.0,
     }
 
 
@@ -82,6 +95,7 @@ def seat_table(
     rules: Iterable[PointRule],
     *,
     now: float,
+    moods: Iterable[Mood] = (),
 ) -> dict[str, list[dict[str, Any]]]:
     """``{"staff": [...], "counters": [...]}``, one row per staff member and per counter that worked."""
     tickets = list(tickets)
@@ -115,6 +129,12 @@ def seat_table(
             lost += max(0.0, min(p.end, waited_until) - max(p.start, t["queued_at"]))
         for kind, key in (("staff", p.staff or "—"), ("counters", p.counter)):
             groups[kind][key]["waits_caused_minutes"] += lost / 60
+    for m in moods:
+        targets = [("counters", m.counter)] + ([("staff", m.staff)] if m.staff else [])
+        for kind, key in targets:
+            if key in groups[kind]:
+                groups[kind][key]["_faces"] += m.people
+                groups[kind][key]["_negative"] += m.people * m.negative
     out: dict[str, list[dict[str, Any]]] = {}
     for kind, rows in groups.items():
         done = []
@@ -124,6 +144,7 @@ def seat_table(
             handling = g.pop("_handling")
             scores = g.pop("_scores")
             reasons = g.pop("_reasons")
+            faces, negative = g.pop("_faces"), g.pop("_negative")
             all_h = [h for hs in handling.values() for h in hs]
             earned = points(g, scores, rules)
             done.append(
@@ -141,6 +162,8 @@ def seat_table(
                         "histogram": [sum(1 for s, _ in scores if s == n) for n in range(1, 6)],
                         "reasons": dict(reasons.most_common()),
                     },
+                    "faces": faces,
+                    "negative_share": round(negative / faces, 3) if faces else None,
                     "points": round(sum(earned.values()), 1),
                     "points_by_rule": {k: round(v, 1) for k, v in earned.items()},
                 }

@@ -101,6 +101,7 @@ def seat_rows(data: dict[str, Any], kind: str = "staff") -> list[list[str]]:
                 _pct(r["transfer_rate"]),
                 f"{r['waits_caused_minutes']:.1f}",
                 rated,
+                _pct(r.get("negative_share")),
                 f"{r['points']:g}",
             ]
         )

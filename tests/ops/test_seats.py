@@ -168,3 +168,25 @@ def test_ahead_of_plan_asks_for_one_more_counter(bus: BusClient) -> None:
     bus.request("counter.open", {"counter": "4", "staff": "韩梅"})  # serves B as a secondary skill
     _rules(bus)
     assert "ahead_of_plan:B" not in active(bus)
+
+
+def test_negative_expression_share_by_counter_and_by_who_was_serving() -> None:
+    from edge.ops.seats import Mood
+
+    tickets = [
+        {
+            "business": "A",
+            "state": "done",
+            "queued_at": 0,
+            "called_at": 60,
+            "finished_at": 240,
+            "counter": "1",
+            "staff": "王芳",
+        }
+    ]
+    # 4 faces a quarter negative while 王芳 served; 2 faces both negative with nobody at the counter:
+    # the counter's share is (4·0.25 + 2·1) / 6 = 0.5, hers 0.25
+    moods = [Mood("1", "王芳", 4, 0.25), Mood("1", None, 2, 1.0)]
+    table = seat_table(tickets, [], [], {"1": {"A"}}, RULES, now=300, moods=moods)
+    assert (table["counters"][0]["faces"], table["counters"][0]["negative_share"]) == (6, 0.5)
+    assert (table["staff"][0]["faces"], table["staff"][0]["negative_share"]) == (4, 0.25)

@@ -69,13 +69,14 @@ function seatTable(rows, key, label) {
   return el("table", {class: "grid", id: key === "staff" ? "seat-table" : "counter-table"},
     el("tr", {}, el("th", {}, label), el("th", {class: "n"}, "叫号"), el("th", {class: "n"}, "办结"), el("th", {}, "平均办理(分)·按业务"),
       el("th", {class: "n"}, "过号率"), el("th", {class: "n"}, "转移率"), el("th", {class: "n"}, "造成等待(人·分)"),
-      el("th", {}, "评价"), el("th", {}, "评价原因"), el("th", {class: "n"}, "积分")),
+      el("th", {}, "评价"), el("th", {}, "评价原因"), el("th", {class: "n"}, "负面表情"), el("th", {class: "n"}, "积分")),
     rows.map((r) => el("tr", {"data-seat": r[key]},
       el("td", {}, r.name ? `${r.name}` : r[key]), el("td", {class: "n"}, r.called), el("td", {class: "n"}, r.served),
       el("td", {}, `${fmt(r.avg_handling_minutes)} · ` + Object.entries(r.handling_minutes).map(([b, m]) => `${b} ${fmt(m)}`).join(" ")),
       el("td", {class: "n"}, pct(r.no_show_rate)), el("td", {class: "n"}, pct(r.transfer_rate)), el("td", {class: "n"}, fmt(r.waits_caused_minutes)),
       el("td", {}, ratingCell(r.ratings), el("span", {class: "muted"}, " " + r.ratings.histogram.join("/"))),
       el("td", {}, Object.entries(r.ratings.reasons).map(([k, n]) => `${k}×${n}`).join("、") || "—"),
+      el("td", {class: "n", title: r.faces ? `${r.faces} 张人脸` : "无摄像头数据"}, pct(r.negative_share)),
       el("td", {class: "n " + (r.points < 0 ? "neg" : "pos"), title: Object.entries(r.points_by_rule).map(([k, v]) => `${k} ${v}`).join("，")}, fmt(r.points)))));
 }
 
