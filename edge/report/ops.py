@@ -85,6 +85,7 @@ def seat_rows(data: dict[str, Any], kind: str = "staff") -> list[list[str]]:
         "转移率",
         "造成等待(人·分)",
         "评价",
+        "负面表情",
         "积分",
     ]
     rows = []
