@@ -8,7 +8,10 @@ week and the next, and saves each with ``plan.save`` when what it depends on
 ahead-of-plan alert, the panel and the daily report read the saved plans, so
 forecasting never runs inside the core's request loop.
 
-With too little history (less than a week) it says so once and waits.
+With too little history (less than a week) it says so once and waits. In the
+demo (``HALL_DEMO=1``) a hall with no history at all first gets five weeks of
+made-up history (:mod:`edge.ops.sample`), so the operations page has something
+to show.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
+import os
 import signal
 import sys
 import threading
@@ -68,6 +72,22 @@ class Planner:
         return saved
 
 
+def seed_demo(bus: Any) -> int:
+    """Import five weeks of made-up history before today when the hall has none; how many visits."""
+    from edge.ops.sample import visits
+
+    if bus.request("history.summary", {})["first"] is not None:
+        return 0
+    today = date.fromisoformat(bus.request("queue.status", {})["day"])
+    rows = visits(today - timedelta(days=1), 35)
+    import_id = "demo-history-" + today.isoformat()
+    for i in range(0, len(rows), 2000):
+        bus.request("history.stage", {"import_id": import_id, "rows": rows[i : i + 2000]})
+    bus.request("history.commit", {"import_id": import_id, "rows": len(rows), "file": "demo"})
+    log.info("demo: imported %d made-up visits of the last five weeks", len(rows))
+    return len(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hall ops", description="Keep the day's staffing plan and the roster up to date.")
     p.add_argument("--config", help="hall config file (TOML)")
@@ -93,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with BusClient("ops", timeout=30.0, retries=1) as bus, Subscriber(WAKE_TOPICS) as events:
         planner = Planner(bus, cfg, ops)
+        demo = os.environ.get("HALL_DEMO") == "1"
         while not stop.is_set():
             try:
+                if demo:
+                    seed_demo(bus)
+                    demo = False
                 planner.refresh()
             except BusError as exc:
                 log.warning("core not reachable: %s", exc)
