@@ -10,8 +10,6 @@ from typing import Any
 
 from edge.cli.main import emit, parser, run_with_errors
 
-CHUNK = 2000
-
 
 def _bus(timeout: float = 10.0) -> Any:
     from edge.bus import BusClient
@@ -62,20 +60,7 @@ def _import(path: str, as_json: bool) -> None:
             visits = history.parse(f, businesses=codes)
             if not visits:
                 raise InvalidRequest(f"{path}: no rows after the header; nothing imported")
-            import_id = uuid.uuid4().hex
-            try:
-                for i in range(0, len(visits), CHUNK):
-                    rows = [v.to_json() for v in visits[i : i + CHUNK]]
-                    bus.request("history.stage", {"import_id": import_id, "rows": rows})
-                out = bus.request(
-                    "history.commit", {"import_id": import_id, "rows": len(visits), "file": Path(path).name}
-                )
-            except BaseException:
-                try:
-                    bus.request("history.abort", {"import_id": import_id})
-                except Exception:  # the core drops staged rows after a day anyway
-                    pass
-                raise
+            out = history.send(bus.request, visits, import_id=uuid.uuid4().hex, file=Path(path).name)
     except OSError as exc:
         raise InvalidRequest(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from edge.core.service import Core
 
 STAGE_KEEP_S = 86400.0
+DONE = "import_id IN (SELECT import_id FROM history_imports WHERE state = 'done')"
 MAX_VISIT_DAYS = 62
 
 
@@ -65,8 +66,15 @@ class OpsArea:
         return business_day(ts, self.zone, self.core.cfg.hall.rollover_time)
 
     # -- import ---------------------------------------------------------------
+    def _import_state(self, import_id: str) -> str | None:
+        row = self.db.one("SELECT state FROM history_imports WHERE import_id = ?", (import_id,))
+        return str(row[0]) if row else None
+
     def stage(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
         req = parse(s.HistoryStage, data, "history.stage")
+        state = self._import_state(req.import_id)
+        if state not in (None, "staging"):
+            raise Conflict(f"import {req.import_id} is {state}; stage rows under a new import id")
         known = {b.code for b in self.core.cfg.businesses}
         now = self.core.clock()
         rows = []
@@ -78,13 +86,15 @@ class OpsArea:
                 history.check(visit, known)
                 if max(t for t in (r.issued_at, r.called_at, r.finished_at) if t is not None) > now + 60:
                     raise ValueError("a time is in the future")
+                if r.key.split(":")[0] != visit.digest():
+                    raise ValueError("its key does not match its content")
             except ValueError as exc:
                 raise InvalidRequest(f"line {r.line}: {exc}") from None
             rows.append(
                 (
                     req.import_id,
                     r.line,
-                    visit.digest(),
+                    r.key,
                     self.day_of(r.issued_at),
                     r.business,
                     r.issued_at,
@@ -96,60 +106,112 @@ class OpsArea:
                     now,
                 )
             )
+        self.db.execute(
+            "INSERT INTO history_imports (import_id, state, at) VALUES (?, 'staging', ?)"
+            " ON CONFLICT(import_id) DO UPDATE SET at = excluded.at",
+            (req.import_id, now),
+        )
         try:
             self.db.conn.executemany(
-                "INSERT INTO history_stage (import_id, line, digest, day, business, issued_at, called_at, finished_at,"
+                "INSERT INTO history_stage (import_id, line, key, day, business, issued_at, called_at, finished_at,"
                 " counter, staff, rating, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         except sqlite3.IntegrityError:
-            raise Conflict(f"import {req.import_id}: a line was sent twice") from None
+            raise Conflict(f"import {req.import_id}: a line or a key was sent twice") from None
         return {"import_id": req.import_id, "staged": len(rows)}
 
     def commit(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+        """Move the next slice of an import's rows into history; the last slice makes the import count."""
         req = parse(s.HistoryCommit, data, "history.commit")
-        row = self.db.one("SELECT COUNT(*) FROM history_stage WHERE import_id = ?", (req.import_id,))
-        staged = int(row[0]) if row else 0
-        if staged != req.rows:
-            raise Conflict(f"import {req.import_id}: {staged} row(s) arrived, {req.rows} were sent; nothing imported")
+        imp = self.db.one("SELECT state, rows FROM history_imports WHERE import_id = ?", (req.import_id,))
+        if imp is None:
+            raise Conflict(f"import {req.import_id}: nothing was staged; nothing imported")
+        if imp["state"] == "done":
+            return self._import_reply(req.import_id, 0)
         now = self.core.clock()
-        # a row's key is its content's digest and how many identical rows came before it in the file
-        # (edge.ops.history.keys), so importing the same file twice adds nothing
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO history (key, day, business, issued_at, called_at, finished_at, counter, staff,"
-            " rating, import_id, imported_at)"
-            " SELECT digest || ':' || (ROW_NUMBER() OVER (PARTITION BY digest ORDER BY line) - 1), day, business,"
-            " issued_at, called_at, finished_at, counter, staff, rating, import_id, ?"
-            " FROM history_stage WHERE import_id = ? ORDER BY line",
-            (now, req.import_id),
+        if imp["state"] == "staging":
+            row = self.db.one("SELECT COUNT(*) FROM history_stage WHERE import_id = ?", (req.import_id,))
+            staged = int(row[0]) if row else 0
+            if staged != req.rows:
+                raise Conflict(
+                    f"import {req.import_id}: {staged} row(s) arrived, {req.rows} were sent; nothing imported"
+                )
+            self.db.execute(
+                "UPDATE history_imports SET state = 'moving', rows = ?, file = ?, at = ? WHERE import_id = ?",
+                (staged, req.file, now, req.import_id),
+            )
+        lines = self.db.all(
+            "SELECT line FROM history_stage WHERE import_id = ? ORDER BY line LIMIT ?", (req.import_id, req.slice)
         )
-        added = cur.rowcount
+        if lines:
+            lo, hi = lines[0][0], lines[-1][0]
+            # a key an unfinished import left behind is taken over; a key of a done import stays as it is
+            cur = self.db.execute(
+                "INSERT INTO history (key, day, business, issued_at, called_at, finished_at, counter, staff, rating,"
+                " import_id, imported_at)"
+                " SELECT key, day, business, issued_at, called_at, finished_at, counter, staff, rating, import_id, ?"
+                " FROM history_stage WHERE import_id = ? AND line >= ? AND line <= ? ORDER BY line"
+                " ON CONFLICT(key) DO UPDATE SET import_id = excluded.import_id, imported_at = excluded.imported_at"
+                " WHERE history.import_id NOT IN (SELECT import_id FROM history_imports WHERE state = 'done')",
+                (now, req.import_id, lo, hi),
+            )
+            self.db.execute(
+                "UPDATE history_imports SET added = added + ? WHERE import_id = ?", (cur.rowcount, req.import_id)
+            )
+            self.db.execute(
+                "DELETE FROM history_stage WHERE import_id = ? AND line >= ? AND line <= ?", (req.import_id, lo, hi)
+            )
+        row = self.db.one("SELECT COUNT(*) FROM history_stage WHERE import_id = ?", (req.import_id,))
+        remaining = int(row[0]) if row else 0
+        if remaining:
+            return {"import_id": req.import_id, "state": "moving", "remaining": remaining}
+        self.db.execute("UPDATE history_imports SET state = 'done', at = ? WHERE import_id = ?", (now, req.import_id))
+        out = self._import_reply(req.import_id, 0)
+        self.core.emit("history.imported", out)
+        return out
+
+    def _import_reply(self, import_id: str, remaining: int) -> dict[str, Any]:
+        imp = self.db.one("SELECT * FROM history_imports WHERE import_id = ?", (import_id,))
+        assert imp is not None
         span = self.db.one(
             "SELECT MIN(day), MAX(day), SUM(day IN (SELECT DISTINCT day FROM tickets)) FROM history WHERE import_id = ?",
-            (req.import_id,),
+            (import_id,),
         )
         assert span is not None
-        self.db.execute("DELETE FROM history_stage WHERE import_id = ?", (req.import_id,))
-        out = {
-            "import_id": req.import_id,
-            "file": req.file,
-            "rows": staged,
-            "added": added,
-            "already": staged - added,
+        return {
+            "import_id": import_id,
+            "state": imp["state"],
+            "remaining": remaining,
+            "file": imp["file"],
+            "rows": imp["rows"],
+            "added": imp["added"],
+            "already": imp["rows"] - imp["added"],
             "shadowed": int(span[2] or 0),
             "first": span[0],
             "last": span[1],
         }
-        self.core.emit("history.imported", out)
-        return out
 
     def abort(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
         req = parse(s.HistoryAbort, data, "history.abort")
-        cur = self.db.execute("DELETE FROM history_stage WHERE import_id = ?", (req.import_id,))
-        return {"import_id": req.import_id, "dropped": cur.rowcount}
+        if self._import_state(req.import_id) == "done":
+            raise Conflict(f"import {req.import_id} is done; it can no longer be dropped")
+        return {"import_id": req.import_id, "dropped": self._drop(req.import_id)}
+
+    def _drop(self, import_id: str) -> int:
+        cur = self.db.execute("DELETE FROM history_stage WHERE import_id = ?", (import_id,))
+        moved = self.db.execute("DELETE FROM history WHERE import_id = ?", (import_id,))
+        self.db.execute("DELETE FROM history_imports WHERE import_id = ?", (import_id,))
+        return cur.rowcount + moved.rowcount
 
     def drop_stale_stages(self) -> None:
-        self.db.execute("DELETE FROM history_stage WHERE at < ?", (self.core.clock() - STAGE_KEEP_S,))
+        """Imports left unfinished for a day are dropped, with the rows they had moved."""
+        stale = self.db.all(
+            "SELECT import_id FROM history_imports WHERE state != 'done' AND at < ?",
+            (self.core.clock() - STAGE_KEEP_S,),
+        )
+        for r in stale:
+            self._drop(r[0])
 
     # -- reading ----------------------------------------------------------------
     def _own_days(self) -> set[str]:
@@ -159,7 +221,7 @@ class OpsArea:
         own = self.db.one(
             "SELECT MIN(day), MAX(day), COUNT(DISTINCT day), COUNT(*) FROM tickets WHERE parent_id IS NULL"
         )
-        imp = self.db.one("SELECT MIN(day), MAX(day), COUNT(DISTINCT day), COUNT(*) FROM history")
+        imp = self.db.one(f"SELECT MIN(day), MAX(day), COUNT(DISTINCT day), COUNT(*) FROM history WHERE {DONE}")
         assert own is not None and imp is not None
         firsts = [d for d in (own[0], imp[0]) if d]
         lasts = [d for d in (own[1], imp[1]) if d]
@@ -206,7 +268,7 @@ class OpsArea:
             )
         own = {v["day"] for v in out}
         for r in self.db.all(
-            "SELECT * FROM history WHERE day >= ? AND day <= ? ORDER BY issued_at, key", (first, last)
+            f"SELECT * FROM history WHERE day >= ? AND day <= ? AND {DONE} ORDER BY issued_at, key", (first, last)
         ):
             if r["day"] in own:
                 continue

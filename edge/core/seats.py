@@ -100,7 +100,8 @@ class SeatsArea:
         source = "queue"
         if not tickets:  # a day the queue did not record: the imported history, without pauses or reasons
             source = "history"
-            for r in self.db.all("SELECT * FROM history WHERE day = ?", (day,)):
+            done = "import_id IN (SELECT import_id FROM history_imports WHERE state = 'done')"
+            for r in self.db.all(f"SELECT * FROM history WHERE day = ? AND {done}", (day,)):
                 state = "done" if r["finished_at"] else ("no_show" if r["called_at"] else "cancelled")
                 tickets.append({**dict(r), "state": state, "queued_at": r["issued_at"], "parent_id": None})
                 if r["rating"]:

@@ -74,16 +74,14 @@ class Planner:
 
 def seed_demo(bus: Any) -> int:
     """Import five weeks of made-up history before today when the hall has none; how many visits."""
+    from edge.ops import history
     from edge.ops.sample import visits
 
     if bus.request("history.summary", {})["first"] is not None:
         return 0
     today = date.fromisoformat(bus.request("queue.status", {})["day"])
-    rows = visits(today - timedelta(days=1), 35)
-    import_id = "demo-history-" + today.isoformat()
-    for i in range(0, len(rows), 2000):
-        bus.request("history.stage", {"import_id": import_id, "rows": rows[i : i + 2000]})
-    bus.request("history.commit", {"import_id": import_id, "rows": len(rows), "file": "demo"})
+    rows = [history.visit(r) for r in visits(today - timedelta(days=1), 35)]
+    history.send(bus.request, rows, import_id="demo-history-" + today.isoformat(), file="demo")
     log.info("demo: imported %d made-up visits of the last five weeks", len(rows))
     return len(rows)
 

@@ -1,10 +1,13 @@
 """Operations: history import and export, counts for forecasts, saved plans, seats and occupancy.
 
-An import arrives in chunks and is applied whole: ``history.stage`` keeps each
+An import arrives in chunks and is seen whole: ``history.stage`` keeps each
 chunk's rows (checked again here, a bad one named by its line) under the
-import's id, ``history.commit`` moves them all into ``history`` in one
-transaction once the count matches, ``history.abort`` drops them. Staged rows
-never committed are dropped after a day. Events: ``history.imported``,
+import's id; ``history.commit`` checks the count, then moves up to ``slice``
+rows into ``history`` per request (so the queue is never held long) and answers
+how many remain; the importer repeats it until none remain, and the request
+that moves the last rows marks the import done, which is when its rows start to
+count. ``history.abort`` drops an import that is not done. An import left
+unfinished is dropped after a day. Events: ``history.imported``,
 ``plan.saved``, and ``points.daily`` (each closed day's seat figures and points,
 for HQ).
 """
@@ -26,6 +29,10 @@ class _Req(BaseModel):
 
 class VisitRow(_Req):
     line: int = Field(ge=1, description="Line of the CSV file the row came from.")
+    key: str = Field(
+        pattern=r"^[0-9a-f]{32}:\d{1,9}$",
+        description="The row's digest and how many identical rows came before it in the file (edge.ops.history.keys).",
+    )
     business: str = Field(pattern=r"^[A-Z]$")
     issued_at: float = Field(ge=0, description="Epoch seconds.")
     called_at: float | None = Field(None, ge=0)
@@ -44,6 +51,7 @@ class HistoryCommit(_Req):
     import_id: str = Field(pattern=IMPORT_ID)
     rows: int = Field(ge=1, description="How many rows the importer staged; a mismatch commits nothing.")
     file: str = Field("", max_length=200, description="The file's name, for the record.")
+    slice: int = Field(2000, ge=1, le=50_000, description="Most rows moved by this request.")
 
 
 class HistoryAbort(_Req):

@@ -228,6 +228,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         6,
         """
         -- Visits a hall brought from its old system (hall history import); the key makes a second import add nothing.
+        -- Rows count as history only once their import is done (history_imports.state), so an import is seen whole.
         CREATE TABLE history (
             key         TEXT PRIMARY KEY,
             day         TEXT NOT NULL,
@@ -244,11 +245,20 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX history_day ON history(day, business);
         CREATE INDEX history_import ON history(import_id);
 
-        -- Rows of an import still arriving in chunks; history.commit moves them into history whole.
+        CREATE TABLE history_imports (
+            import_id TEXT PRIMARY KEY,
+            state     TEXT NOT NULL,
+            file      TEXT NOT NULL DEFAULT '',
+            rows      INTEGER NOT NULL DEFAULT 0,
+            added     INTEGER NOT NULL DEFAULT 0,
+            at        REAL NOT NULL
+        );
+
+        -- Rows of an import still arriving in chunks; history.commit moves them into history a slice at a time.
         CREATE TABLE history_stage (
             import_id   TEXT NOT NULL,
             line        INTEGER NOT NULL,
-            digest      TEXT NOT NULL,
+            key         TEXT NOT NULL,
             day         TEXT NOT NULL,
             business    TEXT NOT NULL,
             issued_at   REAL NOT NULL,
@@ -258,7 +268,8 @@ MIGRATIONS: list[tuple[int, str]] = [
             staff       TEXT,
             rating      INTEGER,
             at          REAL NOT NULL,
-            PRIMARY KEY (import_id, line)
+            PRIMARY KEY (import_id, line),
+            UNIQUE (import_id, key)
         );
 
         -- What the hall planned: per business day the forecast and staffing plan, and per week the roster.

@@ -6,16 +6,14 @@ from datetime import date, datetime
 from typing import Any
 
 from edge.bus import BusClient
+from edge.ops import history
 from edge.ops.sample import CST, visits
 
 __all__ = ["BUNDLE_STAFF", "bundle", "load", "visits"]
 
 
 def load(bus: BusClient, rows: list[dict[str, Any]], import_id: str = "hallsim-0001") -> dict[str, Any]:
-    for i in range(0, len(rows), 2000):
-        bus.request("history.stage", {"import_id": import_id, "rows": rows[i : i + 2000]})
-    reply: dict[str, Any] = bus.request("history.commit", {"import_id": import_id, "rows": len(rows)})
-    return reply
+    return history.send(bus.request, [history.visit(r) for r in rows], import_id=import_id)
 
 
 BUNDLE_STAFF = [

@@ -134,14 +134,27 @@ def test_an_interrupted_import_leaves_nothing(core: CoreProcess, hall_home: Home
 
     from edge.errors import Conflict, InvalidRequest
 
-    row = {"line": 2, "business": "A", "issued_at": 1_780_000_000.0}
+    rows = [{"line": n, "business": "A", "issued_at": 1_780_000_000.0 + n} for n in (2, 3)]
+    for row, key in zip(rows, history.keys([history.visit(r) for r in rows]), strict=True):
+        row["key"] = key
     with BusClient("test") as bus:
-        bus.request("history.stage", {"import_id": "interrupted-1", "rows": [row]})  # …and the importer dies
+        bus.request("history.stage", {"import_id": "interrupted-1", "rows": rows[:1]})  # …and the importer dies
         with pytest.raises(Conflict, match="1 row\\(s\\) arrived, 2 were sent; nothing imported"):
             bus.request("history.commit", {"import_id": "interrupted-1", "rows": 2})
-        with pytest.raises(Conflict, match="a line was sent twice"):
-            bus.request("history.stage", {"import_id": "interrupted-1", "rows": [row]})
+        with pytest.raises(Conflict, match="a line or a key was sent twice"):
+            bus.request("history.stage", {"import_id": "interrupted-1", "rows": rows[:1]})
         with pytest.raises(InvalidRequest, match="line 3: called_at is before issued_at"):
-            bus.request("history.stage", {"import_id": "other-import", "rows": [{**row, "line": 3, "called_at": 1.0}]})
+            bus.request("history.stage", {"import_id": "other-import", "rows": [{**rows[1], "called_at": 1.0}]})
+        with pytest.raises(InvalidRequest, match="line 3: its key does not match its content"):
+            bus.request("history.stage", {"import_id": "other-import", "rows": [{**rows[1], "key": rows[0]["key"]}]})
         assert bus.request("history.abort", {"import_id": "interrupted-1"})["dropped"] == 1
+        # moved a slice at a time, an import counts only once its last row is in
+        bus.request("history.stage", {"import_id": "sliced-1", "rows": rows})
+        first = bus.request("history.commit", {"import_id": "sliced-1", "rows": 2, "slice": 1})
+        assert (first["state"], first["remaining"]) == ("moving", 1)
         assert bus.request("history.summary")["imported"]["visits"] == 0
+        with pytest.raises(Conflict, match="is moving; stage rows under a new import id"):
+            bus.request("history.stage", {"import_id": "sliced-1", "rows": rows})
+        done = bus.request("history.commit", {"import_id": "sliced-1", "rows": 2, "slice": 1})
+        assert (done["state"], done["added"]) == ("done", 2)
+        assert bus.request("history.summary")["imported"]["visits"] == 2

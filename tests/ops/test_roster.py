@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.bus import BusClient, Endpoints
+from edge.ops import history
 from edge.ops.config import DEFAULT_SHIFTS, Shift
 from edge.ops.roster import Need, Person, suggest
 from edge.paths import Home
@@ -94,8 +95,7 @@ def test_the_ops_service_saves_the_day_plan_and_the_roster(hall_with_staff: Core
                         "finished_at": at.timestamp() + 60 + 900,
                     }
                 )
-        bus.request("history.stage", {"import_id": "test-import-1", "rows": rows})
-        bus.request("history.commit", {"import_id": "test-import-1", "rows": len(rows)})
+        history.send(bus.request, [history.visit(r) for r in rows], import_id="test-import-1")
         res = subprocess.run(
             [sys.executable, "-m", "edge", "ops", "--once"], env=env, capture_output=True, text=True, timeout=240
         )
