@@ -93,7 +93,7 @@ def _export(first: str | None, last: str | None, out: str | None) -> None:
         visits: list[dict[str, Any]] = []
         day = lo
         while day is not None and hi is not None and day <= hi:
-            end = min(hi, day + timedelta(days=30))
+            end = min(hi, day + timedelta(days=6))
             visits += bus.request("history.visits", {"first": day.isoformat(), "last": end.isoformat()})
             day = end + timedelta(days=1)
     if not out:

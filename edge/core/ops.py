@@ -25,7 +25,6 @@ from edge.errors import Conflict, InvalidRequest
 from edge.ops import history
 from edge.queue.clock import business_day
 from edge.schemas import ops as s
-from edge.schemas import parse
 
 if TYPE_CHECKING:
     from edge.core.service import Core
@@ -70,8 +69,7 @@ class OpsArea:
         row = self.db.one("SELECT state FROM history_imports WHERE import_id = ?", (import_id,))
         return str(row[0]) if row else None
 
-    def stage(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(s.HistoryStage, data, "history.stage")
+    def stage(self, req: s.HistoryStage, env: envelope.Envelope) -> dict[str, Any]:
         state = self._import_state(req.import_id)
         if state not in (None, "staging"):
             raise Conflict(f"import {req.import_id} is {state}; stage rows under a new import id")
@@ -121,9 +119,8 @@ class OpsArea:
             raise Conflict(f"import {req.import_id}: a line or a key was sent twice") from None
         return {"import_id": req.import_id, "staged": len(rows)}
 
-    def commit(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+    def commit(self, req: s.HistoryCommit, env: envelope.Envelope) -> dict[str, Any]:
         """Move the next slice of an import's rows into history; the last slice makes the import count."""
-        req = parse(s.HistoryCommit, data, "history.commit")
         imp = self.db.one("SELECT state, rows FROM history_imports WHERE import_id = ?", (req.import_id,))
         if imp is None:
             raise Conflict(f"import {req.import_id}: nothing was staged; nothing imported")
@@ -192,8 +189,7 @@ class OpsArea:
             "last": span[1],
         }
 
-    def abort(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(s.HistoryAbort, data, "history.abort")
+    def abort(self, req: s.HistoryAbort, env: envelope.Envelope) -> dict[str, Any]:
         if self._import_state(req.import_id) == "done":
             raise Conflict(f"import {req.import_id} is done; it can no longer be dropped")
         return {"import_id": req.import_id, "dropped": self._drop(req.import_id)}
@@ -217,7 +213,7 @@ class OpsArea:
     def _own_days(self) -> set[str]:
         return {r[0] for r in self.db.all("SELECT DISTINCT day FROM tickets")}
 
-    def summary(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+    def summary(self, req: s.HistorySummary, env: envelope.Envelope) -> dict[str, Any]:
         own = self.db.one(
             "SELECT MIN(day), MAX(day), COUNT(DISTINCT day), COUNT(*) FROM tickets WHERE parent_id IS NULL"
         )
@@ -288,16 +284,14 @@ class OpsArea:
         out.sort(key=lambda v: (v["issued_at"], v["business"]))
         return out
 
-    def visits(self, data: dict[str, Any], env: envelope.Envelope) -> list[dict[str, Any]]:
-        req = parse(s.HistoryVisits, data, "history.visits")
+    def visits(self, req: s.HistoryVisits, env: envelope.Envelope) -> list[dict[str, Any]]:
         first, last = date.fromisoformat(req.first), date.fromisoformat(req.last)
         if last < first or (last - first).days > MAX_VISIT_DAYS:
             raise InvalidRequest(f"history.visits: last must be 0 to {MAX_VISIT_DAYS} days after first")
         return self._visits(req.first, req.last)
 
-    def counts(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
+    def counts(self, req: s.HistoryCounts, env: envelope.Envelope) -> dict[str, Any]:
         """Arrivals per business, day and slot before ``before`` (and on ``day``), and handling times."""
-        req = parse(s.HistoryCounts, data, "history.counts")
         before = date.fromisoformat(req.before)
         first = (before - timedelta(weeks=req.weeks)).isoformat()
         visits = self._visits(first, (before - timedelta(days=1)).isoformat())
@@ -324,8 +318,7 @@ class OpsArea:
         }
 
     # -- plans --------------------------------------------------------------------
-    def plan_save(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(s.PlanSave, data, "plan.save")
+    def plan_save(self, req: s.PlanSave, env: envelope.Envelope) -> dict[str, Any]:
         now = self.core.clock()
         self.db.execute(
             "INSERT INTO plans (kind, key, data, basis, saved_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kind, key)"
@@ -341,12 +334,11 @@ class OpsArea:
             return None
         return {"kind": kind, "key": key, "data": json.loads(row[0]), "basis": row[1], "saved_at": envelope.iso(row[2])}
 
-    def plan_get(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any] | None:
-        req = parse(s.PlanGet, data, "plan.get")
+    def plan_get(self, req: s.PlanGet, env: envelope.Envelope) -> dict[str, Any] | None:
         return self.plan(req.kind, req.key)
 
     # -- rosters ----------------------------------------------------------------------
-    def roster_staff(self, data: dict[str, Any], env: envelope.Envelope) -> list[dict[str, Any]]:
+    def roster_staff(self, req: s.RosterStaff, env: envelope.Envelope) -> list[dict[str, Any]]:
         """The staff to roster: HQ's (from the bundle in force), else the config's ``[services.ops] staff``."""
         rows = self.db.all("SELECT data FROM bundle_items WHERE kind = 'staff' ORDER BY key")
         if rows:
@@ -360,8 +352,7 @@ class OpsArea:
         ops = config.service_config(self.core.cfg, "ops", OpsConfig)
         return [p.model_dump() for p in ops.staff]
 
-    def roster_get(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(s.RosterGet, data, "roster.get")
+    def roster_get(self, req: s.RosterGet, env: envelope.Envelope) -> dict[str, Any]:
         monday = date.fromisoformat(req.week)
         if monday.weekday() != 0:
             raise InvalidRequest(f"roster.get: week {req.week} is not a Monday")

@@ -28,7 +28,6 @@ from edge.ops.config import OpsConfig
 from edge.ops.seats import Mood, Pause, seat_table
 from edge.queue.clock import business_day
 from edge.schemas import ops as s
-from edge.schemas import parse
 
 if TYPE_CHECKING:
     from edge.core.service import Core
@@ -142,8 +141,7 @@ class SeatsArea:
             out.append(Mood(counter, staff, people, float(negative)))
         return out
 
-    def seats_day(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any]:
-        req = parse(s.SeatsDay, data, "seats.day")
+    def seats_day(self, req: s.SeatsDay, env: envelope.Envelope) -> dict[str, Any]:
         out = self.figures(req.day or self.today())
         if req.staff is not None:
             out["staff"] = [r for r in out["staff"] if r["staff"] == req.staff]
@@ -215,7 +213,7 @@ class SeatsArea:
         sources.append(occ.queue(int(row[0]) if row else 0, o.people_per_ticket, o.queue_error))
         return occ.reconcile(sources)
 
-    def occupancy_get(self, data: dict[str, Any], env: envelope.Envelope) -> dict[str, Any] | None:
+    def occupancy_get(self, req: s.Occupancy, env: envelope.Envelope) -> dict[str, Any] | None:
         est = self.estimate()
         return est.as_dict() if est is not None else None
 

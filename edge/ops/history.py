@@ -106,7 +106,7 @@ def send(
     *,
     import_id: str,
     file: str = "",
-    chunk: int = 2000,
+    chunk: int = 1000,
 ) -> dict[str, Any]:
     """Import ``visits`` through the core: stage them in chunks, then commit slice by slice until done.
 
