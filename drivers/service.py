@@ -36,7 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from drivers.base import Backoff, DeviceUnit, EventConsumer, Health
+from drivers.base import Backoff, DeviceUnit, EventConsumer, Health, one_line
 from drivers.config import DevicesConfig
 from edge.config import HallConfig
 from edge.errors import HallError
@@ -46,6 +46,8 @@ OUTBOX_MAX = 2000
 CATCH_UP_S = 2.0
 CATCH_UP_MAX_AGE_S = 90.0
 SEEN_MAX = 10_000
+START_RETRY_FIRST_S = 1.0  # a unit that cannot start is tried again after this, doubling…
+START_RETRY_MAX_S = 60.0  # …up to this
 LOGGED_PREFIXES = ("ticket.",)  # the core's events: in the log, so a missed one can be read again
 
 
@@ -87,6 +89,7 @@ def printer_units(ctx: Context) -> list[DeviceUnit]:
         timezone=ctx.hall.hall.timezone,
         channels=(*pc.channels, "demo") if ctx.demo else tuple(pc.channels),  # the demo's simulated customers
         status_interval=pc.status_interval_s,
+        status=pc.status,
     )
     return [unit]
 
@@ -233,6 +236,16 @@ class Outbox:
         self.thread.join(timeout)
 
 
+@dataclass
+class Unstarted:
+    """A unit whose start failed: why (its health detail), how often, and when to try again."""
+
+    backoff: Backoff
+    detail: str = ""
+    tries: int = 0
+    retry_at: float = 0.0
+
+
 class DevicesService:
     """Units, health reports, and bus events to the units that act on them.
 
@@ -254,6 +267,7 @@ class DevicesService:
         self.consumers += ctx.consumers
         self.cursor: dict[str, int] = {}
         self.seen: set[int] = set()
+        self.unstarted: dict[str, Unstarted] = {}  # units whose start failed, tried again with backoff
 
     def start_cursors(self) -> None:
         """Catch up only on what happens from now on (asks the core for the log's head)."""
@@ -288,8 +302,13 @@ class DevicesService:
     def report(self, every: bool) -> None:
         """Publish ``device.health`` for units whose state changed (durable), or for all (``every``)."""
         for unit in self.units:
+            failed = self.unstarted.get(unit.name)
             try:
-                health = unit.health()
+                health = (
+                    unit.health()
+                    if failed is None
+                    else Health("fault", failed.detail, {"start_failures": failed.tries})
+                )
             except Exception as exc:  # a unit's bug must not silence the others' health
                 log.exception("health of %s failed", unit.name)
                 health = Health("fault", f"health check failed: {exc}")
@@ -328,15 +347,49 @@ class DevicesService:
         flags = {k: bool(data[k]) for k in ("paper_out", "paper_near_end", "cover_open") if k in data}
         sim.set_state(**flags)
 
-    def run(self, sub: Any) -> None:
+    def start_units(self) -> None:
+        """Start every unit; one that cannot start is reported and tried again, and the others run."""
         for unit in self.units:
+            self._start(unit)
+
+    def _start(self, unit: DeviceUnit) -> None:
+        try:
             unit.start(self.publish)
+        except Exception as exc:  # a corrupt key file, a bug: that device waits, the hall's others work
+            failed = self.unstarted.get(unit.name) or Unstarted(Backoff(START_RETRY_FIRST_S, START_RETRY_MAX_S))
+            wait = failed.backoff.next()
+            failed.tries += 1
+            failed.retry_at = time.monotonic() + wait
+            reason = str(exc) if isinstance(exc, HallError) else f"{type(exc).__name__}: {exc}"
+            failed.detail = one_line(f"cannot start: {reason}")
+            log.error("%s cannot start (%s); trying again in %.0f s", unit.name, reason, wait,
+                      exc_info=not isinstance(exc, HallError))  # fmt: skip
+            self.unstarted[unit.name] = failed
+            try:  # whatever it started before failing
+                unit.stop()
+            except Exception:
+                log.exception("stopping %s after its failed start failed", unit.name)
+            return
+        if self.unstarted.pop(unit.name, None) is not None:
+            log.info("%s started", unit.name)
+
+    def retry_starts(self) -> None:
+        """Try again the units whose start failed, each when its backoff has passed."""
+        now = time.monotonic()
+        for unit in self.units:
+            failed = self.unstarted.get(unit.name)
+            if failed is not None and now >= failed.retry_at:
+                self._start(unit)
+
+    def run(self, sub: Any) -> None:
+        self.start_units()
         interval = self.ctx.cfg.health_interval_s
         next_full = time.monotonic() + interval
         next_check = next_catch_up = 0.0
         while not self.stop.is_set():
             now = time.monotonic()
             if now >= next_check:
+                self.retry_starts()
                 self.report(every=now >= next_full)
                 if now >= next_full:
                     next_full = now + interval

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from edge.errors import InvalidRequest
+from edge.errors import InvalidRequest, StorageError
 
 Kind = Literal["id", "ic"]
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -97,9 +97,13 @@ class CustomerRef:
 
 
 def load_key(path: Path) -> bytes:
-    """Read the hall's secret key, creating it (mode 0600) on first use."""
+    """Read the hall's secret key, creating it (mode 0600) on first use.
+
+    A key file that cannot be read, or does not hold 32 bytes as 64 hex digits, is a
+    :class:`~edge.errors.StorageError` naming the file (never its content).
+    """
     try:
-        return bytes.fromhex(path.read_text().strip())
+        return _read_key(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,11 +111,31 @@ def load_key(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
+        return _read_key(path)
     with os.fdopen(fd, "w") as fh:
         fh.write(key.hex())
         fh.flush()
         os.fsync(fh.fileno())
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not text"
+        raise StorageError(f"the hall's secret key {path} cannot be read: {reason}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise StorageError(
+            f"the hall's secret key {path} is damaged (it must hold 64 hex digits); restore it from a backup "
+            "(a new key would make every customer reference of this hall a new one)"
+        )
     return key
 
 

@@ -100,6 +100,41 @@ def test_kiosk_ticket_is_printed_and_paper_out_is_reported(
     assert any(e["data"]["device"] == "printer" and e["data"]["state"] == "fault" for e in health)
 
 
+def test_a_unit_that_cannot_start_is_a_fault_and_tried_again_while_the_others_work(
+    core: CoreProcess, bus: BusClient
+) -> None:
+    core.home.secret_path.write_text("not a key\n")  # the card readers key customer references with it
+    sub = Subscriber(["printer.", "device."], endpoints=Endpoints.local(core.home))
+    proc = DevicesProcess(core.home.root)
+    try:
+
+        def health(device: str, state: str) -> Any:
+            return lambda e: (
+                e["topic"] == "device.health" and e["data"]["device"] == device and e["data"]["state"] == state
+            )
+
+        fault = wait_for(sub, health("idcard", "fault"))
+        assert "secret key" in fault["data"]["detail"] and str(core.home.secret_path) in fault["data"]["detail"]
+        assert fault["data"]["counters"]["start_failures"] >= 1
+        wait_for(sub, health("printer", "ok"))
+        ticket = bus.request("ticket.issue", {"business": "A", "channel": "kiosk"})
+        printed = wait_for(sub, lambda e: e["topic"] == "printer.printed")
+        assert printed["data"]["number"] == ticket["number"]
+        core.home.secret_path.unlink()  # the technician removes the damaged file: a new key is made
+        started = wait_for(
+            sub,
+            lambda e: (
+                e["topic"] == "device.health" and e["data"]["device"] == "idcard" and e["data"]["state"] != "fault"
+            ),
+        )
+        assert "cannot start" not in started["data"]["detail"]
+        assert proc.proc.poll() is None
+    finally:
+        code = proc.stop()
+        sub.close()
+    assert code == 0, proc.log.read_text()[-3000:]
+
+
 def test_survives_a_core_restart(devices: tuple[DevicesProcess, Subscriber], core: CoreProcess) -> None:
     proc, _ = devices
     core.kill9()
