@@ -8,6 +8,9 @@ into ``out_dir``. Paper and cover are set with :meth:`set_state`::
     url = sim.serve_pty()          # e.g. "/dev/pts/7": open it with serial_for_url
     sim.set_state(paper_out=True)  # the driver now sees paper end and goes to fault
 
+``answers_status=False`` makes it a model without real-time status: it prints, and leaves
+``DLE EOT`` unanswered (``status_asked`` counts the requests all the same).
+
 With a ``link`` the pty's path is a symlink (like a udev ``/dev/serial/by-id``
 link), and :meth:`SimulatedPrinter.unplug_pty` / :meth:`~SimulatedPrinter.replug_pty`
 pull the cable and put it back behind the same path.
@@ -31,8 +34,10 @@ from drivers.printer.ticket import DOTS
 
 
 class SimulatedPrinter:
-    def __init__(self, out_dir: Path, *, paper: int = 80, render: bool = True) -> None:
+    def __init__(self, out_dir: Path, *, paper: int = 80, render: bool = True, answers_status: bool = True) -> None:
         self.out_dir = out_dir
+        self.answers_status = answers_status  # False: a model without real-time status (DLE EOT goes unanswered)
+        self.status_asked = 0
         self.paper_dots = DOTS.get(paper, 576)
         self.render = render
         self.interp = Interpreter()
@@ -81,7 +86,9 @@ class SimulatedPrinter:
     def consume(self, data: bytes) -> bytes:
         with self.changed:
             self.received += len(data)
-            return self.interp.feed(data)
+            reply = self.interp.feed(data)
+            self.status_asked += len(reply)
+            return reply if self.answers_status else b""
 
     # -- transports -------------------------------------------------------------------
     def serve_pty(self, link: Path | None = None) -> str:

@@ -156,6 +156,47 @@ def test_unit_reports_offline_and_reopens_when_the_printer_returns(tmp_path: Pat
         unit.stop()
 
 
+def test_a_printer_that_never_answers_status_is_degraded_and_still_prints(tmp_path: Path) -> None:
+    silent = SimulatedPrinter(tmp_path / "out", render=False, answers_status=False)
+    url = f"tcp://127.0.0.1:{silent.serve_tcp()}"
+    unit = PrinterUnit("printer", url, LAYOUT, hall_name="营业厅", status_interval=0.1, status_timeout=0.1, probe_s=0.3)
+    events = Events()
+    unit.start(events)
+    try:
+        assert wait_until(lambda: unit.health().state == "degraded")
+        assert unit.health().detail.startswith("no status:") and silent.status_asked >= 3
+        unit.on_event(issued("A001"))
+        assert events.next() == ("printer.printed", {"ticket_id": "id-A001", "number": "A001"}, False)
+        assert silent.wait_pages(1, 5) and "A001" in silent.pages[0].text
+        silent.answers_status = True  # it was only switched off: asked again, it answers
+        assert wait_until(lambda: unit.health().state == "ok")
+        silent.answers_status = False  # it answered once: silence now means it is gone
+        assert wait_until(lambda: unit.health().state == "offline")
+        unit.on_event(issued("A002"))
+        assert events.next()[1] == {"ticket_id": "id-A002", "number": "A002", "reason": "offline"}
+    finally:
+        unit.stop()
+        silent.close()
+
+
+def test_a_printer_configured_without_status_is_never_asked(tmp_path: Path) -> None:
+    silent = SimulatedPrinter(tmp_path / "out", render=False, answers_status=False)
+    url = f"tcp://127.0.0.1:{silent.serve_tcp()}"
+    unit = PrinterUnit("printer", url, LAYOUT, hall_name="营业厅", status="no", status_interval=0.05)
+    events = Events()
+    unit.start(events)
+    try:
+        unit.on_event(issued("A001"))
+        assert events.next() == ("printer.printed", {"ticket_id": "id-A001", "number": "A001"}, False)
+        assert silent.wait_pages(1, 5)
+        health = unit.health()
+        assert health.state == "ok" and "paper out is not seen" in health.detail
+        assert silent.status_asked == 0
+    finally:
+        unit.stop()
+        silent.close()
+
+
 def test_file_transport_writes_the_stream_without_status(tmp_path: Path) -> None:
     path = tmp_path / "lp0"
     printer = Printer(open_transport(f"file://{path}"))
