@@ -162,7 +162,8 @@ def counter_main(argv: list[str]) -> int:
         if action != "list":
             sp.add_argument("counter", help="counter id, e.g. 1")
         if action == "open":
-            sp.add_argument("--staff", default="", help="staff member signing in")
+            sp.add_argument("--staff", default="", help="account of the staff member signing in (credited)")
+            sp.add_argument("--display", default="", help="their name as shown (default: the account)")
         if action == "pause":
             sp.add_argument("reason", help="why the counter pauses")
         if action == "call":
@@ -180,6 +181,8 @@ def counter_main(argv: list[str]) -> int:
             data["counter"] = a.counter
         if a.cmd == "open" and a.staff:
             data["staff"] = a.staff
+        if a.cmd == "open" and a.display:
+            data["staff_display"] = a.display
         if a.cmd == "pause":
             data["reason"] = a.reason
         if a.cmd == "call" and a.number:

@@ -1,7 +1,8 @@
 """Counters belong to whoever signed in at them.
 
 Opening a closed counter binds it to the account that opened it (``bindings``
-in panel.db), and the core credits every ticket called there to that person.
+in panel.db), and the core credits every ticket called there to that account (by its name, shown by its
+display name, so two people of the same name stay apart in reports).
 Only that account, or a manager, acts at an open counter; a member of staff
 holds one counter at a time. Closing the counter (signing out) ends the
 binding; a counter the core reports closed (closed elsewhere, or freed at the
@@ -97,13 +98,14 @@ class Desk:
     async def _open(self, session: Session, row: dict[str, Any], counters: list[dict[str, Any]]) -> Any:
         if row["state"] != "closed":
             holder = self.holder(row)
-            who = holder["display"] if holder else (row.get("staff") or "-")
+            who = holder["display"] if holder else (row.get("staff_display") or row.get("staff") or "-")
             raise Conflict(f"{row['name']} 已由 {who} 签入 (counter {row['id']} is already {row['state']})")
         if session.role != "manager":
             open_ids = {c["id"]: c["name"] for c in counters if c["state"] != "closed"}
             held = [open_ids[c] for c in self.panel.store.bindings_of(session.name) if c in open_ids]
             if held:
                 raise Conflict(f"您已签入 {'、'.join(held)}，请先在那里签退 (you are signed in at another counter)")
-        result = await self.panel.request("counter.open", {"counter": row["id"], "staff": session.display})
+        opened = {"counter": row["id"], "staff": session.name, "staff_display": session.display}
+        result = await self.panel.request("counter.open", opened)
         self.panel.store.bind(row["id"], session.name, session.display, now=time.time())
         return result

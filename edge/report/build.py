@@ -22,6 +22,7 @@ from typing import Any
 from edge.bus import BusClient
 from edge.errors import HallError, InvalidRequest
 from edge.paths import Home
+from edge.report import staff_names
 
 RULE_NAMES = {
     "longest_wait": "最长等待超限",
@@ -57,8 +58,9 @@ def summary_rows(stats: dict[str, Any]) -> dict[str, list[list[str]]]:
     counters = [["窗口", "服务人数", "未到", "平均办理(分)"]] + [
         [c["name"], str(c["served"]), str(c["no_show"]), _minutes(c["avg_handling_s"])] for c in stats["counters"]
     ]
+    shown = staff_names(stats["staff"])
     staff = [["员工", "服务人数", "平均办理(分)"]] + [
-        [str(s["staff"]), str(s["served"]), _minutes(s["avg_handling_s"])] for s in stats["staff"]
+        [shown[str(s["staff"])], str(s["served"]), _minutes(s["avg_handling_s"])] for s in stats["staff"]
     ]
     ev, waits, door = stats["evaluations"], stats["waits"], stats["door"]
     totals = [

@@ -283,4 +283,15 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        7,
+        """
+        -- Tickets are credited to the account signed in at the counter (staff), shown by its display name.
+        -- Before, staff held the display name: it stays the key of those rows, and is what they show.
+        ALTER TABLE counters ADD COLUMN staff_display TEXT;
+        ALTER TABLE tickets ADD COLUMN staff_display TEXT;
+        UPDATE counters SET staff_display = staff WHERE staff IS NOT NULL;
+        UPDATE tickets SET staff_display = staff WHERE staff IS NOT NULL;
+        """,
+    ),
 ]

@@ -95,7 +95,7 @@ async function load() {
   fill($("#counters"), el("table", {class: "grid"},
     el("tr", {}, ["窗口", "状态", "工作人员", "当前号", "在座", "今日服务", "平均办理"].map((h) => el("th", {}, h))),
     s.counters.map((c) => el("tr", {"data-counter": c.id}, el("td", {}, c.name), el("td", {}, el("span", {class: "badge s-" + c.state}, STATES[c.state] + (c.pause_reason ? "·" + c.pause_reason : ""))),
-      el("td", {}, c.staff || "—"), el("td", {class: "cur"}, c.current ? `${c.current.number} ${STATES[c.current.state]}` : "—"),
+      el("td", {}, c.staff_display || c.staff || "—"), el("td", {class: "cur"}, c.current ? `${c.current.number} ${STATES[c.current.state]}` : "—"),
       el("td", {}, c.id in seats ? (seats[c.id] ? "在座" : "离座") : "—"),
       el("td", {class: "num"}, String(cstats[c.id] ? cstats[c.id].served : 0)), el("td", {class: "num"}, minutes(cstats[c.id] && cstats[c.id].avg_handling_s))))));
   const measured = f.door.today.measured || f.door.last_week.measured;
