@@ -153,7 +153,11 @@ class Outage(_Item):
 
     @model_validator(mode="after")
     def _order(self) -> Outage:
-        if self.ends is not None and self.ends <= self.starts:
+        if self.ends is None:
+            return self
+        if (self.starts.tzinfo is None) != (self.ends.tzinfo is None):
+            raise ValueError(f"outage {self.id}: starts and ends must both carry a time zone, or neither")
+        if self.ends <= self.starts:
             raise ValueError(f"outage {self.id} ends before it starts")
         return self
 
