@@ -267,6 +267,14 @@ class Store:
             return self._ingest(hall, lane, after, head, events, now)
         except Duplicate:
             raise self._held_elsewhere(hall, lane, events) from None
+        except UnicodeEncodeError:  # JSON's \udXXX escapes can carry what no database column takes
+            i = next((i for i, e in enumerate(events) if not _storable(e)), 0)
+            raise Inconsistent(
+                lane,
+                f"events[{i}].data",
+                "holds a lone UTF-16 surrogate (\\udXXX), which is not text",
+                seq=events[i]["seq"],
+            ) from None
 
     def _ingest(self, hall: str, lane: str, after: int, head: int, events: list[dict[str, Any]], now: float) -> int:
         m = self.d.mark
@@ -472,6 +480,14 @@ class Store:
                 "at = excluded.at",
                 (hall, version, applied, error, now),
             )
+
+
+def _storable(event: dict[str, Any]) -> bool:
+    try:
+        _dumps(event).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _dumps(obj: Any) -> str:
