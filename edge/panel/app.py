@@ -35,7 +35,9 @@ from starlette.staticfiles import StaticFiles
 
 from edge.bus import BusClient
 from edge.errors import BusError, Conflict, HallError, InvalidRequest, NotFound, RemoteError
+from edge.panel import bodies
 from edge.panel.accounts import Forbidden, LockedOut, LoginFailed, PanelError, Session, Store
+from edge.panel.bodies import text as text  # routes elsewhere read fields with it
 from edge.panel.live import AuditShipper, Feed, redact
 from edge.panel.middleware import BodyLimit, SecurityHeaders
 from edge.panel.settings import PanelSettings
@@ -207,27 +209,8 @@ def guard(panel: Panel, roles: tuple[str, ...] | None = None, *, page: bool = Fa
 
 
 async def body(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest(f"请求不是有效的 JSON (body is not JSON: {str(exc)[:80]})") from exc
-    except RecursionError:
-        raise InvalidRequest("请求的 JSON 嵌套过深 (body nested too deeply)") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("请求须为 JSON 对象 (body must be a JSON object)")
-    return data
-
-
-def text(data: dict[str, Any], key: str, *, limit: int, default: str = "") -> str:
-    """A text field of a request body, refused when it is not text or longer than ``limit``."""
-    value = data.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{key} 须为文字 ({key} must be text)")
-    if len(value) > limit:
-        raise InvalidRequest(f"{key} 最长 {limit} 个字符 ({key} is longer than {limit} characters)")
-    return value
+    """The request's body as a JSON object (:func:`edge.panel.bodies.parse`)."""
+    return bodies.parse(await request.body())
 
 
 def json_reply(value: Any, status: int = 200) -> JSONResponse:

@@ -15,29 +15,15 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from edge.errors import Conflict, InvalidRequest, NotFound
+from edge.errors import Conflict, NotFound
 from edge.panel.accounts import Forbidden, Session
+from edge.panel.bodies import COUNTER_FIELDS, counter_fields
 
 if TYPE_CHECKING:
     from edge.panel.app import Panel
 
 ACTIONS = ("open", "close", "call", "recall", "serve", "transfer", "noshow", "pause", "resume", "finish")
-FIELDS = {"number": 16, "business": 16, "to_counter": 16, "reason": 64}
-
-
-def fields(data: dict[str, Any]) -> dict[str, Any]:
-    """The fields a counter action passes on to the core, each checked for type and length."""
-    out: dict[str, Any] = {}
-    for key, limit in FIELDS.items():
-        value = data.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise InvalidRequest(f"{key} 须为文字 ({key} must be text)")
-        if len(value) > limit:
-            raise InvalidRequest(f"{key} 最长 {limit} 个字符 ({key} is longer than {limit} characters)")
-        out[key] = value
-    return out
+FIELDS = COUNTER_FIELDS
 
 
 class Desk:
@@ -72,7 +58,7 @@ class Desk:
     async def act(self, session: Session, cid: str, action: str, data: dict[str, Any]) -> Any:
         if action not in ACTIONS:
             raise NotFound(f"no counter action {action!r} (known: {', '.join(ACTIONS)})")
-        request = {**fields(data), "counter": cid}
+        request = {**counter_fields(data), "counter": cid}
         row, counters = await self._row(cid)
         lock = self.locks.setdefault(cid, asyncio.Lock())
         async with lock:
