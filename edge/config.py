@@ -297,7 +297,12 @@ def load(path: str | Path | None = None) -> HallConfig:
         raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from exc
     except ValueError as exc:  # a NUL in the path
         raise ConfigError(f"{chosen!r}: cannot read config: {exc}") from exc
-    return load_text(decode(raw, str(p)), str(p))
+    return load_bytes(raw, str(p))
+
+
+def load_bytes(raw: bytes, name: str = "<config>") -> HallConfig:
+    """A config file's bytes, decoded (:func:`decode`) and validated (:func:`load_text`); only :class:`ConfigError`."""
+    return load_text(decode(raw, name), name)
 
 
 def decode(raw: bytes, name: str) -> str:
