@@ -21,7 +21,6 @@ paper and cover (demo only).
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import logging
 import os
 import random
@@ -441,23 +440,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
     args = parser.parse_args(argv)
-    faulthandler.enable()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from edge import config
     from edge.bus import BusClient, Subscriber
-    from edge.paths import Home
+    from edge.proc import start
 
-    try:
-        hall = config.load(args.config)
-        cfg = config.service_config(hall, "devices", DevicesConfig)
-    except HallError as exc:
-        print(f"hall devices: {exc}", file=sys.stderr)
-        return 2
-    home = Home.from_env().ensure()
-    ctx = Context(hall, cfg, home.root, demo=os.environ.get("HALL_DEMO") == "1")
-    from edge.proc import set_title
-
-    set_title("hall devices")
+    started = start("hall devices", args.config, "devices", DevicesConfig)
+    ctx = Context(started.config, started.settings, started.home.root, demo=os.environ.get("HALL_DEMO") == "1")
     bus = BusClient("devices", timeout=2.0, retries=0)
     outbox = Outbox(bus)
     units = build_units(ctx)

@@ -48,7 +48,6 @@ from typing import Any
 from edge.core.hub import MAX_REQUEST_BYTES
 from edge.errors import BusError, HallError
 from edge.paths import Home
-from edge.proc import set_title
 from edge.schemas.sync import LANES
 from sync.config import Credential, SyncConfig, load_credential, save_credential
 from sync.errors import AuthError, BatchRefused, GapRefused, LinkDown, Refused, SyncError
@@ -340,26 +339,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(config_path: str | None) -> int:
-    import faulthandler
-
-    from edge import config as hall_config
     from edge.bus import BusClient, Subscriber
+    from edge.proc import start
     from sync.client import HqClient
 
-    faulthandler.enable()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    started = start("hall sync", config_path, "sync", SyncConfig)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    set_title("hall sync")
-    home = Home.from_env()
+    home, cfg, scfg = started.home, started.config, started.settings
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        cfg = hall_config.load(config_path)
-        scfg = hall_config.service_config(cfg, "sync", SyncConfig)
-    except HallError as exc:
-        print(f"hall sync: {exc}", file=sys.stderr)
-        return 2
     cred = load_credential(home)
     demo_hq: subprocess.Popen[bytes] | None = None
     if cred is None and os.environ.get("HALL_DEMO") == "1":

@@ -245,30 +245,21 @@ class Service:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import faulthandler
-
-    from edge import config
     from edge.errors import HallError
-    from edge.paths import Home
+    from edge.proc import start
 
-    faulthandler.enable()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    started = start("hall vision", args.config, "vision", VisionConfig)
+    cfg = started.settings
+    cameras: list[Any] = list(cfg.cameras)
+    if not cameras and os.environ.get("HALL_DEMO") == "1":
+        from vision.config import demo_camera
+
+        cameras = [demo_camera()]
     try:
-        hall = config.load(args.config)
-        cfg = config.service_config(hall, "vision", VisionConfig)
-        cameras: list[Any] = list(cfg.cameras)
-        if not cameras and os.environ.get("HALL_DEMO") == "1":
-            from vision.config import demo_camera
-
-            cameras = [demo_camera()]
-        home = Home.from_env().ensure()
-        service = Service(cfg, home.root, cameras)
+        service = Service(cfg, started.home.root, cameras)
     except HallError as exc:
         print(f"hall vision: {exc}", file=sys.stderr)
         return 2
-    from edge.proc import set_title
-
-    set_title("hall vision")
     signal.signal(signal.SIGTERM, lambda signum, frame: service.stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: service.stop.set())
     log.info("vision: cameras %s", ", ".join(c.name for c in cameras) or "none")

@@ -287,18 +287,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--redirect-port", type=int, help="plain-HTTP port that redirects to HTTPS (0: none; default 8080)")
     p.add_argument("--config", help="hall config file (TOML)")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from edge import config
     from edge.panel import serve
+    from edge.proc import start
 
+    started = start("hall panel", a.config, "panel", PanelSettings)
+    cfg = started.config
     try:
-        cfg = config.load(a.config)
-        settings = config.service_config(cfg, "panel", PanelSettings)
         overrides = {"host": a.host, "port": a.port, "redirect_port": a.redirect_port}
         settings = PanelSettings.model_validate(
-            {**settings.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+            {**started.settings.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
         )
-        panel = Panel(Home.from_env(), settings)
+        panel = Panel(started.home, settings)
         cert = serve.certificate(panel.home, settings, cfg.hall.id)
     except HallError as exc:
         print(f"hall panel: {exc}", file=sys.stderr)

@@ -130,6 +130,11 @@ def _hall(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         ("run", "--only", "core", "--duration", "5"),
         ("demo", "--duration", "5", "--quiet"),
         ("devices",),
+        ("panel",),
+        ("vision",),
+        ("sync",),
+        ("kiosk",),
+        ("pad", "--counter", "1"),
         ("ticket", "issue", "A", "--customer", "id:110101199003071234"),
         ("users", "add", "boss", "--role", "manager", "--password-stdin"),
     ],
@@ -143,3 +148,15 @@ def test_an_unusable_hall_home_is_one_sentence_and_status_2(readonly_home: Path,
     assert len(lines) == 1, res.stderr
     assert str(readonly_home) in lines[0]
     assert "Read-only file system" in lines[0] or "not writable" in lines[0] or "Permission denied" in lines[0]
+
+
+@pytest.mark.parametrize("service", ["core", "devices", "panel", "vision", "sync", "kiosk", "pad"])
+def test_a_bad_section_stops_every_service_with_its_line_and_status_2(tmp_path: Path, service: str) -> None:
+    section = "hall" if service == "core" else f"services.{service}"
+    bad = tmp_path / "hall.toml"
+    known = 'id = "h1"\nname = "Hall"\n' if service == "core" else "\n\n"
+    bad.write_text(f"[{section}]\n{known}bogus = 1\n", encoding="utf-8")
+    env = {**os.environ, "HALL_HOME": str(tmp_path / "home"), "HALL_CONFIG": str(bad)}
+    res = subprocess.run([sys.executable, "-m", "edge", service], capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [f"hall {service}: {bad}:4: {section}.bogus: unknown key"], res.stderr
