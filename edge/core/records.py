@@ -160,7 +160,7 @@ class Records:
             "fields": fields,
             "terms": list(template.terms),
             "terms_en": list(template.terms_en),
-            "staff": counter["staff"] or req.staff,
+            "staff": counter["staff_display"] or counter["staff"] or req.staff,  # as the customer reads it
             "pushed_by": req.staff,
             "pushed_at": envelope.iso(now),
             "replaces": old["id"] if old is not None else None,
@@ -191,7 +191,13 @@ class Records:
             ticket = self.core.queue.view(row) if row is not None else None
         form = self._open_form(req.counter)
         return {
-            "counter": {"id": req.counter, "name": name, "state": counter["state"], "staff": counter["staff"]},
+            "counter": {
+                "id": req.counter,
+                "name": name,
+                "state": counter["state"],
+                "staff": counter["staff"],
+                "staff_display": counter["staff_display"],
+            },
             "ticket": ticket,
             "form": self.view(form) if form is not None else None,
         }
