@@ -124,6 +124,19 @@ def password(data: dict[str, Any]) -> str:
     return text(data, "password", limit=MAX_PASSWORD)
 
 
+def form_push(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``POST /api/counters/{cid}/form``: the template's id and the clerk's values (the core checks each)."""
+    form, values = data.get("form"), data.get("values")
+    if not isinstance(form, str) or not isinstance(values, dict):
+        raise InvalidRequest('send {"form": TEMPLATE_ID, "values": {FIELD: VALUE, …}}')
+    return form, values
+
+
+def cancel_reason(data: dict[str, Any]) -> str:
+    """``POST /api/counters/{cid}/form/cancel``: why, cut to 120 characters."""
+    return str(data.get("reason", ""))[:120]
+
+
 def day(data: dict[str, Any]) -> str:
     """``POST /api/reports``: the day to report (empty: today); :func:`edge.report.build.build_report` checks it."""
     return text(data, "day", limit=10)
@@ -139,5 +152,7 @@ READERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "/api/rules": rules,
     "/api/alerts/{aid}/ack": note,
     "/api/reports": day,
+    "/api/counters/{cid}/form": form_push,
+    "/api/counters/{cid}/form/cancel": cancel_reason,
 }
 """Every route's reader by path: what a body sent there may hold."""

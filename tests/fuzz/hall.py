@@ -440,7 +440,8 @@ def run_bundle(case: Case) -> None:
 
 # -- the panel's JSON bodies ---------------------------------------------------------------------------
 
-FIELDS = ["name", "password", "token", "role", "display", "note", "day", "disabled", *bodies.COUNTER_FIELDS]
+FIELDS = ["name", "password", "token", "role", "display", "note", "day", "disabled", "form", "values",
+          *bodies.COUNTER_FIELDS]  # fmt: skip
 body_values = st.one_of(st.text(max_size=40), json_values, st.sampled_from(["\ud800", "x\udfff", "staff", ""]))
 panel_bodies = st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), body_values, max_size=6)
 
