@@ -8,6 +8,7 @@ import string
 import tomllib
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from edge.config import HallConfig
 from edge.core.sync import check_bundle, read_bundle
 from edge.errors import HallError
 from edge.panel import bodies
+from edge.records import forms as records_forms
 from edge.schemas import parse as parse_request
 from edge.schemas.sync import BundleApply
 from tests.fuzz.core import (
@@ -398,7 +400,13 @@ def bundles(draw: st.DrawFn) -> dict[str, Any]:
         ],
         "usage": [usage(h) for h in customers[:1]],
         "supplies": [{"customer_hash": h, "address": draw(names).ljust(2, "路")} for h in customers[:2]],
+        # the box's own form templates, for a business the hall offers with this bundle
+        "forms": [{**t, "business": codes[0] if codes else t["business"]} for t in draw(st.sampled_from(FORM_SETS))],
     }
+
+
+FORMS = json.loads((Path(records_forms.__file__).parent / "forms.json").read_text(encoding="utf-8"))
+FORM_SETS = [[], FORMS[:1], FORMS]
 
 
 def bundle_request(bundle: Any) -> bytes:
