@@ -11,8 +11,8 @@ document read, one to three fields replaced by a slip of the sender's or an odd 
 the target package's own errors; anything else is a defect, printed with its input, and the exit status
 is 1.
 
-Per target: examples, how many were refused, distinct refusals (messages with numbers and quoted parts
-taken out), the parser's own time and examples/s, and, on the very same inputs in the same run,
+Per target: examples, how many were refused, distinct refusals (messages with numbers, quoted parts and
+key paths taken out), the parser's own time and examples/s, and, on the very same inputs in the same run,
 ``json.loads`` (``tomllib.loads`` for config) as the baseline.
 
     .venv/bin/python benchmarks/fuzz_parsers.py [--examples 100000] [--drawn 1000] [--only envelope,sam]
@@ -43,6 +43,7 @@ from tests.fuzz.core import apply_edits
 
 NUMBERS = re.compile(r"\d+")
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+PATHS = re.compile(r"[\w-]+(?:\.[\w-]+|\[\d+\])+")  # where: hall.toml, services.devices.url, events[3].seq
 
 
 @dataclass
@@ -81,7 +82,7 @@ class Tally:
 
 def shape(exc: BaseException) -> str:
     """A refusal's message without the numbers and quoted parts that vary from one input to the next."""
-    return type(exc).__name__ + ": " + NUMBERS.sub("#", QUOTED.sub("…", str(exc)))[:90]
+    return type(exc).__name__ + ": " + NUMBERS.sub("#", PATHS.sub("…", QUOTED.sub("…", str(exc))))[:90]
 
 
 def baseline(target: Target, text: bytes | str) -> None:
