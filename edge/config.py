@@ -265,7 +265,13 @@ def service_model(section: str) -> type[BaseModel]:
 
     for ep in entry_points(group="hall.config"):
         if ep.name == section:
-            model: type[BaseModel] = ep.load()
+            try:
+                model: type[BaseModel] = ep.load()
+            except Exception as exc:  # an installed service whose code is gone or broken: reinstall it
+                raise ConfigError(
+                    f"services.{section}: the installed service's settings ({ep.value}) cannot be loaded: "
+                    f"{type(exc).__name__}: {exc}; reinstall the hall (make setup)"
+                ) from exc
             return model
     known = sorted(ep.name for ep in entry_points(group="hall.config"))
     raise ConfigError(
