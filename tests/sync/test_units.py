@@ -180,13 +180,17 @@ def test_the_quick_look_never_passes_what_the_scrub_would_change() -> None:
         st.builds(lambda a, n, b: a + n + b, st.text(max_size=4), numbers, st.text(max_size=4)),
         st.sampled_from(["A" * 256, "A" * 255, "ab+/" * 70]),
     )
-    keys = st.one_of(st.text(max_size=8), st.sampled_from(["face_jpg", "photo", "customer", "masked", "Id_No"]), numbers)
+    keys = st.one_of(
+        st.text(max_size=8), st.sampled_from(["face_jpg", "photo", "customer", "masked", "Id_No"]), numbers
+    )
     leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(-1, 1), texts)
     docs = st.recursive(
         leaves,
-        lambda inner: st.lists(inner, max_size=4)
-        | st.builds(lambda x, n: [x] * n, st.floats(-1, 1), st.integers(63, 66))
-        | st.dictionaries(keys, inner, max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.builds(lambda x, n: [x] * n, st.floats(-1, 1), st.integers(63, 66))
+            | st.dictionaries(keys, inner, max_size=4)
+        ),
         max_leaves=20,
     )
 
