@@ -86,5 +86,12 @@ def test_two_people_of_one_name_are_told_apart_in_the_day_s_figures(
         clients.append(client)
     staff = sorted((s["staff"], s["display"], s["served"]) for s in bus.request("stats.day")["staff"])
     assert staff == [("li-ming-1", "李明", 1), ("li-ming-2", "李明", 1)]
+    seats = manager.get("/api/ops/day").json()["seats"]["staff"]  # the operations page's seat table
+    assert sorted((r["staff"], r["name"], r["served"]) for r in seats) == [
+        ("li-ming-1", "李明 (li-ming-1)", 1),
+        ("li-ming-2", "李明 (li-ming-2)", 1),
+    ]
+    mine = clients[1].get("/api/ops/day").json()["seats"]["staff"]  # a member of staff sees their own row
+    assert [(r["staff"], r["served"]) for r in mine] == [("li-ming-2", 1)]
     for client in clients:
         client.close()
