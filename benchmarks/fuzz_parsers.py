@@ -2,7 +2,7 @@
 
 The targets are the tests' (``tests/fuzz``): the ID-card reader's SAM answers, the IC-card reader's
 APDU replies, the printer's status bytes, bus envelopes, config files as text and as bytes, HQ's
-bundles as the core takes them, the panel's request bodies, and signed batches at HQ (through the
+bundles as the core takes them, the panel's request bodies, history CSV files, and signed batches at HQ (through the
 ASGI app, in memory). For each, hypothesis first draws ``--drawn`` cases (well-formed ones whose round
 trip must be the identity, mutated ones, noise); then, to reach ``--examples``, the bytes of drawn cases
 are mutated here (bits flipped, tokens inserted, spans dropped or repeated, cuts, two inputs spliced),
@@ -13,7 +13,7 @@ is 1.
 
 Per target: examples, how many were refused, distinct refusals (messages with numbers, quoted parts and
 key paths taken out), the parser's own time and examples/s, and, on the very same inputs in the same run,
-``json.loads`` (``tomllib.loads`` for config) as the baseline.
+``json.loads`` (``tomllib.loads`` for config, ``csv.reader`` for history files) as the baseline.
 
     .venv/bin/python benchmarks/fuzz_parsers.py [--examples 100000] [--drawn 1000] [--only envelope,sam]
     .venv/bin/python benchmarks/fuzz_parsers.py --quick     # 2,000 examples each, for a first look
@@ -22,6 +22,8 @@ key paths taken out), the parser's own time and examples/s, and, on the very sam
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import logging
 import random
@@ -43,6 +45,7 @@ from tests.fuzz.core import apply_edits
 
 NUMBERS = re.compile(r"\d+")
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+BASELINES = {"json": "json.loads", "toml": "tomllib.loads", "csv": "csv.reader"}
 PATHS = re.compile(r"[\w-]+(?:\.[\w-]+|\[\d+\])+")  # where: hall.toml, services.devices.url, events[3].seq
 
 
@@ -89,9 +92,11 @@ def baseline(target: Target, text: bytes | str) -> None:
     try:
         if target.baseline == "toml":
             tomllib.loads(text if isinstance(text, str) else text.decode("utf-8", "replace"))
+        elif target.baseline == "csv":
+            list(csv.reader(io.StringIO(text if isinstance(text, str) else text.decode("utf-8", "replace"))))
         else:
             json.loads(text)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError, csv.Error):
         pass
 
 
@@ -125,7 +130,7 @@ def run(target: Target, examples: int, drawn: int, seed: int) -> Tally:
     tally = Tally()
     target.setup()
     pool: list[bytes] = []
-    as_text = target.baseline == "toml" and target.name.endswith("text")
+    as_text = (target.baseline == "toml" and target.name.endswith("text")) or target.baseline == "csv"
 
     @settings(
         max_examples=min(drawn, examples),
@@ -177,7 +182,7 @@ def main() -> int:
         print(
             f"{target.name:<13}{tally.examples:>9}{tally.refused:>9}{len(tally.refusals):>9}"
             f"{tally.parse_s:>10.2f}{rate:>9.0f}{tally.baseline_s:>10.2f}{base_rate:>10.0f}  "
-            f"{'tomllib.loads' if target.baseline == 'toml' else 'json.loads'}   ({wall:.0f} s in all)",
+            f"{BASELINES[target.baseline]}   ({wall:.0f} s in all)",
             flush=True,
         )
         for last, (case, trace) in tally.defects.items():

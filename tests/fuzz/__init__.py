@@ -11,9 +11,9 @@ from tests.fuzz.core import Case, Target, check
 
 def targets() -> list[Target]:
     """Every target, devices first, then the hall's own parsers, then HQ's."""
-    from tests.fuzz import devices, hall, hq
+    from tests.fuzz import devices, hall, hq, ops
 
-    return [*devices.TARGETS, *hall.TARGETS, *hq.TARGETS]
+    return [*devices.TARGETS, *hall.TARGETS, *ops.TARGETS, *hq.TARGETS]
 
 
 __all__ = ["Case", "Target", "check", "targets"]

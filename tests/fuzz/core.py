@@ -76,7 +76,7 @@ class Target:
     run: Callable[[Case], None]
     errors: tuple[type[BaseException], ...]
     raw: Callable[[Case], bytes | str]
-    baseline: Literal["json", "toml"] = "json"
+    baseline: Literal["json", "toml", "csv"] = "json"
     setup: Callable[[], None] = field(default=lambda: None)  # fresh state (a new store) for a long run
     teardown: Callable[[], None] = field(default=lambda: None)
     tokens: list[bytes] = field(default_factory=lambda: JSON_TOKENS)  # what mutations insert
