@@ -6,7 +6,7 @@ import json
 import random
 import string
 import tomllib
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -358,7 +358,7 @@ moments = st.builds(
 
 @st.composite
 def bundles(draw: st.DrawFn) -> dict[str, Any]:
-    """A bundle as HQ publishes it (JSON-ready), whose tags are the default hall's."""
+    """A bundle as HQ publishes it (JSON-ready), whose tags are the default hall's, with its staff and their roster."""
     import calendar
 
     codes = draw(st.lists(st.sampled_from(string.ascii_uppercase), max_size=4, unique=True))
@@ -387,6 +387,36 @@ def bundles(draw: st.DrawFn) -> dict[str, Any]:
             "text": draw(names),
         }
 
+    counter_ids = [c["id"] for c in counters]
+    staff = [
+        {
+            "id": sid,
+            "name": draw(names),
+            "counters": draw(st.lists(st.sampled_from(counter_ids), max_size=2, unique=True)) if counter_ids else [],
+            "roles": draw(st.lists(st.sampled_from(["staff", "manager", "A", "B"]), max_size=2, unique=True)),
+        }
+        for sid in draw(st.lists(word(ID, ID, 1, 32), max_size=3, unique=True))
+    ]
+
+    def shift(sid: str, day: str, start: int) -> dict[str, Any]:
+        end = draw(st.integers(start + 1, 24 * 60))
+        return {
+            "staff": sid,
+            "day": day,
+            "shift": draw(st.sampled_from(["", "早班", "晚班"])),
+            "start": f"{start // 60:02d}:{start % 60:02d}",
+            "end": f"{end // 60:02d}:{end % 60:02d}",
+            "counter": draw(st.none() | st.sampled_from(counter_ids)) if counter_ids else None,
+        }
+
+    days = st.dates(date(2026, 1, 1), date(2027, 12, 31)).map(date.isoformat)
+    starts = st.tuples(days, st.integers(0, 24 * 60 - 1))
+    roster = [
+        shift(sid, day, start)
+        for sid in [p["id"] for p in staff]
+        for day, start in draw(st.lists(starts, max_size=2, unique=True))
+    ]
+
     return {
         "version": draw(st.integers(1, 2**62)),
         "published_at": draw(moments).isoformat(),
@@ -402,6 +432,8 @@ def bundles(draw: st.DrawFn) -> dict[str, Any]:
         "supplies": [{"customer_hash": h, "address": draw(names).ljust(2, "路")} for h in customers[:2]],
         # the box's own form templates, for a business the hall offers with this bundle
         "forms": [{**t, "business": codes[0] if codes else t["business"]} for t in draw(st.sampled_from(FORM_SETS))],
+        "staff": staff,
+        "roster": roster,
     }
 
 
