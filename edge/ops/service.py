@@ -17,11 +17,9 @@ to show.
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import logging
 import os
 import signal
-import sys
 import threading
 from datetime import date, timedelta
 from typing import Any
@@ -92,20 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--once", action="store_true", help="refresh once and exit")
     p.add_argument("--check-s", type=float, default=300.0, help="seconds between checks (default 300)")
     a = p.parse_args(argv)
-    faulthandler.enable()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from edge import config
     from edge.bus import BusClient, Subscriber
     from edge.ops.config import OpsConfig
-    from edge.proc import set_title
+    from edge.proc import start
 
-    set_title("hall ops")
-    try:
-        cfg = config.load(a.config)
-        ops = config.service_config(cfg, "ops", OpsConfig)
-    except HallError as exc:
-        print(f"hall ops: {exc}", file=sys.stderr)
-        return 2
+    started = start("hall ops", a.config, "ops", OpsConfig)
+    cfg, ops = started.config, started.settings
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

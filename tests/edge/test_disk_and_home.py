@@ -135,6 +135,7 @@ def _hall(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         ("sync",),
         ("kiosk",),
         ("pad", "--counter", "1"),
+        ("ops", "--once"),
         ("ticket", "issue", "A", "--customer", "id:110101199003071234"),
         ("users", "add", "boss", "--role", "manager", "--password-stdin"),
     ],
@@ -150,7 +151,7 @@ def test_an_unusable_hall_home_is_one_sentence_and_status_2(readonly_home: Path,
     assert "Read-only file system" in lines[0] or "not writable" in lines[0] or "Permission denied" in lines[0]
 
 
-@pytest.mark.parametrize("service", ["core", "devices", "panel", "vision", "sync", "kiosk", "pad"])
+@pytest.mark.parametrize("service", ["core", "devices", "panel", "vision", "sync", "kiosk", "pad", "ops"])
 def test_a_bad_section_stops_every_service_with_its_line_and_status_2(tmp_path: Path, service: str) -> None:
     section = "hall" if service == "core" else f"services.{service}"
     bad = tmp_path / "hall.toml"
