@@ -130,7 +130,8 @@ def test_managers_add_accounts_staff_cannot(manager: Client, staff: Client, pane
     assert r.status_code == 400 and "at least 8" in r.json()["error"]
     zhou = Client(panel)
     assert zhou.login("zhou", "Maple-Ridge-4410").status_code == 200
-    assert zhou.ok("/api/counters/2/open")["staff"] == "周敏"
+    opened = zhou.ok("/api/counters/2/open")
+    assert (opened["staff"], opened["staff_display"]) == ("zhou", "周敏")  # credited to the account, shown by name
     zhou.close()
 
 
