@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import sys
 import threading
@@ -219,6 +220,10 @@ async def body(request: Request) -> dict[str, Any]:
         raise InvalidRequest("请求的 JSON 嵌套过深 (body nested too deeply)") from None
     if not isinstance(data, dict):
         raise InvalidRequest("请求须为 JSON 对象 (body must be a JSON object)")
+    try:  # JSON may escape half of a UTF-16 pair (\ud800): no text of ours can hold it
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise InvalidRequest("请求含无效字符 (body holds a lone UTF-16 surrogate, which is not text)") from None
     return data
 
 
