@@ -75,7 +75,11 @@ def printer_units(ctx: Context) -> list[DeviceUnit]:
         from drivers.printer.sim import SimulatedPrinter
 
         sim = SimulatedPrinter(ctx.home / "printer", paper=pc.paper)
-        url = f"tcp://127.0.0.1:{sim.serve_tcp()}" if url == "sim://tcp" else "serial://" + sim.serve_pty()
+        if url == "sim://tcp":
+            url = f"tcp://127.0.0.1:{sim.serve_tcp()}"
+        else:  # behind a stable link, so the demo can pull the cable and put it back
+            (ctx.home / "printer").mkdir(parents=True, exist_ok=True)
+            url = "serial://" + sim.serve_pty(ctx.home / "printer" / "ttyESCPOS")
         ctx.simulators["printer"] = sim
         ctx.closers.append(sim.close)
     layout = Layout(paper=pc.paper, qr_url=pc.qr_url, privacy_note=pc.privacy_note, footer=pc.footer)
@@ -119,7 +123,7 @@ def gpio_units(ctx: Context) -> list[DeviceUnit]:
         LightsUnit("lights", plan, pins, factory=ctx.pin_factory),
     ]
     if ctx.demo:
-        from drivers.gpio.sim import SeatSimulator, Walker
+        from drivers.gpio.sim import PinNoise, SeatSimulator, Walker
 
         staff = SeatSimulator(ctx.pin_factory, {s.counter: s.pin for s in gc.seats})
         for s in gc.seats:
@@ -132,6 +136,8 @@ def gpio_units(ctx: Context) -> list[DeviceUnit]:
                 target=walker.run, args=(rng, gc.demo_walk_mean_s), name="demo-walker", daemon=True
             ).start()
             ctx.closers.append(walker.stop)
+        inputs = [p for e in gc.entrances for p in (e.outer_pin, e.inner_pin)] + [s.pin for s in gc.seats]
+        ctx.simulators["ir"] = PinNoise(ctx.pin_factory, inputs)
     return units
 
 
@@ -151,7 +157,11 @@ def card_units(ctx: Context) -> list[DeviceUnit]:
     from drivers.cards import build_card_units
 
     cfg = ctx.cfg
-    return [*build_card_units(cfg.idcard, cfg.iccard, home=ctx.home, demo=ctx.demo, closers=ctx.closers)]
+    return [
+        *build_card_units(
+            cfg.idcard, cfg.iccard, home=ctx.home, demo=ctx.demo, closers=ctx.closers, simulators=ctx.simulators
+        )
+    ]
 
 
 # Each builder turns its part of the config into units; card readers add theirs here.
@@ -321,12 +331,25 @@ class DevicesService:
                     log.exception("%s failed on %s", getattr(consumer, "name", "?"), topic)
 
     def simulate(self, data: dict[str, Any]) -> None:
-        sim = self.ctx.simulators.get(str(data.get("device", "")))
+        """Change a simulated device (demo only) and say so with ``device.simulated`` (not logged)."""
+        device = str(data.get("device", ""))[:32]
+        sim = self.ctx.simulators.get(device)
         if sim is None:
-            log.warning("device.simulate: no simulated %r", data.get("device"))
+            log.warning("device.simulate: no simulated %r", device)
             return
-        flags = {k: bool(data[k]) for k in ("paper_out", "paper_near_end", "cover_open") if k in data}
-        sim.set_state(**flags)
+        try:
+            change = simulated_change(device, data)
+        except ValueError as exc:
+            log.warning("device.simulate %s: %s", device, exc)
+            return
+        sim.set_state(**change)
+        log.info("simulated %s: %s", device, change)
+        ref = data.get("ref")
+        self.publish(
+            "device.simulated",
+            {"device": device, "change": change, "ref": ref if isinstance(ref, str) else None},
+            durable=False,
+        )
 
     def run(self, sub: Any) -> None:
         for unit in self.units:
@@ -362,6 +385,37 @@ class DevicesService:
                 log.exception("stopping %s failed", unit.name)
         for close in self.ctx.closers:
             close()
+
+
+SIMULATED = {
+    "printer": ("paper_out", "paper_near_end", "cover_open", "unplugged"),
+    "idcard": ("unplugged",),
+    "ir": ("wild_s",),
+}
+
+
+def simulated_change(device: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The changes ``device.simulate`` asks of a simulated device: flags as booleans, ``wild_s`` seconds.
+
+    >>> simulated_change("printer", {"device": "printer", "paper_out": 1, "colour": "red"})
+    {'paper_out': True}
+    >>> simulated_change("ir", {"wild_s": 500})
+    Traceback (most recent call last):
+    ...
+    ValueError: wild_s must be seconds between 0 and 60, not 500
+    """
+    change: dict[str, Any] = {}
+    for key in SIMULATED.get(device, ()):
+        if key not in data:
+            continue
+        value = data[key]
+        if key == "wild_s":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 60:
+                raise ValueError(f"wild_s must be seconds between 0 and 60, not {value!r}")
+            change[key] = float(value)
+        else:
+            change[key] = bool(value)
+    return change
 
 
 def _subcommand(argv: list[str]) -> str | None:

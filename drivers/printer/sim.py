@@ -49,8 +49,14 @@ class SimulatedPrinter:
 
     # -- state ----------------------------------------------------------------------
     def set_state(
-        self, *, paper_out: bool | None = None, paper_near_end: bool | None = None, cover_open: bool | None = None
+        self,
+        *,
+        paper_out: bool | None = None,
+        paper_near_end: bool | None = None,
+        cover_open: bool | None = None,
+        unplugged: bool | None = None,
     ) -> None:
+        """Paper, cover, and (for a pty served with a link) the cable: ``unplugged`` pulls or replugs it."""
         with self.changed:
             if paper_out is not None:
                 self.interp.paper_out = paper_out
@@ -58,6 +64,11 @@ class SimulatedPrinter:
                 self.interp.paper_near_end = paper_near_end
             if cover_open is not None:
                 self.interp.cover_open = cover_open
+        if unplugged is not None and self._link is not None:
+            if unplugged:
+                self.unplug_pty()
+            elif self._linked is None:
+                self.replug_pty()
 
     @property
     def pages(self) -> list[Page]:

@@ -118,6 +118,44 @@ def test_survives_a_core_restart(devices: tuple[DevicesProcess, Subscriber], cor
     assert proc.proc.poll() is None
 
 
+def _simulate(bus: BusClient, sub: Subscriber, ref: str, **data: object) -> dict[str, Any]:
+    bus.request("event.publish", {"topic": "device.simulate", "data": {**data, "ref": ref}, "durable": False})
+    return wait_for(sub, lambda e: e["topic"] == "device.simulated" and e["data"]["ref"] == ref)["data"]
+
+
+def _state(sub: Subscriber, device: str, states: tuple[str, ...]) -> dict[str, Any]:
+    return wait_for(
+        sub, lambda e: e["topic"] == "device.health" and e["data"]["device"] == device and e["data"]["state"] in states
+    )["data"]
+
+
+def test_demo_cables_pulled_and_put_back_are_reported_and_cleared(
+    devices: tuple[DevicesProcess, Subscriber], bus: BusClient
+) -> None:
+    proc, sub = devices
+    ack = _simulate(bus, sub, "r1", device="idcard", unplugged=True, colour="red")
+    assert ack == {"device": "idcard", "change": {"unplugged": True}, "ref": "r1"}
+    assert _state(sub, "idcard", ("offline", "fault"))["state"] in ("offline", "fault")
+    _simulate(bus, sub, "r2", device="idcard", unplugged=False)
+    assert _state(sub, "idcard", ("ok",))["counters"]["reopens"] >= 1
+
+    _simulate(bus, sub, "r3", device="printer", unplugged=True)
+    assert "ttyESCPOS" in _state(sub, "printer", ("offline",))["detail"]
+    _simulate(bus, sub, "r4", device="printer", unplugged=False)
+    _state(sub, "printer", ("ok",))
+    ticket = bus.request("ticket.issue", {"business": "A", "channel": "kiosk"})
+    printed = wait_for(sub, lambda e: e["topic"] == "printer.printed")
+    assert printed["data"]["number"] == ticket["number"]
+
+    # a wrong value is refused in the log, with nothing changed and no answer; noise on the pins is answered
+    bus.request(
+        "event.publish", {"topic": "device.simulate", "data": {"device": "ir", "wild_s": "lots"}, "durable": False}
+    )
+    assert _simulate(bus, sub, "r5", device="ir", wild_s=1.5)["change"] == {"wild_s": 1.5}
+    assert proc.proc.poll() is None
+    assert "wild_s must be seconds between 0 and 60, not 'lots'" in proc.log.read_text()
+
+
 def test_config_section_is_validated_with_its_line() -> None:
     text = '[services.devices.printer]\nurl = "tcp://10.0.0.5:9100"\npaper = 57\n'
     with pytest.raises(ConfigError, match=r"x.toml:3: services.devices.printer.paper"):
