@@ -86,8 +86,13 @@ def run(
     from the service when a customer consents at the kiosk this camera faces, and ``{"op": "gallery",
     "changes": [[seq, op, entry], …]}`` when the gallery changed (the camera's copy is updated by them).
     """
+    import multiprocessing
     import os
 
+    from edge.proc import die_with_parent
+
+    parent = multiprocessing.parent_process()
+    die_with_parent(parent.pid if parent else None)  # a service killed by -9 leaves no camera running twice
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # one camera, one core: before numpy loads
         os.environ.setdefault(var, "1")
     faulthandler.enable()

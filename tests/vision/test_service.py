@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -184,3 +185,54 @@ kiosk = "kiosk-1"
         proc.terminate()
         proc.wait(20)
         log.close()
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_a_camera_worker_ends_with_its_service_even_one_killed_by_kill_9(
+    core: CoreProcess, vtest: Path, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "hall.toml"
+    cfg.write_text(f'[[services.vision.cameras]]\nname = "entrance"\nsource = "{vtest}"\nfps = 2\n')
+    env = {**os.environ, "HALL_HOME": str(core.home.root)}
+    with open(core.home.root / "vision.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge", "vision", "--config", str(cfg)], env=env, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline and not workers:  # the worker, not multiprocessing's resource tracker
+            workers = [p for p in _children(proc.pid) if "camera" in Path(f"/proc/{p}/cmdline").read_text()]
+            time.sleep(0.2)
+        assert workers, (core.home.root / "vision.log").read_text()[-2000:]
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(_gone(w) for w in workers):
+            time.sleep(0.2)
+        assert all(_gone(w) for w in workers), "the camera worker runs on without its service"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for w in workers:
+            if not _gone(w):
+                os.kill(w, signal.SIGKILL)
