@@ -29,6 +29,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -183,11 +184,12 @@ class Outbox:
 
     def __init__(self, bus: Any) -> None:
         self.bus = bus
-        self.items: deque[tuple[str, dict[str, Any], bool]] = deque()
+        self.items: deque[tuple[str, dict[str, Any], bool, str]] = deque()  # topic, data, durable, request id
         self.cond = threading.Condition()
         self.stopping = False
         self.sent = 0
         self.dropped = 0
+        self.deferred = 0  # sends put off because the core was away or its disk full
         self.thread = threading.Thread(target=self._run, name="outbox", daemon=True)
 
     def __call__(self, topic: str, data: dict[str, Any], *, durable: bool = True) -> None:
@@ -196,24 +198,33 @@ class Outbox:
                 victim = next((i for i, it in enumerate(self.items) if not it[2]), 0)
                 del self.items[victim]
                 self.dropped += 1
-            self.items.append((topic, data, durable))
+            self.items.append((topic, data, durable, uuid.uuid4().hex))
             self.cond.notify()
 
     def _run(self) -> None:
-        from edge.errors import BusError, HallError
+        from edge.errors import BusError, DiskFull, HallError
 
         backoff = Backoff(0.2, 5.0)
+        waiting = False  # said once per outage, not once per try
         while True:
             with self.cond:
                 self.cond.wait_for(lambda: self.items or self.stopping)
                 if not self.items:
                     return
                 item = self.items[0]
-            topic, data, durable = item
-            try:
-                self.bus.request("event.publish", {"topic": topic, "data": data, "durable": durable})
-            except BusError as exc:
-                log.warning("cannot publish %s yet: %s", topic, exc)
+            topic, data, durable, request_id = item
+            try:  # the same request id every try: an answer lost on the way is not a second event
+                self.bus.request(
+                    "event.publish", {"topic": topic, "data": data, "durable": durable}, request_id=request_id
+                )
+            except (BusError, DiskFull) as exc:  # the core is away, or has no room yet: keep it, in order
+                if isinstance(exc, DiskFull) and not durable:
+                    self._drop(item)  # a passing fact: the next one says the same
+                    continue
+                if not waiting:
+                    log.warning("cannot publish %s yet (kept until the core takes it): %s", topic, exc)
+                    waiting = True
+                self.deferred += 1
                 with self.cond:
                     if self.stopping:
                         return
@@ -222,10 +233,17 @@ class Outbox:
             except HallError as exc:  # refused by the core: retrying would not help
                 log.error("core refused %s: %s", topic, exc)
             backoff.reset()
+            waiting = False
             with self.cond:
                 if self.items and self.items[0] is item:
                     self.items.popleft()
                 self.sent += 1
+
+    def _drop(self, item: tuple[str, dict[str, Any], bool, str]) -> None:
+        with self.cond:
+            if self.items and self.items[0] is item:
+                self.items.popleft()
+            self.dropped += 1
 
     def start(self) -> None:
         self.thread.start()
