@@ -31,6 +31,7 @@ class Publisher:
         self.inbox: queue.Queue[tuple[str, dict[str, Any], bool] | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="vision-publish", daemon=True)
         self.sent = 0
+        self.deferred = 0  # tries put off because the core was away or its disk full
 
     def start(self) -> Publisher:
         self.thread.start()
@@ -44,7 +45,7 @@ class Publisher:
         self.thread.join(timeout)
 
     def _run(self) -> None:
-        from edge.errors import BusError, HallError
+        from edge.errors import BusError, DiskFull, HallError
 
         closing = False
         while not (closing and not self.pending):
@@ -64,10 +65,11 @@ class Publisher:
                         "event.publish", {"topic": topic, "data": data, "durable": durable}, request_id=rid
                     )
                     self.sent += 1
-                except BusError as exc:
+                except (BusError, DiskFull) as exc:  # the core is away or has no room yet: durable facts wait
                     if not durable:
                         self.pending.popleft()
                         continue
+                    self.deferred += 1
                     log.warning("cannot publish %s yet: %s", topic, exc)
                     if closing:
                         return

@@ -15,6 +15,7 @@ import pytest
 
 from edge.bus import BusClient, Endpoints, Subscriber
 from tests.conftest import CoreProcess
+from tests.edge.test_disk_and_home import _fill, _mount, _unmount
 
 pytestmark = pytest.mark.process
 
@@ -236,3 +237,46 @@ def test_a_camera_worker_ends_with_its_service_even_one_killed_by_kill_9(
         for w in workers:
             if not _gone(w):
                 os.kill(w, signal.SIGKILL)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MiB file system of its own, to fill."""
+    where = tmp_path / "disk"
+    if not _mount(where, "size=6m,mode=0700"):
+        pytest.skip("a size-limited tmpfs needs root (mount); run as root to fill a disk for real")
+    yield where
+    _unmount(where)
+
+
+def test_facts_seen_while_the_disk_is_full_reach_the_log_once_space_returns(small_disk: Path) -> None:
+    from edge.errors import DiskFull
+    from edge.paths import Home
+    from vision.worker import Publisher
+
+    home = Home(small_disk / "home").ensure()
+    core = CoreProcess(home).start()
+    bus = BusClient("test", endpoints=Endpoints.local(home), timeout=5.0, retries=0)
+    out = Publisher(BusClient("vision.entrance", endpoints=Endpoints.local(home), timeout=2.0, retries=0))
+    try:
+        filler = _fill(small_disk)
+        for _ in range(2000):  # the log's write-ahead file may have room left from before
+            try:
+                bus.request("ticket.issue", {"business": "A"})
+            except DiskFull:
+                break
+        out.start()
+        for direction in ("in", "out"):
+            out.publish("door.crossed", {"direction": direction, "source": "camera:entrance"}, True)
+        deadline = time.monotonic() + 20
+        while out.deferred == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert out.deferred > 0, "the core never refused the worker's fact"
+        filler.unlink()
+        out.close(timeout=20)
+        logged = [e["data"]["direction"] for e in bus.request("events.since", {"seq": 0, "prefix": "door."})]
+        assert logged == ["in", "out"]
+    finally:
+        out.bus.close()
+        bus.close()
+        core.stop()
