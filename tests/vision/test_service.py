@@ -280,3 +280,38 @@ def test_facts_seen_while_the_disk_is_full_reach_the_log_once_space_returns(smal
         out.bus.close()
         bus.close()
         core.stop()
+
+
+def test_vision_starts_and_keeps_running_on_a_full_disk(small_disk: Path, vtest: Path, tmp_path: Path) -> None:
+    from edge.paths import Home
+
+    home = Home(small_disk / "home").ensure()
+    core = CoreProcess(home).start()
+    cfg = tmp_path / "hall.toml"
+    cfg.write_text(
+        f'[[services.vision.cameras]]\nname = "entrance"\nsource = "{vtest}"\nfps = 10\nline = [600, 0, 600, 576]\n'
+    )
+    filler = _fill(small_disk)
+    env = {**os.environ, "HALL_HOME": str(home.root)}
+    log = tmp_path / "vision.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge", "vision", "--config", str(cfg)], env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 60  # its first look for withdrawals, with nowhere to save where it got to
+        while "consent cursor 0 not saved yet" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.2)
+        assert "consent cursor 0 not saved yet" in log.read_text(), log.read_text()[-2000:]
+        filler.unlink()
+        with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0) as bus:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not bus.request("events.since", {"seq": 0, "prefix": "door."}):
+                assert proc.poll() is None, log.read_text()[-2000:]
+                time.sleep(0.5)
+            assert bus.request("events.since", {"seq": 0, "prefix": "door."}), log.read_text()[-2000:]
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        core.stop()
