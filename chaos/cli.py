@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         hall.start(sys.stderr)
         log(f"full disk by: {hall.disk.method or 'none'} {hall.disk.reason}".rstrip())
-        log(f"pcscd: {'our own daemon' if hall.pcscd.owned else 'skipped: ' + hall.pcscd.reason}")
+        log(f"pcscd: {'our own daemon' if hall.pcscd.owned else 'skipped (IC-card reader off): ' + hall.pcscd.reason}")
         injector = Injector(hall, plan, seconds=a.length, seed=seed, log=log)
         injector.stopping = stopping
         injector.run()

@@ -105,12 +105,12 @@ class Hall:
         self.layout.base.mkdir(parents=True, exist_ok=True)
         self.disk.prepare()
         self.home.ensure()
-        self.home.config_path.write_text(self._config())
         env = self.env
         for name in set(os.environ) - set(env):
             del os.environ[name]
         os.environ.update(env)  # the harness's own bus clients find this hall
         self.pcscd.prepare()
+        self.home.config_path.write_text(self._config(iccard=self.pcscd.owned))
         self._add_manager()
         self._start_hq_link()
         self._output = open(self.layout.services_log, "a", buffering=1)  # noqa: SIM115 - closed in stop()
@@ -131,8 +131,8 @@ class Hall:
         if not self.wait_core(90):
             print("hall chaos: the core did not answer within 90 s of starting", file=say, flush=True)
 
-    def _config(self) -> str:
-        return (
+    def _config(self, *, iccard: bool) -> str:
+        text = (
             "# written by hall chaos for this run\n"
             "[services.panel]\n"
             f"port = {self.panel_port}\n"
@@ -140,6 +140,9 @@ class Hall:
             "\n[services.sync]\n"
             "status_every_s = 2.0\n"
         )
+        if not iccard:  # another program's pcscd: its readers and cards are not this hall's to read
+            text += "\n[services.devices.iccard]\nenabled = false\n"
+        return text
 
     def _add_manager(self) -> None:
         subprocess.run(
