@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +144,25 @@ def _figures(
             "shed": len(shed - theirs),
             "reclaimed": len(theirs - mine - shed),
         },
+        history=_imports(injector),
         tickets={
             "acknowledged": len(takers.acked),
+            "longest_answer_s": round(max((lat for _, lat in takers.answered), default=0.0), 2),
             "outcomes": dict(takers.outcomes),
             "in_hall": len(store.tickets()),
         },
     )
+
+
+def _imports(injector: Injector) -> dict[str, Any]:
+    """History imports by outcome, and the tickets answered while one ran (the queue must not wait on them)."""
+    imports = injector.imports.imports
+    windows = [(i.started, i.ended) for i in imports]
+    during = [lat for t, lat in injector.takers.answered if any(a <= t <= b for a, b in windows)]
+    return {
+        "imports": dict(Counter(i.outcome for i in imports)),
+        "rows_added": sum(i.added for i in imports if i.outcome == "done"),
+        "seconds": round(sum(b - a for a, b in windows), 1),
+        "tickets_meanwhile": len(during),
+        "longest_ticket_meanwhile_s": round(max(during, default=0.0), 2),
+    }

@@ -15,7 +15,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from chaos.check import Acked
+from chaos.check import OK_STATES, Acked
 from edge import envelope
 from edge.bus import BusClient, Endpoints, Subscriber
 from edge.errors import BusError, BusTimeout, DiskFull, HallError
@@ -31,6 +31,7 @@ class TicketTakers:
         self.takers = takers
         self.mean_gap_s = mean_gap_s
         self.acked: list[Acked] = []
+        self.answered: list[tuple[float, float]] = []  # (monotonic time, seconds the ticket took) per ticket
         self.outcomes: Counter[str] = Counter()
         self.stop = threading.Event()
         self._lock = threading.Lock()
@@ -50,7 +51,8 @@ class TicketTakers:
     def take(self, bus: BusClient, business: str, *, patience_s: float = RETRY_FOR_S) -> dict[str, Any] | None:
         """One ticket, retried with the same request id while the core does not answer; None if refused."""
         request_id = envelope.new_id()
-        deadline = time.monotonic() + patience_s
+        asked = time.monotonic()
+        deadline = asked + patience_s
         while True:
             try:
                 ticket: dict[str, Any] = bus.request(
@@ -72,6 +74,8 @@ class TicketTakers:
                 return None
             with self._lock:
                 self.acked.append(Acked(str(ticket["id"]), str(ticket["number"])))
+                now = time.monotonic()
+                self.answered.append((now, now - asked))
             self._count("acknowledged")
             return ticket
 
@@ -92,9 +96,10 @@ class DeviceControl:
     def __init__(self, home: Home) -> None:
         self.home = home
         self.answered: dict[str, datetime] = {}
+        self.states: dict[str, str] = {}  # each device's last reported state, from device.health
         self.cond = threading.Condition()
         self.stop = threading.Event()
-        self._sub = Subscriber(["device.simulated"], endpoints=Endpoints.local(home))
+        self._sub = Subscriber(["device.simulated", "device.health"], endpoints=Endpoints.local(home))
         self._thread = threading.Thread(target=self._listen, name="device-answers", daemon=True)
         self._thread.start()
         self._n = 0
@@ -102,7 +107,13 @@ class DeviceControl:
     def _listen(self) -> None:
         while not self.stop.is_set():
             env = self._sub.recv(timeout=0.2)
-            ref = (env or {}).get("data", {}).get("ref")
+            data = (env or {}).get("data", {})
+            if env is not None and env.get("topic") == "device.health" and isinstance(data, dict):
+                with self.cond:
+                    self.states[str(data.get("device"))] = str(data.get("state"))
+                    self.cond.notify_all()
+                continue
+            ref = data.get("ref")
             if isinstance(ref, str):
                 with self.cond:
                     self.answered[ref] = datetime.now(UTC)
@@ -125,6 +136,11 @@ class DeviceControl:
                     if self.cond.wait_for(lambda: ref in self.answered, timeout=2.0):
                         return self.answered[ref]
         return None
+
+    def wait_ok(self, device: str, timeout: float) -> bool:
+        """Wait until ``device`` was last reported ok (or never reported otherwise); False after ``timeout``."""
+        with self.cond:
+            return self.cond.wait_for(lambda: self.states.get(device, "ok") in OK_STATES, timeout=timeout)
 
     def close(self) -> None:
         self.stop.set()

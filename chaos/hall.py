@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import IO
 
@@ -188,6 +189,20 @@ class Hall:
                 return int(bus.request("hall.ping")["pid"])
             except BusError:
                 return None
+
+    @property
+    def zone(self) -> str:
+        from edge import config
+
+        return str(config.load(str(self.home.config_path)).hall.timezone)
+
+    def today(self) -> date:
+        """The hall's business day, as the core says (its own zone), else the local date."""
+        with self.bus(timeout=2.0, retries=2) as bus:
+            try:
+                return date.fromisoformat(str(bus.request("queue.status")["day"]))
+            except BusError:
+                return date.today()
 
     def wait_core(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

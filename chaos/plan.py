@@ -12,7 +12,8 @@ for an episode, a duration::
 Kinds: ``kill`` (``kill -9`` of a service), ``link`` (the HQ link cut, lossy, duplicating, slow or
 garbling for a while), ``disk`` (the hall's disk full for a while), ``device`` (a device unplugged,
 out of paper, its pins driven wildly, pcscd stopped, for a while), ``garbage`` (a burst of malformed
-requests on the bus or the panel). Rules the plan keeps, so that what it checks afterwards is fair:
+requests on the bus or the panel), ``history`` (``hall history import`` of a quarter's visits, which
+wakes the ``ops`` service to re-plan; ``import-killed``: the command killed part way, then run again). Rules the plan keeps, so that what it checks afterwards is fair:
 
 - a service is killed at most :data:`KILLS_PER_MINUTE` times in any minute, below the supervisor's
   limit of restarts (a service the supervisor gives up on is a finding, not a planned fault);
@@ -28,8 +29,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("kill", "link", "disk", "device", "garbage")
-SERVICES = ("core", "devices", "kiosk", "panel", "sync", "vision", "simulate", "hq")
+KINDS = ("kill", "link", "disk", "device", "garbage", "history")
+SERVICES = ("core", "devices", "kiosk", "panel", "sync", "vision", "ops", "simulate", "hq")
 LINK_MODES: dict[str, dict[str, Any]] = {
     "cut": {"cut": True},
     "drop": {"drop": 0.4},
@@ -39,7 +40,8 @@ LINK_MODES: dict[str, dict[str, Any]] = {
 }
 DEVICE_FAULTS = ("idcard-unplug", "printer-unplug", "printer-paper", "ir-wild", "pcscd-stop")
 GARBAGE = ("bus", "panel")
-WEIGHTS = {"kill": 5, "link": 2, "disk": 1, "device": 3, "garbage": 3}
+HISTORY = ("import", "import-killed")
+WEIGHTS = {"kill": 5, "link": 2, "disk": 1, "device": 3, "garbage": 3, "history": 1}
 KILLS_PER_MINUTE = 3
 DISK_SPACING_S = 30.0
 DEVICE_MARGIN_S = 5.0
@@ -101,6 +103,12 @@ def _draw(rng: random.Random, kind: str, t: float, seconds: float, services: tup
         target = rng.choice(DEVICE_FAULTS)
         params = {"wild_s": round(rng.uniform(2, 8), 1)} if target == "ir-wild" else {}
         return Fault(round(t, 1), kind, target, span(6, 20), params)
+    if kind == "history":
+        target = rng.choice(HISTORY)
+        drawn: dict[str, Any] = {"seed": rng.getrandbits(32)}
+        if target == "import-killed":
+            drawn["kill_after"] = round(rng.uniform(0.15, 0.9), 2)
+        return Fault(round(t, 1), kind, target, 0.0, drawn)
     return Fault(
         round(t, 1), kind, rng.choice(GARBAGE), 0.0, {"count": rng.randint(10, 40), "seed": rng.getrandbits(32)}
     )

@@ -57,6 +57,14 @@ def table(fig: dict[str, Any], checks: list[Invariant]) -> str:
         m = fig["malformed"][where]
         answers = ", ".join(f"{k} {v}" for k, v in sorted(m["answers"].items()))
         lines.append(f"{'malformed requests, ' + where:<34}{m['sent']:>7}  answers: {answers}")
+    h = fig.get("history")
+    if h:
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(h["imports"].items()))
+        lines.append(
+            f"{'history imports':<34}{sum(h['imports'].values()):>7}  {outcomes or 'none'}; {h['rows_added']} rows added "
+            f"in {h['seconds']} s, {h['tickets_meanwhile']} tickets meanwhile "
+            f"(slowest {h['longest_ticket_meanwhile_s']} s)"
+        )
     for what, n in sorted(fig["skipped"].items()):
         lines.append(f"{'skipped: ' + what:<34}{n:>7}")
     e, t = fig["events"], fig["tickets"]
@@ -65,7 +73,8 @@ def table(fig: dict[str, Any], checks: list[Invariant]) -> str:
         f"events: {e['hall_head']} in the hall's log up to the check, {e['at_hq']} at HQ, "
         f"{e['shed']} shed (sync.gap), {e['reclaimed']} reclaimed; settled in {fig['settle_s']} s",
         f"tickets: {t['acknowledged']} acknowledged to the harness's clients "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(t['outcomes'].items()))}); {t['in_hall']} in the hall",
+        f"({', '.join(f'{k} {v}' for k, v in sorted(t['outcomes'].items()))}; slowest answer "
+        f"{t.get('longest_answer_s', 0)} s); {t['in_hall']} in the hall",
         "",
         "invariants:",
     ]

@@ -20,9 +20,11 @@ from chaos.check import Episode
 from chaos.clients import DeviceControl, TicketTakers
 from chaos.garbage import BusGarbage, PanelGarbage, Tally
 from chaos.hall import MANAGER, Hall
+from chaos.history import ImportLog, run_import, write_csv
 from chaos.plan import Fault, device_of
 
 OUTAGE_LIMIT_S = 180.0  # a service not back within this is left as an outage of this length
+DEVICE_OK_WAIT_S = 60.0  # longest wait for a device to recover from the last episode before the next
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Injector:
         self.record = Record()
         self.takers = TicketTakers(hall.home, seed)
         self.control = DeviceControl(hall.home)
+        self.imports = ImportLog()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -169,6 +172,12 @@ class Injector:
             "printer-paper": ({"paper_out": True}, {"paper_out": False}),
             "ir-wild": ({"wild_s": fault.params.get("wild_s", 5.0)}, None),
         }[fault.target]
+        # an episode on a device still reporting the last one's fault would prove nothing
+        if not self.control.wait_ok(device, DEVICE_OK_WAIT_S):
+            self.say(f"{fault.target}: {device} not reported ok again within {DEVICE_OK_WAIT_S:.0f} s; skipped")
+            with self._lock:
+                self.record.skipped["device (still in fault)"] += 1
+            return
         start = self.control.change(device, **on)
         if start is None:
             self._device_problem(f"{fault.target}: the devices service never answered device.simulate")
@@ -206,6 +215,20 @@ class Injector:
         self.say(line)
         with self._lock:
             self.record.device_problems.append(line)
+
+    # -- history imports (and the ops service re-planning after each) -----------------------------
+    def _history(self, fault: Fault) -> None:
+        n = int(fault.params["seed"])
+        path = self.hall.layout.base / "imports" / f"history-{n}.csv"
+        rows = write_csv(path, self.hall.today(), n, self.hall.zone)
+        kill_after = fault.params.get("kill_after")
+        imp = run_import(path, rows, self.hall.env, kill_after=kill_after)
+        self.imports.add(imp)
+        self.say(f"history import {path.name} ({rows} rows): {imp.outcome} {imp.message}".rstrip())
+        if imp.outcome == "killed":  # as a person would: run it again on the same file
+            again = run_import(path, rows, self.hall.env, kill_after=None)
+            self.imports.add(again)
+            self.say(f"history import {path.name} again: {again.outcome} {again.message}".rstrip())
 
     # -- malformed requests ----------------------------------------------------------------------
     def _garbage(self, fault: Fault) -> None:

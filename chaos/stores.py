@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chaos.check import Event, Gap, Health, Ticket
+from chaos.history import HeldImport
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -61,6 +62,25 @@ class HallStore:
                 "SELECT COUNT(*) FROM events WHERE topic >= ? AND topic < ?", (topic_prefix, topic_prefix + "\uffff")
             ).fetchone()
         return int(row[0])
+
+    def imports(self) -> dict[str, HeldImport]:
+        """Every history import the hall holds: its state, the rows it read, the history rows under it."""
+        with closing(_open(self.path)) as db:
+            rows = db.execute(
+                "SELECT i.import_id, i.state, i.rows, (SELECT COUNT(*) FROM history h WHERE h.import_id = i.import_id)"
+                " FROM history_imports i"
+            ).fetchall()
+        return {r[0]: HeldImport(r[1], int(r[2]), int(r[3])) for r in rows}
+
+    def last_import_done(self) -> float | None:
+        with closing(_open(self.path)) as db:
+            row = db.execute("SELECT MAX(at) FROM history_imports WHERE state = 'done' AND added > 0").fetchone()
+        return None if row[0] is None else float(row[0])
+
+    def plan_saved(self, kind: str, key: str) -> float | None:
+        with closing(_open(self.path)) as db:
+            row = db.execute("SELECT saved_at FROM plans WHERE kind = ? AND key = ?", (kind, key)).fetchone()
+        return None if row is None else float(row[0])
 
 
 class HqStore:

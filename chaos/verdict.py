@@ -23,8 +23,10 @@ from chaos.check import (
     check_tickets,
 )
 from chaos.hall import Hall
+from chaos.history import check_counted, check_imports, check_planned
 from chaos.run import Injector
 from chaos.stores import HallStore, HqStore, history
+from edge.errors import BusError
 
 
 @dataclass
@@ -63,6 +65,8 @@ def settle(hall: Hall, injector: Injector, timeout_s: float, log: Callable[[str]
         faulty = sorted(d for d in devices if last.get(d) not in OK_STATES)
         if faulty:
             pending.append(f"devices not ok: {', '.join(f'{d} ({last.get(d)})' for d in faulty)}")
+        if not _planned(hall, store).held:
+            pending.append("the ops service has not saved today's plan since the last import")
         waited = time.monotonic() - start
         if not pending or waited >= timeout_s:
             break
@@ -97,7 +101,24 @@ def verdict(hall: Hall, injector: Injector, settled: Settled, final: Acked | Non
         devices,
         Invariant.of("every service running at the end", down),
         Invariant.of("malformed requests refused (no 500, nothing accepted)", record.bus.wrong + record.panel.wrong),
+        *_history(hall, injector, store),
     ]
+
+
+def _planned(hall: Hall, store: HallStore) -> Invariant:
+    if hall.child("ops") is None:  # skipped: nothing plans
+        return check_planned(None, None)
+    return check_planned(store.last_import_done(), store.plan_saved("day", hall.today().isoformat()))
+
+
+def _history(hall: Hall, injector: Injector, store: HallStore) -> list[Invariant]:
+    held = store.imports()
+    with hall.bus(timeout=5.0, retries=2) as bus:
+        try:
+            counted = check_counted(int(bus.request("history.summary")["imported"]["visits"]), held)
+        except BusError as exc:
+            counted = Invariant.of("rows of unfinished imports count as nothing", [f"history.summary: {exc}"])
+    return [check_imports(injector.imports.imports, held), counted, _planned(hall, store)]
 
 
 def become_subreaper() -> bool:

@@ -39,7 +39,7 @@ def test_a_ten_minute_plan_keeps_its_rules(seed: int) -> None:
 
 def test_every_kind_of_fault_and_every_service_comes_up_in_ten_minutes() -> None:
     plan = make_plan(1, 600)
-    assert {f.kind for f in plan} == {"kill", "link", "disk", "device", "garbage"}
+    assert {f.kind for f in plan} == {"kill", "link", "disk", "device", "garbage", "history"}
     assert {f.target for f in plan if f.kind == "kill"} == {
         "core",
         "devices",
@@ -47,9 +47,12 @@ def test_every_kind_of_fault_and_every_service_comes_up_in_ten_minutes() -> None
         "panel",
         "sync",
         "vision",
+        "ops",
         "simulate",
         "hq",
     }
+    assert {f.target for f in plan if f.kind == "history"} == {"import", "import-killed"}
+    assert all(0.15 <= f.params["kill_after"] <= 0.9 for f in plan if f.target == "import-killed")
     assert {f.target for f in plan if f.kind == "device"} >= {"idcard-unplug", "printer-unplug", "printer-paper"}
 
 

@@ -1,8 +1,9 @@
 """A short ``hall chaos`` run: the whole demo hall under faults for 40 seconds, every invariant held.
 
-The seed is fixed, and its plan is checked first to hold a fault of every kind (a kill of the core,
-the HQ link, a full disk, unplugged devices, malformed requests on the bus and the panel): if the
-plan's drawing changes, pick a seed that covers them again.
+The seed is fixed, and its plan is checked first to hold a fault of every kind (a kill of the core
+and of the ops service, the HQ link, a full disk, an unplugged device, malformed requests on the bus
+and the panel, a history import and one killed part way): if the plan's drawing changes, pick a seed
+that covers them again.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ from chaos.plan import make_plan
 
 pytestmark = pytest.mark.process
 
-SEED = 40
+SEED = 2117
 SECONDS = 40
 
 
 def test_a_short_chaos_run_keeps_every_invariant(tmp_path: Path) -> None:
     plan = make_plan(SEED, SECONDS)
-    assert {f.kind for f in plan} == {"kill", "link", "disk", "device", "garbage"}
-    assert "core" in {f.target for f in plan if f.kind == "kill"}
-    assert {f.target for f in plan if f.kind == "device"} == {"printer-unplug", "idcard-unplug"}
+    assert {f.kind for f in plan} == {"kill", "link", "disk", "device", "garbage", "history"}
+    assert {"core", "ops"} <= {f.target for f in plan if f.kind == "kill"}
+    assert {f.target for f in plan if f.kind == "device"} == {"printer-unplug"}
+    assert {f.target for f in plan if f.kind == "garbage"} == {"bus", "panel"}
+    assert {f.target for f in plan if f.kind == "history"} == {"import", "import-killed"}
 
     run = tmp_path / "run"
     argv = [sys.executable, "-m", "edge", "chaos", "--seconds", str(SECONDS), "--seed", str(SEED), "--json"]
@@ -42,10 +45,14 @@ def test_a_short_chaos_run_keeps_every_invariant(tmp_path: Path) -> None:
         "acknowledged tickets held; numbers unique and gap-free",
         "every event at HQ exactly once, in order per lane",
         "every device fault reported and cleared",
+        "history imports acknowledged as done held whole",
+        "rows of unfinished imports count as nothing",
+        "the ops service re-planned after the last import",
     }
-    assert report["kills"]["core"]["kills"] >= 1
-    assert report["devices"] == {"printer-unplug": 1, "idcard-unplug": 1}
-    assert report["link"]["episodes"] == {"cut": 1}
+    assert report["kills"]["core"]["kills"] >= 1 and report["kills"]["ops"]["kills"] == 1
+    assert report["devices"] == {"printer-unplug": 1}
+    assert report["link"]["episodes"] == {"duplicate": 1}
+    assert report["history"]["imports"].get("done", 0) >= 2  # the plain one, and the killed one run again
     assert report["malformed"]["bus"]["sent"] > 0 and report["malformed"]["panel"]["sent"] > 0
     assert report["tickets"]["acknowledged"] > 0
     assert report["events"]["at_hq"] + report["events"]["shed"] == report["events"]["hall_head"]
