@@ -26,7 +26,15 @@ from edge.storage.migrations import MIGRATIONS
 
 
 class UndoFailed(StorageError):
-    """A failed step could not be rolled back to its savepoint: the whole transaction must go."""
+    """A failed step could not be rolled back to its savepoint: the whole transaction must go.
+
+    ``cause`` is the step's own failure: when SQLite undid the whole transaction itself (as it does when
+    a statement runs out of room), that failure, a full disk, is what the request must be told.
+    """
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def storage_error(exc: sqlite3.Error, what: str) -> StorageError:
@@ -127,12 +135,12 @@ class Database:
         self.conn.execute(f"SAVEPOINT {name}")
         try:
             yield
-        except BaseException:
+        except BaseException as failure:
             try:
                 self.conn.execute(f"ROLLBACK TO {name}")
                 self.conn.execute(f"RELEASE {name}")
             except sqlite3.Error as exc:
-                raise UndoFailed(f"a failed step could not be undone: {exc}") from exc
+                raise UndoFailed(f"a failed step could not be undone: {exc}", failure) from exc
             raise
         self.conn.execute(f"RELEASE {name}")
 
