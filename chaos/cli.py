@@ -31,7 +31,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="hall chaos",
         description="Run the demo hall in a home of its own, inject faults at random for N minutes "
-        "(kill -9, HQ link faults, a full disk, devices unplugged, malformed requests), "
+        "(kill -9, HQ link faults, a full disk, devices unplugged, malformed requests, history imports), "
         "then check that nothing acknowledged was lost. Exit 0 only when every invariant held.",
     )
     length = p.add_mutually_exclusive_group()

@@ -106,7 +106,7 @@ def run_import(path: Path, rows: int, env: dict[str, str], *, kill_after: float 
         out, err = proc.communicate()
     imp = Import(path.name, "refused", rows=rows, started=started, ended=time.monotonic())
     if proc.returncode == -signal.SIGKILL:
-        imp.outcome, imp.message = "killed", f"killed after {kill_after} s"
+        imp.outcome, imp.message = "killed", f"after {kill_after} s"
     elif proc.returncode == 0:
         try:
             reply: dict[str, Any] = json.loads(out)
