@@ -210,6 +210,20 @@ def check_devices(episodes: list[Episode], health: list[Health], *, slack_s: flo
     return Invariant.of("every device fault reported and cleared", problems)
 
 
+def left_in_fault(health: list[Health]) -> dict[str, str]:
+    """Devices whose last reported state is not ok, whatever caused it (a full disk silences voice too)."""
+    last: dict[str, Health] = {}
+    for h in sorted(health, key=lambda h: h.seq):
+        last[h.device] = h
+    return {d: h.state for d, h in sorted(last.items()) if h.state not in OK_STATES}
+
+
+def check_all_clear(health: list[Health]) -> Invariant:
+    """Every device that reported a fault during the run, for any cause, reported ok again by the end."""
+    problems = [f"{d} is left {state}" for d, state in left_in_fault(health).items()]
+    return Invariant.of("no device left in fault at the end", problems)
+
+
 def _ranges(values: list[int]) -> str:
     """Sorted numbers as runs: ``[1, 2, 3, 7]`` → ``1..3, 7``."""
     runs: list[list[int]] = []

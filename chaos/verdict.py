@@ -18,9 +18,11 @@ from chaos.check import (
     OK_STATES,
     Acked,
     Invariant,
+    check_all_clear,
     check_devices,
     check_events,
     check_tickets,
+    left_in_fault,
 )
 from chaos.hall import Hall
 from chaos.history import check_counted, check_imports, check_planned
@@ -61,8 +63,10 @@ def settle(hall: Hall, injector: Injector, timeout_s: float, log: Callable[[str]
         missing = {e.seq for e in store.events(head)} - hq.seqs()
         if missing:
             pending.append(f"{len(missing)} events not yet at HQ (first: seq {min(missing)})")
-        last = {h.device: h.state for h in history(store, hq)}
+        seen = history(store, hq)
+        last = {h.device: h.state for h in seen}
         faulty = sorted(d for d in devices if last.get(d) not in OK_STATES)
+        faulty += sorted(d for d in left_in_fault(seen) if d not in faulty)
         if faulty:
             pending.append(f"devices not ok: {', '.join(f'{d} ({last.get(d)})' for d in faulty)}")
         if not _planned(hall, store).held:
@@ -99,6 +103,7 @@ def verdict(hall: Hall, injector: Injector, settled: Settled, final: Acked | Non
         ),
         Invariant.of("the core serving: a ticket issued at the end", [] if final else ["no ticket within 30 s"]),
         devices,
+        check_all_clear(history(store, hq)),
         Invariant.of("every service running at the end", down),
         Invariant.of("malformed requests refused (no 500, nothing accepted)", record.bus.wrong + record.panel.wrong),
         *_history(hall, injector, store),

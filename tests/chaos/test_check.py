@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chaos.check import Acked, Episode, Event, Gap, Health, Ticket, check_devices, check_events, check_tickets
+from chaos.check import (
+    Acked,
+    Episode,
+    Event,
+    Gap,
+    Health,
+    Ticket,
+    check_all_clear,
+    check_devices,
+    check_events,
+    check_tickets,
+)
 from edge.schemas.sync import Lane
 
 DAY = "2026-03-02"
@@ -184,3 +195,18 @@ def test_pins_driven_wildly_need_no_fault_but_must_not_leave_one() -> None:
     assert check_devices([wild], stuck).problems == [
         "ir ir-wild at 09:00:10: never reported ok again after it returned at 09:00:15"
     ]
+
+
+def test_a_device_left_in_fault_for_any_cause_fails_and_one_back_to_ok_passes() -> None:
+    health = [
+        Health(1, _at(0), "voice", "ok"),
+        Health(4, _at(5), "voice", "fault"),  # a full disk: no room for the announcement's sound
+        Health(6, _at(9), "voice", "ok"),
+        Health(7, _at(9), "camera:entrance", "ok"),
+        Health(8, _at(12), "camera:entrance", "offline"),
+        Health(9, _at(12), "printer", "fault"),
+        Health(11, _at(20), "printer", "ok"),
+    ]
+    result = check_all_clear(health)
+    assert result.problems == ["camera:entrance is left offline"]
+    assert check_all_clear([*health, Health(12, _at(25), "camera:entrance", "ok")]).held

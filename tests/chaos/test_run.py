@@ -45,6 +45,7 @@ def test_a_short_chaos_run_keeps_every_invariant(tmp_path: Path) -> None:
         "acknowledged tickets held; numbers unique and gap-free",
         "every event at HQ exactly once, in order per lane",
         "every device fault reported and cleared",
+        "no device left in fault at the end",
         "history imports acknowledged as done held whole",
         "rows of unfinished imports count as nothing",
         "the ops service re-planned after the last import",
