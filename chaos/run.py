@@ -163,6 +163,12 @@ class Injector:
     # -- devices -------------------------------------------------------------------------------
     def _device(self, fault: Fault) -> None:
         device = device_of(fault.target)
+        # an episode on a device still reporting the last one's fault would prove nothing
+        if not self.control.wait_ok(device, DEVICE_OK_WAIT_S):
+            self.say(f"{fault.target}: {device} not reported ok again within {DEVICE_OK_WAIT_S:.0f} s; skipped")
+            with self._lock:
+                self.record.skipped["device (still in fault)"] += 1
+            return
         if fault.target == "pcscd-stop":
             self._pcscd(fault)
             return
@@ -172,12 +178,6 @@ class Injector:
             "printer-paper": ({"paper_out": True}, {"paper_out": False}),
             "ir-wild": ({"wild_s": fault.params.get("wild_s", 5.0)}, None),
         }[fault.target]
-        # an episode on a device still reporting the last one's fault would prove nothing
-        if not self.control.wait_ok(device, DEVICE_OK_WAIT_S):
-            self.say(f"{fault.target}: {device} not reported ok again within {DEVICE_OK_WAIT_S:.0f} s; skipped")
-            with self._lock:
-                self.record.skipped["device (still in fault)"] += 1
-            return
         start = self.control.change(device, **on)
         if start is None:
             self._device_problem(f"{fault.target}: the devices service never answered device.simulate")
