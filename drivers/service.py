@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,7 +77,11 @@ def printer_units(ctx: Context) -> list[DeviceUnit]:
         from drivers.printer.sim import SimulatedPrinter
 
         sim = SimulatedPrinter(ctx.home / "printer", paper=pc.paper)
-        url = f"tcp://127.0.0.1:{sim.serve_tcp()}" if url == "sim://tcp" else "serial://" + sim.serve_pty()
+        if url == "sim://tcp":
+            url = f"tcp://127.0.0.1:{sim.serve_tcp()}"
+        else:  # behind a stable link, so the demo can pull the cable and put it back
+            (ctx.home / "printer").mkdir(parents=True, exist_ok=True)
+            url = "serial://" + sim.serve_pty(ctx.home / "printer" / "ttyESCPOS")
         ctx.simulators["printer"] = sim
         ctx.closers.append(sim.close)
     layout = Layout(paper=pc.paper, qr_url=pc.qr_url, privacy_note=pc.privacy_note, footer=pc.footer)
@@ -121,7 +126,7 @@ def gpio_units(ctx: Context) -> list[DeviceUnit]:
         LightsUnit("lights", plan, pins, factory=ctx.pin_factory),
     ]
     if ctx.demo:
-        from drivers.gpio.sim import SeatSimulator, Walker
+        from drivers.gpio.sim import PinNoise, SeatSimulator, Walker
 
         staff = SeatSimulator(ctx.pin_factory, {s.counter: s.pin for s in gc.seats})
         for s in gc.seats:
@@ -134,6 +139,8 @@ def gpio_units(ctx: Context) -> list[DeviceUnit]:
                 target=walker.run, args=(rng, gc.demo_walk_mean_s), name="demo-walker", daemon=True
             ).start()
             ctx.closers.append(walker.stop)
+        inputs = [p for e in gc.entrances for p in (e.outer_pin, e.inner_pin)] + [s.pin for s in gc.seats]
+        ctx.simulators["ir"] = PinNoise(ctx.pin_factory, inputs)
     return units
 
 
@@ -153,7 +160,11 @@ def card_units(ctx: Context) -> list[DeviceUnit]:
     from drivers.cards import build_card_units
 
     cfg = ctx.cfg
-    return [*build_card_units(cfg.idcard, cfg.iccard, home=ctx.home, demo=ctx.demo, closers=ctx.closers)]
+    return [
+        *build_card_units(
+            cfg.idcard, cfg.iccard, home=ctx.home, demo=ctx.demo, closers=ctx.closers, simulators=ctx.simulators
+        )
+    ]
 
 
 # Each builder turns its part of the config into units; card readers add theirs here.
@@ -175,11 +186,12 @@ class Outbox:
 
     def __init__(self, bus: Any) -> None:
         self.bus = bus
-        self.items: deque[tuple[str, dict[str, Any], bool]] = deque()
+        self.items: deque[tuple[str, dict[str, Any], bool, str]] = deque()  # topic, data, durable, request id
         self.cond = threading.Condition()
         self.stopping = False
         self.sent = 0
         self.dropped = 0
+        self.deferred = 0  # sends put off because the core was away or its disk full
         self.thread = threading.Thread(target=self._run, name="outbox", daemon=True)
 
     def __call__(self, topic: str, data: dict[str, Any], *, durable: bool = True) -> None:
@@ -188,24 +200,33 @@ class Outbox:
                 victim = next((i for i, it in enumerate(self.items) if not it[2]), 0)
                 del self.items[victim]
                 self.dropped += 1
-            self.items.append((topic, data, durable))
+            self.items.append((topic, data, durable, uuid.uuid4().hex))
             self.cond.notify()
 
     def _run(self) -> None:
-        from edge.errors import BusError, HallError
+        from edge.errors import BusError, DiskFull, HallError
 
         backoff = Backoff(0.2, 5.0)
+        waiting = False  # said once per outage, not once per try
         while True:
             with self.cond:
                 self.cond.wait_for(lambda: self.items or self.stopping)
                 if not self.items:
                     return
                 item = self.items[0]
-            topic, data, durable = item
-            try:
-                self.bus.request("event.publish", {"topic": topic, "data": data, "durable": durable})
-            except BusError as exc:
-                log.warning("cannot publish %s yet: %s", topic, exc)
+            topic, data, durable, request_id = item
+            try:  # the same request id every try: an answer lost on the way is not a second event
+                self.bus.request(
+                    "event.publish", {"topic": topic, "data": data, "durable": durable}, request_id=request_id
+                )
+            except (BusError, DiskFull) as exc:  # the core is away, or has no room yet: keep it, in order
+                if isinstance(exc, DiskFull) and not durable:
+                    self._drop(item)  # a passing fact: the next one says the same
+                    continue
+                if not waiting:
+                    log.warning("cannot publish %s yet (kept until the core takes it): %s", topic, exc)
+                    waiting = True
+                self.deferred += 1
                 with self.cond:
                     if self.stopping:
                         return
@@ -214,10 +235,17 @@ class Outbox:
             except HallError as exc:  # refused by the core: retrying would not help
                 log.error("core refused %s: %s", topic, exc)
             backoff.reset()
+            waiting = False
             with self.cond:
                 if self.items and self.items[0] is item:
                     self.items.popleft()
                 self.sent += 1
+
+    def _drop(self, item: tuple[str, dict[str, Any], bool, str]) -> None:
+        with self.cond:
+            if self.items and self.items[0] is item:
+                self.items.popleft()
+            self.dropped += 1
 
     def start(self) -> None:
         self.thread.start()
@@ -339,12 +367,25 @@ class DevicesService:
                     log.exception("%s failed on %s", getattr(consumer, "name", "?"), topic)
 
     def simulate(self, data: dict[str, Any]) -> None:
-        sim = self.ctx.simulators.get(str(data.get("device", "")))
+        """Change a simulated device (demo only) and say so with ``device.simulated`` (not logged)."""
+        device = str(data.get("device", ""))[:32]
+        sim = self.ctx.simulators.get(device)
         if sim is None:
-            log.warning("device.simulate: no simulated %r", data.get("device"))
+            log.warning("device.simulate: no simulated %r", device)
             return
-        flags = {k: bool(data[k]) for k in ("paper_out", "paper_near_end", "cover_open") if k in data}
-        sim.set_state(**flags)
+        try:
+            change = simulated_change(device, data)
+        except ValueError as exc:
+            log.warning("device.simulate %s: %s", device, exc)
+            return
+        sim.set_state(**change)
+        log.info("simulated %s: %s", device, change)
+        ref = data.get("ref")
+        self.publish(
+            "device.simulated",
+            {"device": device, "change": change, "ref": ref if isinstance(ref, str) else None},
+            durable=False,
+        )
 
     def start_units(self) -> None:
         """Start every unit; one that cannot start is reported and tried again, and the others run."""
@@ -414,6 +455,37 @@ class DevicesService:
                 log.exception("stopping %s failed", unit.name)
         for close in self.ctx.closers:
             close()
+
+
+SIMULATED = {
+    "printer": ("paper_out", "paper_near_end", "cover_open", "unplugged"),
+    "idcard": ("unplugged",),
+    "ir": ("wild_s",),
+}
+
+
+def simulated_change(device: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The changes ``device.simulate`` asks of a simulated device: flags as booleans, ``wild_s`` seconds.
+
+    >>> simulated_change("printer", {"device": "printer", "paper_out": 1, "colour": "red"})
+    {'paper_out': True}
+    >>> simulated_change("ir", {"wild_s": 500})
+    Traceback (most recent call last):
+    ...
+    ValueError: wild_s must be seconds between 0 and 60, not 500
+    """
+    change: dict[str, Any] = {}
+    for key in SIMULATED.get(device, ()):
+        if key not in data:
+            continue
+        value = data[key]
+        if key == "wild_s":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 60:
+                raise ValueError(f"wild_s must be seconds between 0 and 60, not {value!r}")
+            change[key] = float(value)
+        else:
+            change[key] = bool(value)
+    return change
 
 
 def _subcommand(argv: list[str]) -> str | None:

@@ -45,6 +45,24 @@ def set_title(name: str) -> None:
     setproctitle.setproctitle(name)
 
 
+def die_with_parent(parent: int | None = None) -> None:
+    """In a child process: get SIGTERM when the parent dies, even by ``kill -9`` (Linux ``PR_SET_PDEATHSIG``).
+
+    A worker whose parent is gone would otherwise run on beside the parent's replacement. When the
+    parent (``parent``: its pid) is already gone by the time this runs, SIGTERM comes at once.
+    """
+    import ctypes
+    import os
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 @dataclass(frozen=True)
 class Started(Generic[M]):
     """What a service starts from: the hall's config, its own section, and its home."""

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from edge.paths import Home
 
@@ -29,8 +29,8 @@ WINDOW_S = 60.0
 DEMO_HOME = Path.home() / ".local" / "share" / "smart-hall-demo"
 
 
-def say(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} hall: {msg}", file=sys.stderr, flush=True)
+def say(msg: str, out: IO[str] | None = None) -> None:
+    print(f"{time.strftime('%H:%M:%S')} hall: {msg}", file=out or sys.stderr, flush=True)
 
 
 @dataclass
@@ -42,10 +42,13 @@ class Child:
     next_start: float = 0.0
     given_up: bool = False
 
-    def start(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(self.argv, env=env, start_new_session=True)
+    def start(self, env: dict[str, str], out: IO[str] | None = None) -> None:
+        """Start the child; its output goes to ``out`` (both streams) when given, else to ours."""
+        self.proc = subprocess.Popen(
+            self.argv, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT if out else None
+        )
         self.starts.append(time.monotonic())
-        say(f"started {self.name} (pid {self.proc.pid})")
+        say(f"started {self.name} (pid {self.proc.pid})", out)
 
 
 class Supervisor:
@@ -57,8 +60,10 @@ class Supervisor:
         *,
         max_restarts: int = MAX_RESTARTS,
         base_delay: float = 0.5,
+        output: IO[str] | None = None,
     ) -> None:
         self.env = env
+        self.output = output
         self.max_restarts = max_restarts
         self.base_delay = base_delay
         self.children = [Child(n, [sys.executable, "-m", "edge", n]) for n in names]
@@ -69,11 +74,11 @@ class Supervisor:
     def run(self, duration: float | None = None) -> int:
         deadline = time.monotonic() + duration if duration else None
         first, rest = self.children[0], self.children[1:]
-        first.start(self.env)
+        first.start(self.env, self.output)
         if first.name == "core":
             self._await_core(first)
         for child in rest:
-            child.start(self.env)
+            child.start(self.env, self.output)
         while not self.stopping.is_set():
             if deadline and time.monotonic() >= deadline:
                 break
@@ -95,7 +100,7 @@ class Supervisor:
                 except BusError:
                     if self.stopping.is_set() or (core.proc is not None and core.proc.poll() is not None):
                         return
-        say("core does not answer yet; starting the others anyway")
+        say("core does not answer yet; starting the others anyway", self.output)
 
     def _watch(self) -> None:
         now = time.monotonic()
@@ -107,21 +112,23 @@ class Supervisor:
                 continue
             if code == 2:  # its config or HALL_HOME is wrong: restarting cannot help
                 child.given_up = True
-                say(f"{child.name} cannot start (status 2: fix its config or HALL_HOME); left down")
+                say(f"{child.name} cannot start (status 2: fix its config or HALL_HOME); left down", self.output)
                 continue
             if child.next_start == 0.0:
                 while child.starts and now - child.starts[0] > WINDOW_S:
                     child.starts.popleft()
                 if len(child.starts) >= self.max_restarts:
                     child.given_up = True
-                    say(f"{child.name} exited {self.max_restarts} times within {WINDOW_S:.0f} s; left down")
+                    say(
+                        f"{child.name} exited {self.max_restarts} times within {WINDOW_S:.0f} s; left down", self.output
+                    )
                     continue
                 delay = min(10.0, self.base_delay * 2 ** (len(child.starts) - 1))
                 child.next_start = now + delay
-                say(f"{child.name} exited with status {code}; restarting in {delay:.1f} s")
+                say(f"{child.name} exited with status {code}; restarting in {delay:.1f} s", self.output)
             elif now >= child.next_start:
                 child.next_start = 0.0
-                child.start(self.env)
+                child.start(self.env, self.output)
 
     def stop_all(self) -> None:
         self.stopping.set()
@@ -135,13 +142,13 @@ class Supervisor:
             try:
                 child.proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                say(f"{child.name} did not stop; killing it")
+                say(f"{child.name} did not stop; killing it", self.output)
                 child.proc.kill()
                 child.proc.wait()
-        say("stopped")
+        say("stopped", self.output)
 
 
-def _service_names(only: str | None, skip: str | None) -> list[str]:
+def service_names(only: str | None, skip: str | None) -> list[str]:
     from edge.cli.main import services
 
     names = sorted(services(), key=lambda n: (n != "core", n))
@@ -171,7 +178,7 @@ def run_main(argv: list[str]) -> int:
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     a = p.parse_args(argv)
     Home.from_env().ensure()
-    sup = Supervisor(_service_names(a.only, a.skip), dict(os.environ))
+    sup = Supervisor(service_names(a.only, a.skip), dict(os.environ))
     _install_signals(sup)
     return sup.run(a.duration)
 
@@ -190,7 +197,7 @@ def demo_main(argv: list[str]) -> int:
     Home.from_env().ensure()
     say(f"demo hall in {env['HALL_HOME']} (set HALL_HOME to use another directory); Ctrl-C stops it")
     extra = {"simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)]}
-    sup = Supervisor(_service_names(None, a.skip), env, extra)
+    sup = Supervisor(service_names(None, a.skip), env, extra)
     _install_signals(sup)
     if not a.quiet:
         threading.Thread(target=_print_events, args=(sup.stopping,), daemon=True).start()

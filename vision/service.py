@@ -67,6 +67,7 @@ class Service:
         self.restarts: dict[str, tuple[int, float]] = {}
         self.window: deque[list[list[float]]] = deque(maxlen=HEATMAP_WINDOW)
         self.gallery_seq: int | None = None
+        self.consent_cursor = 0  # the log's seq up to which withdrawals were applied
 
     def _spawn(self, camera: Any) -> None:
         import multiprocessing
@@ -169,6 +170,7 @@ class Service:
             cursor = int(cursor_file.read_text().strip() or 0)
         except (FileNotFoundError, ValueError):
             cursor = 0
+        cursor = max(cursor, self.consent_cursor)
         read = 0
         while True:
             batch = bus.request("events.since", {"seq": cursor, "prefix": "consent.recorded", "limit": 500})
@@ -182,10 +184,14 @@ class Service:
                         bus.request("event.publish", {"topic": out[0], "data": out[1], "durable": out[2]})
             if len(batch) < 500:
                 break
-        cursor_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cursor_file.with_suffix(".tmp")
-        tmp.write_text(str(cursor))
-        tmp.replace(cursor_file)
+        self.consent_cursor = cursor
+        try:
+            cursor_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cursor_file.with_suffix(".tmp")
+            tmp.write_text(str(cursor))
+            tmp.replace(cursor_file)
+        except OSError as exc:  # a full disk: kept in memory, saved next time (a restart reads again, harmlessly)
+            log.warning("consent cursor %d not saved yet: %s", cursor, exc)
         return read
 
     def run(self) -> None:

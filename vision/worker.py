@@ -31,6 +31,7 @@ class Publisher:
         self.inbox: queue.Queue[tuple[str, dict[str, Any], bool] | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="vision-publish", daemon=True)
         self.sent = 0
+        self.deferred = 0  # tries put off because the core was away or its disk full
 
     def start(self) -> Publisher:
         self.thread.start()
@@ -44,7 +45,7 @@ class Publisher:
         self.thread.join(timeout)
 
     def _run(self) -> None:
-        from edge.errors import BusError, HallError
+        from edge.errors import BusError, DiskFull, HallError
 
         closing = False
         while not (closing and not self.pending):
@@ -64,10 +65,11 @@ class Publisher:
                         "event.publish", {"topic": topic, "data": data, "durable": durable}, request_id=rid
                     )
                     self.sent += 1
-                except BusError as exc:
+                except (BusError, DiskFull) as exc:  # the core is away or has no room yet: durable facts wait
                     if not durable:
                         self.pending.popleft()
                         continue
+                    self.deferred += 1
                     log.warning("cannot publish %s yet: %s", topic, exc)
                     if closing:
                         return
@@ -86,8 +88,13 @@ def run(
     from the service when a customer consents at the kiosk this camera faces, and ``{"op": "gallery",
     "changes": [[seq, op, entry], …]}`` when the gallery changed (the camera's copy is updated by them).
     """
+    import multiprocessing
     import os
 
+    from edge.proc import die_with_parent
+
+    parent = multiprocessing.parent_process()
+    die_with_parent(parent.pid if parent else None)  # a service killed by -9 leaves no camera running twice
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # one camera, one core: before numpy loads
         os.environ.setdefault(var, "1")
     faulthandler.enable()

@@ -215,7 +215,8 @@ class Hub:
         self.stats["refused_batches"] += 1
         if not isinstance(exc, (sqlite3.Error, HallError)):
             log.error("batch failed:\n%s", traceback.format_exc())
-        log.error("batch of %d request(s) undone: %s", len(batch), exc)
+        cause = f" (after: {exc.cause})" if isinstance(exc, UndoFailed) and exc.cause is not None else ""
+        log.error("batch of %d request(s) undone: %s%s", len(batch), exc, cause)
         self._refuse(batch, exc)
         self._retry_reads(batch)
 
@@ -225,8 +226,9 @@ class Hub:
             if item.reply is not None and not item.reply.get("ok"):
                 continue  # refused on its own already; it changed nothing
             what = item.topic if item.request_id is not None else "this request"
-            if isinstance(exc, sqlite3.Error):
-                err: HallError = storage_error(exc, what)
+            cause = exc.cause if isinstance(exc, UndoFailed) else exc  # a step's own failure says what happened
+            if isinstance(cause, sqlite3.Error):
+                err: HallError = storage_error(cause, what)
             elif isinstance(exc, HallError):
                 err = exc
             else:

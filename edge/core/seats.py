@@ -28,6 +28,7 @@ from edge.ops.config import OpsConfig
 from edge.ops.seats import Mood, Pause, seat_table
 from edge.queue.clock import business_day
 from edge.schemas import ops as s
+from edge.storage.db import UndoFailed
 
 if TYPE_CHECKING:
     from edge.core.service import Core
@@ -171,6 +172,8 @@ class SeatsArea:
         try:
             with self.db.savepoint("seats"):
                 self.observe(event)
+        except UndoFailed:
+            raise  # the transaction itself is lost: the caller must undo it all
         except Exception:  # a fault here must not refuse another service's event
             log.exception("seats: watching %s failed; skipped", event["topic"])
 

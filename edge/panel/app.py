@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import signal
 import sys
 import threading
 import time
@@ -42,7 +43,7 @@ from edge.panel.live import AuditShipper, Feed, redact
 from edge.panel.middleware import BodyLimit, SecurityHeaders
 from edge.panel.settings import PanelSettings
 from edge.panel.signin import Rules, SignIn
-from edge.panel.store import StoreError
+from edge.panel.store import StoreError, StoreFull
 from edge.paths import Home
 
 log = logging.getLogger("hall.panel")
@@ -57,6 +58,7 @@ PAGES = {
 }
 CORE_DOWN = "叫号核心服务暂时无响应，操作未执行；面板会自动重连，请稍后再试 (the hall core is not answering)"
 CORE_RETRY_S = 2.0
+OPEN_RETRY_S = 2.0  # a panel that cannot open panel.db for want of disk space tries again this often
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -280,6 +282,22 @@ def build_app(panel: Panel, *, start_threads: bool = True) -> Starlette:
     return app
 
 
+def _open_panel(home: Home, settings: PanelSettings) -> Panel | None:
+    """The panel, once panel.db opens: on a full disk it waits for room (None if stopped meanwhile)."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    said = False
+    while not stopping.is_set():
+        try:
+            return Panel(home, settings)
+        except StoreFull as exc:  # not a setting to fix: serve as soon as there is room
+            if not said:
+                print(f"hall panel: {exc}; waiting for room (trying every {OPEN_RETRY_S:g} s)", file=sys.stderr)
+                said = True
+            stopping.wait(OPEN_RETRY_S)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hall panel", description="Serve the staff panel (counters, dashboard, alerts).")
     p.add_argument("--host", help="address to listen on (default from [services.panel], else 127.0.0.1)")
@@ -297,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = PanelSettings.model_validate(
             {**started.settings.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
         )
-        panel = Panel(started.home, settings)
+        panel = _open_panel(started.home, settings)
+        if panel is None:
+            return 1
         cert = serve.certificate(panel.home, settings, cfg.hall.id)
     except HallError as exc:
         print(f"hall panel: {exc}", file=sys.stderr)

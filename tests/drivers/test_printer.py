@@ -79,6 +79,21 @@ def test_ticket_prints_and_renders_with_a_readable_qr(sim: SimulatedPrinter, tra
     assert "A001" in png.with_suffix(".txt").read_text(encoding="utf-8")
 
 
+def test_the_simulated_printer_keeps_printing_when_it_cannot_save_pictures(tmp_path: Path) -> None:
+    (tmp_path / "full").write_text("")  # its folder cannot be made, as on a full disk
+    sim = SimulatedPrinter(tmp_path / "full" / "out", paper=80)
+    printer = Printer(open_transport("serial://" + sim.serve_pty()))
+    try:
+        printer.write(ticket.render(DATA, LAYOUT))
+        printer.write(ticket.render(DATA, LAYOUT))
+        assert sim.wait_pages(2, 10) and sim.unsaved == 2 and sim.printed == []
+        status = printer.status()  # the simulated peer still answers
+        assert status is not None and status.ready
+    finally:
+        printer.close()
+        sim.close()
+
+
 def test_status_follows_paper_and_cover(sim: SimulatedPrinter) -> None:
     printer = Printer(open_transport("serial://" + sim.serve_pty()))
     try:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +116,38 @@ def test_a_full_disk_refuses_writes_clearly_serves_reads_and_recovers(small_disk
     db = Database(home.db_path, readonly=True)
     assert [r[0] for r in db.all("SELECT number FROM tickets ORDER BY seq")] == acked
     db.close()
+
+
+def _checkpointed(home: Home) -> None:
+    """hall.db as a cleanly stopped box leaves it: no write-ahead or shared-memory file beside it."""
+    conn = sqlite3.connect(home.db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    assert not home.db_path.with_name("hall.db-shm").exists()
+
+
+def test_a_core_started_on_a_full_disk_waits_for_room_then_serves(small_disk: Path) -> None:
+    home = Home(small_disk / "home").ensure()
+    core = CoreProcess(home).start()
+    with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0, retries=0) as bus:
+        first = bus.request("ticket.issue", {"business": "A"})["number"]
+    core.stop()
+    _checkpointed(home)
+    filler = _fill(small_disk)
+    core = CoreProcess(home)
+    core.spawn([sys.executable, "-m", "edge", "core"], {**os.environ, "HALL_HOME": str(home.root)})
+    try:
+        deadline = time.monotonic() + 30
+        while "waiting for room" not in core.log.read_text() and time.monotonic() < deadline:
+            assert core.proc is not None and core.proc.poll() is None, core.log.read_text()[-2000:]
+            time.sleep(0.1)
+        assert "the hall's disk is full: " in core.log.read_text() and "waiting for room" in core.log.read_text()
+        filler.unlink()
+        core.wait_ready()
+        with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0, retries=0) as bus:
+            assert bus.request("ticket.issue", {"business": "A"})["number"] == "A002" and first == "A001"
+    finally:
+        core.stop()
 
 
 def _hall(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
