@@ -167,7 +167,16 @@ def _with_closed_stdout(home: Home, *args: str) -> subprocess.CompletedProcess[s
 
 
 @pytest.mark.parametrize(
-    "args", [("status",), ("ticket", "list", "--json"), ("config", "defaults"), ("--help",)], ids=" ".join
+    "args",
+    [
+        ("status",),
+        ("ticket", "list", "--json"),
+        ("config", "defaults"),
+        ("--help",),
+        ("history", "export"),
+        ("records", "list", "--json"),  # a command another package registers
+    ],
+    ids=" ".join,
 )
 def test_a_closed_pipe_ends_a_command_quietly(core: CoreProcess, hall_home: Home, args: tuple[str, ...]) -> None:
     res = _with_closed_stdout(hall_home, *args)
