@@ -68,6 +68,9 @@ def test_ticket_and_counter_commands(core: CoreProcess, hall_home: Home) -> None
     status = hall_json(hall_home, "status")
     assert isinstance(status, dict) and status["businesses"][0]["waiting"] == 1
     assert [b["green_channel"] for b in status["businesses"]] == [True, True, True, False]
+    # people in the hall with no beam or camera: the queue alone, one waiting ticket × 1.2 (σ = 1 + 0.3·1.2)
+    assert status["occupancy"]["sources"] == [{"name": "queue", "people": 1.2, "sigma": 1.4}]
+    assert "people in the hall: 1 ± 1 (queue 1.2)" in hall(hall_home, "status").stdout
 
 
 @pytest.mark.parametrize(
