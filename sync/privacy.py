@@ -57,6 +57,11 @@ SUSPECT = re.compile(DENY_KEY.pattern + r'|"customer"|\d{12,}|[a-z0-9+/=_-]{256,
 
 def scrub(event: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``event`` whose data holds nothing that must stay on the box (``event`` when it is clean)."""
+    if event.get("topic") == "record.signed":  # sent as signed, so HQ can check its digest: see sync.signed
+        from sync.signed import intact
+
+        if intact(event.get("data")):
+            return event
     if not SUSPECT.search(json.dumps(event.get("data", {}), ensure_ascii=False).lower()):
         return event
     removed: list[str] = []
