@@ -259,7 +259,7 @@ class Pad(Shell):
             self.reading.asked = True
             self.say("pad.form.asked", gentle=True)
 
-        self.link.publish("pad.correction_requested", data, durable=False, on_ok=asked, on_err=self.refused)
+        self.link.publish("pad.correction_requested", data, durable=True, on_ok=asked, on_err=self.refused)
 
     def confirm(self) -> None:
         form = self.reading.form
