@@ -54,7 +54,7 @@ def intact(record: Any) -> bool:
         return value
 
     probe = numbers_out(record)
-    return scrub({"topic": "", "data": probe})["data"] == probe
+    return bool(scrub({"topic": "", "data": probe})["data"] == probe)
 
 
 def verify(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -212,7 +212,13 @@ class Records:
             ticket = self.core.queue.view(row) if row is not None else None
         form = self._open_form(req.counter)
         return {
-            "counter": {"id": req.counter, "name": name, "state": counter["state"], "staff": counter["staff"]},
+            "counter": {
+                "id": req.counter,
+                "name": name,
+                "name_en": self.core.cfg.counter(req.counter).name_en or f"Counter {req.counter}",
+                "state": counter["state"],
+                "staff": counter["staff"],
+            },
             "ticket": ticket,
             "form": self.view(form) if form is not None else None,
         }

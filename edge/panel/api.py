@@ -165,7 +165,14 @@ def routes(panel: Panel) -> list[Route]:
         heat = heatmap_file(panel.home.root, facts)
         facts["heatmap_png"] = heat is not None
         return json_reply(
-            {"status": status_, "stats": stats, "facts": facts, "alerts": alerts, "bundle": bundle, "occupancy": occupancy}
+            {
+                "status": status_,
+                "stats": stats,
+                "facts": facts,
+                "alerts": alerts,
+                "bundle": bundle,
+                "occupancy": occupancy,
+            }
         )
 
     @guard(panel, EVERYONE)

@@ -54,6 +54,7 @@ def counter_view(row: sqlite3.Row, counter: Counter, current: dict[str, Any] | N
     return {
         "id": counter.id,
         "name": counter.name,
+        "name_en": counter.name_en or f"Counter {counter.id}",
         "state": row["state"],
         "staff": row["staff"],
         "pause_reason": row["pause_reason"],
