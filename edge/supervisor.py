@@ -193,7 +193,7 @@ def demo_main(argv: list[str]) -> int:
     extra = {
         "simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)],
         # the customer-facing pad of counter 2 (变更用电 is served there): forms pushed from the panel reach it
-        "pad": [sys.executable, "-m", "edge", "pad", "--counter", DEMO_PAD_COUNTER],
+        "pad": [sys.executable, "-m", "edge", "pad", "--counter", DEMO_PAD_COUNTER, "--windowed"],
     }
     skipped = {n.strip() for n in (a.skip or "").split(",")}
     extra = {name: argv for name, argv in extra.items() if name not in skipped}
