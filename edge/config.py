@@ -147,6 +147,9 @@ class Business(Strict):
 class Counter(Strict):
     id: str = Field(title="Id", description="Counter id as staff and lights know it.", pattern=r"^[A-Za-z0-9_-]{1,16}$")
     name: str = Field(title="Name", description="Name announced to customers.", min_length=1, max_length=32)
+    name_en: str = Field(
+        "", title="English name", description="Shown on English screens (default: Counter ID).", max_length=48
+    )
     primary: list[str] = Field(title="Primary", description="Business codes served first.", min_length=1)
     secondary: list[str] = Field(
         default_factory=list, title="Secondary", description="Business codes served when no primary waits."

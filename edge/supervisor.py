@@ -27,6 +27,7 @@ from edge.paths import Home
 MAX_RESTARTS = 5
 WINDOW_S = 60.0
 DEMO_HOME = Path.home() / ".local" / "share" / "smart-hall-demo"
+DEMO_PAD_COUNTER = "2"
 
 
 def say(msg: str, out: IO[str] | None = None) -> None:
@@ -187,7 +188,7 @@ def demo_main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="hall demo", description="Run the demo hall: every service, simulated customers.")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--speed", type=float, default=20.0, help="simulated minutes per real minute")
-    p.add_argument("--skip", help="comma-separated services not to start")
+    p.add_argument("--skip", help="comma-separated services not to start (also simulate, pad)")
     p.add_argument("--quiet", action="store_true", help="do not print the hall's events")
     a = p.parse_args(argv)
     env = dict(os.environ)
@@ -196,7 +197,13 @@ def demo_main(argv: list[str]) -> int:
     os.environ.update({"HALL_HOME": env["HALL_HOME"], "HALL_DEMO": "1"})
     Home.from_env().ensure()
     say(f"demo hall in {env['HALL_HOME']} (set HALL_HOME to use another directory); Ctrl-C stops it")
-    extra = {"simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)]}
+    extra = {
+        "simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)],
+        # the customer-facing pad of counter 2 (变更用电 is served there): forms pushed from the panel reach it
+        "pad": [sys.executable, "-m", "edge", "pad", "--counter", DEMO_PAD_COUNTER, "--windowed"],
+    }
+    skipped = {n.strip() for n in (a.skip or "").split(",")}
+    extra = {name: argv for name, argv in extra.items() if name not in skipped}
     sup = Supervisor(service_names(None, a.skip), env, extra)
     _install_signals(sup)
     if not a.quiet:

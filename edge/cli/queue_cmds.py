@@ -254,10 +254,17 @@ def status_main(argv: list[str]) -> int:
         for c in st["counters"]:
             cur = c["current"]["number"] if c["current"] else "-"
             lines.append(f"  counter {c['id']:<3} {c['state']:<7} {cur}")
+        occ = st.get("occupancy")
+        if occ:
+            said = ", ".join(f"{s['name']} {s['people']:g}" for s in occ["sources"])
+            left = f"; {occ['rejected']} left out" if occ["rejected"] else ""
+            lines.append(f"  people in the hall: {occ['people']:.0f} ± {occ['sigma']:.0f} ({said}{left})")
         return "\n".join(lines)
 
     def body() -> None:
         with _bus() as bus:
-            emit(bus.request("queue.status"), a.json, human)
+            st = bus.request("queue.status")
+            st["occupancy"] = bus.request("occupancy.get")  # beams, cameras and the queue reconciled
+            emit(st, a.json, human)
 
     return run_with_errors(body)

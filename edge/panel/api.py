@@ -146,11 +146,12 @@ def routes(panel: Panel) -> list[Route]:
 
     @guard(panel, VIEWERS)
     async def dashboard(request: Request) -> Response:
-        status_, stats, facts, alerts = await asyncio.gather(
+        status_, stats, facts, alerts, occupancy = await asyncio.gather(
             panel.request("queue.status"),
             panel.request("stats.day"),
             panel.request("hall.facts"),
             panel.request("alert.list", {"state": "active"}),
+            panel.request("occupancy.get"),  # people in the hall: beams, cameras and the queue reconciled
         )
         try:
             bundle = await panel.request("bundle.status")
@@ -158,7 +159,16 @@ def routes(panel: Panel) -> list[Route]:
             bundle = None
         heat = heatmap_file(panel.home.root, facts)
         facts["heatmap_png"] = heat is not None
-        return json_reply({"status": status_, "stats": stats, "facts": facts, "alerts": alerts, "bundle": bundle})
+        return json_reply(
+            {
+                "status": status_,
+                "stats": stats,
+                "facts": facts,
+                "alerts": alerts,
+                "bundle": bundle,
+                "occupancy": occupancy,
+            }
+        )
 
     @guard(panel, EVERYONE)
     async def alerts(request: Request) -> Response:

@@ -55,6 +55,7 @@ def counter_view(row: sqlite3.Row, counter: Counter, current: dict[str, Any] | N
     return {
         "id": counter.id,
         "name": counter.name,
+        "name_en": counter.name_en or f"Counter {counter.id}",
         "state": row["state"],
         "staff": row["staff"],
         "staff_display": row["staff_display"],

@@ -127,6 +127,7 @@ class BundleBusiness(_Item):
 class BundleCounter(_Item):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
     name: str = Field(min_length=1, max_length=32)
+    name_en: str = Field("", max_length=48)
     primary: list[str] = Field(min_length=1, max_length=26)
     secondary: list[str] = Field(default_factory=list, max_length=26)
 

@@ -107,9 +107,8 @@ def attract(k: Kiosk) -> Widget:
     rows = (k.status or {}).get("calling", [])[:4]
     for t in rows:
         counter = t.get("counter") or ""
-        name = next((c["name"] for c in (k.status or {}).get("counters", []) if c["id"] == counter), counter)
-        if k.lang == "en":
-            name = f"counter {counter}"
+        known: dict[str, Any] = next((c for c in (k.status or {}).get("counters", []) if c["id"] == counter), {})
+        name = local_name(k, known.get("name") or counter, known.get("name_en") or f"counter {counter}")
         calling.add_widget(
             Text(k.t("attract.calling.row", number=t["number"], counter=name), size=k.fs(36), color=ORANGE, bold=True)
         )

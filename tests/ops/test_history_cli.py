@@ -12,7 +12,7 @@ from edge.bus import BusClient
 from edge.ops import history
 from edge.paths import Home
 from tests.conftest import CoreProcess
-from tests.edge.test_cli import hall, hall_json
+from tests.edge.test_cli import _with_closed_stdout, hall, hall_json
 
 CST = timezone(timedelta(hours=8))
 HEADER = "business,issued_at,called_at,finished_at,counter,staff,rating"
@@ -127,6 +127,9 @@ def test_forecast_and_staffing_from_imported_history(core: CoreProcess, hall_hom
     assert isinstance(strict, list) and {r["counters"] for r in strict} == {3}
     res = hall(hall_home, "forecast", "--from", "2026-07-08", "--days", "1")
     assert res.returncode == 1 and "only 2 day(s) of history before 2026-07-08" in res.stderr
+    for args in (("forecast", "--from", "2026-07-27", "--days", "7"), ("staffing", "--day", "2026-07-27")):
+        closed = _with_closed_stdout(hall_home, *args)  # as `| head` leaves it: quiet, status 141
+        assert (closed.returncode, closed.stderr) == (141, ""), args
 
 
 def test_an_interrupted_import_leaves_nothing(core: CoreProcess, hall_home: Home) -> None:

@@ -82,6 +82,11 @@ def test_dashboard_has_the_hall_at_a_glance(manager: Client, staff: Client, bus:
         {"staff": "zhang", "display": "zhang", "served": 1, "avg_handling_s": d["stats"]["staff"][0]["avg_handling_s"]}
     ]
     assert d["facts"]["door"]["in_hall"] == 1
+    # reconciled: the door's 1 (σ = 1 + 0.03·1 = 1.03) and the waiting ticket × 1.2 (σ = 1 + 0.3·1.2 = 1.36),
+    # weighted by 1/σ²: (1/1.0609 + 1.2/1.8496) / (1/1.0609 + 1/1.8496) = 1.07, σ = (…)^−½ = 0.82
+    occ = d["occupancy"]
+    assert [(s["name"], s["people"]) for s in occ["sources"]] == [("door", 1), ("queue", 1.2)]
+    assert (occ["people"], occ["sigma"]) == (1.1, 0.8)
     assert d["facts"]["devices"][0]["data"]["state"] == "ok"
     assert d["facts"]["sync"] is None and d["facts"]["heatmap"] is None
     assert staff.get("/api/dashboard").status_code == 403  # staff see their counter, managers the hall
