@@ -207,6 +207,25 @@ TOPICS = ["heatmap.minute", "consent.recorded", "face.match_requested", "face.ma
 COUNTS_CHECK_S = 60.0
 
 
+def vision_home() -> Path:
+    """The hall's home as the vision service uses it: it writes only ``vision/`` there (its own folder under
+    systemd, ``StateDirectory=hall/vision``); the home itself is made here only on a development box."""
+    from edge.errors import HallError
+    from edge.paths import Home
+
+    home = Home.from_env()
+    if not home.root.exists():
+        home.ensure()
+    folder = home.root / "vision"
+    try:
+        folder.mkdir(mode=0o750, exist_ok=True)
+    except OSError as exc:
+        raise HallError(f"{folder} cannot be made: {exc.strerror}") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise HallError(f"{folder} is not writable by this user (the vision service's own folder)")
+    return home.root
+
+
 def read_hall_key(path: Path) -> bytes | None:
     """The hall's customer key if this user may read it (made, as the core would, where there is none yet and
     this user may write the hall's folder: a development box); None otherwise."""
@@ -251,7 +270,7 @@ def _serve(args: argparse.Namespace) -> int:
             from vision.config import demo_camera
 
             cameras = [demo_camera()]
-        home = Home.from_env().ensure()
+        home = Home(vision_home())
         problems = startup_problems(home.root)
         if problems:
             for problem in problems:

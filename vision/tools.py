@@ -226,8 +226,9 @@ def _enroll(args: argparse.Namespace) -> int:
     from vision.faces import read_image
     from vision.gallery import Consent
     from vision.matching import MATCH_THRESHOLD
+    from vision.service import vision_home
 
-    home = Home.from_env().ensure()
+    home = Home(vision_home())
     try:
         customer = _reference(args.id_ref, home.root)
     except InvalidRequest as exc:
@@ -286,9 +287,10 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _gallery_cmd(args: argparse.Namespace) -> int:
-    from edge.paths import Home
 
-    gallery, audit = _open(Home.from_env().ensure().root)
+    from vision.service import vision_home
+
+    gallery, audit = _open(vision_home())
     try:
         if args.action == "remove":
             if not args.id:
@@ -315,7 +317,6 @@ def _gallery_cmd(args: argparse.Namespace) -> int:
 
 
 def _audit_cmd(args: argparse.Namespace) -> int:
-    from edge.paths import Home
     from vision.audit import AuditLog
 
     since = 0.0
@@ -325,7 +326,9 @@ def _audit_cmd(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"hall vision audit: --since: {exc}", file=sys.stderr)
             return 2
-    audit = AuditLog.at_home(Home.from_env().ensure().root)
+    from vision.service import vision_home
+
+    audit = AuditLog.at_home(vision_home())
     try:
         rows = audit.since(since, args.limit) if since else audit.latest(args.limit)
     finally:
