@@ -15,8 +15,8 @@ here, openly, from the pinned portraits (``obama.jpg``, ``biden.jpg``):
   points turns with the head (hair, ears) and a second ring and the corners
   stay put, so the background does not move.
 - :class:`Person`: a customer over time: small sway, a spontaneous blink every
-  3–5 s, and the actions asked of them (``blink``, ``turn_left``,
-  ``turn_right``) done after a human delay.
+  3–5 s (closed about 0.2 s), and the actions asked of them (``blink``, closed
+  about 0.4 s, ``turn_left``, ``turn_right``) done after a human delay.
 - :class:`PrintedSheet`: the same portrait printed and held up: a plane (or a
   sheet bent around a vertical axis) moved by hand in front of a pinhole
   camera, tilted toward the side asked for, as an attacker would try.
@@ -234,6 +234,7 @@ class Person:
     asked: list[tuple[float, str]] = field(default_factory=list)
     rng: np.random.Generator = field(init=False)
     blinks: list[float] = field(init=False)
+    deliberate: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -246,8 +247,7 @@ class Person:
             raise ValueError(f"unknown action {action!r}")
         self.asked.append((t, action))
         if action == "blink":
-            self.blinks.append(t + self.delay_s)
-            self.blinks.sort()
+            self.deliberate.append(t + self.delay_s)
 
     def state(self, t: float) -> tuple[float, float, float]:
         """Yaw, pitch and eye closure at ``t``."""
@@ -258,7 +258,9 @@ class Person:
                 side = 1.0 if action == "turn_left" else -1.0
                 yaw += side * self.turn_deg * _bump(t - when - self.delay_s, rise=0.6, hold=0.8, fall=0.6)
         blink = max((_bump(t - b, rise=0.07, hold=0.12, fall=0.08) for b in self.blinks), default=0.0)
-        return yaw, pitch, blink
+        # a blink asked for is slower than one that just happens
+        asked = max((_bump(t - b, rise=0.1, hold=0.25, fall=0.1) for b in self.deliberate), default=0.0)
+        return yaw, pitch, max(blink, asked)
 
     def frame(self, t: float) -> np.ndarray:
         yaw, pitch, blink = self.state(t)

@@ -61,7 +61,9 @@ def _walk(stage: FaceStage, scene: object, track: int, start: float, seconds: fl
     return facts
 
 
-def test_a_consenting_vip_who_moves_arrives_once_by_hqs_name(hall: tuple, encoder: FaceEncoder, portrait: object) -> None:
+def test_a_consenting_vip_who_moves_arrives_once_by_hqs_name(
+    hall: tuple, encoder: FaceEncoder, portrait: object
+) -> None:
     from vision.synth import Person
 
     gallery, audit = hall
