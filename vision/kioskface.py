@@ -233,4 +233,4 @@ class KioskFaces:
             request=job.request,
         )
         data = {**self._base(job), "customer": customer.get("masked", ""), "entry": entry}
-        return [Fact("face.enrolled", data, durable=True)]
+        return [Fact("face.enrolled", data, durable=False)]
