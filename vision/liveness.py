@@ -203,7 +203,7 @@ class Challenge:
         self.base_yaw = statistics.median(o.yaw for o in self.settle)
         self.base_mesh_yaw = statistics.median(o.mesh_yaw for o in self.settle)
         self.base_eyes = statistics.median(o.eyes for o in self.settle)
-        if statistics.median(self.screens) > SCREEN_SCORE:
+        if statistics.median([o.screen for o in self.settle]) > SCREEN_SCORE:
             return self.fail("screen", "the face is shown on a screen")
         self._next(obs.t)
         return self.prompt

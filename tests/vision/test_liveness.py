@@ -82,6 +82,10 @@ def test_a_screen_texture_refuses_before_any_action() -> None:
     for i in range(10):
         c.step(_obs(0.1 * i, screen=4.0))
     assert c.verdict is not None and c.verdict.code == "screen"
+    c = Challenge(["blink", "turn_left"])
+    for i in range(10):  # a face held 13° aside the whole time (still "looking at the camera") settles too
+        c.step(_obs(0.1 * i, yaw=13.0, screen=1.0))
+    assert c.verdict is None and c.prompt == "blink"
 
 
 def test_the_eye_ratio_holds_when_a_sheet_is_tipped_back() -> None:
