@@ -73,7 +73,7 @@ def session(models: Any, scene: Any, actions: list[str]) -> tuple[bool, bool, st
         faces = models.detector.detect(frame)
         if faces:
             passive.add(t, mesher.mesh(frame, faces[0].landmarks))
-        if prompt is not None and prompt != "look":
+        if prompt is not None:
             scene.ask(prompt, t)
         frames += 1
         t += 0.1

@@ -150,9 +150,9 @@ def _camera_process(seconds: float, fps: float, result: object) -> None:
 
     cv2.setNumThreads(1)
     from vision.analysis import Analyzer
+    from vision.audit import AuditLog
     from vision.config import Camera, VisionConfig, Zone
     from vision.emotion import EmotionWindow
-    from vision.audit import AuditLog
     from vision.facetrack import FaceStage
     from vision.gallery import Consent, Gallery
 

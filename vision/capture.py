@@ -28,7 +28,7 @@ from vision.liveness import Challenge, Observation, eye_ratio, screen_score
 SEVERAL_FRAMES = 3
 CAPTURE_EVERY_S = 0.15
 BEFORE = 2  # embeddings kept before the first action
-AFTER_WAIT_S = 2.0  # after the last action, how long to wait for a frontal frame
+AFTER_WAIT_S = 4.0  # after the last action, how long to wait for a frontal frame (read, turn back)
 MIN_FACE = 64
 
 
@@ -120,7 +120,11 @@ class Capture:
         from vision.faces import align, quality
 
         c = self.challenge
-        if obs.t - self.last_capture < CAPTURE_EVERY_S or abs(obs.yaw - c.base_yaw) > 10:
+        # frontal: near the settled yaw, or while settling near where the face looks (a face that looks a
+        # little aside in every photo is frontal for itself)
+        if obs.t - self.last_capture < CAPTURE_EVERY_S:
+            return
+        if (c.stage >= 0 or c.verdict is not None) and abs(obs.yaw - c.base_yaw) > 10:
             return
         if c.base_eyes and obs.eyes < 0.9 * c.base_eyes:
             return  # eyes closing: not a capture

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 SETTLE_S = 0.8
-ACTION_S = 4.0
-GAP_S = 0.6
+ACTION_S = 6.0  # time to do what is asked: an elderly customer, a busy box
+GAP_S = 1.5  # a slow frame on a busy box is not a gap; a swapped photo also shows as another face
 BLINK_DROP = 0.8  # closed: below this share of the open eyes' ratio
 BLINK_OPEN = 0.92  # open again: back above this share
 BLINK_MAX_S = 0.8

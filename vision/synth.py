@@ -15,8 +15,8 @@ here, openly, from the pinned portraits (``obama.jpg``, ``biden.jpg``):
   points turns with the head (hair, ears) and a second ring and the corners
   stay put, so the background does not move.
 - :class:`Person`: a customer over time: small sway, a spontaneous blink every
-  3–5 s (closed about 0.2 s), and the actions asked of them (``blink``, closed
-  about 0.4 s, ``turn_left``, ``turn_right``) done after a human delay.
+  3–5 s (closed about 0.2 s), and what the screen says done after a human delay
+  for as long as it says it (a turn held, a blink of about 0.4 s repeated).
 - :class:`PrintedSheet`: the same portrait printed and held up: a plane (or a
   sheet bent around a vertical axis) moved by hand in front of a pinhole
   camera, tilted toward the side asked for, as an attacker would try.
@@ -73,7 +73,7 @@ def _triangles(points: np.ndarray, width: int, height: int) -> np.ndarray:
 class Portrait:
     """A pinned portrait as a kiosk camera frame, and its face turned and blinking."""
 
-    def __init__(self, name: str = "obama.jpg", *, face_width: float = FACE_WIDTH, cache: int = 96) -> None:
+    def __init__(self, name: str = "obama.jpg", *, face_width: float = FACE_WIDTH, cache: int = 128) -> None:
         import cv2
 
         from vision.facemesh import FaceMesh
@@ -130,12 +130,12 @@ class Portrait:
 
     def render(self, yaw: float = 0.0, pitch: float = 0.0, blink: float = 0.0) -> np.ndarray:
         """The frame with the head turned by ``yaw``/``pitch`` degrees and the eyes ``blink`` (0–1) closed."""
-        key = (round(yaw * 2), round(pitch * 2), round(blink * 8))
+        key = (round(yaw), round(pitch), round(blink * 4))  # whole degrees: a camera sees no finer
         hit = self.cache.get(key)
         if hit is not None:
             self.cache.move_to_end(key)
             return hit
-        frame = self._render(key[0] / 2, key[1] / 2, key[2] / 8)
+        frame = self._render(key[0], key[1], key[2] / 4)
         self.cache[key] = frame
         if len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
@@ -210,21 +210,55 @@ def warp_triangles(
     return out
 
 
+_NOISE: dict[tuple[int, ...], list[np.ndarray]] = {}
+
+
 def noisy(frame: np.ndarray, rng: np.random.Generator, sigma: float = 2.0) -> np.ndarray:
-    """Camera noise: Gaussian, per pixel and channel."""
-    noise = rng.standard_normal(frame.shape, dtype=np.float32) * sigma
-    return np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    """Camera noise: Gaussian (σ = ``sigma``) per pixel and channel, one of eight patterns made once per size
+    (drawn afresh each frame it costs a camera thread more than the picture)."""
+    patterns = _NOISE.get(frame.shape)
+    if patterns is None:
+        maker = np.random.default_rng(len(_NOISE))
+        patterns = _NOISE[frame.shape] = [
+            np.clip(maker.standard_normal(frame.shape, dtype=np.float32) * 2.0, -8, 8).round().astype(np.int16)
+            for _ in range(8)
+        ]
+    noise = patterns[int(rng.integers(8))]
+    if sigma != 2.0:
+        noise = (noise * (sigma / 2.0)).astype(np.int16)
+    return np.asarray(np.clip(frame.astype(np.int16) + noise, 0, 255), dtype=np.uint8)
 
 
-ACTIONS = ("blink", "turn_left", "turn_right")
+ACTIONS = ("look", "blink", "turn_left", "turn_right")
+
+
+def _spans(asked: list[tuple[float, str]]) -> list[tuple[float, float, str]]:
+    """Each instruction with the time it was shown until the next one replaced it."""
+    ordered = sorted(asked)
+    if not ordered:
+        return []
+    ends = [t for t, _ in ordered[1:]] + [math.inf]
+    return [(start, end, action) for (start, action), end in zip(ordered, ends, strict=True)]
+
+
+def _held(t: float, start: float, end: float, rise: float) -> float:
+    """0 → 1 from ``start`` over ``rise`` s, 1 until ``end``, back to 0 over ``rise`` s."""
+    if t <= start:
+        return 0.0
+    up = 0.5 - 0.5 * math.cos(math.pi * min(1.0, (t - start) / rise))
+    if t <= end:
+        return up
+    return up * (0.5 + 0.5 * math.cos(math.pi * min(1.0, (t - end) / rise)))
 
 
 @dataclass
 class Person:
-    """A customer in front of the camera, who does what the screen asks (after ``delay_s``).
+    """A customer in front of the camera, who does what the screen says, for as long as it says it.
 
-    Sides are the customer's own: ``turn_left`` turns the face to the customer's left, which the camera
-    (not mirrored) sees as a turn toward the picture's right, a positive yaw.
+    After ``delay_s`` they turn their head (held until the screen says something else) or blink (once
+    deliberately, and again every 1.5 s while still asked). Sides are the customer's own:
+    ``turn_left`` turns the face to the customer's left, which the camera (not mirrored) sees as a
+    turn toward the picture's right, a positive yaw.
     """
 
     portrait: Portrait
@@ -234,7 +268,6 @@ class Person:
     asked: list[tuple[float, str]] = field(default_factory=list)
     rng: np.random.Generator = field(init=False)
     blinks: list[float] = field(init=False)
-    deliberate: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -242,25 +275,26 @@ class Person:
         self.sway = self.rng.uniform(0, 2 * math.pi, 4)
 
     def ask(self, action: str, t: float) -> None:
-        """The screen asks for ``action`` at time ``t``."""
+        """The screen shows ``action`` from time ``t`` (``look``: face the camera and hold still)."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         self.asked.append((t, action))
-        if action == "blink":
-            self.deliberate.append(t + self.delay_s)
 
     def state(self, t: float) -> tuple[float, float, float]:
         """Yaw, pitch and eye closure at ``t``."""
         yaw = 2.0 * math.sin(0.7 * t + self.sway[0]) + 1.0 * math.sin(1.9 * t + self.sway[1])
         pitch = 1.5 * math.sin(0.5 * t + self.sway[2]) + 0.8 * math.sin(1.3 * t + self.sway[3])
-        for when, action in self.asked:
+        blink = max((_bump(t - b, rise=0.07, hold=0.12, fall=0.08) for b in self.blinks), default=0.0)
+        for start, end, action in _spans(self.asked):
+            start, end = start + self.delay_s, end + self.delay_s
             if action.startswith("turn_"):
                 side = 1.0 if action == "turn_left" else -1.0
-                yaw += side * self.turn_deg * _bump(t - when - self.delay_s, rise=0.6, hold=0.8, fall=0.6)
-        blink = max((_bump(t - b, rise=0.07, hold=0.12, fall=0.08) for b in self.blinks), default=0.0)
-        # a blink asked for is slower than one that just happens
-        asked = max((_bump(t - b, rise=0.1, hold=0.25, fall=0.1) for b in self.deliberate), default=0.0)
-        return yaw, pitch, max(blink, asked)
+                yaw += side * self.turn_deg * _held(t, start, end, 0.6)
+            elif action == "blink" and start <= t < end + 0.5:
+                # a blink asked for is slower than one that just happens, and comes again while still asked
+                since = (t - start) % 1.5
+                blink = max(blink, _bump(since, rise=0.1, hold=0.25, fall=0.1))
+        return yaw, pitch, blink
 
     def frame(self, t: float) -> np.ndarray:
         yaw, pitch, blink = self.state(t)
@@ -325,13 +359,13 @@ class PrintedSheet:
     def frame(self, t: float) -> np.ndarray:
         yaw = 3.0 * math.sin(0.9 * t + self.phase[0])
         pitch = 4.0 * math.sin(0.6 * t + self.phase[1])
-        for when, action in self.asked:
-            bump = _bump(t - when - 0.6, rise=0.5, hold=0.8, fall=0.5)
+        for start, end, action in _spans(self.asked):
+            held = _held(t, start + 0.6, end + 0.6, 0.5)
             if action.startswith("turn_"):
                 # turned as the face would turn (toward the picture's right for the customer's left)
-                yaw += (self.tilt_deg if action == "turn_left" else -self.tilt_deg) * bump
+                yaw += (self.tilt_deg if action == "turn_left" else -self.tilt_deg) * held
             elif action == "blink":
-                pitch += self.tilt_deg * bump  # tilting the sheet back shortens the eyes
+                pitch += self.tilt_deg * held  # tilting the sheet back shortens the eyes
         dx = 6.0 * math.sin(1.1 * t + self.phase[2])
         dy = 4.0 * math.sin(0.8 * t + self.phase[3])
         image = sheet_warp(self.portrait.image, yaw=yaw, pitch=pitch, bend=self.bend, dx=dx, dy=dy)
@@ -383,8 +417,8 @@ class ScreenReplay:
     """A recording of a :class:`Person` played on a screen held up to the camera.
 
     ``follow`` says whether the attacker plays the clip that does what is asked (driving the replay by
-    hand); otherwise the recording does its own actions: a blink at 2 s, a turn to the left at 3 s and
-    to the right at 6 s, then again every 8 s.
+    hand); otherwise the recording does its own actions: a blink at 2 s, a turn to the left from 3 s
+    and to the right from 6 s (each held 1.5 s), then again every 8 s.
     """
 
     portrait: Portrait
@@ -397,9 +431,10 @@ class ScreenReplay:
         self.rng = np.random.default_rng(self.seed + 1)
         if not self.follow:
             for start in range(0, 64, 8):
-                self.person.ask("blink", start + 2.0)
-                self.person.ask("turn_left", start + 3.0)
-                self.person.ask("turn_right", start + 6.0)
+                for at, action in ((2.0, "blink"), (2.6, "look"), (3.0, "turn_left"), (4.5, "look")):
+                    self.person.ask(action, start + at)
+                for at, action in ((6.0, "turn_right"), (7.5, "look")):
+                    self.person.ask(action, start + at)
 
     def ask(self, action: str, t: float) -> None:
         if self.follow:

@@ -137,7 +137,11 @@ def run(
             for cmd in _drain(commands):
                 for fact in _command(faces, cmd, t):
                     out.publish(fact.topic, fact.data, fact.durable)
-            for fact in analyzer.step(frame, t):
+            if faces is not None and faces.kiosk is not None and faces.kiosk.busy:
+                facts = faces.kiosk.step(frame, t)  # a customer at the kiosk: every frame is theirs until it answers
+            else:
+                facts = analyzer.step(frame, t)
+            for fact in facts:
                 data = {**fact.data, "path": png} if fact.topic == "heatmap.minute" else fact.data
                 out.publish(fact.topic, data, fact.durable)
     finally:

@@ -32,7 +32,7 @@ def start_vision(core: CoreProcess, tmp_path: Path) -> subprocess.Popen[bytes]:
     audit = AuditLog.at_home(core.home.root)
     audit.record(place="cli", purpose="enrolment", decision="enrolled", ref="a1b2c3d4" + "e" * 56, reason="2 photos")
     audit.record(place="kiosk:kiosk-1", purpose="ticket", decision="candidate", ref="a1b2c3d4" + "e" * 56, score=0.74)
-    audit.record(place="kiosk:kiosk-1", purpose="ticket", decision="refused", reason="liveness: no blink within 4 s")
+    audit.record(place="kiosk:kiosk-1", purpose="ticket", decision="refused", reason="liveness: no blink within 6 s")
     audit.close()
     cfg = tmp_path / "hall.toml"
     cfg.write_text("[services.vision]\n")

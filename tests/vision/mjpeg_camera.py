@@ -10,6 +10,7 @@ steps away, a photo is held up).
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ class MjpegCamera:
         self.fps = fps
         self.scene = scene
         self.started = time.monotonic()
+        self.error: BaseException | None = None  # what stopped the camera, raised again by close()
         self.stop = threading.Event()
         self.up = threading.Event()
         self.server = self._listen(0)
@@ -59,8 +61,16 @@ class MjpegCamera:
         self.stop.set()
         self.thread.join(5)
         self.server.close()
+        if self.error is not None:
+            raise RuntimeError(f"the simulated camera failed: {self.error!r}") from self.error
 
     def _serve(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a scene that cannot be filmed: the camera goes dark, close() says why
+            self.error = exc
+
+    def _loop(self) -> None:
         import cv2
 
         i = 0
@@ -76,7 +86,12 @@ class MjpegCamera:
                 try:
                     conn.recv(4096)
                     conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\n\r\n")
+                    # like a camera on a busy network: a frame the viewer is not ready for is dropped, never
+                    # queued, so what the viewer sees is now, not seconds ago
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32768)
                     while self.up.is_set() and not self.stop.is_set():
+                        if not select.select([], [conn], [], 1 / self.fps)[1]:
+                            continue
                         if self.scene is not None:
                             image = self.scene.frame(self.now())  # type: ignore[attr-defined]
                         else:

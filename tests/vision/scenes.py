@@ -36,8 +36,7 @@ def run_capture(
         prompt = capture.step(scene.frame(t), t)
         if prompt is not None:
             prompts.append(prompt)
-            if prompt != "look":
-                scene.ask(prompt, t)
+            scene.ask(prompt, t)
         t += 1.0 / fps
     return capture.result, prompts
 
@@ -49,7 +48,7 @@ def run_steps(step: Any, scene: Any, start: float, *, fps: float = 10.0, limit_s
     while t < start + limit_s:
         got = step(scene.frame(t), t)
         for fact in got:
-            if fact.topic == "face.progress" and fact.data["step"] != "look":
+            if fact.topic == "face.progress":
                 scene.ask(fact.data["step"], t)
         facts += got
         if any(f.topic in ("face.candidate", "face.abstained", "face.enrolled", "face.enroll_failed") for f in got):

@@ -55,7 +55,7 @@ class Customer:
                 continue
             data = dict(env["data"])
             self.seen.append((env["topic"], data))
-            if env["topic"] == "face.progress" and data["step"] != "look":
+            if env["topic"] == "face.progress":
                 self.camera.scene.ask(data["step"], self.camera.now())  # type: ignore[attr-defined]
             if env["topic"] == topic and all(data.get(k) == v for k, v in match.items()):
                 return data
@@ -117,8 +117,8 @@ def test_vip_arrival_ticket_by_face_withdrawal_and_the_audit(core: CoreProcess, 
                 kiosk.request("event.publish", {"topic": topic, "data": data, "durable": durable})
 
             # the VIP walks up, looking about: staff are told, by HQ's name for them, never the card
-            camera.scene.ask("turn_left", camera.now() + 8.0)  # type: ignore[attr-defined]
-            camera.scene.ask("turn_right", camera.now() + 14.0)  # type: ignore[attr-defined]
+            for after, where in ((8.0, "turn_left"), (10.0, "look"), (14.0, "turn_right"), (16.0, "look")):
+                camera.scene.ask(where, camera.now() + after)  # type: ignore[attr-defined]
             arrived = customer.wait("vip.arrived", 90)
             assert arrived == {"who": "王先生", "camera": "kiosk-cam", "source": "camera:kiosk-cam"}
             # a ticket by face: prompts, then the candidate with the keyed reference, masked card, name and tags

@@ -71,15 +71,18 @@ def test_a_consenting_vip_who_moves_arrives_once_by_hqs_name(
     stage = FaceStage("door", gallery, encoder=encoder, vip=True, audit=audit, lookup=lookup)
     person = Person(portrait, seed=5)  # type: ignore[arg-type]
     person.ask("turn_left", 1.0)  # looking around as they walk in
+    person.ask("look", 3.0)
     facts = _walk(stage, person, 11, 0.0, 6.0)
     assert [(f.topic, f.data, f.durable) for f in facts] == [  # type: ignore[attr-defined]
         ("vip.arrived", {"who": "王先生", "camera": "door", "source": "camera:door"}, False)
     ]
     # the same customer on a new track, and on another camera, minutes later: the same visit
     person.ask("turn_right", 100.0)
+    person.ask("look", 102.0)
     assert _walk(stage, person, 12, 99.0, 6.0) == []
     other = FaceStage("lobby", gallery, encoder=encoder, vip=True, audit=audit, lookup=lookup)
     person.ask("turn_left", 200.0)
+    person.ask("look", 202.0)
     assert _walk(other, person, 13, 199.0, 6.0) == []
     rows = audit.since(0)
     assert [(r["place"], r["purpose"], r["decision"], r["ref"]) for r in rows] == [
@@ -98,12 +101,14 @@ def test_no_vip_consent_no_vip_tag_or_no_life_means_no_arrival(
     stage = FaceStage("door", gallery, encoder=encoder, vip=True, audit=audit, lookup=lookup)
     person = Person(portrait, seed=6)  # type: ignore[arg-type]
     person.ask("turn_left", 1.0)
+    person.ask("look", 3.0)
     assert _walk(stage, person, 1, 0.0, 6.0) == []  # consented to tickets only: never even compared
     assert audit.since(0) == []
     gallery.remove(entry)
     gallery.enroll(_vectors(encoder, "obama.jpg"), VIP, {"hash": "b" * 64, "masked": "x"}, 30)
     stage.apply_changes(gallery.changes_since(stage.index.seq))
     person.ask("turn_left", 11.0)
+    person.ask("look", 13.0)
     assert _walk(stage, person, 2, 10.0, 6.0) == []  # consented, but HQ does not tag them VIP
     poster = Still(portrait.image)  # type: ignore[attr-defined]
     stage.lookup = lambda ref: (["VIP"], "王先生")
@@ -123,6 +128,7 @@ def test_a_camera_without_vip_compares_no_one(hall: tuple, encoder: FaceEncoder,
     stage = FaceStage("counter", gallery, encoder=encoder, audit=audit, lookup=lookup)  # vip off (the default)
     person = Person(portrait, seed=7)  # type: ignore[arg-type]
     person.ask("turn_left", 1.0)
+    person.ask("look", 3.0)
     assert _walk(stage, person, 1, 0.0, 6.0) == [] and audit.since(0) == []
 
 
