@@ -103,8 +103,8 @@ def overdue(k: Kiosk) -> None:
         k.show_done("unavailable")
 
 
-def answer(k: Kiosk, confirmed: bool) -> None:
-    """The customer's word on the candidate; told to the vision service, which audits it."""
+def _tell(k: Kiosk, confirmed: bool) -> dict[str, Any]:
+    """Tell the vision service (which audits it) the customer's word on the candidate; the candidate's card."""
     candidate = k.face.candidate or {}
     customer = candidate.get("customer") or {}
     data = {
@@ -115,6 +115,18 @@ def answer(k: Kiosk, confirmed: bool) -> None:
     }
     k.link.publish("face.match_answered", data, durable=False)
     k.face = Face()
+    return dict(customer)
+
+
+def walked_away(k: Kiosk) -> None:
+    """A candidate left unconfirmed (back home, idle, a card tapped instead): not confirmed, and audited so."""
+    if k.face.candidate is not None:
+        _tell(k, False)
+
+
+def answer(k: Kiosk, confirmed: bool) -> None:
+    """The customer's word on the candidate; told to the vision service, which audits it."""
+    customer = _tell(k, confirmed)
     if confirmed:
         # identified as a card tap would: the ticket carries this reference, and the core its tags
         k.visit.customer = {key: customer.get(key, "") for key in ("kind", "hash", "masked", "name_masked")}

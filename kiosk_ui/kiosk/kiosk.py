@@ -80,6 +80,7 @@ class Kiosk(Shell):
 
     # -- state ------------------------------------------------------------------
     def reset(self) -> None:
+        faceflow.walked_away(self)
         super().reset()
         self.visit = Visit()
         self.lookup = Lookup()
@@ -151,6 +152,7 @@ class Kiosk(Shell):
             self.reset()  # the next customer's card: a new visit
             self.screen = "businesses"
         if self.screen in ("face_look", "face_confirm"):
+            faceflow.walked_away(self)
             self.face = Face()  # the card, whatever the camera was about to say
             self.screen = "businesses"
         self.visit.customer, self.visit.card = customer, data

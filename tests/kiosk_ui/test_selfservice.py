@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 
 import kiosk_ui
-from edge.bus import BusClient
+from edge.bus import BusClient, Endpoints, Subscriber
 from edge.paths import Home
 from kiosk_ui.drive import find, tap, text, texts, until
 from kiosk_ui.sample import load_sample
@@ -234,6 +234,38 @@ def test_a_vip_customer_is_offered_vip_arrival_too(
     tap(kiosk, "consent.yes")
     until(lambda: kiosk.screen == "face_look", what="the enrolment")
     assert kiosk_events(bus, "consent.")[-1]["data"]["purposes"] == ["vip_arrival"]
+
+
+def test_a_candidate_left_unconfirmed_is_told_to_the_vision_service_as_not_confirmed(
+    make_kiosk: MakeKiosk, core: CoreProcess, publish: Publish
+) -> None:
+    kiosk = make_kiosk(kiosk_id="k1")
+    card = card_event(core.home, elderly=False, **ELDER)
+
+    def offered() -> str:  # a ticket by face asked, and the vision service's candidate on screen
+        tap(kiosk, "attract.face.ticket")
+        until(lambda: kiosk.screen == "face_look", what="the camera's prompts")
+        request = kiosk.face.request
+        publish("face.candidate", {"kiosk": "k1", "request": request, "customer": card["customer"], "tags": []})
+        until(lambda: kiosk.screen == "face_confirm", what="the candidate")
+        return str(request)
+
+    with Subscriber(["face.match_answered"], endpoints=Endpoints.local(core.home)) as sub:
+        first = offered()
+        tap(kiosk, "nav.home")  # the customer walks away from the question
+        second = offered()
+        publish("card.id.read", card)  # or taps the card instead
+        until(lambda: kiosk.visit.customer is not None, what="the card")
+        kiosk.home()
+        third = offered()
+        tap(kiosk, "face.yes")
+        answers = [sub.recv(timeout=10.0) for _ in range(3)]
+    assert [(a["data"]["request"], a["data"]["answer"]) for a in answers if a] == [
+        (first, "rejected"),
+        (second, "rejected"),
+        (third, "confirmed"),
+    ]
+    assert {a["data"]["customer_hash"] for a in answers if a} == {card["customer"]["hash"]}
 
 
 def test_elderly_mode_is_larger_and_calls_staff(make_kiosk: MakeKiosk, bus: BusClient) -> None:
