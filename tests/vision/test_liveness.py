@@ -75,6 +75,10 @@ def test_a_gap_or_a_jump_of_the_face_fails() -> None:
     c.missing(t + 2.0)  # two seconds without the face
     assert c.verdict is not None and c.verdict.code == "face_lost"
     c, t = _settled(["blink", "turn_left"])
+    c.step(_obs(t + 2.0))  # the next frame took two seconds on a busy box, the face still there: no gap
+    c.missing(t + 2.5)
+    assert c.verdict is None
+    c, t = _settled(["blink", "turn_left"])
     c.step(_obs(t, box=(420, 120, 190, 250)))  # 200 px in a tenth of a second: another picture
     assert c.verdict is not None and c.verdict.code == "face_jump"
 
