@@ -23,7 +23,7 @@ blink and one head turn to a random side, each after the face held still, and
 :func:`screen_score` is a texture cue: a screen whose pixel grid the camera
 resolves shows sharp peaks in the face's spectrum (moiré) that skin does not;
 a median over ``SCREEN_SCORE`` refuses. A phone whose pixels are finer than
-the camera's passes it: see ``vision/MODELS.md`` for what was measured and
+the camera's passes it: see the README (*Face identity*) for what was measured and
 what this does not stop.
 
 The check is pure: observations with their time in, prompts and a verdict out::
