@@ -8,6 +8,7 @@ customer held up and tilted toward whatever side the screen asks.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -126,6 +127,7 @@ def test_consent_confirm_ticket_unknown_photo_and_withdrawal(
     follow(kiosk, camera, lambda: kiosk.screen == "done", "the enrolment")
     assert kiosk.done == "enrolled", audited(core.home)
     tap(kiosk, "done.ok")
+    template = enrolled_template(core.home)
 
     # 2. next visit: 刷脸取号 → prompts → the masked name to confirm → identified as by the card → the ticket
     tap(kiosk, "attract.face.ticket")
@@ -186,3 +188,38 @@ def test_consent_confirm_ticket_unknown_photo_and_withdrawal(
     with BusClient("test", endpoints=Endpoints.local(core.home)) as b:
         logged = [e["topic"] for e in b.request("events.since", {"seq": 0, "limit": 5000})]
     assert "face.candidate" not in logged and "face.match_requested" not in logged  # on the bus only
+
+    # after card reads, an enrolment, tickets by face and card, an abstention, a photo and a withdrawal,
+    # nothing the box keeps (the core's log and HQ outbox, the audit, the gallery, the service logs) holds
+    # the number, the name or the face template in the clear
+    assert leaks(core.home, [VIP["number"], VIP["name"]], template) == []
+
+
+def enrolled_template(home: Home) -> Any:
+    """The face template the gallery holds for the one enrolled customer (read with the hall's key)."""
+    from vision.gallery import Gallery
+
+    gallery = Gallery.at_home(home.root)
+    try:
+        _, vectors = gallery.matrix()
+    finally:
+        gallery.close()
+    assert len(vectors) >= 1
+    return vectors
+
+
+def leaks(home: Home, words: list[str], template: Any) -> list[str]:
+    """Files under ``home`` holding one of ``words`` (UTF-8 or JSON-escaped) or a piece of ``template``
+    (16 bytes of a float32 row, or a component written out as text)."""
+    needles = {w: w.encode() for w in words}
+    needles.update({f"{w} (escaped)": json.dumps(w).strip('"').encode() for w in words if not w.isascii()})
+    for i, row in enumerate(template):
+        raw = row.astype("<f4").tobytes()
+        needles.update({f"template row {i} bytes {k}": raw[k : k + 16] for k in (0, 256, 512)})
+        big = [float(v) for v in row if abs(v) > 0.05][:3]
+        needles.update({f"template row {i} value {j} as text": str(v)[:10].encode() for j, v in enumerate(big)})
+    found = []
+    for path in sorted(p for p in home.root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        found += [f"{path.relative_to(home.root)}: {what}" for what, needle in needles.items() if needle in data]
+    return found
