@@ -179,6 +179,37 @@ class BusSection(Strict):
     )
 
 
+SIGNAGE = (
+    "本区域设有摄像头。人脸识别仅用于已在自助机上单独同意的客户：刷脸取号、VIP 到店提醒；"
+    "人脸特征值只保存在本厅设备内，不上传。不同意不影响办理任何业务，可刷身份证办理。"
+)
+SIGNAGE_EN = (
+    "Cameras in use. Face recognition is used only for customers who consented at the kiosk, for ticket "
+    "by face and VIP arrival; face templates stay on this hall's box. You can always use your ID card instead."
+)
+
+
+class FacesSection(Strict):
+    """Face identity, for every service that touches it: one retention, one notice."""
+
+    retention_days: int = Field(
+        180,
+        ge=1,
+        le=3650,
+        title="Face retention",
+        description="Days a customer's face template is kept after its enrolment or last use (a confirmed ticket by "
+        "face, a VIP arrival); the kiosk tells customers this number.",
+    )
+    signage: str = Field(
+        SIGNAGE,
+        min_length=10,
+        max_length=300,
+        title="Camera notice",
+        description="The notice posted where cameras see customers (PIPL art. 26), shown on the kiosk too.",
+    )
+    signage_en: str = Field(SIGNAGE_EN, max_length=400, title="Camera notice (English)", description="In English.")
+
+
 class HallConfig(Strict):
     hall: HallSection = Field(title="Hall", description="Who and where this hall is.")
     queue: QueuePolicy = Field(default_factory=QueuePolicy, title="Queue", description="Queue rules.")
@@ -186,6 +217,9 @@ class HallConfig(Strict):
     counters: list[Counter] = Field(title="Counters", description="Staffed counters.", min_length=1)
     tags: list[Tag] = Field(default_factory=list, title="Tags", description="Customer tags known.")
     bus: BusSection = Field(default_factory=BusSection, title="Bus", description="Extra endpoints.")
+    faces: FacesSection = Field(
+        default_factory=FacesSection, title="Faces", description="Face identity: retention and the camera notice."
+    )
     services: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         title="Services",

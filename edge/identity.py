@@ -2,8 +2,9 @@
 
 A card number (resident ID or IC-card account) becomes a :class:`CustomerRef`
 at the edge of the devices service; only the ref crosses the bus and reaches
-the database. The hash is HMAC-SHA256 under the hall's secret key (a 0600 file
-in ``HALL_HOME``), so the same card gives the same hash in this hall, and the
+the database. The hash is HMAC-SHA256 under the hall's secret key (a 0640 file
+in ``HALL_HOME``, readable by the hall's group: the vision service, under its own
+user, hashes a card number an operator types), so the same card gives the same hash in this hall, and the
 same keyed hash is what HQ uses for customer tags::
 
     >>> ref = make_ref("id", "110101199003071234", name="张三", key=b"k" * 32)
@@ -97,7 +98,7 @@ class CustomerRef:
 
 
 def load_key(path: Path) -> bytes:
-    """Read the hall's secret key, creating it (mode 0600) on first use.
+    """Read the hall's secret key, creating it (mode 0640: the hall's services' group) on first use.
 
     A key file that cannot be read, or does not hold 32 bytes as 64 hex digits, is a
     :class:`~edge.errors.StorageError` naming the file (never its content).
@@ -109,9 +110,10 @@ def load_key(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     except FileExistsError:
         return _read_key(path)
+    os.fchmod(fd, 0o640)  # whatever the umask
     with os.fdopen(fd, "w") as fh:
         fh.write(key.hex())
         fh.flush()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -384,4 +385,6 @@ def _bind(ctx: zmq.Context[Any], kind: int, endpoint: str, keys: Path | None) ->
     except zmq.ZMQError as exc:
         sock.close(linger=0)
         raise HallError(f"cannot bind {endpoint}: {exc}") from exc
+    if endpoint.startswith("ipc://"):
+        os.chmod(endpoint.removeprefix("ipc://"), 0o660)  # the hall's group connects (services of their own user)
     return sock

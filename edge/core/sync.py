@@ -271,6 +271,7 @@ class SyncArea:
         items += [("counter", c.id, c.model_dump_json()) for c in bundle.counters]
         items += [("staff", st.id, st.model_dump_json()) for st in bundle.staff]
         items += [("tag", t.hash, json.dumps(sorted(set(t.tags)))) for t in bundle.customer_tags]
+        items += [("name", t.hash, json.dumps(t.display_name)) for t in bundle.customer_tags if t.display_name]
         items += [("outage", o.id, o.model_dump_json()) for o in bundle.outages]
         items += [("bill", f"{b.customer_hash}|{b.period}", b.model_dump_json()) for b in bundle.bills]
         items += [("usage", f"{u.customer_hash}|{u.period}", u.model_dump_json()) for u in bundle.usage]
@@ -307,6 +308,11 @@ class SyncArea:
             "outages": [],
         }
         if req.customer_hash:
+            # the customer's tags (HQ's and the hall's own) and the name HQ gives staff for them
+            row = self.db.one("SELECT tags FROM customer_tags WHERE hash = ?", (req.customer_hash,))
+            out["tags"] = json.loads(row[0]) if row is not None else []
+            row = self.db.one("SELECT data FROM bundle_items WHERE kind = 'name' AND key = ?", (req.customer_hash,))
+            out["display_name"] = json.loads(row[0]) if row is not None else ""
             lo, hi = req.customer_hash + "|", req.customer_hash + "}"
             for kind, key in (("bill", "bills"), ("usage", "usage")):
                 rows = self.db.all(

@@ -7,6 +7,7 @@ import functools
 import json
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from edge.errors import HallError, InvalidRequest, NotFound
+from edge.errors import BusError, HallError, InvalidRequest, NotFound
 from edge.panel import bodies
 from edge.panel.accounts import Session
 from edge.panel.app import COOKIE, Panel, body, error_response, guard, is_json, json_reply, refuse
@@ -29,6 +30,13 @@ VIEWERS = ("manager", "technician")
 EVERYONE = ("staff", "manager", "technician")
 REPORT_RE = re.compile(r"^report-\d{4}-\d{2}-\d{2}\.(html|pdf)$")
 HEARTBEAT_S = 15.0
+FACE_AUDIT_WAIT_S = 5.0
+
+
+class VisionSilent(BusError):
+    """The vision service did not answer a question in time (503)."""
+
+    code = "vision_down"
 
 
 def _session(request: Request) -> Session:
@@ -232,6 +240,24 @@ def routes(panel: Panel) -> list[Route]:
     async def audit_trail(request: Request) -> Response:
         return json_reply(panel.store.audit_rows(limit=200))
 
+    @guard(panel, ("manager",))
+    async def face_audit(request: Request) -> Response:
+        """The vision service's face audit (matches, refusals, enrolments, deletions), asked over the bus."""
+        try:
+            since = float(request.query_params.get("since", "0"))
+        except ValueError:
+            raise InvalidRequest("since 须为 Unix 时间 (since must be a Unix time)") from None
+        rid = uuid.uuid4().hex
+        panel.feed.answers.expect(rid)
+        asked = {"request": rid, "since": max(0.0, since), "limit": 200}
+        await panel.request("event.publish", {"topic": "face.audit.requested", "data": asked, "durable": False})
+        answer = await run_in_threadpool(panel.feed.answers.wait, rid, FACE_AUDIT_WAIT_S)
+        if answer is None:
+            raise VisionSilent("人脸识别服务未应答，审计记录暂时无法查看 (the vision service did not answer)")
+        panel.audit(request, "face.audit.view", {"since": since, "records": len(answer["records"])})
+        records = [{**r, "ref": r["ref"][:8] + "…" if r["ref"] else ""} for r in answer["records"]]
+        return json_reply({"records": records, "more": answer.get("more", False)})
+
     @guard(panel, VIEWERS)
     async def heatmap(request: Request) -> Response:
         path = heatmap_file(panel.home.root, await panel.request("hall.facts"))
@@ -300,6 +326,7 @@ def routes(panel: Panel) -> list[Route]:
         Route("/api/users", users, methods=["GET", "POST"]),
         Route("/api/users/{name}/{action}", user_action, methods=["POST"]),
         Route("/api/audit", audit_trail),
+        Route("/api/face-audit", face_audit),
         Route("/api/heatmap.png", heatmap),
         Route("/api/reports", reports, methods=["GET", "POST"]),
         Route("/reports/{name}", report_file),

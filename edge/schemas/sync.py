@@ -142,6 +142,9 @@ class BundleStaff(_Item):
 class BundleTags(_Item):
     hash: str = Field(pattern=HASH)
     tags: list[str] = Field(max_length=16)
+    display_name: str = Field(
+        "", max_length=32, description="How staff greet the customer (张先生): shown on a VIP arrival, never the card."
+    )
 
 
 class Outage(_Item):

@@ -221,3 +221,26 @@ def test_another_counter_and_a_core_outage_as_staff_see_them(
     bus.request("ticket.issue", {"business": "A"})
     page.keyboard.press("n")
     page.wait_for_selector("#current-number:has-text('A001')")  # the page works again, without a reload
+
+
+def test_the_face_audit_on_the_managers_page(panel: PanelProcess, page: Any, core: CoreProcess, tmp_path: Any) -> None:
+    from tests.panel.test_face_audit import start_vision
+
+    vision = start_vision(core, tmp_path)
+    try:
+        sign_in(page, panel.url, MANAGER)
+        page.goto(f"{panel.url}/admin")
+        from playwright.sync_api import TimeoutError as NotYet
+
+        for _ in range(12):  # the vision service may still be starting: the page says so; refresh until the rows
+            try:
+                page.wait_for_selector("#face-audit-table", timeout=6000)
+                break
+            except NotYet:
+                page.click("#face-go")
+        page.wait_for_selector("#face-audit-table td:has-text('识别出候选人')")
+        assert page.locator("#face-audit-table tr").count() == 4  # a header and three rows
+        shot(page, "09-face-audit")
+    finally:
+        vision.terminate()
+        vision.wait(20)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -100,92 +99,6 @@ def test_vision_publishes_crossings_heatmaps_and_camera_health(
     while not png.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def _face_video(path: Path) -> Path:
-    """A short MJPEG video of a customer standing at a kiosk, made from a pinned portrait."""
-    import cv2
-    import numpy as np
-
-    from vision import assets
-    from vision.faces import read_image
-
-    photo = read_image(assets.path("obama3.jpg", fetch=True))
-    crop = cv2.resize(photo[: int(photo.shape[0] * 0.4)], None, fx=0.4, fy=0.4)[:, :560]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))
-    assert writer.isOpened()
-    for i in range(30):
-        frame = np.full((480, 640, 3), 80, np.uint8)
-        frame[40 : 40 + crop.shape[0], 40 + i % 5 : 40 + i % 5 + crop.shape[1]] = crop
-        writer.write(frame)
-    writer.release()
-    return path
-
-
-def _wait(sub: Subscriber, topic: str, seconds: float) -> dict[str, object]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        env = sub.recv(timeout=1.0)
-        if env is not None and env["topic"] == topic:
-            return dict(env["data"])
-    raise AssertionError(f"no {topic} within {seconds} s")
-
-
-def test_consent_at_the_kiosk_enrols_from_its_camera_and_withdrawal_deletes(core: CoreProcess, tmp_path: Path) -> None:
-    video = _face_video(tmp_path / "kiosk.avi")
-    cfg = tmp_path / "hall.toml"
-    cfg.write_text(
-        f"""
-[services.vision]
-enrol_timeout_s = 30
-
-[[services.vision.cameras]]
-name = "kiosk-cam"
-source = "{video}"
-fps = 5
-faces = true
-kiosk = "kiosk-1"
-"""
-    )
-    env = {**os.environ, "HALL_HOME": str(core.home.root)}
-    log = open(core.home.root / "vision.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge", "vision", "--config", str(cfg)], env=env, stdout=log, stderr=log
-    )
-    customer = {"hash": "c0ffee42", "masked": "3201**********1234"}
-    consent = {"customer": customer, "purpose": "face_recognition", "screen": "consent", "kiosk": "kiosk-1"}
-    try:
-        with (
-            Subscriber(["device.health", "face."], endpoints=Endpoints.local(core.home)) as sub,
-            BusClient("kiosk", endpoints=Endpoints.local(core.home)) as bus,
-        ):
-            assert _wait(sub, "device.health", 60)["state"] == "ok"
-            bus.request("event.publish", {"topic": "consent.recorded", "data": {**consent, "decision": "granted"}})
-            enrolled = _wait(sub, "face.enrolled", 60)
-            assert enrolled["customer"] == customer["masked"] and enrolled["kiosk"] == "kiosk-1"
-            listed = subprocess.run(
-                [sys.executable, "-m", "edge", "vision", "gallery", "list", "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            entries = json.loads(listed.stdout)
-            assert [(e["id"], e["id_card_ref"], e["consent"]["screen"]) for e in entries] == [
-                (enrolled["entry"], "c0ffee42", "kiosk-1")
-            ]
-            bus.request("event.publish", {"topic": "consent.recorded", "data": {**consent, "decision": "withdrawn"}})
-            forgotten = _wait(sub, "face.forgotten", 30)
-            assert forgotten["removed"] == 1
-            from vision.gallery import Gallery
-
-            gallery = Gallery.at_home(core.home.root)
-            assert gallery.entries() == []
-            gallery.close()
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
 
 
 def _children(pid: int) -> list[int]:
