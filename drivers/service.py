@@ -329,12 +329,16 @@ class DevicesService:
         sim.set_state(**flags)
 
     def run(self, sub: Any) -> None:
+        from edge import sdnotify
+
         for unit in self.units:
             unit.start(self.publish)
+        sdnotify.ready(f"{len(self.units)} device unit(s) started")
         interval = self.ctx.cfg.health_interval_s
         next_full = time.monotonic() + interval
         next_check = next_catch_up = 0.0
         while not self.stop.is_set():
+            sdnotify.alive()
             now = time.monotonic()
             if now >= next_check:
                 self.report(every=now >= next_full)

@@ -191,6 +191,7 @@ class Service:
     def run(self) -> None:
         import time
 
+        from edge import sdnotify
         from edge.bus import BusClient, Subscriber
         from edge.errors import HallError
 
@@ -198,10 +199,12 @@ class Service:
         bus = BusClient("vision", timeout=2.0, retries=2)
         next_catch_up = 0.0
         next_gallery = 0.0
+        sdnotify.ready(f"{len(self.cameras)} camera(s)")
         try:
             if any(c.faces for c in self.cameras):
                 self.forward_gallery_changes()  # the point the workers' first load is current to
             while not self.stop.is_set():
+                sdnotify.alive()
                 self.supervise()
                 if any(c.faces for c in self.cameras) and time.monotonic() >= next_gallery:
                     next_gallery = time.monotonic() + GALLERY_CHECK_S
