@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from drivers import selftest
 from drivers.base import Backoff, DeviceUnit, EventConsumer, Health
 from drivers.config import DevicesConfig
 from edge.config import HallConfig
@@ -282,7 +283,7 @@ class DevicesService:
             self.seen = set(sorted(self.seen)[-SEEN_MAX // 2 :])
 
     def topics(self) -> list[str]:
-        topics = sorted({t for c in self.consumers for t in c.topics})
+        topics = [*sorted({t for c in self.consumers for t in c.topics}), selftest.REQUEST_TOPIC]
         return [*topics, "device.simulate"] if self.ctx.demo else topics
 
     def report(self, every: bool) -> None:
@@ -313,12 +314,35 @@ class DevicesService:
         if topic == "device.simulate":
             self.simulate(env.get("data") or {})
             return
+        if topic == selftest.REQUEST_TOPIC:
+            self.self_test(env.get("data") or {})
+            return
         for consumer in self.consumers:
             if topic in consumer.topics:
                 try:
                     consumer.on_event(env)
                 except Exception:  # one device's bug must not stop the others
                     log.exception("%s failed on %s", getattr(consumer, "name", "?"), topic)
+
+    def self_test(self, data: dict[str, Any]) -> None:
+        """Test one running unit on a thread of its own; answer ``device.tested`` (see :mod:`drivers.selftest`)."""
+        name, request = str(data.get("device", ""))[:64], str(data.get("request", ""))[:64]
+        unit = next((u for u in self.units if u.name == name), None)
+
+        def work() -> None:
+            if unit is None:
+                known = ", ".join(u.name for u in self.units) or "none"
+                result: dict[str, Any] = {"ok": False, "detail": f"no device {name!r} runs here (running: {known})"}
+            else:
+                try:
+                    result = selftest.run(unit, request=request)
+                except Exception as exc:  # a unit's bug is the test's answer, not the service's end
+                    log.exception("self-test of %s failed", name)
+                    result = {"ok": False, "detail": f"self-test failed: {exc}"}
+            log.info("self-test of %s: %s", name, result["detail"])
+            self.publish(selftest.RESULT_TOPIC, {"request": request, "device": name, **result}, durable=False)
+
+        threading.Thread(target=work, name=f"selftest-{name}", daemon=True).start()
 
     def simulate(self, data: dict[str, Any]) -> None:
         sim = self.ctx.simulators.get(str(data.get("device", "")))
