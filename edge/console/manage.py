@@ -5,8 +5,8 @@ layout kept, tomlkit), refuses a value the config does not validate (nothing
 is written), writes the file atomically (the previous one kept as
 ``.previous``), restarts the service that reads the key (``services.NAME.*``:
 that service, anything else: the core) and waits until it says it is ready.
-When it does not come up, the previous file is put back and the service
-restarted again: a bad value never stays in force, and the technician is told
+When it does not come up, the previous file is put back (the change kept
+aside as ``.failed``) and the service restarted again: a bad value never stays in force, and the technician is told
 what happened to the service both times.
 """
 
@@ -171,7 +171,8 @@ def config_set(ctx: Context, key: str, text: str) -> None:
     except HallError as exc:
         ctx.out(f"{service} did not come up with the change: {exc}")
         write_atomically(path, before, keep=None)
-        ctx.out(f"rolled back: {path} is as it was; restarting {service} again…")
+        write_atomically(path.with_name(path.name + ".failed"), after, keep=None)
+        ctx.out(f"rolled back: {path} is as it was (the change is in {path.name}.failed); restarting {service} again…")
         ctx.audit_detail["outcome"] = "rolled_back"
         try:
             manager.restart(service, ctx.settings.restart_timeout_s)
@@ -306,6 +307,9 @@ COMMANDS = {
     "restart": Command(restart, "restart SERVICE", "restart one service and wait until it is up"),
     "logs": Command(logs, "logs [SERVICE] [--follow] [--lines N]", "a service's log (all of them without SERVICE)"),
     "config": Command(
-        config, "config show [KEY] | check | set KEY VALUE", "the hall's config; set validates, applies, rolls back"
+        config,
+        "config show [KEY] | check | set KEY VALUE",
+        "the hall's config; set validates, applies, rolls back",
+        ("show", "check", "set"),
     ),
 }

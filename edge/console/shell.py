@@ -77,6 +77,7 @@ class Command:
     run: Handler
     usage: str
     summary: str
+    subcommands: tuple[str, ...] = ()  # named in the audit action: console.config.set
 
 
 def commands() -> dict[str, Command]:
@@ -278,7 +279,8 @@ class Console:
             detail = dict(ctx.audit_detail)
             if error:
                 detail["error"] = error[:300]
-            self.audit(ctx.user, f"console.{name}", detail, ok=ok)
+            action = f"console.{name}" + (f".{args[0]}" if args and args[0] in cmd.subcommands else "")
+            self.audit(ctx.user, action, detail, ok=ok)
 
 
 def _duration(seconds: float) -> str:

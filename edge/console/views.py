@@ -373,8 +373,8 @@ def kernel_sync() -> str:
 
 COMMANDS = {
     "status": Command(status, "status", "queues, counters, services, devices, link to HQ, alerts"),
-    "devices": Command(devices, "devices | devices test NAME", "every device's health; self-test one"),
-    "sync": Command(sync, "sync | sync retry", "backlog, last acknowledgement; try HQ again now"),
+    "devices": Command(devices, "devices | devices test NAME", "every device's health; self-test one", ("test",)),
+    "sync": Command(sync, "sync | sync retry", "backlog, last acknowledgement; try HQ again now", ("retry",)),
     "network": Command(network, "network", "addresses, gateway, DNS, can HQ be reached"),
     "time": Command(clock, "time", "the clock, where it is set from, HQ's clock"),
 }

@@ -125,7 +125,18 @@ def test_each_command_answers_on_a_dumb_terminal(
     tech.expect("logged out")
     tech.expect("login: ")
     actions = [r["action"] for r in audit_rows(hall)]
-    for command in ("status", "services", "devices", "sync", "time", "network", "config", "logs", "diag", "restart"):
+    for command in (
+        "status",
+        "services",
+        "devices",
+        "sync",
+        "time",
+        "network",
+        "config.show",
+        "logs",
+        "diag",
+        "restart",
+    ):
         assert f"console.{command}" in actions
     failed = next(r for r in audit_rows(hall) if r["action"] == "console.restart")
     assert not failed["ok"]
