@@ -34,7 +34,7 @@ from edge.console.shell import Command, Context, UsageError, redacted
 from edge.console.terminal import ConsoleError
 from edge.errors import HallError
 
-ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{7}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
 LONG_HEX = re.compile(r"(?<![0-9a-fA-F])([0-9a-fA-F]{8})[0-9a-fA-F]{24,}")
 LOG_LINES = 2000
 PACKAGES = ("smart-hall-edge", "pyzmq", "pydantic", "pyserial", "pyscard", "gpiozero", "fastapi", "kivy", "onnxruntime")
