@@ -203,7 +203,7 @@ def left_to_do(outcome: Outcome, home: Home) -> list[str]:
     todo = []
     for d in outcome.devices:
         if d["ok"] is False:
-            todo.append(f"{d['device']}: {d['detail']} — fix it, then `hall devices test {d['device']}`")
+            todo.append(f"{d['device']}: {_short(d['detail'])} — fix it, then `hall devices test {d['device']}`")
     try:
         from edge.panel.accounts import Store
 
@@ -226,10 +226,14 @@ def left_to_do(outcome: Outcome, home: Home) -> list[str]:
             "systemd-timesyncd or chrony"
         )
     todo.append(
-        "start the hall: `systemctl enable --now hall.target hall-console@ttyS0.service` (or `hall run`); "
-        "a sync agent already running picks the credential up by itself"
+        "start the hall: `systemctl enable --now hall.target hall-console@ttyS0.service` (or `hall run`); a sync "
+        "agent waiting for a credential takes it by itself, one linked before needs `systemctl restart hall-sync`"
     )
     return todo
+
+
+def _short(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome.devices = check_devices(outcome.config_path, a.device_timeout)
         for d in outcome.devices:
             mark = {True: "ok  ", False: "FAIL", None: "-   "}[d["ok"]]
-            print(f"  {d['device']:<10} {mark} {d['detail']}")
+            print(f"  {d['device']:<10} {mark} {_short(d['detail'])}")
     print("left to do:")
     for item in left_to_do(outcome, home):
         print(f"  - {item}")
