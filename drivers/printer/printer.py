@@ -20,7 +20,7 @@ import queue
 import threading
 import unicodedata
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -211,7 +211,13 @@ class PrinterUnit:
             outcome.append(failed)
             finished.set()
 
-        job = {"id": f"test-{request}", "number": "T000", "business_name": "打印测试 TEST", "_done": done}
+        job = {
+            "id": f"test-{request}",
+            "number": "T000",
+            "business_name": "打印测试 TEST",
+            "issued_at": datetime.now(UTC).isoformat(),
+            "_done": done,
+        }
         try:
             self.jobs.put(job, timeout=timeout)
         except queue.Full:

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -114,7 +115,10 @@ def devices(ctx: Context, args: list[str]) -> None:
         ctx.out(f"{name:<16} {data.get('state', '?'):<9} {at:<20} {data.get('detail', '')}")
         counters = data.get("counters") or {}
         if counters:
-            ctx.out(" " * 17 + " ".join(f"{k}={v}" for k, v in counters.items()))
+            text = " ".join(f"{k}={v}" for k, v in counters.items())
+            ctx.out(
+                textwrap.fill(text, max(40, ctx.term.columns - 1), initial_indent=" " * 17, subsequent_indent=" " * 17)
+            )
 
 
 def _configured(ctx: Context) -> list[dict[str, Any]]:
