@@ -39,6 +39,16 @@ def test_sign_in_refuses_wrong_passwords_and_other_roles_and_shows_nothing_of_th
     tech.expect("password: ")
     tech.send(STAFF[1] + "\r")
     tech.expect("this account is not a technician's or a manager's")
+    answers = []  # the panel's rules: 5 free wrong passwords per name at this port, then each try waits
+    while not answers or answers[-1] != 1:
+        tech.expect("login: ")
+        tech.send(TECH[0] + "\r")
+        tech.expect("password: ")
+        tech.send("Copper-Wren-0000\r")
+        answers.append(tech.line.expect(["用户名或密码错误".encode(), "尝试过于频繁".encode()]))
+        tech.seen += bytes(tech.line.before) + bytes(tech.line.after)
+        assert len(answers) < 9, "never slowed down"
+    assert answers[:4] == [0, 0, 0, 0]  # with the first one: five free tries
     before = tech.seen
     assert b"console-01" not in before and "测试营业厅".encode() not in before
     assert TECH[1].encode() not in before and STAFF[1].encode() not in before  # passwords are not echoed
@@ -51,16 +61,17 @@ def test_sign_in_refuses_wrong_passwords_and_other_roles_and_shows_nothing_of_th
     logins = [(r["name"], r["action"], bool(r["ok"]), json.loads(r["detail"])) for r in rows]
     assert logins[0][:3] == (TECH[0], "console.login", False) and logins[0][3]["reason"] == "wrong"
     assert logins[1][:3] == (STAFF[0], "console.login", False) and logins[1][3]["reason"] == "role"
-    assert logins[2][:3] == (MANAGER[0], "console.login", True)
+    reasons = [r[3]["reason"] for r in logins[2 : 2 + len(answers)]]
+    assert reasons == [["wrong", "throttled"][a] for a in answers]
+    assert logins[2 + len(answers)][:3] == (MANAGER[0], "console.login", True)
     assert all(r["ip"] == f"serial:{tech.port}" for r in rows)
     # shipped to the hall's log, as the panel's actions are
-    shipped = wait_for(lambda: len(hall.events("audit.recorded")) >= 4 and hall.events("audit.recorded"), what="audit")
-    assert [e["data"]["action"] for e in shipped[:4]] == [
-        "console.login",
-        "console.login",
-        "console.login",
-        "console.logout",
-    ]
+    n = 3 + len(answers)  # sign-in tries, then the logout
+    shipped = wait_for(
+        lambda: len(hall.events("audit.recorded")) >= n + 1 and hall.events("audit.recorded"), what="audit"
+    )
+    assert [e["data"]["action"] for e in shipped] == ["console.login"] * n + ["console.logout"]
+    assert shipped[n - 1]["data"]["name"] == MANAGER[0] and shipped[n - 1]["data"]["ok"]
 
 
 def test_each_command_answers_on_a_dumb_terminal(
