@@ -284,7 +284,10 @@ def demo_main(argv: list[str]) -> int:
     env["HALL_DEMO"] = "1"
     os.environ.update({"HALL_HOME": env["HALL_HOME"], "HALL_DEMO": "1"})
     say(f"demo hall in {env['HALL_HOME']} (set HALL_HOME to use another directory); Ctrl-C stops it")
-    extra = {"simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)]}
+    extra = {
+        "simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)],
+        "console": [sys.executable, "-m", "edge", "console", "--pty"],  # it says which pty to connect to
+    }
     sup = Supervisor(_service_names(None, a.skip), env, extra, home=_home(), watchdog_s=WATCHDOG_S)
     _install_signals(sup)
     if not a.quiet:

@@ -19,7 +19,13 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hall console", description="Serve the technicians' console on a serial port.")
-    p.add_argument("--serial", required=True, metavar="PORT", help="/dev/ttyS0, /dev/ttyGS0, any pyserial URL")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--serial", metavar="PORT", help="/dev/ttyS0, /dev/ttyGS0, any pyserial URL")
+    where.add_argument(
+        "--pty",
+        action="store_true",
+        help="make a pty and serve it (the demo): a terminal program opens the path printed",
+    )
     p.add_argument("--baud", type=int, help="speed (default from [services.console], else 115200)")
     p.add_argument("--config", help="hall config file (TOML); default: $HALL_CONFIG, else $HALL_HOME/hall.toml")
     a = p.parse_args(argv)
@@ -35,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from edge.paths import Home
     from edge.proc import set_title
 
-    set_title(f"hall console {a.serial}")
+    set_title(f"hall console {a.serial or 'pty'}")
     home = Home.from_env()
     chosen = a.config or os.environ.get("HALL_CONFIG")
     config_path = Path(chosen).absolute() if chosen else home.config_path
@@ -45,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = config.service_config(cfg, "console", ConsoleSettings)
         panel = config.service_config(cfg, "panel", PanelSettings)
         store = Store(str(home.root / "panel.db"))
-        port = open_port(a.serial, a.baud or settings.baudrate)
+        port = PtyPort() if a.pty else open_port(a.serial, a.baud or settings.baudrate)
     except HallError as exc:
         print(f"hall console: {exc}", file=sys.stderr)
         return 2
@@ -55,9 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         max_delay_s=panel.lockout_minutes * 60,
         slots=1,  # one technician at a time on one port
     )
-    term = Terminal(port, a.serial).start()
+    label = port.path if isinstance(port, PtyPort) else a.serial
+    term = Terminal(port, label).start()
     console = Console(term, home, settings, config_path, SignIn(store, rules))
-    logging.getLogger("hall.console").info("console on %s (%s baud)", a.serial, a.baud or settings.baudrate)
+    if isinstance(port, PtyPort):
+        (home.run_dir / "console.pty").write_text(port.path + "\n")
+        logging.getLogger("hall.console").info(
+            "technicians' console on %s: connect with `%s -m serial.tools.miniterm %s` (or screen, picocom); "
+            "sign in with an account made by `HALL_HOME=%s hall users add NAME --role technician`",
+            port.path,
+            sys.executable,
+            port.path,
+            home.root,
+        )
+    else:
+        logging.getLogger("hall.console").info("console on %s (%s baud)", a.serial, a.baud or settings.baudrate)
     try:
         console.serve()
     except Hangup as exc:
@@ -79,3 +97,52 @@ def open_port(url: str, baudrate: int) -> object:
         return serial.serial_for_url(url, baudrate=baudrate, timeout=0.2, write_timeout=10, exclusive=True)
     except (serial.SerialException, ValueError, OSError) as exc:
         raise ConsoleError(f"cannot open {url}: {exc}") from exc
+
+
+class PtyPort:
+    """A new pty whose far end a terminal program opens (``path``); the console serves this end.
+
+    Output nobody reads is dropped after a second rather than blocking the console.
+    """
+
+    in_waiting = 0
+
+    def __init__(self) -> None:
+        import tty
+
+        self.master, self._slave = os.openpty()
+        tty.setraw(self._slave)  # the far end is a line, not a terminal with echo and line editing
+        self.path = os.ttyname(self._slave)
+        os.set_blocking(self.master, False)
+
+    def read(self, size: int = 1) -> bytes:
+        import select
+
+        ready, _, _ = select.select([self.master], [], [], 0.2)
+        if not ready:
+            return b""
+        try:
+            return os.read(self.master, max(size, 4096))
+        except BlockingIOError:
+            return b""
+
+    def write(self, data: bytes) -> int:
+        import select
+
+        view = memoryview(data)
+        while view:
+            _, ready, _ = select.select([], [self.master], [], 1.0)
+            if not ready:
+                break  # nobody reads the far end: the rest is dropped
+            view = view[os.write(self.master, view) :]
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
