@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     home = Home.from_env()
     chosen = a.config or os.environ.get("HALL_CONFIG")
     config_path = Path(chosen).absolute() if chosen else home.config_path
+    saved = None if a.pty else _tty_settings(a.serial)  # a local terminal (/dev/tty) gets its settings back
     try:
         home.ensure()
         cfg = config.load(config_path if config_path.exists() else None)
@@ -84,7 +86,43 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         term.close()
         store.close()
+        _restore(saved)
     return 0
+
+
+def _tty_settings(path: str) -> tuple[str, Any] | None:
+    """A local terminal's settings before the port is opened raw (None for a URL, or what is not a tty)."""
+    import termios
+
+    if not path.startswith("/"):
+        return None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        return (path, termios.tcgetattr(fd)) if os.isatty(fd) else None
+    except termios.error:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _restore(saved: tuple[str, Any] | None) -> None:
+    import termios
+
+    if saved is None:
+        return
+    try:
+        fd = os.open(saved[0], os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, saved[1])
+    except termios.error:
+        pass
+    finally:
+        os.close(fd)
 
 
 def open_port(url: str, baudrate: int) -> object:

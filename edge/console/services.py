@@ -15,7 +15,6 @@ there only while it runs), else systemd when it is PID 1.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -23,7 +22,6 @@ import subprocess
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -305,11 +303,3 @@ def uptime(since: float | None, now: float | None = None) -> str:
     if s < 86400:
         return f"{s // 3600}h {s % 3600 // 60}min"
     return f"{s // 86400}d {s % 86400 // 3600}h"
-
-
-def started(since: float | None) -> str:
-    return datetime.fromtimestamp(since).strftime("%Y-%m-%d %H:%M:%S") if since else "-"
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
