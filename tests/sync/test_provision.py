@@ -18,8 +18,7 @@ from sync import keyex
 from sync.client import HqClient
 from sync.config import load_credential
 from sync.hq.provision import new_token
-from sync.hq.store import open_store
-from tests.sync.conftest import HqServer, hall_cmd
+from tests.sync.conftest import HqServer
 
 pytestmark = pytest.mark.process
 
@@ -64,7 +63,7 @@ def test_a_new_box_sets_itself_up_with_a_one_time_token(hq: HqServer, hall_home:
         printer_port = closed.getsockname()[1]
     config = tmp_path / "hq-side.toml"
     config.write_text(HALL_TOML.format(printer_port=printer_port, voice_dir=tmp_path / "voice"))
-    token = hall_cmd("hq", "provision-token", "sz-futian-01", "--config", str(config), "--db", hq.db).strip()
+    token = hq.cmd("provision-token", "sz-futian-01", "--config", str(config)).strip()
     assert len(token) == 29 and token.count("-") == 5
 
     done = provision(hall_home, "--hq", hq.url, "--token", token.lower(), "--device-timeout", "2")
@@ -77,7 +76,7 @@ def test_a_new_box_sets_itself_up_with_a_one_time_token(hq: HqServer, hall_home:
     cred = load_credential(hall_home)
     assert cred is not None and cred.hall == "sz-futian-01" and cred.url == hq.url
     assert stat.S_IMODE((hall_home.root / "sync.credential").stat().st_mode) == 0o600
-    store = open_store(hq.db)
+    store = hq.store()
     try:
         assert store.hall_key("sz-futian-01") == cred.key
         box = store.box("sz-futian-01")
@@ -114,7 +113,7 @@ def test_refused_tokens_and_no_hq(sqlite_hq: HqServer, hall_home: Home, tmp_path
     assert unknown.returncode == 1 and "HQ made no such provisioning token" in unknown.stderr
 
     stale = new_token()  # made three days ago, valid for two
-    store = open_store(sqlite_hq.db)
+    store = sqlite_hq.store()
     try:
         now = time.time()
         hall = '[hall]\nid = "h2"\nname = "二号厅"\n'
