@@ -283,6 +283,7 @@ def demo_main(argv: list[str]) -> int:
     env.setdefault("HALL_HOME", str(DEMO_HOME))
     env["HALL_DEMO"] = "1"
     os.environ.update({"HALL_HOME": env["HALL_HOME"], "HALL_DEMO": "1"})
+    Home.from_env().ensure()
     say(f"demo hall in {env['HALL_HOME']} (set HALL_HOME to use another directory); Ctrl-C stops it")
     extra = {
         "simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)],
