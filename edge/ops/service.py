@@ -8,6 +8,11 @@ week and the next, and saves each with ``plan.save`` when what it depends on
 ahead-of-plan alert, the panel and the daily report read the saved plans, so
 forecasting never runs inside the core's request loop.
 
+It tells its service manager (systemd, ``hall run``) it is ready once its
+bus sockets are open and the planning libraries are loaded, and pings the watchdog from
+its loop and between one plan and the next, so a planner stuck in a solver is
+restarted.
+
 With too little history (less than a week) it says so once and waits. In the
 demo (``HALL_DEMO=1``) a hall with no history at all first gets five weeks of
 made-up history (:mod:`edge.ops.sample`), so the operations page has something
@@ -26,6 +31,7 @@ import threading
 from datetime import date, timedelta
 from typing import Any
 
+from edge import sdnotify
 from edge.errors import BusError, HallError
 
 log = logging.getLogger("hall.ops")
@@ -51,6 +57,7 @@ class Planner:
         if self.bus.request("roster.staff", {}):
             jobs += [("roster", monday), ("roster", monday + timedelta(days=7))]
         for kind, key in jobs:
+            sdnotify.alive()  # between plans: each solve is capped (CP-SAT time limits), the loop goes on
             basis = planning.basis(self.bus.request, self.ops, key) + kind
             have = self.bus.request("plan.get", {"kind": kind, "key": key.isoformat()})
             if have is not None and have["basis"] == basis:
@@ -70,6 +77,13 @@ class Planner:
             saved.append(f"{kind}:{key}")
             log.info("saved the %s plan for %s", kind, key)
         return saved
+
+
+def _load_libraries() -> None:
+    """The forecasting and solver libraries (a few seconds on the box), loaded before saying ready."""
+    import ortools.sat.python.cp_model  # noqa: F401
+    import pyworkforce.queuing  # noqa: F401
+    import statsmodels.genmod.generalized_linear_model  # noqa: F401
 
 
 def seed_demo(bus: Any) -> int:
@@ -109,8 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    notify = sdnotify.notifier()
     with BusClient("ops", timeout=30.0, retries=1) as bus, Subscriber(WAKE_TOPICS) as events:
+        _load_libraries()
         planner = Planner(bus, cfg, ops)
+        notify.ready(f"planning for hall {cfg.hall.id}")
         demo = os.environ.get("HALL_DEMO") == "1"
         while not stop.is_set():
             try:
@@ -126,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             waited = 0.0
             while not stop.is_set() and waited < a.check_s:
+                notify.alive()
                 if events.recv(timeout=1.0) is not None:
                     break
                 waited += 1.0
+        notify.stopping()
     return 0

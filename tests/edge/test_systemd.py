@@ -32,7 +32,7 @@ def test_every_service_has_a_unit() -> None:
     assert not missing, f"services without a unit: {missing}"
 
 
-@pytest.mark.parametrize("name", ["core", "devices", "vision", "sync"])
+@pytest.mark.parametrize("name", ["core", "devices", "vision", "sync", "ops"])
 def test_services_that_ping_are_watched(name: str) -> None:
     """These services say READY=1 and ping from their main loop; their units must wait for it and watch it."""
     text = (UNITS / f"hall-{name}.service").read_text()
