@@ -33,7 +33,10 @@ from typing import Any
 
 from edge.errors import HallError
 
-MAX_LINE = 1024
+MAX_LINE = 1024  # characters of a line kept
+LINE_BYTES = 4 * MAX_LINE  # bytes of one line taken from the wire; the rest of a longer one is dropped
+KEYS_BYTES = 64 * 1024  # bytes typed ahead kept while a command runs
+LINE_END = re.compile(rb"([\r\n\x03\x15])")  # what ends or clears a line: CR, LF, Ctrl-C, Ctrl-U
 CPR = re.compile(rb"\x1b\[(\d{1,4});(\d{1,4})R")
 PROBE = "\x1b7\x1b[999;999H\x1b[6n\x1b8"  # save cursor, go far right and down, report where, restore
 PROBE_WAIT_S = 1.0
@@ -72,6 +75,7 @@ class Terminal:
         self._cond = threading.Condition()
         self._pipe: Any = None  # prompt_toolkit's pipe input while a VT100 prompt reads
         self._skip_lf = False
+        self._run = 0  # bytes of the line being typed, so far
         self._thread = threading.Thread(target=self._read, name="console-keys", daemon=True)
 
     def start(self) -> Terminal:
@@ -93,16 +97,35 @@ class Terminal:
                 continue
             with self._cond:
                 self.last_key = self.clock()
+                data = self._limit(bytes(data))
                 if self._pipe is not None:
-                    self._pipe.send_bytes(bytes(data))
+                    self._pipe.send_bytes(data)
                 else:
-                    self._keys += data
+                    self._keys += data[: max(0, KEYS_BYTES - len(self._keys))]
                 self._cond.notify_all()
         with self._cond:
             self.closed = True
             self._cond.notify_all()
             if self._pipe is not None:
                 self._pipe.close()
+
+    def _limit(self, data: bytes) -> bytes:
+        """What is kept of bytes from the wire: a line (a paste, line noise without an end) is cut at
+        ``LINE_BYTES``, so neither editor ever holds more, however long the technician's end sends.
+
+        >>> t = Terminal(None, "x")
+        >>> [len(t._limit(b"a" * 3000)), len(t._limit(b"b" * 3000 + b"\\r" + b"c" * 10))]
+        [3000, 1107]
+        """
+        kept = bytearray()
+        for piece in LINE_END.split(data):
+            if len(piece) == 1 and LINE_END.fullmatch(piece):
+                kept += piece
+                self._run = 0
+                continue
+            kept += piece[: max(0, LINE_BYTES - self._run)]
+            self._run += len(piece)
+        return bytes(kept)
 
     # -- out ----------------------------------------------------------------------
     def write(self, text: str) -> None:
@@ -136,6 +159,19 @@ class Terminal:
             if self.closed:
                 raise Hangup(f"{self.label}: the line is gone")
             return None
+
+    def hold(self, seconds: float, on_enter: Callable[[float], None] | None = None) -> None:
+        """Wait ``seconds``, dropping every key typed meanwhile (after a refused sign-in: tries typed ahead by
+        a script are not tries); Enter calls ``on_enter`` with the seconds left, at most once a second."""
+        deadline = self.clock() + seconds
+        said = float("-inf")
+        while (left := deadline - self.clock()) > 0:
+            data = self.key(min(left, 1.0))
+            if data and on_enter is not None and (b"\r" in data or b"\n" in data) and self.clock() - said >= 1.0:
+                said = self.clock()
+                on_enter(deadline - said)
+        self.drain()
+        self._skip_lf = False
 
     def drain(self) -> None:
         with self._cond:
@@ -235,7 +271,7 @@ class Terminal:
             if self._keys:
                 self._pipe.send_bytes(bytes(self._keys))
                 self._keys.clear()
-        task = asyncio.ensure_future(session.prompt_async(message))
+        task = asyncio.ensure_future(_read_line(session, message))
         try:
             while True:
                 left = idle_s - self.idle_for()
@@ -248,14 +284,15 @@ class Terminal:
                 done, _ = await asyncio.wait({task}, timeout=min(left, 1.0))
                 if done:
                     try:
-                        result: str = task.result()
-                    except KeyboardInterrupt:
-                        raise Cancelled("line abandoned") from None
+                        result = task.result()
                     except EOFError:
                         if self.closed:
                             raise Hangup(f"{self.label}: the line is gone") from None
                         raise
-                    return result
+                    if result is None:
+                        raise Cancelled("line abandoned")
+                    # bytes that are not UTF-8 come as lone surrogates: made printable before anything stores them
+                    return result.encode("utf-8", "replace").decode("utf-8")
         finally:
             with self._cond:
                 self._pipe = None
@@ -290,6 +327,16 @@ class Terminal:
             self._cond.notify_all()
         with contextlib.suppress(Exception):
             self.port.close()
+
+
+async def _read_line(session: Any, message: str) -> str | None:
+    """prompt_toolkit's line; None for Ctrl-C. Its KeyboardInterrupt must not leave a task: asyncio would
+    take it for the process's own and stop the loop, and the console with it."""
+    try:
+        line: str = await session.prompt_async(message)
+    except KeyboardInterrupt:
+        return None
+    return line
 
 
 class _Wire:
