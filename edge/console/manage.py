@@ -19,7 +19,7 @@ from typing import Any
 
 from edge.console.services import check_name, uptime
 from edge.console.shell import Command, Context, UsageError, redacted
-from edge.console.terminal import ConsoleError
+from edge.console.terminal import ConsoleError, Hangup
 from edge.errors import HallError
 
 LOG_LINES = 40
@@ -160,31 +160,59 @@ def config_set(ctx: Context, key: str, text: str) -> None:
     manager = ctx.manager()
     managed = _managed(manager, service)
     write_atomically(path, after, keep=before)
-    ctx.out(f"{path}: {key} = {_toml(redacted(key, value))} written (the previous file is {path.name}.previous)")
+    say = _Speaker(ctx)  # from here on the change is seen through (applied or rolled back) even if the line drops
+    say(f"{path}: {key} = {_toml(redacted(key, value))} written (the previous file is {path.name}.previous)")
     if not managed:
         ctx.audit_detail["outcome"] = "written"
-        ctx.out(f"{service} does not run here ({manager.kind}): it reads the change when it next starts")
+        say(f"{service} does not run here ({manager.kind}): it reads the change when it next starts")
+        say.done()
         return
-    ctx.out(f"restarting {service}…")
+    say(f"restarting {service}…")
     try:
         manager.restart(service, ctx.settings.restart_timeout_s)
     except HallError as exc:
-        ctx.out(f"{service} did not come up with the change: {exc}")
         write_atomically(path, before, keep=None)
         write_atomically(path.with_name(path.name + ".failed"), after, keep=None)
-        ctx.out(f"rolled back: {path} is as it was (the change is in {path.name}.failed); restarting {service} again…")
         ctx.audit_detail["outcome"] = "rolled_back"
+        say(f"{service} did not come up with the change: {exc}")
+        say(f"rolled back: {path} is as it was (the change is in {path.name}.failed); restarting {service} again…")
         try:
             manager.restart(service, ctx.settings.restart_timeout_s)
         except HallError as again:
+            say.done()
             raise ConsoleError(
                 f"{service} does not come up with the previous config either: {again}; see `logs {service}`"
             ) from again
+        say.done()
         raise ConsoleError(
             f"{key} not changed: {service} did not come up with it; rolled back, {service} runs"
         ) from exc
     ctx.audit_detail["outcome"] = "applied"
-    ctx.out(f"{service} is up with {key} = {_toml(redacted(key, value))}")
+    say(f"{service} is up with {key} = {_toml(redacted(key, value))}")
+    say.done()
+
+
+class _Speaker:
+    """The technician's line while a change is under way: a line that drops does not stop the change halfway.
+
+    What cannot be said is dropped; :meth:`done` then raises the :class:`Hangup`, once the config file and
+    the service are as they must be.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.lost: Hangup | None = None
+
+    def __call__(self, text: str) -> None:
+        if self.lost is None:
+            try:
+                self.ctx.out(text)
+            except Hangup as exc:
+                self.lost = exc
+
+    def done(self) -> None:
+        if self.lost is not None:
+            raise self.lost
 
 
 def _managed(manager: Any, service: str) -> bool:

@@ -30,6 +30,14 @@ class ConsoleSettings(BaseModel):
         title="Idle logout",
         description="Seconds without a key pressed after which the session logs out.",
     )
+    sign_in_delay_s: float = Field(
+        2.0,
+        ge=0.2,
+        le=60.0,
+        title="Delay after a refused sign-in",
+        description="Seconds the line waits after a refused sign-in, dropping keys typed meanwhile (longer when "
+        "the panel's rules slow a name or the port down).",
+    )
     restart_timeout_s: float = Field(
         60.0,
         ge=1.0,

@@ -180,14 +180,26 @@ class Console:
         if not outcome.ok:
             self.audit(None, "console.login", {"_name": name[:64], "reason": outcome.reason}, ok=False)
             term.line(outcome.message)
+            self._refused(outcome.retry_after)
             return None
         user: dict[str, Any] = dict(outcome.user or {})
         if user.get("role") not in ROLES:
             self.audit(user, "console.login", {"reason": "role"}, ok=False)
             term.line("该账号无权使用技术员控制台 (this account is not a technician's or a manager's)")
+            self._refused(0.0)
             return None
         self.audit(user, "console.login", {"terminal": self._terminal_kind()})
         return user
+
+    def _refused(self, retry_after: float) -> None:
+        """After a refused sign-in the line waits (``sign_in_delay_s``, or as long as the rules say when they
+        throttle), dropping what is typed meanwhile: a script flooding the port gets one try per wait, and
+        the audit trail and the hall's log one row per try, not thousands."""
+
+        def left(seconds: float) -> None:
+            self.term.line(f"请 {max(1, round(seconds))} 秒后再试 (wait {max(1, round(seconds))} s)")
+
+        self.term.hold(max(self.settings.sign_in_delay_s, retry_after), left)
 
     def _terminal_kind(self) -> str:
         if self.settings.terminal == "auto":
@@ -254,20 +266,22 @@ class Console:
                 return "?"
 
     def run(self, ctx: Context, words: list[str]) -> None:
+        """One command; its audit row whatever came of it (an unknown word, a usage error, a line that dropped)."""
         name, args = words[0], words[1:]
         cmd = self.table.get(name)
+        ctx.audit_detail = {"args": audit_args(args)}
         if cmd is None:
-            self.term.line(f"no command {name!r}; `help` lists them")
+            self.audit(ctx.user, "console.unknown", {"command": name[:64], **ctx.audit_detail}, ok=False)
+            self.term.line(f"no command {name[:64]!r}; `help` lists them")
             return
-        ctx.audit_detail = {"args": [str(a)[:200] for a in args[:8]]}
-        ok, error = True, None
+        ok, error, hung = True, None, None
         try:
             cmd.run(ctx, args)
         except UsageError as exc:
             ok, error = False, str(exc)
             self.term.line(f"usage: {cmd.usage}" if str(exc) == "usage" else f"error: {exc}")
-        except Hangup:
-            raise
+        except Hangup as exc:
+            ok, error, hung = False, f"line gone: {exc}", exc
         except HallError as exc:
             ok, error = False, str(exc)
             self.term.line(f"error: {exc}")
@@ -275,12 +289,30 @@ class Console:
             log.exception("console command %s failed", name)
             ok, error = False, f"internal error: {exc}"
             self.term.line(f"error: internal error ({exc}); it is in the console's log")
-        if name != "help":
+        finally:
             detail = dict(ctx.audit_detail)
             if error:
                 detail["error"] = error[:300]
             action = f"console.{name}" + (f".{args[0]}" if args and args[0] in cmd.subcommands else "")
             self.audit(ctx.user, action, detail, ok=ok)
+        if hung is not None:
+            raise hung
+
+
+def audit_args(args: list[str]) -> list[str]:
+    """A command's words as its audit row keeps them: eight at most, each cut at 200 characters, and the
+    value after a secret key (``config set services.sync.token X``) not kept.
+
+    >>> audit_args(["set", "services.kiosk.technician_pin_hash", "$argon2id$v=19$..."])
+    ['set', 'services.kiosk.technician_pin_hash', '(secret)']
+    >>> audit_args(["core", "--lines", "20"])
+    ['core', '--lines', '20']
+    """
+    kept: list[str] = []
+    for i, arg in enumerate(args[:8]):
+        secret = i > 0 and "." in args[i - 1] and redacted(args[i - 1], arg) == "(secret)"
+        kept.append("(secret)" if secret else str(arg)[:200])
+    return kept
 
 
 def _duration(seconds: float) -> str:

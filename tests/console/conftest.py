@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -202,6 +203,15 @@ def technician_factory() -> Iterator[Callable[[Hall], Technician]]:
         tech.close()
 
 
+def audit_rows(hall: Hall) -> list[sqlite3.Row]:
+    db = sqlite3.connect(hall.home.root / "panel.db")
+    db.row_factory = sqlite3.Row
+    try:
+        return db.execute("SELECT * FROM audit ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
 def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -212,4 +222,4 @@ def wait_for(check: Callable[[], Any], timeout: float = 30.0, what: str = "condi
     raise AssertionError(f"{what} not met within {timeout} s")
 
 
-__all__ = ["MANAGER", "STAFF", "TECH", "Hall", "Technician", "pexpect", "wait_for"]
+__all__ = ["MANAGER", "STAFF", "TECH", "Hall", "Technician", "audit_rows", "pexpect", "wait_for"]

@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.console.conftest import MANAGER, STAFF, TECH, Hall, Technician, wait_for
+from tests.console.conftest import MANAGER, STAFF, TECH, Hall, Technician, audit_rows, wait_for
 
 pytestmark = pytest.mark.process
-
-
-def audit_rows(hall: Hall) -> list[sqlite3.Row]:
-    db = sqlite3.connect(hall.home.root / "panel.db")
-    db.row_factory = sqlite3.Row
-    try:
-        return db.execute("SELECT * FROM audit ORDER BY id").fetchall()
-    finally:
-        db.close()
 
 
 def test_sign_in_refuses_wrong_passwords_and_other_roles_and_shows_nothing_of_the_hall_before(
     hall_factory: Callable[..., Hall], technician_factory: Callable[[Hall], Technician]
 ) -> None:
-    hall = hall_factory()
+    hall = hall_factory(extra="\n[services.console]\nsign_in_delay_s = 0.5\n")
     tech = technician_factory(hall)
     tech.expect("login: ")
     tech.send(TECH[0] + "\r")
@@ -166,6 +156,9 @@ def test_a_vt100_terminal_gets_history_and_completion(
     tech.send(b"\x1b[A")  # Up: the last command again
     tech.expect("time")
     tech.send("\r")
+    tech.expect("source")
+    tech.send("stat\x03")  # Ctrl-C abandons the line, and the session goes on
+    tech.send("time\r")
     tech.expect("source")
     tech.send("serv\t")  # Tab completes the command
     tech.expect("services")
