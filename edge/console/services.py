@@ -29,7 +29,8 @@ from edge import control
 from edge.console.terminal import ConsoleError
 from edge.paths import Home
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}(@[A-Za-z0-9_-]{1,32})?$")  # a unit instance: pad@2
+KNOWN = ("core", "devices", "vision", "sync", "ops", "panel", "kiosk")  # the box's services, for completion
 STAMP_RE = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
 
 
@@ -51,7 +52,7 @@ class Manager(Protocol):
 
 def check_name(name: str) -> str:
     if not NAME_RE.match(name):
-        raise ConsoleError(f"{name!r} is not a service name (core, devices, vision, sync, panel, kiosk…)")
+        raise ConsoleError(f"{name!r} is not a service name ({', '.join(KNOWN)}…)")
     return name
 
 

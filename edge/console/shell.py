@@ -217,7 +217,7 @@ class Console:
         prompt = f"{user['name']}@{hall}> "
         session = None
         if term.kind == "vt100":
-            session = term.prompt_session(_completer(self.table))
+            session = term.prompt_session(_completer(self.table, _service_names(ctx)))
         reason = "command"
         try:
             while True:
@@ -322,10 +322,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} s" if seconds < 60 else f"{seconds / 60:g} min"
 
 
-def _completer(table: dict[str, Command]) -> Any:
+def _service_names(ctx: Context) -> list[str]:
+    """What runs here (as its manager says), else the box's usual services."""
+    from edge.console.services import KNOWN
+
+    try:
+        listed = [str(s["name"]) for s in ctx.manager().services()]
+    except HallError:
+        listed = []
+    return listed or list(KNOWN)
+
+
+def _completer(table: dict[str, Command], names: list[str]) -> Any:
     from prompt_toolkit.completion import NestedCompleter
 
-    services = {s: None for s in ("core", "devices", "vision", "sync", "panel", "kiosk")}
+    services = {s: None for s in names}
     devices = {d: None for d in ("printer", "lights", "voice", "idcard", "iccard", "ir")}
     nested: dict[str, Any] = {name: None for name in table}
     nested.update(

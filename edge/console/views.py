@@ -63,6 +63,7 @@ def status(ctx: Context, args: list[str]) -> None:
             f"devices  {len(facts['devices'])} reporting, {len(bad)} not ok"
             + "".join(f"\n  {d['key']}: {d['data'].get('state')} {d['data'].get('detail', '')}" for d in bad)
         )
+        ctx.out(f"plan     {_plan(ctx, st['day'])}")
         sync = ctx.request("sync.status", timeout=3.0)
         ctx.out(f"HQ       {_link(sync)}")
         alerts = ctx.request("alert.list", {"state": "active", "limit": 20}, timeout=3.0)
@@ -80,6 +81,17 @@ def _services_line(ctx: Context) -> None:
         return
     parts = [f"{s['name']} {s['state']}" for s in listed]
     ctx.out(f"services ({manager.kind}) {', '.join(parts) or 'none'}")
+
+
+def _plan(ctx: Context, day: str) -> str:
+    """Today's staffing plan as the ops service saved it (the ahead-of-plan alert reads it)."""
+    plan = ctx.request("plan.get", {"kind": "day", "key": day}, timeout=3.0)
+    if plan is None:
+        return "no staffing plan for today (made by `ops`, from a week of history or more; see `logs ops`)"
+    rows = plan["data"].get("rows") or []
+    peak = max((r.get("counters", 0) for r in rows), default=0)
+    saved = str(plan.get("saved_at") or "")[11:16]
+    return f"today's staffing plan saved {saved}: {len(rows)} slots, up to {peak} counters open"
 
 
 def _link(sync: dict[str, Any]) -> str:

@@ -88,3 +88,26 @@ def test_restart_logs_and_a_device_test_through_the_running_devices_service(
     tech.expect("-- stopped --")
     tech.expect(tech.prompt)
     wait_for(lambda: hall.ping(), what="core answers")
+
+
+def test_the_ops_service_is_known_restarted_and_reconfigured_like_the_others(
+    hall_factory: Callable[..., Hall], technician_factory: Callable[[Hall], Technician]
+) -> None:
+    hall = hall_factory("core,ops")  # waits until ops, too, said READY=1
+    tech = technician_factory(hall)
+    tech.login(*TECH)
+    status = tech.run("status")
+    assert "services (hall run) core running, ops running" in status
+    assert "plan     no staffing plan for today" in status  # a new hall has no history to plan from
+    ops = next(line for line in tech.run("services").splitlines() if line.startswith("ops"))
+    assert "running" in ops and "yes" in ops and ops.rstrip().endswith("planning for hall console-01")
+
+    before = next(s["pid"] for s in hall.services() if s["name"] == "ops")
+    said = tech.run("config set services.ops.service_level 0.9")
+    assert "restarting ops…" in said and "ops is up with services.ops.service_level = 0.9" in said
+    after = next(s for s in hall.services() if s["name"] == "ops")
+    assert after["pid"] != before and after["ready"]
+    assert "service_level = 0.9" in hall.config.read_text()
+    refused = tech.run("config set services.ops.service_level 2")
+    assert "services.ops.service_level" in refused and "less than" in refused  # validated by OpsConfig
+    assert next(s["pid"] for s in hall.services() if s["name"] == "ops") == after["pid"]
