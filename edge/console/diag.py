@@ -6,8 +6,10 @@ effective config with every secret replaced by ``(secret)``, what runs, the
 HQ link, the network and the clock, each service's recent log, device health
 history and alerts from the hall's log. Never in it: ``hall.db``,
 ``panel.db``, keys, credentials, the face gallery. ID numbers (18 characters,
-GB 11643) in logs are masked to their first 6 and last 4 characters, long hex
-strings (keys, tokens) are cut.
+GB 11643) in logs are masked to their first 6 and last 4 characters, mobile
+numbers to their first 3 and last 4, long hex and base64 strings (keys, tokens)
+are cut, and the value after ``password=``, ``token:``, ``Authorization:`` or in
+a URL's ``user:password@`` is replaced.
 
 It goes to the folder named, else to a USB stick mounted under ``/media``,
 ``/run/media`` or ``/mnt`` (the first writable one), else to
@@ -35,20 +37,48 @@ from edge.console.terminal import ConsoleError
 from edge.errors import HallError
 
 ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+MOBILE = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)\d{4}(\d{4})(?![0-9A-Za-z])")  # 11 digits, China's mobiles
 LONG_HEX = re.compile(r"(?<![0-9a-fA-F])([0-9a-fA-F]{8})[0-9a-fA-F]{24,}")
+LONG_B64 = re.compile(r"(?<![A-Za-z0-9+/_-])([A-Za-z0-9+/_-]{8})[A-Za-z0-9+/_-]{24,}=*")
+SAID_SECRET = re.compile(
+    r"(?i)\b(password|passwd|token|secret|credential|authorization|api[_-]?key)(\"?\s*[:=]\s*\"?)"
+    r"(?:bearer\s+|basic\s+)?[^\s\",;&]+"
+)
+URL_USER = re.compile(r"(://)[^/\s:@]+:[^/\s@]+@")
 LOG_LINES = 2000
 PACKAGES = ("smart-hall-edge", "pyzmq", "pydantic", "pyserial", "pyscard", "gpiozero", "fastapi", "kivy", "onnxruntime")
 MOUNT_ROOTS = ("/media/", "/run/media/", "/mnt/")
 
 
 def scrub(text: str) -> str:
-    """A log line with ID numbers masked and long hex strings cut.
+    """A log line with ID numbers and mobile numbers masked, long hex and base64 strings (keys, tokens) cut,
+    and what follows ``password=``, ``token:``, ``Authorization:`` or a URL's ``user:password@`` replaced.
 
     >>> scrub("card 110105194912310025 read; key 00112233445566778899aabbccddeeff0011")
     'card 110105********0025 read; key 00112233…(cut)'
+    >>> scrub("id 11010519491231002X, sms to 13800138000 at 2026-06-01 10:00:00, seq 20260601100000")
+    'id 110105********002X, sms to 138****8000 at 2026-06-01 10:00:00, seq 20260601100000'
+    >>> scrub('POST token=EJG7-L4BN-HERR Authorization: Bearer abc.def {"password": "hunter2"}')
+    'POST token=(secret) Authorization: (secret) {"password": "(secret)"}'
+    >>> scrub("curve key rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7 hmac zQx7GmF2k9PpV3sT8wY1aB4cD6eF0gH2jK5lM7nN")
+    'curve key rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7 hmac zQx7GmF2…(cut)'
+    >>> scrub("HQ https://box:s3cret@hq.example.net:8470/healthz; /opt/smart-hall/.venv/lib/python3.11/site-packages")
+    'HQ https://(secret)@hq.example.net:8470/healthz; /opt/smart-hall/.venv/lib/python3.11/site-packages'
     """
     text = ID_NUMBER.sub(lambda m: m.group(1) + "*" * 8 + m.group(2), text)
-    return LONG_HEX.sub(lambda m: m.group(1) + "…(cut)", text)
+    text = MOBILE.sub(lambda m: m.group(1) + "*" * 4 + m.group(2), text)
+    text = URL_USER.sub(r"\1(secret)@", text)
+    text = SAID_SECRET.sub(lambda m: m.group(1) + m.group(2) + "(secret)", text)
+    text = LONG_HEX.sub(lambda m: m.group(1) + "…(cut)", text)
+    return LONG_B64.sub(_cut_b64, text)
+
+
+def _cut_b64(m: re.Match[str]) -> str:
+    """Key material mixes upper case, lower case and digits; a long path or name of words does not."""
+    run = m.group(0)
+    if any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run):
+        return m.group(1) + "…(cut)"
+    return run
 
 
 def scrub_config(text: str) -> str:

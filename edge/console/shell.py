@@ -29,7 +29,7 @@ log = logging.getLogger("hall.console")
 BANNER = "Smart Hall Edge · 技术员控制台 technicians' console"
 ROLES = ("technician", "manager")
 LOGIN_IDLE_S = 60.0
-SECRET_PARTS = frozenset({"hash", "key", "token", "secret", "password", "pin", "credential"})
+SECRET_PARTS = frozenset({"hash", "key", "token", "secret", "password", "passphrase", "credential"})
 
 
 class UsageError(ConsoleError):
@@ -106,6 +106,8 @@ def redacted(key: str, value: Any) -> Any:
 
     >>> redacted("services.kiosk.technician_pin_hash", "$argon2id$..."), redacted("queue.max_recalls", 3)
     ('(secret)', 3)
+    >>> redacted("services.devices.lights.inner_pin", 17)  # a GPIO pin is no secret
+    17
     """
     last = key.rsplit(".", 1)[-1]
     return "(secret)" if SECRET_PARTS & set(last.lower().split("_")) else value

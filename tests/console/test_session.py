@@ -109,6 +109,10 @@ def test_each_command_answers_on_a_dumb_terminal(
     assert "no command 'reboot'" in tech.run("reboot")
     assert "usage: restart SERVICE" in tech.run("restart")
 
+    with open(hall.home.root / "log" / "core.log", "a", encoding="utf-8") as log:  # as a careless handler logs
+        log.write(
+            "2026-06-01 10:00:00,000 hall.core INFO card 11010519491231002X, mobile 13800138000, token=EJG7-L4BN\n"
+        )
     bundle_dir = tmp_path / "stick"
     said = tech.run(f"diag {bundle_dir}")
     assert "safe to remove the stick" in said
@@ -120,6 +124,8 @@ def test_each_command_answers_on_a_dumb_terminal(
     assert 'technician_pin_hash = "(secret)"' in texts["config/hall.toml"]
     assert "# the test hall" in texts["config/hall.toml"]  # the file as written, comments kept
     assert not any("aGFzaA" in t for t in texts.values())
+    assert "card 110105********002X, mobile 138****8000, token=(secret)" in texts["logs/core.log"]
+    assert not any("19491231" in t or "00138000" in t or "EJG7" in t for t in texts.values())
     assert json.loads(texts["versions.json"])["hall"]
 
     tech.send("logout\r")
