@@ -31,6 +31,7 @@ from edge.paths import Home
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}(@[A-Za-z0-9_-]{1,32})?$")  # a unit instance: pad@2
 KNOWN = ("core", "devices", "vision", "sync", "ops", "panel", "kiosk")  # the box's services, for completion
+SETTLE_S = 3.0  # a restarted unit that does not speak sd_notify counts as up once it stayed this long
 STAMP_RE = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
 
 
@@ -132,8 +133,13 @@ class Systemd:
 
     kind = "systemd"
 
-    def __init__(self, run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run) -> None:
+    def __init__(
+        self,
+        run: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.run = run
+        self.sleep = sleep
 
     def _units(self) -> list[str]:
         res = self.run(
@@ -172,7 +178,28 @@ class Systemd:
         state = self.run(["systemctl", "is-active", unit], capture_output=True, text=True, timeout=15, check=False)
         if state.stdout.strip() != "active":
             raise ConsoleError(f"{unit} is {state.stdout.strip() or 'not active'} after the restart")
+        first = self._show(unit)
+        if first.get("Type") != "notify":
+            # systemctl returned once the process started, not once it serves: give it SETTLE_S to fall over
+            self.sleep(SETTLE_S)
+            then = self._show(unit)
+            if then.get("ActiveState") != "active" or (then.get("MainPID"), then.get("NRestarts")) != (
+                first.get("MainPID"),
+                first.get("NRestarts"),
+            ):
+                raise ConsoleError(f"{unit} stopped again within {SETTLE_S:g} s of the restart")
         return {"ok": True}
+
+    def _show(self, unit: str) -> dict[str, str]:
+        res = self.run(
+            ["systemctl", "show", "--property=Type,ActiveState,MainPID,NRestarts", "--no-pager", unit],
+            capture_output=True,
+            text=True,
+            timeout=15,
+            check=False,
+        )
+        blocks = parse_show(res.stdout)
+        return blocks[0] if blocks else {}
 
     def _journal(self, name: str | None) -> list[str]:
         return [

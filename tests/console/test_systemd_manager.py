@@ -55,16 +55,21 @@ See "systemctl status hall-core.service" and "journalctl -xeu hall-core.service"
 class Box:
     """What ``systemctl`` and ``journalctl`` answered on a box; every command line asked is kept."""
 
-    def __init__(self, restart_fails: bool = False, active_after: str = "active") -> None:
+    def __init__(
+        self, restart_fails: bool = False, active_after: str = "active", unit: list[str] | None = None
+    ) -> None:
         self.asked: list[list[str]] = []
         self.restart_fails = restart_fails
         self.active_after = active_after
+        self.unit = list(unit or [])  # what `systemctl show UNIT` answers, one answer after the other
 
     def __call__(self, argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
         self.asked.append(argv)
         out, err, code = "", "", 0
         if argv[:2] == ["systemctl", "list-units"]:
             out = LIST_UNITS
+        elif argv[:2] == ["systemctl", "show"] and len(argv) == 5 and self.unit:
+            out = self.unit.pop(0) if len(self.unit) > 1 else self.unit[0]
         elif argv[:2] == ["systemctl", "show"]:
             out = SHOW
         elif argv[:2] == ["systemctl", "restart"]:
@@ -98,6 +103,24 @@ def test_restart_waits_for_systemd_and_says_why_it_failed() -> None:
         Systemd(run=Box(active_after="activating")).restart("core", 30)
     with pytest.raises(ConsoleError, match="is not a service name"):
         Systemd(run=box).restart("core; reboot", 30)
+
+
+PANEL_UP = "Type=exec\nActiveState=active\nMainPID=1200\nNRestarts=0\n"
+PANEL_AGAIN = "Type=exec\nActiveState=activating\nMainPID=0\nNRestarts=1\n"  # exited; Restart=always is on it
+PANEL_STILL = "Type=exec\nActiveState=active\nMainPID=1200\nNRestarts=0\n"
+
+
+def test_a_unit_without_readiness_must_stay_up_a_moment_after_its_restart() -> None:
+    waited: list[float] = []
+    box = Box(unit=[PANEL_UP, PANEL_STILL])
+    assert Systemd(run=box, sleep=waited.append).restart("panel", 30)["ok"]
+    assert waited == [3.0]
+    with pytest.raises(ConsoleError, match=r"hall-panel\.service stopped again within 3 s of the restart"):
+        Systemd(run=Box(unit=[PANEL_UP, PANEL_AGAIN]), sleep=waited.append).restart("panel", 30)
+    notify = Box(unit=["Type=notify\nActiveState=active\nMainPID=812\nNRestarts=0\n"])
+    waited.clear()
+    assert Systemd(run=notify, sleep=waited.append).restart("core", 30)["ok"]
+    assert waited == []  # systemctl restart waited for READY=1 already
 
 
 def test_logs_come_from_the_journal_of_the_unit() -> None:
