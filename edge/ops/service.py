@@ -87,13 +87,17 @@ def _load_libraries() -> None:
 
 
 def seed_demo(bus: Any) -> int:
-    """Import five weeks of made-up history before today when the hall has none; how many visits."""
+    """Import five weeks of made-up history before today when the hall has none; how many visits.
+
+    Today's tickets (the demo's simulated customers start at once) do not count: only days before today.
+    """
     from edge.ops import history
     from edge.ops.sample import visits
 
-    if bus.request("history.summary", {})["first"] is not None:
-        return 0
     today = date.fromisoformat(bus.request("queue.status", {})["day"])
+    first = bus.request("history.summary", {})["first"]
+    if first is not None and first < today.isoformat():
+        return 0
     rows = [history.visit(r) for r in visits(today - timedelta(days=1), 35)]
     history.send(bus.request, rows, import_id="demo-history-" + today.isoformat(), file="demo")
     log.info("demo: imported %d made-up visits of the last five weeks", len(rows))
@@ -125,15 +129,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     notify = sdnotify.notifier()
     with BusClient("ops", timeout=30.0, retries=1) as bus, Subscriber(WAKE_TOPICS) as events:
-        _load_libraries()
         planner = Planner(bus, cfg, ops)
-        notify.ready(f"planning for hall {cfg.hall.id}")
         demo = os.environ.get("HALL_DEMO") == "1"
+        ready = False
         while not stop.is_set():
             try:
                 if demo:
-                    seed_demo(bus)
+                    seed_demo(bus)  # first, before the demo's simulated customers make a history of their own
                     demo = False
+                if not ready:
+                    _load_libraries()
+                    notify.ready(f"planning for hall {cfg.hall.id}")
+                    ready = True
                 planner.refresh()
             except BusError as exc:
                 log.warning("core not reachable: %s", exc)
