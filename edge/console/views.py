@@ -90,8 +90,13 @@ def _plan(ctx: Context, day: str) -> str:
         return "no staffing plan for today (made by `ops`, from a week of history or more; see `logs ops`)"
     rows = plan["data"].get("rows") or []
     peak = max((r.get("counters", 0) for r in rows), default=0)
-    saved = str(plan.get("saved_at") or "")[11:16]
-    return f"today's staffing plan saved {saved}: {len(rows)} slots, up to {peak} counters open"
+    from edge.console.services import uptime
+
+    try:
+        ago = uptime(datetime.fromisoformat(str(plan.get("saved_at"))).timestamp()) + " ago"
+    except ValueError:
+        ago = "at an unknown time"
+    return f"today's staffing plan saved {ago}: {len(rows)} slots, up to {peak} counters open"
 
 
 def _link(sync: dict[str, Any]) -> str:

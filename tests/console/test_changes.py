@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sqlite3
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from edge import control
+from edge.bus import BusClient, Endpoints
 from tests.console.conftest import TECH, Hall, Technician, wait_for
 
 pytestmark = pytest.mark.process
@@ -99,6 +101,13 @@ def test_the_ops_service_is_known_restarted_and_reconfigured_like_the_others(
     status = tech.run("status")
     assert "services (hall run) core running, ops running" in status
     assert "plan     no staffing plan for today" in status  # a new hall has no history to plan from
+    with BusClient("test", endpoints=Endpoints.local(hall.home), timeout=3.0) as bus:  # as ops saves one
+        day = bus.request("queue.status")["day"]
+        rows = [{"start": f"{day}T09:00", "counters": 2}, {"start": f"{day}T09:30", "counters": 3}]
+        bus.request("plan.save", {"kind": "day", "key": day, "basis": "test", "data": {"rows": rows}})
+    assert re.search(
+        r"plan     today's staffing plan saved \d+s ago: 2 slots, up to 3 counters open", tech.run("status")
+    )
     ops = next(line for line in tech.run("services").splitlines() if line.startswith("ops"))
     assert "running" in ops and "yes" in ops and ops.rstrip().endswith("planning for hall console-01")
 
