@@ -12,8 +12,11 @@ what happened to the service both times.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +139,33 @@ def config_check(ctx: Context) -> None:
 
 
 def config_set(ctx: Context, key: str, text: str) -> None:
+    with change_lock(ctx.config_path):
+        _set(ctx, key, text)
+
+
+@contextlib.contextmanager
+def change_lock(path: Path) -> Iterator[None]:
+    """One change at a time, whichever port it comes from: two technicians' changes must not undo each
+    other's file or roll each other back (an advisory lock on ``.hall.toml.lock`` beside the file)."""
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    except OSError as exc:
+        raise ConsoleError(f"{lock}: cannot open: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConsoleError(
+                "another `config set` is under way (on another port); try again once it is done"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _set(ctx: Context, key: str, text: str) -> None:
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
 

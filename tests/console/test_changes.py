@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import socket
 import sqlite3
@@ -53,11 +55,20 @@ def test_config_set_is_applied_refused_or_rolled_back(
     services = {s["name"]: s for s in hall.services()}
     assert services["core"]["state"] == "running" and services["core"]["ready"]
 
+    # a change under way from another port holds the lock: this one waits its turn, nothing written
+    lock = os.open(hall.config.parent / ".hall.toml.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert "another `config set` is under way" in tech.run("config set queue.max_recalls 4")
+    finally:
+        os.close(lock)
+    assert hall.config.read_text() == good
+
     db = sqlite3.connect(hall.home.root / "panel.db")
     rows = db.execute("SELECT detail, ok FROM audit WHERE action = 'console.config.set' ORDER BY id").fetchall()
     db.close()
     outcomes = [(json.loads(d).get("outcome"), bool(ok)) for d, ok in rows]
-    assert outcomes == [("applied", True), (None, False), ("rolled_back", False)]
+    assert outcomes == [("applied", True), (None, False), ("rolled_back", False), (None, False)]
 
 
 def test_restart_logs_and_a_device_test_through_the_running_devices_service(
