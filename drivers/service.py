@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from drivers import selftest
 from drivers.base import Backoff, DeviceUnit, EventConsumer, Health, one_line
 from drivers.config import DevicesConfig
 from edge.config import HallConfig
@@ -323,7 +324,7 @@ class DevicesService:
             self.seen = set(sorted(self.seen)[-SEEN_MAX // 2 :])
 
     def topics(self) -> list[str]:
-        topics = sorted({t for c in self.consumers for t in c.topics})
+        topics = [*sorted({t for c in self.consumers for t in c.topics}), selftest.REQUEST_TOPIC]
         return [*topics, "device.simulate"] if self.ctx.demo else topics
 
     def report(self, every: bool) -> None:
@@ -359,12 +360,35 @@ class DevicesService:
         if topic == "device.simulate":
             self.simulate(env.get("data") or {})
             return
+        if topic == selftest.REQUEST_TOPIC:
+            self.self_test(env.get("data") or {})
+            return
         for consumer in self.consumers:
             if topic in consumer.topics:
                 try:
                     consumer.on_event(env)
                 except Exception:  # one device's bug must not stop the others
                     log.exception("%s failed on %s", getattr(consumer, "name", "?"), topic)
+
+    def self_test(self, data: dict[str, Any]) -> None:
+        """Test one running unit on a thread of its own; answer ``device.tested`` (see :mod:`drivers.selftest`)."""
+        name, request = str(data.get("device", ""))[:64], str(data.get("request", ""))[:64]
+        unit = next((u for u in self.units if u.name == name), None)
+
+        def work() -> None:
+            if unit is None:
+                known = ", ".join(u.name for u in self.units) or "none"
+                result: dict[str, Any] = {"ok": False, "detail": f"no device {name!r} runs here (running: {known})"}
+            else:
+                try:
+                    result = selftest.run(unit, request=request)
+                except Exception as exc:  # a unit's bug is the test's answer, not the service's end
+                    log.exception("self-test of %s failed", name)
+                    result = {"ok": False, "detail": f"self-test failed: {exc}"}
+            log.info("self-test of %s: %s", name, result["detail"])
+            self.publish(selftest.RESULT_TOPIC, {"request": request, "device": name, **result}, durable=False)
+
+        threading.Thread(target=work, name=f"selftest-{name}", daemon=True).start()
 
     def simulate(self, data: dict[str, Any]) -> None:
         """Change a simulated device (demo only) and say so with ``device.simulated`` (not logged)."""
@@ -422,11 +446,15 @@ class DevicesService:
                 self._start(unit)
 
     def run(self, sub: Any) -> None:
+        from edge import sdnotify
+
         self.start_units()
+        sdnotify.ready(f"{len(self.units)} device unit(s) started")
         interval = self.ctx.cfg.health_interval_s
         next_full = time.monotonic() + interval
         next_check = next_catch_up = 0.0
         while not self.stop.is_set():
+            sdnotify.alive()
             now = time.monotonic()
             if now >= next_check:
                 self.retry_starts()

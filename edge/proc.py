@@ -6,6 +6,8 @@ A service's main calls :func:`start` once, before anything else::
     started.config     # the hall's HallConfig
     started.settings   # DevicesConfig from [services.devices], or its defaults
     started.home       # HALL_HOME, created and writable
+    started.notify     # its service manager (systemd, hall run): notify.ready() once serving,
+                       # notify.alive() on every round of its main loop (edge.sdnotify)
 
 It turns on faulthandler (a hung or crashed service dumps its threads), names
 the process (``ps``, ``top``, systemd), sets up logging, loads and checks the
@@ -30,6 +32,7 @@ from edge.errors import ConfigError
 if TYPE_CHECKING:
     from edge.config import HallConfig
     from edge.paths import Home
+    from edge.sdnotify import Notifier
 
 M = TypeVar("M", bound=BaseModel | None)
 S = TypeVar("S", bound=BaseModel)
@@ -70,6 +73,7 @@ class Started(Generic[M]):
     config: HallConfig
     settings: M
     home: Home
+    notify: Notifier
 
 
 @overload
@@ -87,9 +91,10 @@ def start(
 
     Exits with status 2 and one sentence on stderr when the config or HALL_HOME cannot be used.
     """
-    from edge import config
+    from edge import config, sdnotify
     from edge.paths import Home
 
+    notify = sdnotify.notifier()  # read before anything starts a child: children must not speak for this process
     faulthandler.enable()
     set_title(title)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -100,4 +105,4 @@ def start(
     except ConfigError as exc:
         print(f"{title}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
-    return Started(cfg, settings, home)
+    return Started(cfg, settings, home, notify)

@@ -148,6 +148,7 @@ class Service:
         return []
 
     def run(self) -> None:
+        from edge import sdnotify
         from edge.bus import BusClient, Subscriber
         from edge.errors import HallError
 
@@ -160,10 +161,12 @@ class Service:
             for topic, data, durable in out:
                 bus.request("event.publish", {"topic": topic, "data": data, "durable": durable})
 
+        sdnotify.ready(f"{len(self.cameras)} camera(s)")
         try:
             if faces:
                 self.desk.forward_gallery_changes()  # the point the workers' first load is current to
             while not self.stop.is_set():
+                sdnotify.alive()
                 self.supervise()
                 now = time.monotonic()
                 try:

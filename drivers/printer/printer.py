@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -157,11 +158,12 @@ class PrinterUnit:
         if self._publish is not None:
             self._publish(topic, data, durable=False)
 
-    def _failed(self, data: dict[str, Any], reason: str) -> None:
+    def _failed(self, data: dict[str, Any], reason: str) -> str:
         self.board.count("failed")
         self._emit(
             "printer.failed", {"ticket_id": data.get("id", ""), "number": data.get("number", ""), "reason": reason}
         )
+        return reason
 
     def _open(self) -> Printer | None:
         if self._printer is not None:
@@ -248,36 +250,61 @@ class PrinterUnit:
         except queue.Empty:
             return 0.0
         if job is not None:
-            self._print(job)
+            failed = self._print(job)
+            done = job.get("_done")
+            if callable(done):
+                done(failed)
         return 0.0
 
-    def _print(self, data: dict[str, Any]) -> None:
+    def test_print(self, request: str, timeout: float = 30.0) -> str | None:
+        """Print a test ticket through the unit's own queue (between customers' tickets): None when it printed,
+        else why not (``paper_out``, ``offline``…)."""
+        finished = threading.Event()
+        outcome: list[str | None] = []
+
+        def done(failed: str | None) -> None:
+            outcome.append(failed)
+            finished.set()
+
+        job = {
+            "id": f"test-{request}",
+            "number": "T000",
+            "business_name": "打印测试 TEST",
+            "issued_at": datetime.now(UTC).isoformat(),
+            "_done": done,
+        }
+        try:
+            self.jobs.put(job, timeout=timeout)
+        except queue.Full:
+            return "queue_full"
+        if not finished.wait(timeout):
+            return "timeout"
+        return outcome[0]
+
+    def _print(self, data: dict[str, Any]) -> str | None:
+        """Print one ticket; None when printed, else the reason it was not (also sent as ``printer.failed``)."""
         try:
             raw = ticket.render(self._ticket_data(data), self.layout)
         except ValueError as exc:  # nothing the printer can do about it: the ticket stands, the kiosk shows it
             log.error("ticket %s cannot be printed: %s", data.get("number"), exc)
-            self._failed(data, "unprintable")
-            return
+            return self._failed(data, "unprintable")
         st = self._check()
         if st is None:
-            self._failed(data, "offline")
-            return
+            return self._failed(data, "offline")
         if not st.ready:
-            self._failed(data, st.reason)
-            return
+            return self._failed(data, st.reason)
         assert self._printer is not None
         try:
             self._printer.write(raw)
         except DriverError as exc:
             self._lost(exc)
-            self._failed(data, "offline")
-            return
+            return self._failed(data, "offline")
         after = self._check()
         if after is not None and not after.ready:
-            self._failed(data, after.reason)
-            return
+            return self._failed(data, after.reason)
         self.board.count("printed")
         self._emit("printer.printed", {"ticket_id": data.get("id", ""), "number": data.get("number", "")})
+        return None
 
     def _ticket_data(self, data: dict[str, Any]) -> ticket.TicketData:
         issued = str(data.get("issued_at") or "")

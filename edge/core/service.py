@@ -28,7 +28,7 @@ from typing import Any
 import zmq
 from pydantic import BaseModel
 
-from edge import __version__, config, envelope
+from edge import __version__, config, envelope, sdnotify
 from edge.config import HallConfig
 from edge.core.hub import REQUEST_BYTES, Handler, Hub
 from edge.errors import ConfigError, Conflict, DiskFull, HallError, HomeUnusable, InvalidRequest, StorageError
@@ -263,8 +263,10 @@ class Core:
 
     def serve(self) -> None:
         log.info("core of hall %s serving on %s", self.cfg.hall.id, self.home.requests_endpoint)
+        sdnotify.ready(f"serving hall {self.cfg.hall.id}")
         next_tick = 0.0
         while not self.stop.is_set():
+            sdnotify.alive()  # from the request loop itself: a loop that stops going round is restarted
             now = time.monotonic()
             if now >= next_tick:
                 try:

@@ -14,6 +14,7 @@ request is kept (replay protection); a refused request stores nothing else.
     GET  /v1/halls/{hall}/status         link status from acknowledged data
     GET  /v1/halls/{hall}/bundle?after=N the newest down bundle above version N (204: none)
     POST /v1/halls/{hall}/bundle-results the box applied (or refused) a bundle
+    POST /provision                      a new box with a one-time token (not signed; see sync.hq.provision)
 """
 
 from __future__ import annotations
@@ -183,6 +184,9 @@ def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BOD
         store.record_bundle_result(hall, result.version, result.applied, result.error, clock())
         return {"hall": hall, "version": result.version, "applied": result.applied}
 
+    from sync.hq import provision
+
+    provision.register(app, store, clock)  # unsigned: the one-time token is its authority
     wrapped: Any = Signed(app, store, clock, body_idle_s=body_idle_s)
     wrapped.openapi = app.openapi  # so tests and tools can still reach the schema
     return wrapped  # type: ignore[no-any-return]

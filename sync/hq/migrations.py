@@ -119,6 +119,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             _seal_secrets,
         ),
     ),
+    Migration(
+        3,
+        "one-time provisioning tokens; the public keys of each hall's box",
+        (
+            """CREATE TABLE provision_tokens (
+                digest     TEXT PRIMARY KEY,
+                hall       TEXT NOT NULL,
+                config     TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                used_at    DOUBLE PRECISION
+            )""",
+            """CREATE TABLE hall_boxes (
+                hall           TEXT PRIMARY KEY REFERENCES halls(hall),
+                sync_key       TEXT NOT NULL,
+                bus_key        TEXT,
+                hostname       TEXT NOT NULL,
+                version        TEXT NOT NULL,
+                provisioned_at DOUBLE PRECISION NOT NULL
+            )""",
+        ),
+    ),
 )
 
 VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
