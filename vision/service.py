@@ -232,11 +232,12 @@ def vision_home() -> Path:
 def read_hall_key(path: Path) -> bytes | None:
     """The hall's customer key if this user may read it (made, as the core would, where there is none yet and
     this user may write the hall's folder: a development box); None otherwise."""
+    from edge.errors import StorageError
     from edge.identity import load_key
 
     try:
         key = load_key(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, StorageError):  # unreadable by this user, or damaged (the core names that)
         return None
     return key if len(key) == 32 else None
 
