@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,9 @@ class Customer:
         self.seen: list[tuple[str, dict[str, Any]]] = []
 
     def wait(self, topic: str, seconds: float, **match: Any) -> dict[str, Any]:
+        return self.wait_any((topic,), seconds, **match)[1]
+
+    def wait_any(self, topics: tuple[str, ...], seconds: float, **match: Any) -> tuple[str, dict[str, Any]]:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             env = self.sub.recv(timeout=0.5)
@@ -57,9 +60,26 @@ class Customer:
             self.seen.append((env["topic"], data))
             if env["topic"] == "face.progress":
                 self.camera.scene.ask(data["step"], self.camera.now())  # type: ignore[attr-defined]
-            if env["topic"] == topic and all(data.get(k) == v for k, v in match.items()):
-                return data
-        raise AssertionError(f"no {topic} {match} within {seconds} s: {self.log.read_text()[-3000:]}")
+            if env["topic"] in topics and all(data.get(k) == v for k, v in match.items()):
+                return env["topic"], data
+        seen = [(t, d.get("request"), d.get("step") or d.get("code")) for t, d in self.seen[-20:]]
+        raise AssertionError(f"no {topics} {match} within {seconds} s; seen {seen}: {self.log.read_text()[-3000:]}")
+
+    def ask_face(self, ask: Callable[[str], None], name: str, tries: int = 3) -> tuple[str, dict[str, Any], int]:
+        """Ask for a ticket by face as a customer would: once more when the session ran out of time.
+
+        The prompts are answered in real time, so on a loaded machine the camera's frames can come too
+        late for the prompted blink or turn: the session then ends in ``timeout`` or ``liveness``, and
+        the customer tries again. Any other outcome is the answer. Returns the topic, its data and how
+        many sessions ran out of time first (each leaves one refusal or abstention in the audit).
+        """
+        for attempt in range(1, tries + 1):
+            request = f"{name}-{attempt}"
+            ask(request)
+            topic, data = self.wait_any(("face.candidate", "face.abstained"), 90, request=request)
+            if topic == "face.candidate" or data["code"] not in ("timeout", "liveness") or attempt == tries:
+                return topic, data, attempt - 1
+        raise AssertionError("unreachable")
 
 
 @pytest.fixture
@@ -121,9 +141,16 @@ def test_vip_arrival_ticket_by_face_withdrawal_and_the_audit(core: CoreProcess, 
                 camera.scene.ask(where, camera.now() + after)  # type: ignore[attr-defined]
             arrived = customer.wait("vip.arrived", 90)
             assert arrived == {"who": "王先生", "camera": "kiosk-cam", "source": "camera:kiosk-cam"}
+
             # a ticket by face: prompts, then the candidate with the keyed reference, masked card, name and tags
-            publish("face.match_requested", {"kiosk": "kiosk-1", "request": "r1", "purpose": "ticket"})
-            candidate = customer.wait("face.candidate", 60, request="r1")
+            def ticket_by_face(kiosk: str) -> Callable[[str], None]:
+                return lambda request: publish(
+                    "face.match_requested", {"kiosk": kiosk, "request": request, "purpose": "ticket"}
+                )
+
+            topic, candidate, late = customer.ask_face(ticket_by_face("kiosk-1"), "r1")
+            assert topic == "face.candidate", candidate
+            r1 = candidate["request"]
             assert candidate["customer"] == {
                 "kind": "id",
                 "hash": ref,
@@ -131,11 +158,11 @@ def test_vip_arrival_ticket_by_face_withdrawal_and_the_audit(core: CoreProcess, 
                 "name_masked": "王*明",
             }
             assert (candidate["display_name"], candidate["tags"]) == ("王先生", ["VIP"])
-            steps = [d["step"] for t, d in customer.seen if t == "face.progress" and d["request"] == "r1"]
+            steps = [d["step"] for t, d in customer.seen if t == "face.progress" and d["request"] == r1]
             assert steps[0] == "look" and {"blink"} <= set(steps) and {"turn_left", "turn_right"} & set(steps)
             publish(
                 "face.match_answered",
-                {"kiosk": "kiosk-1", "request": "r1", "customer_hash": ref, "answer": "confirmed"},
+                {"kiosk": "kiosk-1", "request": r1, "customer_hash": ref, "answer": "confirmed"},
             )
             # the customer withdraws at the kiosk: deleted, and the camera's copy with it, at once
             withdrawal = {
@@ -147,24 +174,28 @@ def test_vip_arrival_ticket_by_face_withdrawal_and_the_audit(core: CoreProcess, 
             }
             publish("consent.recorded", withdrawal, durable=True)
             assert customer.wait("face.forgotten", 30)["removed"] == 1
-            publish("face.match_requested", {"kiosk": "kiosk-1", "request": "r2", "purpose": "ticket"})
-            unknown = customer.wait("face.abstained", 60, request="r2")
-            assert unknown["code"] == "unknown"
+            topic, unknown, late_after = customer.ask_face(ticket_by_face("kiosk-1"), "r2")
+            assert (topic, unknown["code"]) == ("face.abstained", "unknown"), unknown
             publish("face.match_requested", {"kiosk": "kiosk-9", "request": "r3", "purpose": "ticket"})
             assert customer.wait("face.abstained", 20, request="r3")["code"] == "no_camera"
             # the audit, as the panel asks for it
             publish("face.audit.requested", {"request": "a1", "since": 0, "limit": 50})
             listed = customer.wait("face.audit.listed", 20, request="a1")
-        rows = [(r["purpose"], r["decision"], r["ref"]) for r in listed["records"]]
-        assert rows[:5] == [
+        # sessions that ran out of time are in the audit too, each as a refusal or abstention without a customer
+        timed_out = [r for r in listed["records"] if r["reason"].startswith(("timeout:", "liveness:"))]
+        assert len(timed_out) == late + late_after and all(r["ref"] == "" for r in timed_out)
+        rows = [(r["purpose"], r["decision"], r["ref"]) for r in listed["records"] if r not in timed_out]
+        assert rows == [
             ("enrolment", "enrolled", ref),
             ("vip_arrival", "announced", ref),
             ("ticket", "candidate", ref),
             ("ticket", "confirmed", ref),
             ("withdrawal", "withdrawn", ref),
+            ("ticket", "abstained", ""),
+            ("ticket", "abstained", ""),
         ]
-        assert rows[5:] == [("ticket", "abstained", ""), ("ticket", "abstained", "")]
-        assert [r["place"] for r in listed["records"]][1:4] == ["camera:kiosk-cam", "kiosk:kiosk-1", "kiosk:kiosk-1"]
+        places = [r["place"] for r in listed["records"] if r not in timed_out]
+        assert places[1:4] == ["camera:kiosk-cam", "kiosk:kiosk-1", "kiosk:kiosk-1"]
         with BusClient("test", endpoints=Endpoints.local(home)) as bus:
             logged = {e["topic"] for e in bus.request("events.since", {"seq": 0, "limit": 5000})}
         # what reaches the log (and so HQ): the consent; never a candidate, an arrival or an audit record
