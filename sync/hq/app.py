@@ -23,8 +23,9 @@ import logging
 import time
 from typing import Any, Literal
 
-from fastapi import FastAPI, Path, Query, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,6 +35,7 @@ from sync.errors import Inconsistent, StoreUnavailable
 from sync.hq.batch import MAX_EVENTS, MAX_SEQ
 from sync.hq.guard import BODY_IDLE_S, MAX_BODY, Signed
 from sync.hq.store import Gap, Store
+from sync.hq.wire import Malformed, decode_batch
 
 log = logging.getLogger("hall.hq")
 __all__ = ["MAX_BODY", "create_app", "gzip_body"]
@@ -59,6 +61,10 @@ class EventBatch(_Model):
     after: int = Field(ge=0, le=MAX_SEQ, description="HQ's cursor of this lane that the batch follows.")
     head: int = Field(ge=0, le=MAX_SEQ, description="The box's newest seq when the batch was read.")
     events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+BATCH_SCHEMA = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+BATCH_DEFS = BATCH_SCHEMA.pop("$defs", {})
 
 
 class Ingested(_Model):
@@ -141,15 +147,26 @@ def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BOD
         """Whether the server is up (unauthenticated; says nothing about any hall)."""
         return {"ok": True}
 
-    @app.post("/v1/halls/{hall}/events", response_model=Ingested, responses=ERRORS, tags=["up"])
-    def post_events(batch: EventBatch, hall: str = HALL) -> Any:
-        """Store a batch of one lane; events HQ already holds are skipped, a gap is refused."""
-        events = [e.model_dump() for e in batch.events]
+    @app.post(
+        "/v1/halls/{hall}/events",
+        response_model=Ingested,
+        responses=ERRORS,
+        tags=["up"],
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}},
+    )
+    def post_events(request: Request, hall: str = HALL) -> Any:
+        """Store a batch of one lane (an :class:`EventBatch`); events HQ already holds are skipped, a gap is refused."""
+        # the body was read, checked and decompressed by the Signed middleware; it is decoded here in one pass
+        body: bytes = request.scope["hall.body"]
         try:
-            cursor = store.ingest(hall, batch.lane, batch.after, batch.head, events, now=clock())
+            lane, after, head, events = decode_batch(body)
+        except Malformed as exc:
+            return JSONResponse({"detail": str(exc), "field": exc.field, "lane": exc.lane}, status_code=422)
+        try:
+            cursor = store.ingest(hall, lane, after, head, events, now=clock())
         except Gap as exc:
             return JSONResponse({"detail": str(exc), "lane": exc.lane, "cursor": exc.cursor}, status_code=409)
-        return Ingested(lane=batch.lane, cursor=cursor)
+        return JSONResponse({"lane": lane, "cursor": cursor})
 
     @app.get("/v1/halls/{hall}/cursors", response_model=Cursors, responses=ERRORS, tags=["up"])
     def get_cursors(hall: str = HALL) -> Cursors:
@@ -179,6 +196,14 @@ def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BOD
         store.record_bundle_result(hall, result.version, result.applied, result.error, clock())
         return {"hall": hall, "version": result.version, "applied": result.applied}
 
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(BATCH_DEFS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     wrapped: Any = Signed(app, store, clock, body_idle_s=body_idle_s)
     wrapped.openapi = app.openapi  # so tests and tools can still reach the schema
     return wrapped  # type: ignore[no-any-return]

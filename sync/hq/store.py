@@ -289,11 +289,11 @@ class Store:
                     "events",
                     EVENT_COLS,
                     [
-                        (hall, e["seq"], lane, e["id"], e["ts"], e["source"], e["topic"], _dumps(e["data"]), now)
+                        (hall, e["seq"], lane, e["id"], e["ts"], e["source"], e["topic"], _text(e["data"]), now)
                         for e in new
                     ],
                 )
-                shed = sum(int(e["data"].get("count", 0)) for e in new if e["topic"] == "sync.gap")
+                shed = sum(_gap_count(e["data"]) for e in new if e["topic"] == "sync.gap")
                 cursor = new[-1]["seq"]
                 cur.execute(
                     f"UPDATE lanes SET cursor = {m}, acked_at = {m} WHERE hall = {m} AND lane = {m}",
@@ -476,6 +476,21 @@ class Store:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _text(data: dict[str, Any] | str) -> str:
+    """An event's data as stored: the JSON text as received (:mod:`sync.hq.wire`), or an object written out."""
+    return data if isinstance(data, str) else _dumps(data)
+
+
+def _gap_count(data: dict[str, Any] | str) -> int:
+    """How many events a ``sync.gap`` says were shed (0 when it does not say it plainly)."""
+    try:
+        obj = json.loads(data) if isinstance(data, str) else data
+        count = obj.get("count", 0) if isinstance(obj, dict) else 0
+    except (ValueError, RecursionError):
+        return 0
+    return count if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= 2**40 else 0
 
 
 def _iso(ts: float | None) -> str | None:
