@@ -32,8 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from edge.envelope import TOPIC_RE
 from edge.errors import Conflict, InvalidRequest, NotFound
 from sync.errors import Inconsistent, StoreUnavailable
+from sync.hq import fleet, web
 from sync.hq.batch import MAX_EVENTS, MAX_SEQ
 from sync.hq.guard import BODY_IDLE_S, MAX_BODY, Signed
+from sync.hq.operators import Operators
 from sync.hq.store import Gap, Store
 from sync.hq.wire import Malformed, decode_batch
 
@@ -105,7 +107,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BODY_IDLE_S) -> FastAPI:
+def create_app(
+    store: Store,
+    *,
+    clock: Any = time.time,
+    body_idle_s: float = BODY_IDLE_S,
+    late_s: float = fleet.LATE_S,
+    down_s: float = fleet.DOWN_S,
+) -> FastAPI:
     app = FastAPI(
         title="Smart Hall HQ sync API",
         version="1",
@@ -195,6 +204,8 @@ def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BOD
         """Record whether the box applied a bundle, or why it refused it."""
         store.record_bundle_result(hall, result.version, result.applied, result.error, clock())
         return {"hall": hall, "version": result.version, "applied": result.applied}
+
+    web.register(app, store, Operators(store), clock=clock, late_s=late_s, down_s=down_s)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -7,6 +7,10 @@
     hall hq status HALL [--json]                 link status of a hall, from acknowledged data
     hall hq events HALL [--after SEQ] [--limit N] the hall's events held, one JSON envelope per line
     hall hq key reset                             after losing the key file for good: a new one
+    hall hq fleet [--json]                        every hall: link, backlog, last ack, alerts, today's figures
+    hall hq hall describe HALL [--name N] [--region R]   a hall's name and region (the fleet lists by region)
+    hall hq operator add NAME --role R            an operator of the fleet page (viewer, operator, admin)
+    hall hq operator list | passwd NAME | remove NAME | unlock NAME
 
 ``--db`` (or ``HALL_HQ_DB``) is ``sqlite:///path`` or a path (default ``hq.db``), or
 ``postgresql://user@host/db`` for a real HQ. ``--key-file`` (or ``HALL_HQ_KEY_FILE``)
@@ -36,6 +40,11 @@ def _db(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _links(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--late-after", type=float, default=180.0, help="seconds of silence after which a link is late")
+    p.add_argument("--down-after", type=float, default=600.0, help="seconds of silence after which a link is down")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hall hq", description="The HQ side of the hall sync API.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -47,14 +56,41 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--body-timeout", type=float, default=30.0, help="seconds a request body may stall before it is refused (408)"
     )
+    _links(serve)
     _db(serve)
+    fl = sub.add_parser("fleet", help="every hall at a glance: link, backlog, last ack, alerts, today's figures")
+    fl.add_argument("--json", action="store_true", help="one JSON array of rows")
+    _links(fl)
+    _db(fl)
+    op = sub.add_parser("operator", help="operators of the fleet page")
+    op_sub = op.add_subparsers(dest="op_cmd", required=True)
+    op_add = op_sub.add_parser("add", help="a new operator (password asked twice, or --password-stdin)")
+    op_add.add_argument("name")
+    op_add.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    op_add.add_argument("--password-stdin", action="store_true")
+    op_pw = op_sub.add_parser("passwd", help="a new password (ends the operator's sessions)")
+    op_pw.add_argument("name")
+    op_pw.add_argument("--password-stdin", action="store_true")
+    for name, text in (("remove", "remove an operator"), ("unlock", "clear the delays wrong passwords left")):
+        one = op_sub.add_parser(name, help=text)
+        one.add_argument("name")
+    op_sub.add_parser("list", help="operators and their roles")
+    for one in op_sub.choices.values():
+        _db(one)
     hall = sub.add_parser("hall", help="halls and their credentials")
     hall_sub = hall.add_subparsers(dest="hall_cmd", required=True)
     add = hall_sub.add_parser("add", help="create a hall's key and print the credential for its box")
     add.add_argument("hall_id")
     add.add_argument("--url", required=True, help="the URL the box reaches this server at")
     add.add_argument("--rotate", action="store_true", help="replace the key of a hall that has one")
+    add.add_argument("--name", help="the hall's name, as people know it")
+    add.add_argument("--region", help="the region the hall belongs to (the fleet view lists halls by region)")
     _db(add)
+    desc = hall_sub.add_parser("describe", help="set a hall's name or region")
+    desc.add_argument("hall_id")
+    desc.add_argument("--name")
+    desc.add_argument("--region")
+    _db(desc)
     lst = hall_sub.add_parser("list", help="halls known")
     _db(lst)
     bundle = sub.add_parser("bundle", help="down bundles")
@@ -111,7 +147,7 @@ def _serve(a: argparse.Namespace) -> int:
     )
     try:
         uvicorn.run(
-            create_app(store, body_idle_s=a.body_timeout),
+            create_app(store, body_idle_s=a.body_timeout, late_s=a.late_after, down_s=a.down_after),
             host=a.host,
             port=a.port,
             log_level="warning",
@@ -143,13 +179,21 @@ def _admin(a: argparse.Namespace) -> None:
             key = auth.new_key()
             if a.rotate:
                 store.rotate_key(a.hall_id, key)
+                if a.name is not None or a.region is not None:
+                    store.describe_hall(a.hall_id, name=a.name, region=a.region)
             else:
-                store.add_hall(a.hall_id, key)
+                store.add_hall(a.hall_id, key, name=a.name or "", region=a.region or "")
             print(Credential(a.hall_id, a.url.rstrip("/"), key).to_json())
             print(f"on the box of hall {a.hall_id}: hall sync credential FILE (this line)", file=sys.stderr)
+        elif a.cmd == "hall" and a.hall_cmd == "describe":
+            store.describe_hall(a.hall_id, name=a.name, region=a.region)
         elif a.cmd == "hall":
             for hall in store.halls():
                 print(hall)
+        elif a.cmd == "fleet":
+            _fleet(store, a)
+        elif a.cmd == "operator":
+            _operator(store, a)
         elif a.cmd == "bundle":
             text = sys.stdin.read() if a.file == "-" else _read(a.file)
             try:
@@ -167,6 +211,65 @@ def _admin(a: argparse.Namespace) -> None:
                 sys.stdout.write(json.dumps(env, ensure_ascii=False) + "\n")
     finally:
         store.close()
+
+
+def _fleet(store: Any, a: argparse.Namespace) -> None:
+    import time
+
+    from sync.hq import fleet
+
+    rows = fleet.rows(store, now=time.time(), late_s=a.late_after, down_s=a.down_after)
+    if a.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    s = fleet.summary(rows)
+    print(f"{s['halls']} halls: " + ", ".join(f"{n} {link}" for link, n in s["links"].items()))
+    head = ("hall", "region", "link", "backlog", "last_ack", "alerts", "tickets", "wait_min", "rating")
+    table = [head] + [
+        (r["hall"], r["region"] or "-", r["link"], str(r["backlog"]), (r["last_ack"] or "never")[:19],
+         str(r["alerts_open"]), str(r["tickets_today"]), _or_dash(r["wait_avg_min"]), _or_dash(r["rating_avg"]))
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _or_dash(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _operator(store: Any, a: argparse.Namespace) -> None:
+    from sync.hq.operators import Operators
+
+    ops = Operators(store)
+    if a.op_cmd == "list":
+        for row in ops.list():
+            print(f"{row['name']}\t{row['role']}")
+    elif a.op_cmd == "add":
+        ops.add(a.name, a.role, _password(a.password_stdin))
+        print(f"operator {a.name} ({a.role}) added")
+    elif a.op_cmd == "passwd":
+        ops.passwd(a.name, _password(a.password_stdin))
+        print(f"operator {a.name}: new password set, sessions ended")
+    elif a.op_cmd == "remove":
+        ops.remove(a.name)
+        print(f"operator {a.name} removed")
+    else:
+        print(f"cleared {ops.unlock(a.name)} delay(s) on {a.name}")
+
+
+def _password(from_stdin: bool) -> str:
+    import getpass
+
+    from edge.errors import InvalidRequest
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise InvalidRequest("the two passwords differ")
+    return first
 
 
 def _read(path: str) -> str:

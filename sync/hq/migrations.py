@@ -119,6 +119,60 @@ MIGRATIONS: tuple[Migration, ...] = (
             _seal_secrets,
         ),
     ),
+    Migration(
+        3,
+        "the fleet: hall names and regions, per-day figures, open alerts, devices; HQ's operators",
+        (
+            "ALTER TABLE halls ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE halls ADD COLUMN region TEXT NOT NULL DEFAULT ''",
+            """CREATE TABLE hall_days (
+                hall       TEXT NOT NULL REFERENCES halls(hall),
+                day        TEXT NOT NULL,
+                tickets    BIGINT NOT NULL DEFAULT 0,
+                waits      BIGINT NOT NULL DEFAULT 0,
+                wait_s     DOUBLE PRECISION NOT NULL DEFAULT 0,
+                ratings    BIGINT NOT NULL DEFAULT 0,
+                rating_sum BIGINT NOT NULL DEFAULT 0,
+                first_seq  BIGINT,
+                PRIMARY KEY (hall, day)
+            )""",
+            """CREATE TABLE hall_alerts (
+                hall      TEXT NOT NULL REFERENCES halls(hall),
+                key       TEXT NOT NULL,
+                rule      TEXT NOT NULL,
+                message   TEXT NOT NULL,
+                raised_at TEXT NOT NULL,
+                PRIMARY KEY (hall, key)
+            )""",
+            """CREATE TABLE hall_devices (
+                hall   TEXT NOT NULL REFERENCES halls(hall),
+                device TEXT NOT NULL,
+                state  TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                at     TEXT NOT NULL,
+                PRIMARY KEY (hall, device)
+            )""",
+            """CREATE TABLE operators (
+                name       TEXT PRIMARY KEY,
+                role       TEXT NOT NULL,
+                hash       TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+            """CREATE TABLE operator_sessions (
+                digest     TEXT PRIMARY KEY,
+                name       TEXT NOT NULL REFERENCES operators(name) ON DELETE CASCADE,
+                csrf       TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                last_at    DOUBLE PRECISION NOT NULL
+            )""",
+            """CREATE TABLE signin_throttle (
+                key        TEXT PRIMARY KEY,
+                failures   BIGINT NOT NULL,
+                not_before DOUBLE PRECISION NOT NULL,
+                last_at    DOUBLE PRECISION NOT NULL
+            )""",
+        ),
+    ),
 )
 
 VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -45,6 +45,7 @@ from edge.errors import Conflict, NotFound
 from edge.schemas.sync import LANES
 from sync.errors import Inconsistent, KeyFileError, SyncError
 from sync.hq import batch as batches
+from sync.hq import fleet
 from sync.hq.dialect import Dialect, Duplicate, dialect_for, redact, sqlite_path
 from sync.hq.migrations import Context, migrate
 from sync.hq.secrets import KeyFile, SecretBox
@@ -74,6 +75,7 @@ class Store:
         self.key_file, self._no_key_file = _key_file(url, self.d, key_file)
         self._memory_key = secrets.token_bytes(32) if self.key_file is None and not self._no_key_file else None
         self.lock = threading.RLock()
+        self.zone = fleet.hq_zone()
         self._box: SecretBox | None = None
         self._purged = 0.0
         self.conn = self.d.connect(url)
@@ -198,7 +200,7 @@ class Store:
         return lost
 
     # -- halls and authentication -------------------------------------------
-    def add_hall(self, hall: str, key: bytes) -> None:
+    def add_hall(self, hall: str, key: bytes, *, name: str = "", region: str = "") -> None:
         m = self.d.mark
         with self._tx() as cur:
             cur.execute(f"SELECT 1 FROM halls WHERE hall = {m}", (hall,))
@@ -206,7 +208,8 @@ class Store:
                 raise Conflict(f"hall {hall} already has a credential (use --rotate to replace it)")
             sealed = self._secret_box(cur).seal(hall, key)
             cur.execute(
-                f"INSERT INTO halls (hall, secret, created_at) VALUES ({self.d.marks(3)})", (hall, sealed, time.time())
+                f"INSERT INTO halls (hall, secret, created_at, name, region) VALUES ({self.d.marks(5)})",
+                (hall, sealed, time.time(), name, region),
             )
             for lane in LANES:
                 cur.execute(f"INSERT INTO lanes (hall, lane) VALUES ({m}, {m})", (hall, lane))
@@ -218,6 +221,16 @@ class Store:
             cur.execute(f"UPDATE halls SET secret = {m} WHERE hall = {m}", (sealed, hall))
             if cur.rowcount != 1:
                 raise NotFound(f"hall {hall} is not known to HQ")
+
+    def describe_hall(self, hall: str, *, name: str | None = None, region: str | None = None) -> None:
+        """Set a hall's name or region (the fleet view lists halls by region)."""
+        m = self.d.mark
+        with self._tx() as cur:
+            for column, value in (("name", name), ("region", region)):
+                if value is not None:
+                    cur.execute(f"UPDATE halls SET {column} = {m} WHERE hall = {m}", (value, hall))
+                    if cur.rowcount != 1:
+                        raise NotFound(f"hall {hall} is not known to HQ")
 
     def hall_key(self, hall: str) -> bytes | None:
         """The hall's key; None for a hall HQ does not know; :class:`KeyFileError` when it cannot be opened."""
@@ -293,6 +306,7 @@ class Store:
                         for e in new
                     ],
                 )
+                fleet.project(cur, m, hall, new, self.zone)
                 shed = sum(_gap_count(e["data"]) for e in new if e["topic"] == "sync.gap")
                 cursor = new[-1]["seq"]
                 cur.execute(
