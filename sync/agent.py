@@ -52,6 +52,7 @@ from edge.errors import BusError, HallError
 from edge.paths import Home
 from edge.proc import set_title
 from edge.schemas.sync import LANES
+from sync import boxkeys, keywrap
 from sync.client import encode_batch
 from sync.config import Credential, SyncConfig, load_credential, save_credential
 from sync.errors import AuthError, BatchRefused, GapRefused, LinkDown, Refused, SyncError
@@ -109,6 +110,7 @@ class Agent:
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="sync-read") if reader is not None else None
         self.ahead: Future[Prepared | None] | None = None
         self.unacked: dict[str, int] = {}  # lane -> HQ's cursor not yet told to the core
+        self.keys_digest: str | None = None  # the customer keys installed, as HQ names them
         self.acked_at = 0.0
 
     # -- one round ------------------------------------------------------------
@@ -300,6 +302,7 @@ class Agent:
             self.check_disk()
         if not status_only and now >= self.next_bundle:
             self.next_bundle = now + self.cfg.bundle_poll_s
+            self.pull_keys()
             self.pull_bundle()
         if now >= self.next_status:
             self.next_status = now + self.cfg.status_every_s
@@ -312,11 +315,21 @@ class Agent:
             out = self.bus.request("sync.shed", {"max_events": self.cfg.shed_events, "reason": "disk full"})
             log.warning("%.0f MB free: reclaimed %d, shed %d analytics events", free_mb, out["reclaimed"], out["shed"])
 
+    def pull_keys(self) -> None:
+        """Install HQ's customer keys when they changed (HQ answers 204 otherwise)."""
+        digest = boxkeys.fetch(self.client, self.home, self.keys_digest or "")
+        if digest is not None:
+            self.keys_digest = digest
+
     def pull_bundle(self) -> None:
         current = self.bus.request("bundle.status")["version"] or 0
         bundle = self.client.bundle(current)
         if bundle is None or bundle.get("version") == self.refused_version:
             return
+        keys = bundle.pop("customer_keys", None)
+        if keys:  # the keys the bundle's references were made with are in force before it is applied
+            boxkeys.install(self.home, self.cred.key, self.cred.hall, keys)
+            self.keys_digest = keywrap.digest(keys)
         size = len(json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode())
         if size > MAX_BUNDLE_BYTES:
             error = f"bundle is {size} bytes, more than the core takes in one request ({MAX_BUNDLE_BYTES})"

@@ -121,6 +121,15 @@ class HqClient:
             raise Refused(status, self._detail(data))
         return data
 
+    def customer_keys(self, have: str = "") -> dict[str, Any] | None:
+        """The hall's customer keys as HQ wraps them (:mod:`sync.keywrap`); None when ``have`` is still current."""
+        status, data = self._call("GET", f"/v1/halls/{self.cred.hall}/customer-keys?have={have}")
+        if status == 204:
+            return None
+        if status != 200 or not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise Refused(status, self._detail(data))
+        return data
+
     def bundle_result(self, version: int, applied: bool, error: str | None) -> None:
         status, data = self._call(
             "POST",

@@ -316,6 +316,16 @@ class SyncArea:
             "counts": json.loads(row[3]),
         }
 
+    def _known(self, digest: str) -> bool:
+        """Whether the bundle in force holds anything of the customer with this hash."""
+        lo, hi = digest + "|", digest + "}"
+        row = self.db.one(
+            "SELECT 1 FROM bundle_items WHERE (kind IN ('bill', 'usage') AND key >= ? AND key < ?) "
+            "OR (kind IN ('supply', 'tag') AND key = ?) LIMIT 1",
+            (lo, hi, digest),
+        )
+        return row is not None
+
     def lookup(self, req: s.BundleLookup, env: envelope.Envelope) -> dict[str, Any]:
         out: dict[str, Any] = {
             "bundle": self._bundle()["version"],
@@ -323,8 +333,11 @@ class SyncArea:
             "usage": [],
             "outages": [],
         }
-        if req.customer_hash:
-            lo, hi = req.customer_hash + "|", req.customer_hash + "}"
+        # the bundle is keyed with one customer key: the first of the customer's hashes that finds anything
+        hashes = [req.customer_hash, *req.also] if req.customer_hash else []
+        digest = next((h for h in hashes if self._known(h)), req.customer_hash)
+        if digest:
+            lo, hi = digest + "|", digest + "}"
             for kind, key in (("bill", "bills"), ("usage", "usage")):
                 rows = self.db.all(
                     "SELECT data FROM bundle_items WHERE kind = ? AND key >= ? AND key < ? ORDER BY key DESC",
@@ -332,9 +345,9 @@ class SyncArea:
                 )
                 out[key] = [json.loads(r[0]) for r in rows]
         address = "".join(req.address.split()) if req.address else ""
-        if req.customer_hash and not address:
+        if digest and not address:
             # the customer's own supply address (not returned): their outages come with their bills
-            row = self.db.one("SELECT data FROM bundle_items WHERE kind = 'supply' AND key = ?", (req.customer_hash,))
+            row = self.db.one("SELECT data FROM bundle_items WHERE kind = 'supply' AND key = ?", (digest,))
             if row is not None:
                 address = "".join(json.loads(row[0])["address"].split())
                 out["outages_for"] = "supply"

@@ -24,7 +24,7 @@ protocol change.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -104,6 +104,9 @@ class BundleApply(_Req):
 
 class BundleLookup(_Req):
     customer_hash: str | None = Field(None, pattern=HASH, description="Keyed hash of the customer (edge.identity).")
+    also: list[Annotated[str, Field(pattern=HASH)]] = Field(
+        default_factory=list, max_length=4, description="The customer's hashes under keys still in their overlap."
+    )
     address: str | None = Field(None, min_length=2, max_length=200, description="Supply address.")
 
     @model_validator(mode="after")

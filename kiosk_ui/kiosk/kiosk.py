@@ -238,7 +238,9 @@ class Kiosk(Shell):
             self.go("lookup")
             return
         self.link.call("bundle.status", on_ok=self._bundle)
-        self.link.call("bundle.lookup", {"customer_hash": self.visit.customer["hash"]}, on_ok=self._found)
+        customer = self.visit.customer
+        lookup = {"customer_hash": customer["hash"], "also": customer.get("also", [])}
+        self.link.call("bundle.lookup", lookup, on_ok=self._found)
 
     def _found(self, found: dict[str, Any]) -> None:
         self.lookup.found = found

@@ -14,6 +14,7 @@ request is kept (replay protection); a refused request stores nothing else.
     GET  /v1/halls/{hall}/status         link status from acknowledged data
     GET  /v1/halls/{hall}/bundle?after=N the newest down bundle above version N (204: none)
     POST /v1/halls/{hall}/bundle-results the box applied (or refused) a bundle
+    GET  /v1/halls/{hall}/customer-keys?have=D the hall's customer keys, wrapped for it (204: it has them)
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.envelope import TOPIC_RE
 from edge.errors import Conflict, InvalidRequest, NotFound
+from sync import keywrap
 from sync.errors import Inconsistent, StoreUnavailable
-from sync.hq import fleet, web
+from sync.hq import custkeys, fleet, web
 from sync.hq.batch import MAX_EVENTS, MAX_SEQ
 from sync.hq.guard import BODY_IDLE_S, MAX_BODY, Signed
 from sync.hq.operators import Operators
@@ -197,7 +199,25 @@ def create_app(
         body = store.bundle_for(hall, after)
         if body is None:
             return Response(status_code=204)
-        return body
+        keys = _wrapped_keys(hall)
+        return {**body, "customer_keys": keys} if keys else body
+
+    def _wrapped_keys(hall: str) -> list[dict[str, Any]]:
+        keys = custkeys.keys_for(store, hall, now=clock())
+        sync_key = store.hall_key(hall)
+        return keywrap.wrap(sync_key, hall, keys) if keys and sync_key else []
+
+    @app.get(
+        "/v1/halls/{hall}/customer-keys",
+        responses={**ERRORS, 204: {"description": "The hall has these keys already (`have`), or HQ issued none."}},
+        tags=["down"],
+    )
+    def get_customer_keys(hall: str = HALL, have: str = Query("", max_length=64)) -> Any:
+        """The keys customer references of this hall are made with, each wrapped for this hall (sync.keywrap)."""
+        keys = _wrapped_keys(hall)
+        if not keys or keywrap.digest(keys) == have:
+            return Response(status_code=204)
+        return {"hall": hall, "digest": keywrap.digest(keys), "keys": keys}
 
     @app.post("/v1/halls/{hall}/bundle-results", responses=ERRORS, tags=["down"])
     def post_bundle_result(result: BundleResult, hall: str = HALL) -> dict[str, Any]:

@@ -7,6 +7,9 @@
     hall hq status HALL [--json]                 link status of a hall, from acknowledged data
     hall hq events HALL [--after SEQ] [--limit N] the hall's events held, one JSON envelope per line
     hall hq key reset                             after losing the key file for good: a new one
+    hall hq customer-key rotate --hall ID | --region R | --all [--overlap-days N]   a new customer key
+    hall hq customer-key list                     the customer keys issued, their scopes and states
+    hall hq customer-key ref HALL id:NUMBER       the keyed hash hall HALL computes for that card now
     hall hq fleet [--json]                        every hall: link, backlog, last ack, alerts, today's figures
     hall hq hall describe HALL [--name N] [--region R]   a hall's name and region (the fleet lists by region)
     hall hq operator add NAME --role R            an operator of the fleet page (viewer, operator, admin)
@@ -97,8 +100,24 @@ def main(argv: list[str] | None = None) -> int:
     bundle_sub = bundle.add_subparsers(dest="bundle_cmd", required=True)
     pub = bundle_sub.add_parser("publish", help="publish a bundle (JSON file, - for stdin)")
     pub.add_argument("file")
-    pub.add_argument("--hall", help="only for this hall (default: every hall)")
+    where = pub.add_mutually_exclusive_group()
+    where.add_argument("--hall", help="only for this hall (default: every hall)")
+    where.add_argument("--region", help="for every hall of this region")
     _db(pub)
+    ck = sub.add_parser("customer-key", help="the keys customer references are made with")
+    ck_sub = ck.add_subparsers(dest="ck_cmd", required=True)
+    rot = ck_sub.add_parser("rotate", help="a new key in force; the one it replaces is accepted a while more")
+    scope = rot.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--hall")
+    scope.add_argument("--region")
+    scope.add_argument("--all", action="store_true", help="one key for every hall without one of its own")
+    rot.add_argument("--overlap-days", type=float, default=30.0, help="days the replaced key stays accepted")
+    ck_list = ck_sub.add_parser("list", help="keys issued, with their scope and state (never the keys)")
+    ref = ck_sub.add_parser("ref", help="the keyed hash a hall computes for a card (id:NUMBER or ic:ACCOUNT)")
+    ref.add_argument("hall_id")
+    ref.add_argument("customer")
+    for one in (rot, ck_list, ref):
+        _db(one)
     st = sub.add_parser("status", help="a hall's link status")
     st.add_argument("hall_id")
     st.add_argument("--json", action="store_true")
@@ -202,8 +221,11 @@ def _admin(a: argparse.Namespace) -> None:
                 raise InvalidRequest(f"{a.file}: not JSON: {exc}") from exc
             if not isinstance(body, dict):
                 raise InvalidRequest(f"{a.file}: a bundle is a JSON object")
-            version = store.publish_bundle(body, a.hall)
-            print(f"published bundle version {version} for {'hall ' + a.hall if a.hall else 'every hall'}")
+            version = store.publish_bundle(body, a.hall, region=a.region)
+            whom = f"hall {a.hall}" if a.hall else f"region {a.region}" if a.region else "every hall"
+            print(f"published bundle version {version} for {whom}")
+        elif a.cmd == "customer-key":
+            _customer_key(store, a)
         elif a.cmd == "status":
             emit(store.status(a.hall_id), a.json, lambda s: json.dumps(s, indent=2))
         elif a.cmd == "events":
@@ -233,6 +255,27 @@ def _fleet(store: Any, a: argparse.Namespace) -> None:
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _customer_key(store: Any, a: argparse.Namespace) -> None:
+    from sync.hq import custkeys
+
+    if a.ck_cmd == "rotate":
+        scope = custkeys.scope_of(a.hall, a.region)
+        key_id = custkeys.rotate(store, scope, overlap_s=a.overlap_days * 86400)
+        print(
+            f"customer key {key_id} in force for {scope}; the one it replaces is accepted {a.overlap_days:g} days more"
+        )
+        print(
+            "each hall installs it at its next bundle poll; publish bundles built with it from now on", file=sys.stderr
+        )
+    elif a.ck_cmd == "list":
+        for row in custkeys.listing(store):
+            until = f" until {row['accepted_until']}" if row["state"] == "accepted" else ""
+            print(f"{row['id']}\t{row['scope']}\t{row['state']}{until}")
+    else:
+        kind, _, number = a.customer.partition(":")
+        print(custkeys.keyring(store, a.hall_id).ref(kind, number).hash)
 
 
 def _or_dash(value: Any) -> str:

@@ -173,6 +173,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "customer keys HQ issues per hall, region or fleet, sealed; bundles for a region",
+        (
+            """CREATE TABLE customer_keys (
+                id          TEXT PRIMARY KEY,
+                scope       TEXT NOT NULL,
+                sealed      TEXT NOT NULL,
+                created_at  DOUBLE PRECISION NOT NULL,
+                retired_at  DOUBLE PRECISION,
+                accept_until DOUBLE PRECISION
+            )""",
+            "CREATE INDEX customer_keys_scope ON customer_keys (scope, created_at)",
+        ),
+    ),
 )
 
 VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (
