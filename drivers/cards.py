@@ -48,9 +48,7 @@ class _Ring:
         return self.file.get()
 
 
-def id_card_event(
-    card: IdCard, *, reader: str, key: bytes | Keyring, elderly_age: int, today: date
-) -> dict[str, Any]:
+def id_card_event(card: IdCard, *, reader: str, key: bytes | Keyring, elderly_age: int, today: date) -> dict[str, Any]:
     """The ``card.id.read`` data for ``card``: nothing in it identifies the holder without the customer keys."""
     ring = key if isinstance(key, Keyring) else Keyring(CustomerKey("given", key))
     ref = ring.ref("id", card.number, name=card.name)

@@ -46,7 +46,7 @@ OUTBOX_MAX = 2000
 CATCH_UP_S = 2.0
 CATCH_UP_MAX_AGE_S = 90.0
 SEEN_MAX = 10_000
-LOGGED_PREFIXES = ("ticket.",)  # the core's events: in the log, so a missed one can be read again
+LOGGED_PREFIXES = ("ticket.", "repair.")  # the core's events: in the log, so a missed one can be read again
 
 
 @dataclass

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.core.hub import MAX_REQUEST_BYTES
-from edge.errors import BusError, HallError
+from edge.errors import BusError, Conflict, HallError, InvalidRequest, NotFound
 from edge.paths import Home
 from edge.proc import set_title
 from edge.schemas.sync import LANES
@@ -111,6 +111,7 @@ class Agent:
         self.ahead: Future[Prepared | None] | None = None
         self.unacked: dict[str, int] = {}  # lane -> HQ's cursor not yet told to the core
         self.keys_digest: str | None = None  # the customer keys installed, as HQ names them
+        self.repair_after = 0  # the last repair update from HQ handed to the core
         self.acked_at = 0.0
 
     # -- one round ------------------------------------------------------------
@@ -304,6 +305,7 @@ class Agent:
             self.next_bundle = now + self.cfg.bundle_poll_s
             self.pull_keys()
             self.pull_bundle()
+            self.pull_repairs()
         if now >= self.next_status:
             self.next_status = now + self.cfg.status_every_s
             self.publish_status()
@@ -320,6 +322,15 @@ class Agent:
         digest = boxkeys.fetch(self.client, self.home, self.keys_digest or "")
         if digest is not None:
             self.keys_digest = digest
+
+    def pull_repairs(self) -> None:
+        """Hand HQ's status updates of repair reports to the core, each once (the core skips repeats)."""
+        for update in self.client.repair_updates(self.repair_after):
+            try:
+                self.bus.request("repair.update", update)
+            except (InvalidRequest, NotFound, Conflict) as exc:  # one the core cannot take: skipped, said once
+                log.error("repair update %s refused by the core: %s", update.get("update_id"), exc)
+            self.repair_after = max(self.repair_after, int(update.get("update_id", 0)))
 
     def pull_bundle(self) -> None:
         current = self.bus.request("bundle.status")["version"] or 0

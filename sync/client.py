@@ -130,6 +130,13 @@ class HqClient:
             raise Refused(status, self._detail(data))
         return data
 
+    def repair_updates(self, after: int) -> list[dict[str, Any]]:
+        """HQ's status updates of this hall's repair reports above ``after``, oldest first."""
+        status, data = self._call("GET", f"/v1/halls/{self.cred.hall}/repair-updates?after={after}")
+        if status != 200 or not isinstance(data, dict) or not isinstance(data.get("updates"), list):
+            raise Refused(status, self._detail(data))
+        return list(data["updates"])
+
     def bundle_result(self, version: int, applied: bool, error: str | None) -> None:
         status, data = self._call(
             "POST",

@@ -15,6 +15,7 @@ request is kept (replay protection); a refused request stores nothing else.
     GET  /v1/halls/{hall}/bundle?after=N the newest down bundle above version N (204: none)
     POST /v1/halls/{hall}/bundle-results the box applied (or refused) a bundle
     GET  /v1/halls/{hall}/customer-keys?have=D the hall's customer keys, wrapped for it (204: it has them)
+    GET  /v1/halls/{hall}/repair-updates?after=N status updates of the hall's repair reports not yet confirmed
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from edge.envelope import TOPIC_RE
 from edge.errors import Conflict, InvalidRequest, NotFound
 from sync import keywrap
 from sync.errors import Inconsistent, StoreUnavailable
-from sync.hq import custkeys, fleet, web
+from sync.hq import custkeys, fleet, repairs, web
 from sync.hq.batch import MAX_EVENTS, MAX_SEQ
 from sync.hq.guard import BODY_IDLE_S, MAX_BODY, Signed
 from sync.hq.operators import Operators
@@ -206,6 +207,11 @@ def create_app(
         keys = custkeys.keys_for(store, hall, now=clock())
         sync_key = store.hall_key(hall)
         return keywrap.wrap(sync_key, hall, keys) if keys and sync_key else []
+
+    @app.get("/v1/halls/{hall}/repair-updates", responses=ERRORS, tags=["down"])
+    def get_repair_updates(hall: str = HALL, after: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
+        """HQ's status updates of this hall's repair reports above ``after`` that the hall has not confirmed."""
+        return {"hall": hall, "updates": repairs.pending(store, hall, after)}
 
     @app.get(
         "/v1/halls/{hall}/customer-keys",

@@ -10,6 +10,9 @@
     hall hq customer-key rotate --hall ID | --region R | --all [--overlap-days N]   a new customer key
     hall hq customer-key list                     the customer keys issued, their scopes and states
     hall hq customer-key ref HALL id:NUMBER       the keyed hash hall HALL computes for that card now
+    hall hq repair list [--hall ID] [--state S] [--json]   repair reports from the halls
+    hall hq repair show HALL REF [--photos DIR]   one report, its updates (photos written to DIR)
+    hall hq repair update HALL REF --state S [--note TEXT]   a status for the customer, sent to the hall
     hall hq fleet [--json]                        every hall: link, backlog, last ack, alerts, today's figures
     hall hq hall describe HALL [--name N] [--region R]   a hall's name and region (the fleet lists by region)
     hall hq operator add NAME --role R            an operator of the fleet page (viewer, operator, admin)
@@ -61,6 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     _links(serve)
     _db(serve)
+    rp = sub.add_parser("repair", help="repair reports from the halls' kiosks")
+    rp_sub = rp.add_subparsers(dest="rp_cmd", required=True)
+    rp_list = rp_sub.add_parser("list", help="reports, newest first")
+    rp_list.add_argument("--hall")
+    rp_list.add_argument("--state")
+    rp_list.add_argument("--json", action="store_true")
+    rp_show = rp_sub.add_parser("show", help="one report and its updates")
+    rp_show.add_argument("hall_id")
+    rp_show.add_argument("reference")
+    rp_show.add_argument("--photos", help="write the report's photos into this directory")
+    rp_up = rp_sub.add_parser("update", help="a status for the customer; the hall's kiosk shows it")
+    rp_up.add_argument("hall_id")
+    rp_up.add_argument("reference")
+    rp_up.add_argument("--state", required=True, choices=("received", "dispatched", "on_site", "fixed", "closed",
+                                                          "cancelled"))  # fmt: skip
+    rp_up.add_argument("--note", default="")
+    for one in (rp_list, rp_show, rp_up):
+        _db(one)
     fl = sub.add_parser("fleet", help="every hall at a glance: link, backlog, last ack, alerts, today's figures")
     fl.add_argument("--json", action="store_true", help="one JSON array of rows")
     _links(fl)
@@ -213,6 +234,8 @@ def _admin(a: argparse.Namespace) -> None:
             _fleet(store, a)
         elif a.cmd == "operator":
             _operator(store, a)
+        elif a.cmd == "repair":
+            _repair(store, a)
         elif a.cmd == "bundle":
             text = sys.stdin.read() if a.file == "-" else _read(a.file)
             try:
@@ -276,6 +299,25 @@ def _customer_key(store: Any, a: argparse.Namespace) -> None:
     else:
         kind, _, number = a.customer.partition(":")
         print(custkeys.keyring(store, a.hall_id).ref(kind, number).hash)
+
+
+def _repair(store: Any, a: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from sync.hq import repairs
+
+    if a.rp_cmd == "list":
+        rows = repairs.listing(store, hall=a.hall, state=a.state)
+        if a.json:
+            print(json.dumps(rows, ensure_ascii=False))
+        for r in [] if a.json else rows:
+            print(f"{r['hall']}\t{r['reference']}\t{r['state']}\t{r['kind']}\t{r['phone']}\t{r['place']}")
+    elif a.rp_cmd == "show":
+        report = repairs.show(store, a.hall_id, a.reference, photos_to=Path(a.photos) if a.photos else None)
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        update_id = repairs.update(store, a.hall_id, a.reference, a.state, a.note)
+        print(f"update {update_id}: {a.reference} is {a.state}; hall {a.hall_id} gets it at its next poll")
 
 
 def _or_dash(value: Any) -> str:

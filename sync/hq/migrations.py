@@ -188,6 +188,40 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX customer_keys_scope ON customer_keys (scope, created_at)",
         ),
     ),
+    Migration(
+        5,
+        "repair reports from the halls, and the status updates HQ sends down",
+        (
+            """CREATE TABLE repairs (
+                hall          TEXT NOT NULL REFERENCES halls(hall),
+                reference     TEXT NOT NULL,
+                seq           BIGINT NOT NULL,
+                kind          TEXT NOT NULL,
+                phone         TEXT NOT NULL,
+                place         TEXT NOT NULL,
+                description   TEXT NOT NULL,
+                photos        BIGINT NOT NULL,
+                reported_at   TEXT NOT NULL,
+                state         TEXT NOT NULL,
+                note          TEXT NOT NULL,
+                updated_at    DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (hall, reference)
+            )""",
+            "CREATE INDEX repairs_state ON repairs (state, reported_at)",
+            """CREATE TABLE repair_updates (
+                id        BIGINT PRIMARY KEY,
+                hall      TEXT NOT NULL,
+                reference TEXT NOT NULL,
+                state     TEXT NOT NULL,
+                note      TEXT NOT NULL,
+                at        DOUBLE PRECISION NOT NULL,
+                operator  TEXT NOT NULL,
+                delivered BOOLEAN NOT NULL DEFAULT FALSE,
+                FOREIGN KEY (hall, reference) REFERENCES repairs (hall, reference)
+            )""",
+            "CREATE INDEX repair_updates_hall ON repair_updates (hall, id)",
+        ),
+    ),
 )
 
 VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

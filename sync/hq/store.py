@@ -45,7 +45,7 @@ from edge.errors import Conflict, NotFound
 from edge.schemas.sync import LANES
 from sync.errors import Inconsistent, KeyFileError, SyncError
 from sync.hq import batch as batches
-from sync.hq import custkeys, fleet
+from sync.hq import custkeys, fleet, repairs
 from sync.hq.dialect import Dialect, Duplicate, dialect_for, redact, sqlite_path
 from sync.hq.migrations import Context, migrate
 from sync.hq.secrets import KeyFile, SecretBox
@@ -307,6 +307,7 @@ class Store:
                     ],
                 )
                 fleet.project(cur, m, hall, new, self.zone)
+                repairs.project(cur, m, hall, new, now)
                 shed = sum(_gap_count(e["data"]) for e in new if e["topic"] == "sync.gap")
                 cursor = new[-1]["seq"]
                 cur.execute(

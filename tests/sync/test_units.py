@@ -157,3 +157,18 @@ def test_daily_usage_must_cover_its_month() -> None:
         Usage(customer_hash="ab" * 32, period="2026-02", kwh=280.0, days=[10.0] * 30)
     with pytest.raises(ValidationError, match="out of range"):
         Usage(customer_hash="ab" * 32, period="2026-03", kwh=1.0, days=[-1.0] + [0.0] * 30)
+
+
+def test_a_repair_report_takes_the_crews_customer_data_up_and_only_that_topic_does() -> None:
+    crew = {"phone": "075588881234", "address": "示范路 8 号 3 栋", "supply_point": "3100-2231-77",
+            "description": "电表箱冒烟，证件 11010519491231002X 在物业", "photos": ["/9j/" + "A" * 400]}  # fmt: skip
+    data = {**crew, "reference": "BX-261125-001", "face_image": "B" * 300,
+            "customer": {"kind": "id", "hash": "a" * 64, "masked": "1101**********002X", "number": "1"}}  # fmt: skip
+    out = scrub({"topic": "repair.reported", "seq": 9, "data": data})["data"]
+    assert {k: out[k] for k in crew} == crew  # on purpose: HQ's crew needs them as they are
+    assert out["reference"] == "BX-261125-001" and "face_image" not in out
+    assert out["customer"] == {"kind": "id", "hash": "a" * 64, "masked": "1101**********002X"}
+    assert sorted(out["_scrubbed"]) == ["customer.number", "face_image"]
+    elsewhere = scrub({"topic": "repair.requested", "data": crew})["data"]
+    assert elsewhere["phone"] == "0755****1234" and "photos" not in elsewhere
+    assert "11010519491231002X" not in elsewhere["description"]
