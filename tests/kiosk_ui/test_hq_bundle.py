@@ -16,7 +16,7 @@ import pytest
 from edge.bus import BusClient
 from edge.identity import Keyring, load_key, make_ref
 from kiosk_ui.drive import tap, text, texts, until
-from kiosk_ui.tour import card_event
+from kiosk_ui.tours import card_event
 from tests.conftest import CoreProcess
 from tests.sync.conftest import SYNC_TOML, AgentProcess, HqServer, hall_cmd, wait_for
 
@@ -88,7 +88,7 @@ def test_hq_publishes_a_customers_bill_and_vip_tag_and_the_kiosk_shows_it_across
         tap(kiosk, "attract.lookup")
         bus.request("event.publish", {"topic": "card.id.read", "data": card_event(core.home, elderly=False,
                                                                                   **CUSTOMER), "durable": False})  # fmt: skip
-        until(lambda: kiosk.found is not None, what="the customer's bundle data")
+        until(lambda: kiosk.lookup.found is not None, what="the customer's bundle data")
         tap(kiosk, "lookup.bill")
         assert text(kiosk, "bill.2026-10") == "2026-10   ¥186.50"
         assert "未缴  截止 2026-12-20" in texts(kiosk)
