@@ -37,7 +37,6 @@ class Kiosk(Shell):
     home_screen = HOME
     done_texts: ClassVar[dict[str, Done]] = {
         "staff": ("elderly.staff.done", "staff", None),
-        "repair": ("repair.done", "repair", "repair.done.sub"),
         "eval": ("eval.thanks", "green", None),
         "declined": ("consent.declined", "face", None),
         "revoked": ("consent.revoked", "face", None),
@@ -146,7 +145,7 @@ class Kiosk(Shell):
         customer = data.get("customer")
         if not isinstance(customer, dict) or self.screen in ("offline", "pin", "evaluation"):
             return
-        if self.screen in ("ticket", "done"):
+        if self.screen in ("ticket", "done", "repair_sent"):
             self.reset()  # the next customer's card: a new visit
             self.screen = "businesses"
         self.visit.customer, self.visit.card = customer, data
@@ -160,6 +159,10 @@ class Kiosk(Shell):
             self.checkin({"customer": customer})
         elif self.screen in ("lookup", "bill", "usage"):
             self.lookup_customer()
+        elif self.screen == "myrepair":
+            from kiosk_ui.kiosk.repairs import open_mine
+
+            open_mine(self)
         else:
             self.redraw()
 
@@ -180,6 +183,11 @@ class Kiosk(Shell):
 
     def on_printer(self, topic: str, data: dict[str, Any]) -> None:
         state = "printed" if topic == "printer.printed" else "failed"
+        if data.get("repair"):  # a repair report's slip
+            self.printer_seen["repair:" + str(data["repair"])] = state
+            if self.screen == "repair_sent":
+                self.redraw()
+            return
         ticket_id = str(data.get("ticket_id", ""))
         self.printer_seen[ticket_id] = state
         while len(self.printer_seen) > 50:
