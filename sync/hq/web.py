@@ -5,7 +5,8 @@
     POST /fleet/api/signout          ends the session (needs the x-csrf header)
     GET  /fleet/api/me               who is signed in
     GET  /fleet/api/halls            every hall at a glance, and counts by link and region
-    GET  /fleet/api/halls/{hall}     one hall: queues, devices, open alerts, bundles
+    GET  /fleet/api/halls/{hall}     one hall: queues, devices, open alerts, bundles, repair reports
+    POST /fleet/api/halls/{hall}/repairs/{reference}  {state, note}: a status for the customer (operator role)
 
 Everything under ``/fleet/api`` but sign-in needs a session; writes need the
 session's CSRF token in ``x-csrf``. Bodies are at most 4 KiB.
@@ -21,7 +22,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from sync.hq import fleet
+from edge.schemas.repair import mask_phone
+from sync.hq import fleet, repairs
 from sync.hq.operators import Operators, Session
 
 COOKIE = "hq_session"
@@ -120,6 +122,30 @@ def register(app: FastAPI, store: Any, operators: Operators, *, clock: Any = tim
 
     @app.get("/fleet/api/halls/{hall}", include_in_schema=False)
     def hall(request: Request, hall: str) -> Response:
-        if who(request) is None:
+        session = who(request)
+        if session is None:
             return problem(401, "not signed in")
-        return ok(fleet.hall_page(store, hall, now=clock(), late_s=late_s, down_s=down_s))
+        page = fleet.hall_page(store, hall, now=clock(), late_s=late_s, down_s=down_s)
+        page["repairs"] = repairs.listing(store, hall=hall)[:20]
+        if not session.may("operator"):  # the crew's phone numbers are for those who act on reports
+            for r in page["repairs"]:
+                r["phone"] = mask_phone(r["phone"])
+        return ok(page)
+
+    @app.post("/fleet/api/halls/{hall}/repairs/{reference}", include_in_schema=False)
+    async def repair_update(request: Request, hall: str, reference: str) -> Response:
+        session = await asyncio.to_thread(who, request)
+        if session is None:
+            return problem(401, "not signed in")
+        if request.headers.get("x-csrf") != session.csrf:
+            return problem(403, "missing or wrong x-csrf token")
+        if not session.may("operator"):
+            return problem(403, f"{session.name} is a {session.role}: answering repair reports needs an operator")
+        body = await small_json(request)
+        if isinstance(body, JSONResponse):
+            return body
+        state, note = body.get("state"), body.get("note", "")
+        if not isinstance(state, str) or not isinstance(note, str):
+            return problem(422, "state and note are strings")
+        update_id = await asyncio.to_thread(repairs.update, store, hall, reference, state, note, operator=session.name)
+        return ok({"update_id": update_id, "reference": reference, "state": state})

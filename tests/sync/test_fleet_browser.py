@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from edge.envelope import now_iso
+from sync.hq import repairs
 from tests.sync.conftest import HqServer, hall_cmd, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
@@ -63,12 +64,17 @@ def test_operators_see_every_hall_by_region_and_one_hall_in_detail(page: Any, hq
     hq.cmd("hall", "add", "gz-tianhe-01", "--url", hq.url, "--region", "广州")
     hall_cmd("hq", "operator", "add", "zhang", "--role", "viewer", "--password-stdin", *hq.store_args(),
              stdin=PASSWORD + "\n")  # fmt: skip
+    hall_cmd("hq", "operator", "add", "li", "--role", "operator", "--password-stdin", *hq.store_args(),
+             stdin=PASSWORD + "\n")  # fmt: skip
     store = hq.store()
     try:
         store.ingest("sz-futian-01", "records", 0, 3, [
             _ev(1, "ticket.issued", {"id": "t1", "business": "A", "business_name": "电费缴纳", "state": "issued"}),
             _ev(2, "ticket.issued", {"id": "t2", "business": "A", "business_name": "电费缴纳", "state": "issued"}),
         ], now=time.time())  # fmt: skip
+        store.ingest("sz-futian-01", "records", 2, 4, [_ev(4, "repair.reported", {
+            "reference": "BX-261125-001", "kind": "line", "phone": "13800138000", "address": "福田区深南大道 1 号",
+            "description": "线路断落", "photos": [], "reported_at": now_iso()})], now=time.time())  # fmt: skip
         store.ingest("sz-futian-01", "alerts", 0, 3,
                      [_ev(3, "alert.raised", {"key": "wait:A", "rule": "longest_wait", "message": "A 等候超过 20 分钟"})],
                      now=time.time())  # fmt: skip
@@ -103,11 +109,36 @@ def test_operators_see_every_hall_by_region_and_one_hall_in_detail(page: Any, hq
     page.wait_for_selector("#hall:not([hidden]) #queues td")
     assert "A 电费缴纳\t2\t0\t0" in page.inner_text("#queues")
     assert "A 等候超过 20 分钟" in page.inner_text("#alerts")
+    repair_row = page.inner_text("#repairs")
+    assert "BX-261125-001" in repair_row and "138****8000" in repair_row and "13800138000" not in repair_row
+    assert page.query_selector("form.answer") is None  # a viewer reads; answering needs an operator
+    csrf = page.request.get(hq.url + "/fleet/api/me").json()["csrf"]
+    refused = page.request.post(hq.url + "/fleet/api/halls/sz-futian-01/repairs/BX-261125-001",
+                                data={"state": "dispatched"}, headers={"x-csrf": csrf})  # fmt: skip
+    assert refused.status == 403 and "needs an operator" in refused.json()["detail"]
     shot(page, "hall")
 
     page.click("#signout")
     page.wait_for_selector("#signin:not([hidden])")
     assert page.request.get(hq.url + "/fleet/api/halls").status == 401  # the browser's cookies, signed out
+
+    # an operator answers the report; the answer waits at HQ for the hall's agent to fetch it
+    page.fill("input[name=name]", "li")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("#hall:not([hidden]) form.answer[data-reference=BX-261125-001]")
+    assert "13800138000" in page.inner_text("#repairs")  # the crew calls this number
+    page.select_option("form.answer select[name=state]", "dispatched")
+    page.fill("form.answer input[name=note]", "抢修车已出发")
+    page.click("form.answer button[type=submit]")
+    wait_for(lambda: "已派单 dispatched" in page.inner_text("#repairs"), 15, "the answer recorded")
+    store = hq.store()
+    try:
+        (update,) = repairs.pending(store, "sz-futian-01", 0)
+    finally:
+        store.close()
+    assert (update["reference"], update["state"], update["note"]) == ("BX-261125-001", "dispatched", "抢修车已出发")
+    shot(page, "hall-operator")
 
 
 def test_no_page_data_without_signing_in(hq: HqServer) -> None:

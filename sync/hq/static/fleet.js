@@ -105,6 +105,33 @@ async function loadHall(hall) {
   table("alerts", ["规则 Rule", "内容 Message", "发生 Raised"], h.alerts.map((a) => [a.rule, a.message, ago(a.raised_at)]));
   table("bundles", ["版本 Version", "结果 Result", "时间 At"],
     h.bundles.map((b) => [String(b.version), b.applied ? "已应用 applied" : "拒绝 refused: " + (b.error || ""), ago(b.at)]));
+  const acts = me && (me.role === "operator" || me.role === "admin");
+  table("repairs", ["单号 Reference", "类型 Kind", "电话 Phone", "地点 Place", "说明 Description", "状态 State",
+                    acts ? "答复 Answer" : "备注 Note"],
+    h.repairs.map((r) => [r.reference, r.kind, r.phone, r.place, r.description, STATES[r.state] || r.state,
+                          acts ? answerForm(h.hall, r) : r.note]));
+}
+
+const STATES = { received: "已受理 received", dispatched: "已派单 dispatched", on_site: "已到场 on site",
+                 fixed: "已修复 fixed", closed: "已办结 closed", cancelled: "已撤销 cancelled" };
+
+function answerForm(hall, r) {
+  const form = el("form", { class: "answer", "data-reference": r.reference });
+  const state = el("select", { name: "state" },
+    ...Object.entries(STATES).map(([value, label]) => el("option", { value, selected: value === r.state }, label)));
+  const note = el("input", { name: "note", maxLength: 300, value: r.note || "", placeholder: "备注 note" });
+  form.append(state, note, el("button", { type: "submit" }, "发送 Send"));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      await api(`/fleet/api/halls/${encodeURIComponent(hall)}/repairs/${encodeURIComponent(r.reference)}`, {
+        method: "POST", headers: { "content-type": "application/json", "x-csrf": me.csrf },
+        body: JSON.stringify({ state: state.value, note: note.value }),
+      });
+      route();
+    } catch (err) { $("error").textContent = err.message; }
+  });
+  return form;
 }
 
 async function route() {
