@@ -2,8 +2,9 @@
 
 The ``sync`` agent never writes ``hall.db``; it asks the core:
 
-- ``sync.batch {lane, after, limit}`` (read): the lane's events with ``seq > after`` in seq order,
-  with the log's head. Refused (``conflict``) when ``after`` lies below what was already reclaimed,
+- ``sync.batch {lane, after, limit, text}`` (read): the lane's events with ``seq > after`` in seq order,
+  with the log's head; with ``text`` each event's data is the JSON text the log holds (the agent
+  parses it once, to scrub it, and sends clean events' text on as it is). Refused (``conflict``) when ``after`` lies below what was already reclaimed,
   since HQ would otherwise get a hole (see :mod:`edge.schemas.sync` for lanes and priorities).
 - ``sync.acked {lane, seq, keep_s}``: HQ holds the lane up to ``seq``; recorded durably, then the
   lane's acknowledged events older than ``keep_s`` are deleted from the log (the projections,
@@ -90,12 +91,21 @@ class SyncArea:
                 f"lane {req.lane}: events up to seq {reclaimed} were reclaimed after HQ acknowledged them, "
                 f"but HQ now asks from seq {req.after}"
             )
-        events = self.db.read_events(
+        sql = (
             f"SELECT seq, id, ts, source, topic, data FROM events WHERE seq > ? AND {s.lane_sql(req.lane)} "
-            "ORDER BY seq LIMIT ?",
-            (req.after, req.limit),
-            max_bytes=REPLY_EVENTS_BYTES,
+            "ORDER BY seq LIMIT ?"
         )
+        if req.text:  # the data as the log holds it: not parsed here only to be written out again
+            events: list[dict[str, Any]] = []
+            total = 0
+            for seq, eid, ts, source, topic, data in self.db.conn.execute(sql, (req.after, req.limit)):
+                total += len(data)
+                if events and total > REPLY_EVENTS_BYTES:
+                    break
+                events.append({"v": envelope.VERSION, "id": eid, "ts": ts, "source": source, "topic": topic,
+                               "data": data, "seq": seq})  # fmt: skip
+        else:
+            events = self.db.read_events(sql, (req.after, req.limit), max_bytes=REPLY_EVENTS_BYTES)
         return {"lane": req.lane, "after": req.after, "head": self._head(), "events": events}
 
     def acked(self, req: s.SyncAcked, env: envelope.Envelope) -> dict[str, Any]:

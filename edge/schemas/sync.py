@@ -73,6 +73,9 @@ class SyncBatch(_Req):
     lane: Lane = Field(description="Which lane to read.")
     after: int = Field(ge=0, description="HQ's cursor in this lane: events with a greater seq are returned.")
     limit: int = Field(1000, ge=1, le=5000, description="Most events returned.")
+    text: bool = Field(
+        False, description="Each event's data as the JSON text the log holds, not parsed (what the agent sends on)."
+    )
 
 
 class SyncAcked(_Req):
