@@ -172,3 +172,16 @@ def test_a_repair_report_takes_the_crews_customer_data_up_and_only_that_topic_do
     elsewhere = scrub({"topic": "repair.requested", "data": crew})["data"]
     assert elsewhere["phone"] == "0755****1234" and "photos" not in elsewhere
     assert "11010519491231002X" not in elsewhere["description"]
+
+
+def test_the_agent_sends_a_clean_events_text_as_the_log_holds_it_and_scrubs_the_rest() -> None:
+    from sync.agent import _scrubbed
+
+    clean = {"v": 1, "id": "e1", "ts": "t", "source": "core", "topic": "ticket.issued", "seq": 1,
+             "data": '{"number":"A001","tags":[]}'}  # fmt: skip
+    dirty = {**clean, "seq": 2, "data": '{"number":"A002","face_image":"' + "Q" * 300 + '"}'}
+    broken = {**clean, "seq": 3, "data": '{"number": "A003"'}
+    out, scrubbed = _scrubbed([clean, dirty, broken])
+    assert out[0] is clean  # not parsed and written out again
+    assert out[1]["data"] == {"number": "A002", "_scrubbed": ["face_image"]}
+    assert out[2]["data"] == {"_scrubbed": ["data (unreadable in the log)"]} and scrubbed == 2
