@@ -124,11 +124,13 @@ def drain(root: Path, n: int, batch: int, db_url: str) -> tuple[float, int]:
         start = time.perf_counter()
         procs.append(subprocess.Popen([sys.executable, "-m", "edge", "sync"], env=env, stderr=subprocess.DEVNULL))
         with HqClient(cred) as client:
-            last = 0
+            last, shown = 0, start
             while last < n:
-                time.sleep(0.5)
+                time.sleep(0.1)
                 last = int(client.status()["held"])
-                print(f"\r  HQ holds {last}/{n}", end="", flush=True)
+                if time.perf_counter() - shown >= 2:
+                    shown = time.perf_counter()
+                    print(f"  HQ holds {last}/{n}", flush=True)
             elapsed = time.perf_counter() - start
         print()
         return elapsed, last

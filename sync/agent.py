@@ -52,11 +52,10 @@ from edge.errors import BusError, Conflict, HallError, InvalidRequest, NotFound
 from edge.paths import Home
 from edge.proc import set_title
 from edge.schemas.sync import LANES
-from sync import boxkeys, keywrap
+from sync import boxkeys, keywrap, packing
 from sync.client import encode_batch
 from sync.config import Credential, SyncConfig, load_credential, save_credential
 from sync.errors import AuthError, BatchRefused, GapRefused, LinkDown, Refused, SyncError
-from sync.privacy import scrub
 
 log = logging.getLogger("hall.sync")
 MAX_BUNDLE_BYTES = MAX_REQUEST_BYTES - 64 * 1024  # the envelope around it must fit too
@@ -176,16 +175,27 @@ class Agent:
         return frozenset(lane for lane, r in self.refused.items() if now < r["retry_at"])
 
     def _prepare(self, bus: Any, cursors: dict[str, int], skip: frozenset[str]) -> Prepared | None:
-        """The first lane, by priority, with events above ``cursors``: read, scrubbed and encoded."""
+        """The first lane, by priority, with events above ``cursors``: read, scrubbed and encoded.
+
+        The core packs the batch as HQ takes it; only one :mod:`sync.packing` cannot read is read again
+        event by event.
+        """
         for lane in LANES:
             if lane in skip:
                 continue
             after = cursors.get(lane, 0)
             limit = self.limits.get(lane, self.cfg.batch_events)
+            packed = bus.request("sync.batch", {"lane": lane, "after": after, "limit": limit, "packed": True})
+            if not packed["count"]:
+                continue
+            done = packing.unpack(packed)
+            if done is not None:
+                body, last, count = done
+                return Prepared(lane, after, last, packed["count"], count, body)
             batch = bus.request("sync.batch", {"lane": lane, "after": after, "limit": limit, "text": True})
             if not batch["events"]:
                 continue
-            events, scrubbed = _scrubbed(batch["events"])
+            events, scrubbed = packing.scrubbed(batch["events"])
             body = encode_batch(lane, after, batch["head"], events)
             return Prepared(lane, after, events[-1]["seq"], len(events), scrubbed, body)
         return None
@@ -381,31 +391,6 @@ class Agent:
             **self.stats,
         }
         self.bus.request("event.publish", {"topic": "sync.status", "data": data, "durable": False})
-
-
-def _scrubbed(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """The events with their data (JSON text from the log) passed through the privacy scrub.
-
-    A clean event keeps its text as the log holds it; a scrubbed one carries its cleaned data. Also
-    how many were scrubbed.
-    """
-    out = []
-    scrubbed = 0
-    for e in events:
-        text = e["data"]
-        try:
-            parsed = {**e, "data": json.loads(text) if isinstance(text, str) else text}
-        except (ValueError, RecursionError):  # not what the core writes: nothing of it goes up
-            out.append({**e, "data": {"_scrubbed": ["data (unreadable in the log)"]}})
-            scrubbed += 1
-            continue
-        clean = scrub(parsed)
-        if clean is parsed:
-            out.append(e)
-            continue
-        scrubbed += "_scrubbed" in clean["data"]
-        out.append(clean)
-    return out, scrubbed
 
 
 def status_main(argv: list[str]) -> int:

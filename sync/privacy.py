@@ -24,6 +24,7 @@ The event keeps its seq and id, and says what was removed in ``data["_scrubbed"]
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import unicodedata
@@ -59,6 +60,44 @@ def is_resident_id(text: str) -> bool:
 # of it and go through untouched without a walk (the text is lowercased: DENY_KEY is all lowercase).
 # A false alarm only costs the walk.
 SUSPECT = re.compile(DENY_KEY.pattern + r'|"customer"|\d{12,}|[a-z0-9+/=_-]{256,}|\[(?:[^\[\]"{},]*,){63}')
+
+
+# The same, looked for in many events' data at once, one cheap pass per kind (see :func:`suspects`).
+_WORDS = (*DENY_KEY.pattern.strip("()").split("|"), '"customer"')
+_DIGITS = re.compile(r"\d{12}")
+_FLOATS = re.compile(r"\[(?:[^\[\]\"{},]*,){63}")
+_BLOB = re.compile(r"[a-z0-9+/=_-]{256}")
+
+
+def suspects(texts: list[str]) -> set[int]:
+    r"""Which of these events' data, each the JSON text the log holds, :func:`scrub` might change.
+
+    Every other one is certainly clean, as :func:`scrub` would find it: the text is looked at as it is
+    (lowercased) for what :data:`SUSPECT` looks for, and a text with an escape (a backslash) is always a
+    suspect, since what it stands for is not in the text as written. A false alarm only costs the walk::
+
+        >>> sorted(suspects(['{"n": 1}', '{"face_crop": "x"}', '{"msg": "\\u0066ace"}', '{"phone": "13800138000123"}']))
+        [1, 2, 3]
+    """
+    lowered = [t.lower() for t in texts]
+    joined = "\n".join(lowered)  # no pattern crosses a newline: JSON text has none outside its strings' escapes
+    starts = []
+    at = 0
+    for t in lowered:
+        starts.append(at)
+        at += len(t) + 1
+    hits: list[int] = []
+    for word in (*_WORDS, "\\"):
+        i = joined.find(word)
+        while i >= 0:
+            hits.append(i)
+            i = joined.find(word, i + 1)
+    hits += [m.start() for m in _DIGITS.finditer(joined)]
+    if joined.count(",") >= 63:
+        hits += [m.start() for m in _FLOATS.finditer(joined)]
+    out = {bisect.bisect_right(starts, i) - 1 for i in hits}
+    out.update(i for i, t in enumerate(lowered) if len(t) >= 256 and _BLOB.search(t))
+    return out
 
 
 # Customer data HQ needs for a repair: exactly these fields of exactly this topic go up unscrubbed.

@@ -4,7 +4,9 @@ The ``sync`` agent never writes ``hall.db``; it asks the core:
 
 - ``sync.batch {lane, after, limit, text}`` (read): the lane's events with ``seq > after`` in seq order,
   with the log's head; with ``text`` each event's data is the JSON text the log holds (the agent
-  parses it once, to scrub it, and sends clean events' text on as it is). Refused (``conflict``) when ``after`` lies below what was already reclaimed,
+  parses it once, to scrub it, and sends clean events' text on as it is); with ``packed`` the batch comes as
+  HQ takes it, built by SQLite from the log's text and gzip-compressed (``body``, base64; with ``count`` and
+  ``last``): the agent inflates it to scrub it, and sends those very bytes when nothing needs scrubbing. Refused (``conflict``) when ``after`` lies below what was already reclaimed,
   since HQ would otherwise get a hole (see :mod:`edge.schemas.sync` for lanes and priorities).
 - ``sync.acked {lane, seq, keep_s}``: HQ holds the lane up to ``seq``; recorded durably, then the
   lane's acknowledged events older than ``keep_s`` are deleted from the log (the projections,
@@ -35,6 +37,8 @@ The ``sync`` agent never writes ``hall.db``; it asks the core:
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -91,6 +95,8 @@ class SyncArea:
                 f"lane {req.lane}: events up to seq {reclaimed} were reclaimed after HQ acknowledged them, "
                 f"but HQ now asks from seq {req.after}"
             )
+        if req.packed:
+            return self._packed(req)
         sql = (
             f"SELECT seq, id, ts, source, topic, data FROM events WHERE seq > ? AND {s.lane_sql(req.lane)} "
             "ORDER BY seq LIMIT ?"
@@ -107,6 +113,27 @@ class SyncArea:
         else:
             events = self.db.read_events(sql, (req.after, req.limit), max_bytes=REPLY_EVENTS_BYTES)
         return {"lane": req.lane, "after": req.after, "head": self._head(), "events": events}
+
+    def _packed(self, req: s.SyncBatch) -> dict[str, Any]:
+        """The batch as HQ takes it, each event's JSON made by SQLite from the log's columns (no row becomes a dict)."""
+        sql = (
+            f'SELECT seq, length(data), \'{{"v":{envelope.VERSION},"id":\' || json_quote(id) || '
+            "',\"ts\":' || json_quote(ts) || ',\"source\":' || json_quote(source) || "
+            "',\"topic\":' || json_quote(topic) || ',\"data\":' || data || ',\"seq\":' || seq || '}' "
+            f"FROM events WHERE seq > ? AND {s.lane_sql(req.lane)} ORDER BY seq LIMIT ?"
+        )
+        parts: list[str] = []
+        total = last = 0
+        for seq, size, text in self.db.conn.execute(sql, (req.after, req.limit)):
+            total += size
+            if parts and total > REPLY_EVENTS_BYTES:
+                break
+            parts.append(text)
+            last = seq
+        head = self._head()
+        body = f'{{"lane":"{req.lane}","after":{req.after},"head":{head},"events":[{",".join(parts)}]}}'
+        packed = base64.b64encode(gzip.compress(body.encode(), compresslevel=1)).decode("ascii") if parts else ""
+        return {"lane": req.lane, "after": req.after, "head": head, "count": len(parts), "last": last, "body": packed}
 
     def acked(self, req: s.SyncAcked, env: envelope.Envelope) -> dict[str, Any]:
         head = self._head()

@@ -76,6 +76,11 @@ class SyncBatch(_Req):
     text: bool = Field(
         False, description="Each event's data as the JSON text the log holds, not parsed (what the agent sends on)."
     )
+    packed: bool = Field(
+        False,
+        description="The batch as HQ takes it (lane, after, head, events), JSON built from the log's text, "
+        "gzip-compressed and base64-encoded in `body`, with `count` and `last` (its last seq).",
+    )
 
 
 class SyncAcked(_Req):
