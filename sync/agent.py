@@ -4,9 +4,10 @@ The agent holds no state of its own that matters: where to resume is HQ's
 cursor per lane (asked at start and after any failure), and the core records
 each acknowledgement (``sync.acked``), so the agent can be killed at any point.
 One round, in lane priority order (alerts, records, analytics): read the first
-lane with events above HQ's cursor from the core (``sync.batch``), pass every
-event through :func:`sync.privacy.scrub`, send the batch gzip-compressed and
-signed, and on HQ's answer tell the core. A lost answer means the batch is sent
+lane with events above HQ's cursor from the core (``sync.batch``, packed as HQ
+takes it), pass every event through the privacy scrub (:mod:`sync.packing`:
+looked at as text, walked only where something may be removed), send the batch
+gzip-compressed and signed, and on HQ's answer tell the core. A lost answer means the batch is sent
 again, and HQ skips what it holds; a gap answer moves the cursor to HQ's.
 Failures are retried with exponential backoff and full jitter, capped by
 ``backoff_max_s``, so sending resumes within that cap once the link is back.
