@@ -150,6 +150,7 @@ def _camera_process(seconds: float, fps: float, result: object) -> None:
 
     cv2.setNumThreads(1)
     from vision.analysis import Analyzer
+    from vision.audit import AuditLog
     from vision.config import Camera, VisionConfig, Zone
     from vision.emotion import EmotionWindow
     from vision.facetrack import FaceStage
@@ -163,10 +164,14 @@ def _camera_process(seconds: float, fps: float, result: object) -> None:
         name="bench", source="0", zones=[Zone(name="hall", polygon=[[0, 0], [800, 0], [800, 576], [0, 576]])]
     )
     with tempfile.TemporaryDirectory() as tmp:
-        gallery = Gallery(Path(tmp) / "g.db", Path(tmp) / "g.key")
-        consent = Consent(who="bench", when="2026-01-01T00:00:00", purpose="benchmark", screen="none")
-        gallery.enroll(np.random.default_rng(1).normal(size=(1, 192)).astype(np.float32), consent, "REF", 1)
-        stage = FaceStage("bench", gallery, emotions=EmotionWindow("camera:bench"), every_s=cfg.face_every_s)
+        audit = AuditLog(Path(tmp) / "audit.db")
+        gallery = Gallery(Path(tmp) / "g.db", Path(tmp) / "g.key", audit=audit)
+        consent = Consent(who="bench", when="2026-01-01T00:00:00", purposes=["vip_arrival"], screen="none")
+        vec = np.random.default_rng(1).normal(size=(1, 192)).astype(np.float32)
+        gallery.enroll(vec, consent, {"hash": "b" * 64, "masked": "bench"}, 1)
+        stage = FaceStage(
+            "bench", gallery, emotions=EmotionWindow("camera:bench"), every_s=cfg.face_every_s, vip=True, audit=audit
+        )
         analyzer = Analyzer(camera, cfg, faces=stage)
         n = int(seconds * fps)
         for i in range(20):  # warm-up: models loaded, background learnt
@@ -204,7 +209,7 @@ def two_cameras(seconds: float) -> list[tuple[float, float, int, int]]:
 
 
 def identify(n: int = 10_000, repeat: int = 100) -> tuple[float, float]:
-    from vision.gallery import best_two
+    from vision.matching import best_two
 
     rng = np.random.default_rng(3)
     matrix = rng.normal(size=(n, 192)).astype(np.float32)

@@ -178,11 +178,13 @@ def build_card_units(
     closers: list[Callable[[], None]],
     demo_every: float = 20.0,
     key: bytes | None = None,
+    simulators: dict[str, Any] | None = None,
 ) -> list[IdCardUnit | IcCardUnit]:
     """The enabled card units.
 
     In demo mode (or with ``port = "sim://"``) the ID-card reader is a simulated SAM module on a pty
-    (under ``home/idcard``) with demo cards placed in turn; its stop is appended to ``closers``.
+    (under ``home/idcard``) with demo cards placed in turn; its stop is appended to ``closers`` and
+    the module is put in ``simulators`` under the unit's name (``device.simulate`` pulls its cable).
     ``key`` defaults to the hall's secret key, read when a unit starts."""
     units: list[IdCardUnit | IcCardUnit] = []
     if idcard.enabled:
@@ -196,6 +198,8 @@ def build_card_units(
             ).start()
             closers.append(stop.set)
             closers.append(module.stop)
+            if simulators is not None:
+                simulators[idcard.name] = module
             idcard = idcard.model_copy(update={"port": module.url})
         units.append(IdCardUnit(idcard, key=key))
     if iccard.enabled:

@@ -62,6 +62,13 @@ class PrinterConfig(_Section):
     status_interval_s: float = Field(
         5.0, ge=0.2, le=300, title="Status interval", description="Seconds between status polls (DLE EOT)."
     )
+    status: Literal["auto", "yes", "no"] = Field(
+        "auto",
+        title="Real-time status",
+        description="Whether the printer answers DLE EOT. auto: it is asked; one that never answered and leaves "
+        "3 requests in a row unanswered is degraded ('no status') and printed to without asking. yes: silence "
+        "means offline. no: never asked (paper out is not seen).",
+    )
 
     @field_validator("qr_url")
     @classmethod

@@ -21,7 +21,6 @@ paper and cover (demo only).
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import logging
 import os
 import random
@@ -29,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +36,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from drivers.base import Backoff, DeviceUnit, EventConsumer, Health
+from drivers import selftest
+from drivers.base import Backoff, DeviceUnit, EventConsumer, Health, one_line
 from drivers.config import DevicesConfig
 from edge.config import HallConfig
 from edge.errors import HallError
@@ -46,6 +47,8 @@ OUTBOX_MAX = 2000
 CATCH_UP_S = 2.0
 CATCH_UP_MAX_AGE_S = 90.0
 SEEN_MAX = 10_000
+START_RETRY_FIRST_S = 1.0  # a unit that cannot start is tried again after this, doubling…
+START_RETRY_MAX_S = 60.0  # …up to this
 LOGGED_PREFIXES = ("ticket.", "repair.")  # the core's events: in the log, so a missed one can be read again
 
 
@@ -75,7 +78,11 @@ def printer_units(ctx: Context) -> list[DeviceUnit]:
         from drivers.printer.sim import SimulatedPrinter
 
         sim = SimulatedPrinter(ctx.home / "printer", paper=pc.paper)
-        url = f"tcp://127.0.0.1:{sim.serve_tcp()}" if url == "sim://tcp" else "serial://" + sim.serve_pty()
+        if url == "sim://tcp":
+            url = f"tcp://127.0.0.1:{sim.serve_tcp()}"
+        else:  # behind a stable link, so the demo can pull the cable and put it back
+            (ctx.home / "printer").mkdir(parents=True, exist_ok=True)
+            url = "serial://" + sim.serve_pty(ctx.home / "printer" / "ttyESCPOS")
         ctx.simulators["printer"] = sim
         ctx.closers.append(sim.close)
     layout = Layout(paper=pc.paper, qr_url=pc.qr_url, privacy_note=pc.privacy_note, footer=pc.footer)
@@ -87,6 +94,7 @@ def printer_units(ctx: Context) -> list[DeviceUnit]:
         timezone=ctx.hall.hall.timezone,
         channels=(*pc.channels, "demo") if ctx.demo else tuple(pc.channels),  # the demo's simulated customers
         status_interval=pc.status_interval_s,
+        status=pc.status,
     )
     return [unit]
 
@@ -119,7 +127,7 @@ def gpio_units(ctx: Context) -> list[DeviceUnit]:
         LightsUnit("lights", plan, pins, factory=ctx.pin_factory),
     ]
     if ctx.demo:
-        from drivers.gpio.sim import SeatSimulator, Walker
+        from drivers.gpio.sim import PinNoise, SeatSimulator, Walker
 
         staff = SeatSimulator(ctx.pin_factory, {s.counter: s.pin for s in gc.seats})
         for s in gc.seats:
@@ -132,6 +140,8 @@ def gpio_units(ctx: Context) -> list[DeviceUnit]:
                 target=walker.run, args=(rng, gc.demo_walk_mean_s), name="demo-walker", daemon=True
             ).start()
             ctx.closers.append(walker.stop)
+        inputs = [p for e in gc.entrances for p in (e.outer_pin, e.inner_pin)] + [s.pin for s in gc.seats]
+        ctx.simulators["ir"] = PinNoise(ctx.pin_factory, inputs)
     return units
 
 
@@ -151,7 +161,11 @@ def card_units(ctx: Context) -> list[DeviceUnit]:
     from drivers.cards import build_card_units
 
     cfg = ctx.cfg
-    return [*build_card_units(cfg.idcard, cfg.iccard, home=ctx.home, demo=ctx.demo, closers=ctx.closers)]
+    return [
+        *build_card_units(
+            cfg.idcard, cfg.iccard, home=ctx.home, demo=ctx.demo, closers=ctx.closers, simulators=ctx.simulators
+        )
+    ]
 
 
 # Each builder turns its part of the config into units; card readers add theirs here.
@@ -173,11 +187,12 @@ class Outbox:
 
     def __init__(self, bus: Any) -> None:
         self.bus = bus
-        self.items: deque[tuple[str, dict[str, Any], bool]] = deque()
+        self.items: deque[tuple[str, dict[str, Any], bool, str]] = deque()  # topic, data, durable, request id
         self.cond = threading.Condition()
         self.stopping = False
         self.sent = 0
         self.dropped = 0
+        self.deferred = 0  # sends put off because the core was away or its disk full
         self.thread = threading.Thread(target=self._run, name="outbox", daemon=True)
 
     def __call__(self, topic: str, data: dict[str, Any], *, durable: bool = True) -> None:
@@ -186,24 +201,33 @@ class Outbox:
                 victim = next((i for i, it in enumerate(self.items) if not it[2]), 0)
                 del self.items[victim]
                 self.dropped += 1
-            self.items.append((topic, data, durable))
+            self.items.append((topic, data, durable, uuid.uuid4().hex))
             self.cond.notify()
 
     def _run(self) -> None:
-        from edge.errors import BusError, HallError
+        from edge.errors import BusError, DiskFull, HallError
 
         backoff = Backoff(0.2, 5.0)
+        waiting = False  # said once per outage, not once per try
         while True:
             with self.cond:
                 self.cond.wait_for(lambda: self.items or self.stopping)
                 if not self.items:
                     return
                 item = self.items[0]
-            topic, data, durable = item
-            try:
-                self.bus.request("event.publish", {"topic": topic, "data": data, "durable": durable})
-            except BusError as exc:
-                log.warning("cannot publish %s yet: %s", topic, exc)
+            topic, data, durable, request_id = item
+            try:  # the same request id every try: an answer lost on the way is not a second event
+                self.bus.request(
+                    "event.publish", {"topic": topic, "data": data, "durable": durable}, request_id=request_id
+                )
+            except (BusError, DiskFull) as exc:  # the core is away, or has no room yet: keep it, in order
+                if isinstance(exc, DiskFull) and not durable:
+                    self._drop(item)  # a passing fact: the next one says the same
+                    continue
+                if not waiting:
+                    log.warning("cannot publish %s yet (kept until the core takes it): %s", topic, exc)
+                    waiting = True
+                self.deferred += 1
                 with self.cond:
                     if self.stopping:
                         return
@@ -212,10 +236,17 @@ class Outbox:
             except HallError as exc:  # refused by the core: retrying would not help
                 log.error("core refused %s: %s", topic, exc)
             backoff.reset()
+            waiting = False
             with self.cond:
                 if self.items and self.items[0] is item:
                     self.items.popleft()
                 self.sent += 1
+
+    def _drop(self, item: tuple[str, dict[str, Any], bool, str]) -> None:
+        with self.cond:
+            if self.items and self.items[0] is item:
+                self.items.popleft()
+            self.dropped += 1
 
     def start(self) -> None:
         self.thread.start()
@@ -231,6 +262,16 @@ class Outbox:
             self.stopping = True
             self.cond.notify_all()
         self.thread.join(timeout)
+
+
+@dataclass
+class Unstarted:
+    """A unit whose start failed: why (its health detail), how often, and when to try again."""
+
+    backoff: Backoff
+    detail: str = ""
+    tries: int = 0
+    retry_at: float = 0.0
 
 
 class DevicesService:
@@ -254,6 +295,7 @@ class DevicesService:
         self.consumers += ctx.consumers
         self.cursor: dict[str, int] = {}
         self.seen: set[int] = set()
+        self.unstarted: dict[str, Unstarted] = {}  # units whose start failed, tried again with backoff
 
     def start_cursors(self) -> None:
         """Catch up only on what happens from now on (asks the core for the log's head)."""
@@ -282,14 +324,19 @@ class DevicesService:
             self.seen = set(sorted(self.seen)[-SEEN_MAX // 2 :])
 
     def topics(self) -> list[str]:
-        topics = sorted({t for c in self.consumers for t in c.topics})
+        topics = [*sorted({t for c in self.consumers for t in c.topics}), selftest.REQUEST_TOPIC]
         return [*topics, "device.simulate"] if self.ctx.demo else topics
 
     def report(self, every: bool) -> None:
         """Publish ``device.health`` for units whose state changed (durable), or for all (``every``)."""
         for unit in self.units:
+            failed = self.unstarted.get(unit.name)
             try:
-                health = unit.health()
+                health = (
+                    unit.health()
+                    if failed is None
+                    else Health("fault", failed.detail, {"start_failures": failed.tries})
+                )
             except Exception as exc:  # a unit's bug must not silence the others' health
                 log.exception("health of %s failed", unit.name)
                 health = Health("fault", f"health check failed: {exc}")
@@ -313,6 +360,9 @@ class DevicesService:
         if topic == "device.simulate":
             self.simulate(env.get("data") or {})
             return
+        if topic == selftest.REQUEST_TOPIC:
+            self.self_test(env.get("data") or {})
+            return
         for consumer in self.consumers:
             if topic in consumer.topics:
                 try:
@@ -320,23 +370,94 @@ class DevicesService:
                 except Exception:  # one device's bug must not stop the others
                     log.exception("%s failed on %s", getattr(consumer, "name", "?"), topic)
 
+    def self_test(self, data: dict[str, Any]) -> None:
+        """Test one running unit on a thread of its own; answer ``device.tested`` (see :mod:`drivers.selftest`)."""
+        name, request = str(data.get("device", ""))[:64], str(data.get("request", ""))[:64]
+        unit = next((u for u in self.units if u.name == name), None)
+
+        def work() -> None:
+            if unit is None:
+                known = ", ".join(u.name for u in self.units) or "none"
+                result: dict[str, Any] = {"ok": False, "detail": f"no device {name!r} runs here (running: {known})"}
+            else:
+                try:
+                    result = selftest.run(unit, request=request)
+                except Exception as exc:  # a unit's bug is the test's answer, not the service's end
+                    log.exception("self-test of %s failed", name)
+                    result = {"ok": False, "detail": f"self-test failed: {exc}"}
+            log.info("self-test of %s: %s", name, result["detail"])
+            self.publish(selftest.RESULT_TOPIC, {"request": request, "device": name, **result}, durable=False)
+
+        threading.Thread(target=work, name=f"selftest-{name}", daemon=True).start()
+
     def simulate(self, data: dict[str, Any]) -> None:
-        sim = self.ctx.simulators.get(str(data.get("device", "")))
+        """Change a simulated device (demo only) and say so with ``device.simulated`` (not logged)."""
+        device = str(data.get("device", ""))[:32]
+        sim = self.ctx.simulators.get(device)
         if sim is None:
-            log.warning("device.simulate: no simulated %r", data.get("device"))
+            log.warning("device.simulate: no simulated %r", device)
             return
-        flags = {k: bool(data[k]) for k in ("paper_out", "paper_near_end", "cover_open") if k in data}
-        sim.set_state(**flags)
+        try:
+            change = simulated_change(device, data)
+        except ValueError as exc:
+            log.warning("device.simulate %s: %s", device, exc)
+            return
+        sim.set_state(**change)
+        log.info("simulated %s: %s", device, change)
+        ref = data.get("ref")
+        self.publish(
+            "device.simulated",
+            {"device": device, "change": change, "ref": ref if isinstance(ref, str) else None},
+            durable=False,
+        )
+
+    def start_units(self) -> None:
+        """Start every unit; one that cannot start is reported and tried again, and the others run."""
+        for unit in self.units:
+            self._start(unit)
+
+    def _start(self, unit: DeviceUnit) -> None:
+        try:
+            unit.start(self.publish)
+        except Exception as exc:  # a corrupt key file, a bug: that device waits, the hall's others work
+            failed = self.unstarted.get(unit.name) or Unstarted(Backoff(START_RETRY_FIRST_S, START_RETRY_MAX_S))
+            wait = failed.backoff.next()
+            failed.tries += 1
+            failed.retry_at = time.monotonic() + wait
+            reason = str(exc) if isinstance(exc, HallError) else f"{type(exc).__name__}: {exc}"
+            failed.detail = one_line(f"cannot start: {reason}")
+            log.error("%s cannot start (%s); trying again in %.0f s", unit.name, reason, wait,
+                      exc_info=not isinstance(exc, HallError))  # fmt: skip
+            self.unstarted[unit.name] = failed
+            try:  # whatever it started before failing
+                unit.stop()
+            except Exception:
+                log.exception("stopping %s after its failed start failed", unit.name)
+            return
+        if self.unstarted.pop(unit.name, None) is not None:
+            log.info("%s started", unit.name)
+
+    def retry_starts(self) -> None:
+        """Try again the units whose start failed, each when its backoff has passed."""
+        now = time.monotonic()
+        for unit in self.units:
+            failed = self.unstarted.get(unit.name)
+            if failed is not None and now >= failed.retry_at:
+                self._start(unit)
 
     def run(self, sub: Any) -> None:
-        for unit in self.units:
-            unit.start(self.publish)
+        from edge import sdnotify
+
+        self.start_units()
+        sdnotify.ready(f"{len(self.units)} device unit(s) started")
         interval = self.ctx.cfg.health_interval_s
         next_full = time.monotonic() + interval
         next_check = next_catch_up = 0.0
         while not self.stop.is_set():
+            sdnotify.alive()
             now = time.monotonic()
             if now >= next_check:
+                self.retry_starts()
                 self.report(every=now >= next_full)
                 if now >= next_full:
                     next_full = now + interval
@@ -364,6 +485,37 @@ class DevicesService:
             close()
 
 
+SIMULATED = {
+    "printer": ("paper_out", "paper_near_end", "cover_open", "unplugged"),
+    "idcard": ("unplugged",),
+    "ir": ("wild_s",),
+}
+
+
+def simulated_change(device: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The changes ``device.simulate`` asks of a simulated device: flags as booleans, ``wild_s`` seconds.
+
+    >>> simulated_change("printer", {"device": "printer", "paper_out": 1, "colour": "red"})
+    {'paper_out': True}
+    >>> simulated_change("ir", {"wild_s": 500})
+    Traceback (most recent call last):
+    ...
+    ValueError: wild_s must be seconds between 0 and 60, not 500
+    """
+    change: dict[str, Any] = {}
+    for key in SIMULATED.get(device, ()):
+        if key not in data:
+            continue
+        value = data[key]
+        if key == "wild_s":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 60:
+                raise ValueError(f"wild_s must be seconds between 0 and 60, not {value!r}")
+            change[key] = float(value)
+        else:
+            change[key] = bool(value)
+    return change
+
+
 def _subcommand(argv: list[str]) -> str | None:
     rest = list(argv)
     while rest:
@@ -388,23 +540,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
     args = parser.parse_args(argv)
-    faulthandler.enable()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from edge import config
     from edge.bus import BusClient, Subscriber
-    from edge.paths import Home
+    from edge.proc import start
 
-    try:
-        hall = config.load(args.config)
-        cfg = config.service_config(hall, "devices", DevicesConfig)
-    except HallError as exc:
-        print(f"hall devices: {exc}", file=sys.stderr)
-        return 2
-    home = Home.from_env().ensure()
-    ctx = Context(hall, cfg, home.root, demo=os.environ.get("HALL_DEMO") == "1")
-    from edge.proc import set_title
-
-    set_title("hall devices")
+    started = start("hall devices", args.config, "devices", DevicesConfig)
+    ctx = Context(started.config, started.settings, started.home.root, demo=os.environ.get("HALL_DEMO") == "1")
     bus = BusClient("devices", timeout=2.0, retries=0)
     outbox = Outbox(bus)
     units = build_units(ctx)

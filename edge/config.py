@@ -147,6 +147,9 @@ class Business(Strict):
 class Counter(Strict):
     id: str = Field(title="Id", description="Counter id as staff and lights know it.", pattern=r"^[A-Za-z0-9_-]{1,16}$")
     name: str = Field(title="Name", description="Name announced to customers.", min_length=1, max_length=32)
+    name_en: str = Field(
+        "", title="English name", description="Shown on English screens (default: Counter ID).", max_length=48
+    )
     primary: list[str] = Field(title="Primary", description="Business codes served first.", min_length=1)
     secondary: list[str] = Field(
         default_factory=list, title="Secondary", description="Business codes served when no primary waits."
@@ -176,6 +179,37 @@ class BusSection(Strict):
     )
 
 
+SIGNAGE = (
+    "本区域设有摄像头。人脸识别仅用于已在自助机上单独同意的客户：刷脸取号、VIP 到店提醒；"
+    "人脸特征值只保存在本厅设备内，不上传。不同意不影响办理任何业务，可刷身份证办理。"
+)
+SIGNAGE_EN = (
+    "Cameras in use. Face recognition is used only for customers who consented at the kiosk, for ticket "
+    "by face and VIP arrival; face templates stay on this hall's box. You can always use your ID card instead."
+)
+
+
+class FacesSection(Strict):
+    """Face identity, for every service that touches it: one retention, one notice."""
+
+    retention_days: int = Field(
+        180,
+        ge=1,
+        le=3650,
+        title="Face retention",
+        description="Days a customer's face template is kept after its enrolment or last use (a confirmed ticket by "
+        "face, a VIP arrival); the kiosk tells customers this number.",
+    )
+    signage: str = Field(
+        SIGNAGE,
+        min_length=10,
+        max_length=300,
+        title="Camera notice",
+        description="The notice posted where cameras see customers (PIPL art. 26), shown on the kiosk too.",
+    )
+    signage_en: str = Field(SIGNAGE_EN, max_length=400, title="Camera notice (English)", description="In English.")
+
+
 class HallConfig(Strict):
     hall: HallSection = Field(title="Hall", description="Who and where this hall is.")
     queue: QueuePolicy = Field(default_factory=QueuePolicy, title="Queue", description="Queue rules.")
@@ -183,6 +217,9 @@ class HallConfig(Strict):
     counters: list[Counter] = Field(title="Counters", description="Staffed counters.", min_length=1)
     tags: list[Tag] = Field(default_factory=list, title="Tags", description="Customer tags known.")
     bus: BusSection = Field(default_factory=BusSection, title="Bus", description="Extra endpoints.")
+    faces: FacesSection = Field(
+        default_factory=FacesSection, title="Faces", description="Face identity: retention and the camera notice."
+    )
     services: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         title="Services",
@@ -265,7 +302,13 @@ def service_model(section: str) -> type[BaseModel]:
 
     for ep in entry_points(group="hall.config"):
         if ep.name == section:
-            model: type[BaseModel] = ep.load()
+            try:
+                model: type[BaseModel] = ep.load()
+            except Exception as exc:  # an installed service whose code is gone or broken: reinstall it
+                raise ConfigError(
+                    f"services.{section}: the installed service's settings ({ep.value}) cannot be loaded: "
+                    f"{type(exc).__name__}: {exc}; reinstall the hall (make setup)"
+                ) from exc
             return model
     known = sorted(ep.name for ep in entry_points(group="hall.config"))
     raise ConfigError(
@@ -297,7 +340,12 @@ def load(path: str | Path | None = None) -> HallConfig:
         raise ConfigError(f"{p}: cannot read config: {exc.strerror}") from exc
     except ValueError as exc:  # a NUL in the path
         raise ConfigError(f"{chosen!r}: cannot read config: {exc}") from exc
-    return load_text(decode(raw, str(p)), str(p))
+    return load_bytes(raw, str(p))
+
+
+def load_bytes(raw: bytes, name: str = "<config>") -> HallConfig:
+    """A config file's bytes, decoded (:func:`decode`) and validated (:func:`load_text`); only :class:`ConfigError`."""
+    return load_text(decode(raw, name), name)
 
 
 def decode(raw: bytes, name: str) -> str:

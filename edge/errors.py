@@ -57,6 +57,12 @@ class BusTimeout(BusError):
     code = "timeout"
 
 
+class BusDown(BusTimeout):
+    """Not sent: the core left a request unanswered a moment ago, and the client waits before asking again."""
+
+    code = "core_down"
+
+
 class InvalidRequest(HallError):
     """A request is malformed: bad envelope, unknown topic, bad field."""
 

@@ -6,10 +6,12 @@ the database. The hash is HMAC-SHA256 under the customer key in force
 (:class:`Keyring`): the key HQ issued for the hall or its region, delivered by
 the sync agent into ``$HALL_HOME/customer.keys``, so HQ builds the same hashes
 for its own customer records (bills, tags, supply addresses). A box HQ has not
-given a key yet uses its own ``secret.key`` (a 0600 file in ``HALL_HOME``).
-While HQ rotates the key, the previous one stays accepted until its overlap
-ends: a ref then also carries the hashes under the previous keys (``also``), and
-whatever matches by hash (tags, bundle look-ups, appointments) tries them all::
+given a key yet uses its own ``secret.key``. Both files are mode 0640, readable
+by the hall's group: the vision service, under its own user, hashes a card
+number an operator types. While HQ rotates the key, the previous one stays
+accepted until its overlap ends: a ref then also carries the hashes under the
+previous keys (``also``), and whatever matches by hash (tags, bundle look-ups,
+appointments) tries them all::
 
     >>> ref = make_ref("id", "110101199003071234", name="张三", key=b"k" * 32)
     >>> ref.masked, ref.name_masked, len(ref.hash)
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from edge.errors import InvalidRequest
+from edge.errors import InvalidRequest, StorageError
 
 Kind = Literal["id", "ic"]
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -118,21 +120,46 @@ class CustomerRef:
 
 
 def load_key(path: Path) -> bytes:
-    """Read the hall's secret key, creating it (mode 0600) on first use."""
+    """Read the hall's secret key, creating it (mode 0640: the hall's services' group) on first use.
+
+    A key file that cannot be read, or does not hold 32 bytes as 64 hex digits, is a
+    :class:`~edge.errors.StorageError` naming the file (never its content).
+    """
     try:
-        return bytes.fromhex(path.read_text().strip())
+        return _read_key(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
+        return _read_key(path)
+    os.fchmod(fd, 0o640)  # whatever the umask
     with os.fdopen(fd, "w") as fh:
         fh.write(key.hex())
         fh.flush()
         os.fsync(fh.fileno())
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not text"
+        raise StorageError(f"the hall's secret key {path} cannot be read: {reason}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise StorageError(
+            f"the hall's secret key {path} is damaged (it must hold 64 hex digits); restore it from a backup "
+            "(a new key would make every customer reference of this hall a new one)"
+        )
     return key
 
 
@@ -196,7 +223,7 @@ class CustomerKey:
 class Keyring:
     """The customer keys in force: one to hash with, and the previous ones still accepted.
 
-    ``customer.keys`` is JSON written by the sync agent (mode 0600)::
+    ``customer.keys`` is JSON written by the sync agent (mode 0640, as ``secret.key``)::
 
         {"keys": [{"id": "ck-1", "key": "<64 hex>", "current": true},
                   {"id": "ck-0", "key": "<64 hex>", "until": 1767225600.0}]}
@@ -287,9 +314,10 @@ class KeyringFile:
 
 
 def save_keyring(path: Path, ring: Keyring) -> None:
-    """Write ``ring`` to ``path`` whole (mode 0600, fsynced, then renamed over the old file)."""
+    """Write ``ring`` to ``path`` whole (mode 0640 as the hall's secret key, fsynced, then renamed over the old file)."""
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    os.fchmod(fd, 0o640)  # whatever the umask
     with os.fdopen(fd, "w") as fh:
         fh.write(json.dumps(ring.to_json()))
         fh.flush()

@@ -65,10 +65,15 @@ class Home:
         return f"ipc://{self.run_dir / 'requests.sock'}"
 
     def ensure(self) -> Home:
-        """Create the home and its ``run/`` when missing; :class:`HomeUnusable` when it cannot be written."""
+        """Create the home and its ``run/`` when missing; :class:`HomeUnusable` when it cannot be written.
+
+        The socket folder is the hall's group's (0750): the vision service runs under a user of its own in
+        that group and reaches the bus, nobody else does."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            self.run_dir.mkdir(mode=0o700, exist_ok=True)
+            self.run_dir.mkdir(mode=0o750, exist_ok=True)
+            if self.run_dir.stat().st_uid == os.geteuid():
+                os.chmod(self.run_dir, 0o750)
         except OSError as exc:
             raise HomeUnusable(f"HALL_HOME {self.root} cannot be used: {_reason(exc)}") from exc
         for folder in (self.root, self.run_dir):

@@ -6,6 +6,8 @@ A service's main calls :func:`start` once, before anything else::
     started.config     # the hall's HallConfig
     started.settings   # DevicesConfig from [services.devices], or its defaults
     started.home       # HALL_HOME, created and writable
+    started.notify     # its service manager (systemd, hall run): notify.ready() once serving,
+                       # notify.alive() on every round of its main loop (edge.sdnotify)
 
 It turns on faulthandler (a hung or crashed service dumps its threads), names
 the process (``ps``, ``top``, systemd), sets up logging, loads and checks the
@@ -30,6 +32,7 @@ from edge.errors import ConfigError
 if TYPE_CHECKING:
     from edge.config import HallConfig
     from edge.paths import Home
+    from edge.sdnotify import Notifier
 
 M = TypeVar("M", bound=BaseModel | None)
 S = TypeVar("S", bound=BaseModel)
@@ -45,6 +48,24 @@ def set_title(name: str) -> None:
     setproctitle.setproctitle(name)
 
 
+def die_with_parent(parent: int | None = None) -> None:
+    """In a child process: get SIGTERM when the parent dies, even by ``kill -9`` (Linux ``PR_SET_PDEATHSIG``).
+
+    A worker whose parent is gone would otherwise run on beside the parent's replacement. When the
+    parent (``parent``: its pid) is already gone by the time this runs, SIGTERM comes at once.
+    """
+    import ctypes
+    import os
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 @dataclass(frozen=True)
 class Started(Generic[M]):
     """What a service starts from: the hall's config, its own section, and its home."""
@@ -52,6 +73,7 @@ class Started(Generic[M]):
     config: HallConfig
     settings: M
     home: Home
+    notify: Notifier
 
 
 @overload
@@ -69,9 +91,10 @@ def start(
 
     Exits with status 2 and one sentence on stderr when the config or HALL_HOME cannot be used.
     """
-    from edge import config
+    from edge import config, sdnotify
     from edge.paths import Home
 
+    notify = sdnotify.notifier()  # read before anything starts a child: children must not speak for this process
     faulthandler.enable()
     set_title(title)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -82,4 +105,4 @@ def start(
     except ConfigError as exc:
         print(f"{title}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
-    return Started(cfg, settings, home)
+    return Started(cfg, settings, home, notify)

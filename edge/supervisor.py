@@ -3,7 +3,12 @@
 The core starts first; the others follow once it answers. A child that exits
 is restarted after a backoff, at most ``MAX_RESTARTS`` times a minute, after
 which it is left down and reported (the rest of the hall keeps running).
-Ctrl-C or SIGTERM stops every child, politely first.
+A child that said it was ready (sd_notify ``READY=1``) and then stops sending
+its watchdog pings for ``--watchdog`` seconds is aborted and restarted like a
+crashed one (:mod:`edge.children`). Each child's output is kept in
+``$HALL_HOME/log/NAME.log``; ``$HALL_HOME/run/supervisor.sock`` answers what
+runs and restarts a service on request (:mod:`edge.control`, used by the
+technicians' console). Ctrl-C or SIGTERM stops every child, politely first.
 """
 
 from __future__ import annotations
@@ -16,36 +21,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from edge.children import Child, say
 from edge.paths import Home
 
 MAX_RESTARTS = 5
 WINDOW_S = 60.0
+WATCHDOG_S = 30.0
+SETTLE_S = 3.0  # a restarted child that does not speak sd_notify counts as up once it stayed this long
 DEMO_HOME = Path.home() / ".local" / "share" / "smart-hall-demo"
+DEMO_PAD_COUNTER = "2"
 
-
-def say(msg: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} hall: {msg}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class Child:
-    name: str
-    argv: list[str]
-    proc: subprocess.Popen[bytes] | None = None
-    starts: deque[float] = field(default_factory=deque)
-    next_start: float = 0.0
-    given_up: bool = False
-
-    def start(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(self.argv, env=env, start_new_session=True)
-        self.starts.append(time.monotonic())
-        say(f"started {self.name} (pid {self.proc.pid})")
+__all__ = ["Child", "Supervisor", "describe", "say"]
 
 
 class Supervisor:
@@ -57,17 +47,32 @@ class Supervisor:
         *,
         max_restarts: int = MAX_RESTARTS,
         base_delay: float = 0.5,
+        home: Path | None = None,
+        watchdog_s: float | None = None,
+        output: IO[str] | None = None,
     ) -> None:
+        """``home``: keep logs in ``home/log``, give children notification sockets and serve the control socket."""
         self.env = env
+        self.output = output  # with no home: children's output and our lines go here (else to our stderr)
         self.max_restarts = max_restarts
         self.base_delay = base_delay
-        self.children = [Child(n, [sys.executable, "-m", "edge", n]) for n in names]
+        self.home = home
+        logs = home / "log" if home else None
+        notify = home / "run" / "notify" if home else None
+
+        def child(name: str, argv: list[str]) -> Child:
+            return Child(name, argv, log_dir=logs, notify_dir=notify, watchdog_s=watchdog_s or None, output=output)
+
+        self.children = [child(n, [sys.executable, "-m", "edge", n]) for n in names]
         for name, argv in (extra or {}).items():
-            self.children.append(Child(name, argv))
+            self.children.append(child(name, argv))
         self.stopping = threading.Event()
+        self.lock = threading.RLock()
+        self.control: Any = None
 
     def run(self, duration: float | None = None) -> int:
         deadline = time.monotonic() + duration if duration else None
+        self._serve_control()
         first, rest = self.children[0], self.children[1:]
         first.start(self.env)
         if first.name == "core":
@@ -82,6 +87,18 @@ class Supervisor:
         self.stop_all()
         return 0
 
+    def _serve_control(self) -> None:
+        if self.home is None:
+            return
+        from edge.control import ControlServer, socket_path
+
+        try:
+            self.control = ControlServer(socket_path(self.home / "run"), self.command)
+        except OSError as exc:
+            say(f"no control socket ({exc}); the console cannot restart services", self.output)
+            return
+        self.control.start()
+
     def _await_core(self, core: Child) -> None:
         """Wait (up to 20 s) until the core answers, so clients find it; stop waiting if it dies."""
         from edge.bus import BusClient
@@ -95,36 +112,97 @@ class Supervisor:
                 except BusError:
                     if self.stopping.is_set() or (core.proc is not None and core.proc.poll() is not None):
                         return
-        say("core does not answer yet; starting the others anyway")
+        say("core does not answer yet; starting the others anyway", self.output)
 
     def _watch(self) -> None:
-        now = time.monotonic()
-        for child in self.children:
-            if child.given_up or child.proc is None:
-                continue
-            code = child.proc.poll()
-            if code is None:
-                continue
-            if code == 2:  # its config or HALL_HOME is wrong: restarting cannot help
-                child.given_up = True
-                say(f"{child.name} cannot start (status 2: fix its config or HALL_HOME); left down")
-                continue
-            if child.next_start == 0.0:
-                while child.starts and now - child.starts[0] > WINDOW_S:
-                    child.starts.popleft()
-                if len(child.starts) >= self.max_restarts:
-                    child.given_up = True
-                    say(f"{child.name} exited {self.max_restarts} times within {WINDOW_S:.0f} s; left down")
+        with self.lock:
+            now = time.monotonic()
+            for child in self.children:
+                child.read_notifications(now)
+                if child.given_up or child.proc is None or child.held:
                     continue
-                delay = min(10.0, self.base_delay * 2 ** (len(child.starts) - 1))
-                child.next_start = now + delay
-                say(f"{child.name} exited with status {code}; restarting in {delay:.1f} s")
-            elif now >= child.next_start:
+                code = child.proc.poll()
+                if code is None:
+                    child.check_watchdog(now)
+                    continue
+                if code == 2:  # its config or HALL_HOME is wrong: restarting cannot help
+                    child.given_up = True
+                    child.last_exit = code
+                    say(f"{child.name} cannot start (status 2: fix its config or HALL_HOME); left down", self.output)
+                    continue
+                if child.next_start == 0.0:
+                    child.last_exit = code
+                    while child.starts and now - child.starts[0] > WINDOW_S:
+                        child.starts.popleft()
+                    if len(child.starts) >= self.max_restarts:
+                        child.given_up = True
+                        say(
+                            f"{child.name} exited {self.max_restarts} times within {WINDOW_S:.0f} s; left down",
+                            self.output,
+                        )
+                        continue
+                    delay = min(10.0, self.base_delay * 2 ** (len(child.starts) - 1))
+                    child.next_start = now + delay
+                    say(f"{child.name} exited with status {code}; restarting in {delay:.1f} s", self.output)
+                elif now >= child.next_start:
+                    child.next_start = 0.0
+                    child.start(self.env)
+
+    # -- on request (the control socket) ----------------------------------------
+    def command(self, request: dict[str, Any]) -> dict[str, Any]:
+        cmd = request.get("cmd")
+        if cmd == "services":
+            with self.lock:
+                return {"ok": True, "services": [c.describe() for c in self.children]}
+        if cmd == "restart":
+            timeout = request.get("timeout", 30.0)
+            if not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
+                return {"ok": False, "error": "timeout must be a number of seconds, at most 600"}
+            return self.restart(str(request.get("service")), float(timeout))
+        return {"ok": False, "error": f"unknown command {cmd!r} (services, restart)"}
+
+    def restart(self, name: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Stop one child and start it again; wait until it is ready (or stayed up ``SETTLE_S``)."""
+        child = next((c for c in self.children if c.name == name), None)
+        if child is None:
+            names = ", ".join(c.name for c in self.children)
+            return {"ok": False, "error": f"no service {name!r} runs here (running: {names})"}
+        with self.lock:
+            if child.held:
+                return {"ok": False, "error": f"{name} is being restarted already"}
+            child.held = True
+        try:
+            say(f"restarting {name} on request", self.output)
+            _stop(child)
+            with self.lock:
+                child.given_up = False
                 child.next_start = 0.0
+                child.starts.clear()
                 child.start(self.env)
+            return self._await_up(child, timeout)
+        finally:
+            child.held = False
+
+    def _await_up(self, child: Child, timeout: float) -> dict[str, Any]:
+        assert child.proc is not None
+        deadline = time.monotonic() + timeout
+        settle = time.monotonic() + SETTLE_S
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            with self.lock:
+                child.read_notifications(time.monotonic())
+            code = child.proc.poll()
+            if code is not None:
+                child.last_exit = code
+                return {"ok": False, "error": f"{child.name} exited with status {code} after the restart"}
+            if child.ready or (not child.speaks_notify and time.monotonic() >= settle):
+                return {"ok": True, "pid": child.proc.pid, "ready": child.ready}
+            time.sleep(0.05)
+        return {"ok": False, "error": f"{child.name} did not say it was ready within {timeout:g} s"}
 
     def stop_all(self) -> None:
         self.stopping.set()
+        if self.control is not None:
+            self.control.close()
         live = [c for c in reversed(self.children) if c.proc is not None and c.proc.poll() is None]
         for child in live:
             assert child.proc is not None
@@ -135,13 +213,28 @@ class Supervisor:
             try:
                 child.proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                say(f"{child.name} did not stop; killing it")
+                say(f"{child.name} did not stop; killing it", self.output)
                 child.proc.kill()
                 child.proc.wait()
-        say("stopped")
+        for child in self.children:
+            child.close()
+        say("stopped", self.output)
 
 
-def _service_names(only: str | None, skip: str | None) -> list[str]:
+def _stop(child: Child, wait_s: float = 8.0) -> None:
+    """Terminate a child (SIGTERM, then SIGKILL after ``wait_s``) and reap it."""
+    if child.proc is None or child.proc.poll() is not None:
+        return
+    child.proc.terminate()
+    try:
+        child.proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        say(f"{child.name} did not stop; killing it")
+        child.proc.kill()
+        child.proc.wait()
+
+
+def service_names(only: str | None, skip: str | None) -> list[str]:
     from edge.cli.main import services
 
     names = sorted(services(), key=lambda n: (n != "core", n))
@@ -154,6 +247,10 @@ def _service_names(only: str | None, skip: str | None) -> list[str]:
     if skip:
         names = [n for n in names if n not in {s.strip() for s in skip.split(",")}]
     return names
+
+
+def _home() -> Path:
+    return Home.from_env().ensure().root
 
 
 def _install_signals(sup: Supervisor) -> None:
@@ -169,9 +266,14 @@ def run_main(argv: list[str]) -> int:
     p.add_argument("--only", help="comma-separated services to start (default: all installed)")
     p.add_argument("--skip", help="comma-separated services not to start")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--watchdog",
+        type=float,
+        default=WATCHDOG_S,
+        help=f"seconds a ready service may go without a watchdog ping before it is restarted (0: off; default {WATCHDOG_S:g})",
+    )
     a = p.parse_args(argv)
-    Home.from_env().ensure()
-    sup = Supervisor(_service_names(a.only, a.skip), dict(os.environ))
+    sup = Supervisor(service_names(a.only, a.skip), dict(os.environ), home=_home(), watchdog_s=a.watchdog)
     _install_signals(sup)
     return sup.run(a.duration)
 
@@ -189,8 +291,15 @@ def demo_main(argv: list[str]) -> int:
     os.environ.update({"HALL_HOME": env["HALL_HOME"], "HALL_DEMO": "1"})
     Home.from_env().ensure()
     say(f"demo hall in {env['HALL_HOME']} (set HALL_HOME to use another directory); Ctrl-C stops it")
-    extra = {"simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)]}
-    sup = Supervisor(_service_names(None, a.skip), env, extra)
+    extra = {
+        "simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)],
+        "console": [sys.executable, "-m", "edge", "console", "--pty"],  # it says which pty to connect to
+        # the customer-facing pad of counter 2 (变更用电 is served there): forms pushed from the panel reach it
+        "pad": [sys.executable, "-m", "edge", "pad", "--counter", DEMO_PAD_COUNTER, "--windowed"],
+    }
+    skipped = {n.strip() for n in (a.skip or "").split(",")}
+    extra = {name: argv for name, argv in extra.items() if name not in skipped}
+    sup = Supervisor(service_names(None, a.skip), env, extra, home=_home(), watchdog_s=WATCHDOG_S)
     _install_signals(sup)
     if not a.quiet:
         threading.Thread(target=_print_events, args=(sup.stopping,), daemon=True).start()

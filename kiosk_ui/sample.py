@@ -28,10 +28,11 @@ def sample_bundle(home: Home) -> dict[str, Any]:
         )
     except (OSError, json.JSONDecodeError) as exc:
         raise KioskError(f"kiosk sample bundle: {exc}") from exc
-    for kind in ("bills", "usage", "supplies"):
+    for kind in ("bills", "usage", "supplies", "customer_tags"):
+        field = "hash" if kind == "customer_tags" else "customer_hash"
         for item in bundle.get(kind, []):
             card_kind, _, number = str(item.pop("customer")).partition(":")
-            item["customer_hash"] = make_ref(card_kind, number, key=key).hash
+            item[field] = make_ref(card_kind, number, key=key).hash
     return bundle
 
 

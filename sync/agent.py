@@ -48,10 +48,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from edge import sdnotify
 from edge.core.hub import MAX_REQUEST_BYTES
 from edge.errors import BusError, Conflict, HallError, InvalidRequest, NotFound
 from edge.paths import Home
-from edge.proc import set_title
 from edge.schemas.sync import LANES
 from sync import boxkeys, keywrap, packing
 from sync.client import encode_batch
@@ -61,6 +61,7 @@ from sync.errors import AuthError, BatchRefused, GapRefused, LinkDown, Refused, 
 log = logging.getLogger("hall.sync")
 MAX_BUNDLE_BYTES = MAX_REQUEST_BYTES - 64 * 1024  # the envelope around it must fit too
 ACK_EVERY_S = 0.5  # while draining, the core learns HQ's cursors at most this often (and at once when idle)
+RETRY_TOPIC = "sync.retry_requested"  # published (not logged) to cut a backoff short
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,7 @@ class Agent:
     def run(self) -> None:
         delay = self.cfg.backoff_initial_s
         while not self.stop.is_set():
+            sdnotify.alive()
             try:
                 progressed = self.step()
                 self._periodic()
@@ -287,17 +289,36 @@ class Agent:
                     self._periodic(status_only=True)
                 except HallError:
                     pass
-                self.stop.wait(random.uniform(0, delay))  # full jitter
-                delay = min(self.cfg.backoff_max_s, delay * 2)
+                if self._backoff(random.uniform(0, delay)):  # full jitter
+                    delay = self.cfg.backoff_initial_s  # a technician asked to retry now
+                else:
+                    delay = min(self.cfg.backoff_max_s, delay * 2)
+
+    def _backoff(self, seconds: float) -> bool:
+        """Wait before retrying; True when ``sync.retry_requested`` came meanwhile (the console's ``sync``)."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            sdnotify.alive()
+            if self.wake is None:
+                self.stop.wait(min(left, 1.0))
+                continue
+            env = self.wake.recv(timeout=min(left, 1.0))
+            if env is not None and env.get("topic") == RETRY_TOPIC:
+                log.info("retrying now, as asked by %s", env.get("source"))
+                return True
+        return False
 
     def _idle(self, seconds: float) -> None:
         if self.wake is None:
             self.stop.wait(seconds)
             return
-        if self.wake.recv(timeout=seconds) is not None:
-            for _ in range(1000):  # drain what else is queued: one round serves them all
-                if self.wake.recv(timeout=0) is None:
-                    break
+        env = self.wake.recv(timeout=seconds)
+        for _ in range(1000):  # drain what else is queued: one round serves them all
+            if env is None:
+                break
+            if env.get("topic") == RETRY_TOPIC:
+                self.next_bundle = 0.0  # asked to retry now: ask HQ for a bundle too
+            env = self.wake.recv(timeout=0)
 
     def _link(self, *, ok: bool, error: str | None) -> None:
         if ok:
@@ -467,26 +488,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(config_path: str | None) -> int:
-    import faulthandler
-
-    from edge import config as hall_config
     from edge.bus import BusClient, Subscriber
+    from edge.proc import start
     from sync.client import HqClient
 
-    faulthandler.enable()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    started = start("hall sync", config_path, "sync", SyncConfig)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    set_title("hall sync")
-    home = Home.from_env()
+    home, cfg, scfg = started.home, started.config, started.settings
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        cfg = hall_config.load(config_path)
-        scfg = hall_config.service_config(cfg, "sync", SyncConfig)
-    except HallError as exc:
-        print(f"hall sync: {exc}", file=sys.stderr)
-        return 2
     cred = load_credential(home)
     demo_hq: subprocess.Popen[bytes] | None = None
     if cred is None and os.environ.get("HALL_DEMO") == "1":
@@ -494,10 +505,12 @@ def run(config_path: str | None) -> int:
 
         demo_hq, cred = start_demo_hq(home, cfg.hall.id)
         log.info("demo: syncing with a local HQ at %s", cred.url)
+    sdnotify.ready("waiting for a credential" if cred is None else f"hall {cred.hall}")
     if cred is None:
         log.info("no HQ credential (%s): run `hall sync credential FILE`; waiting", home.root / "sync.credential")
     while cred is None and not stop.is_set():
-        stop.wait(5.0)
+        sdnotify.alive()
+        stop.wait(1.0)
         cred = load_credential(home)
     if cred is None:
         return 0

@@ -4,8 +4,8 @@ The agent asks HQ for the hall's customer keys at start and at every bundle poll
 (``GET /v1/halls/{hall}/customer-keys?have=DIGEST``, answered 204 when nothing
 changed) and takes them from every bundle it fetches; :func:`install` opens them
 with the hall's sync key (:mod:`sync.keywrap`) and writes ``$HALL_HOME/customer.keys``
-(mode 0600, replaced whole), which the card readers, the kiosk and the command
-line read (:class:`edge.identity.Keyring`). When HQ's first key arrives, the box's
+(mode 0640 as ``secret.key``, replaced whole), which the card readers, the kiosk,
+the vision service and the command line read (:class:`edge.identity.Keyring`). When HQ's first key arrives, the box's
 own ``secret.key`` stays accepted for ``LOCAL_OVERLAP_S``, so cards hashed before
 (appointments, tags set on the box) still match.
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from edge.paths import Home
+from edge.proc import die_with_parent
 from sync import auth
 from sync.config import Credential
 from sync.hq.store import open_store
@@ -34,16 +35,5 @@ def start_demo_hq(home: Home, hall: str) -> tuple[subprocess.Popen[bytes], Crede
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     argv = [sys.executable, "-m", "edge", "hq", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", db]
-    proc = subprocess.Popen(argv, preexec_fn=_die_with_parent)
+    proc = subprocess.Popen(argv, preexec_fn=die_with_parent)
     return proc, Credential(hall, f"http://127.0.0.1:{port}", key)
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the agent dies, even by kill -9 (Linux ``PR_SET_PDEATHSIG``)."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)
-    except OSError:
-        pass

@@ -14,9 +14,11 @@ One exception, on purpose: a repair report (``repair.reported``) carries the
 customer's phone number, the fault's address or supply point, the description and
 its photos, because HQ's crew needs them to do the repair (:data:`ALLOWED`). Those
 fields of that topic go up as they are; everything else in it is scrubbed as
-anywhere, and no other topic may carry them.
+anywhere, and no other topic may carry them. An intact signed record (``record.signed``)
+goes up as it was signed, so HQ can check its digest (see :mod:`sync.signed`).
 
-The event keeps its seq and id, and says what was removed in ``data["_scrubbed"]``::
+A key is treated as a value is: one holding a raw number is masked. The event keeps its seq and id,
+and says what was removed in ``data["_scrubbed"]``::
 
     >>> scrub({"topic": "x.y", "data": {"embedding": [0.1] * 128, "n": 1}})["data"]
     {'n': 1, '_scrubbed': ['embedding']}
@@ -25,7 +27,6 @@ The event keeps its seq and id, and says what was removed in ``data["_scrubbed"]
 from __future__ import annotations
 
 import bisect
-import json
 import re
 import unicodedata
 from collections.abc import Callable
@@ -57,14 +58,23 @@ def is_resident_id(text: str) -> bool:
     return id_number_valid("".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text))
 
 
-# Anything that might need scrubbing, looked for in the data's JSON text first: most events have none
-# of it and go through untouched without a walk (the text is lowercased: DENY_KEY is all lowercase).
-# A false alarm only costs the walk.
-SUSPECT = re.compile(DENY_KEY.pattern + r'|"customer"|\d{12,}|[a-z0-9+/=_-]{256,}|\[(?:[^\[\]"{},]*,){63}')
+ALLOWED_KEYS = frozenset({"customer_hash", "masked", "name_masked"})
+DIGITS_12 = re.compile(r"\d{12}")  # every raw number the scrub masks holds a run of 12 digits
+_KEYS: dict[str, bool] = {}  # key → denied; a hall's events use a few hundred keys
+_KEYS_MAX = 10_000
 
 
-# The same, looked for in many events' data at once, one pass of C code over all of them per kind (see
-# :func:`suspects`): the texts as lowercased UTF-8, so the words and ASCII digits are found with bytes.find.
+def _denied(key: str) -> bool:
+    verdict = _KEYS.get(key)
+    if verdict is None:
+        verdict = bool(DENY_KEY.search(key)) and key not in ALLOWED_KEYS
+        if len(_KEYS) < _KEYS_MAX:
+            _KEYS[key] = verdict
+    return verdict
+
+
+# What _suspect looks for, looked for in many events' data at once, one pass of C code over all of them
+# per kind (see :func:`suspects`): the texts as lowercased UTF-8, so the words and ASCII digits are found with bytes.find.
 _WORDS = tuple(w.encode() for w in (*DENY_KEY.pattern.strip("()").split("|"), '"customer"', "\\"))
 _ZEROS = bytes(ord("0") if ord("0") <= i <= ord("9") else i for i in range(256))  # every ASCII digit a 0
 _ASCII = bytes(range(128))
@@ -78,7 +88,7 @@ def suspects(texts: list[str]) -> set[int]:
     r"""Which of these events' data, each the JSON text the log holds, :func:`scrub` might change.
 
     Every other one is certainly clean, as :func:`scrub` would find it: the text is looked at as it is
-    (lowercased) for what :data:`SUSPECT` looks for, and a text with an escape (a backslash) is always a
+    (lowercased) for what :func:`_suspect` looks for, and a text with an escape (a backslash) is always a
     suspect, since what it stands for is not in the text as written. A false alarm only costs the walk::
 
         >>> sorted(suspects(['{"n": 1}', '{"face_crop": "x"}', '{"msg": "\\u0066ace"}', '{"phone": "13800138000123"}']))
@@ -123,37 +133,95 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 
 def scrub(event: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``event`` whose data holds nothing that must stay on the box (``event`` when it is clean)."""
-    allowed = ALLOWED.get(event.get("topic", ""))
-    if allowed is not None and isinstance(event.get("data"), dict):
-        data = event["data"]
+    """A copy of ``event`` whose data holds nothing that must stay on the box (``event`` when it is clean).
+
+    Most events hold nothing to take out: one pass over the data that allocates nothing finds that out
+    (keys looked at once per process, strings shorter than 12 characters and numbers skipped), and only
+    an event it flags is walked again to build the copy.
+    """
+    data = event.get("data", {})
+    topic = event.get("topic")
+    if topic == "record.signed":  # sent as signed, so HQ can check its digest: see sync.signed
+        from sync.signed import intact
+
+        if intact(data):
+            return event
+    allowed = ALLOWED.get(topic) if isinstance(topic, str) else None
+    if allowed is not None and isinstance(data, dict):
         rest = scrub({**event, "topic": "", "data": {k: v for k, v in data.items() if k not in allowed}})
         return {**event, "data": {**rest["data"], **{k: data[k] for k in allowed if k in data}}}
-    if not SUSPECT.search(json.dumps(event.get("data", {}), ensure_ascii=False).lower()):
+    if not _suspect(data):
         return event
     removed: list[str] = []
-    data = _clean(event.get("data", {}), "", removed)
+    cleaned = _clean(data, "", removed)
     if removed:
-        data["_scrubbed"] = removed
-    return {**event, "data": data}
+        cleaned["_scrubbed"] = removed
+    return {**event, "data": cleaned}
+
+
+def _suspect(value: Any) -> bool:
+    """Whether :func:`_clean` may change ``value``: never False when it would (it may be True when it would not)."""
+    kind = type(value)
+    if kind is str:
+        return _suspect_text(value)
+    if kind is dict:
+        keys = _KEYS
+        for key, item in value.items():
+            if type(key) is not str or (len(key) >= 12 and _suspect_text(key)):
+                return True
+            if key == "customer" and type(item) is dict:
+                if not CUSTOMER_KEYS.issuperset(item):
+                    return True
+            else:
+                denied = keys.get(key)
+                if denied is None:
+                    denied = _denied(key)
+                if denied:
+                    return True
+            kind = type(item)
+            if kind is str:
+                if len(item) >= 12 and _suspect_text(item):
+                    return True
+            elif kind not in _PLAIN and _suspect(item):
+                return True
+        return False
+    if kind is list:
+        if len(value) >= 64 and _embedding(value):
+            return True
+        return any(type(v) not in _PLAIN and _suspect(v) for v in value)
+    return kind not in _PLAIN  # a subclass of str, dict or list, or anything else: looked at closely
+
+
+def _suspect_text(value: str) -> bool:
+    if len(value) < 12:
+        return False
+    return DIGITS_12.search(value) is not None or (len(value) >= 256 and BLOB.match(value) is not None)
+
+
+_PLAIN = (int, float, bool, type(None))  # what JSON decodes besides text, objects and arrays: nothing to take out
+
+
+def _embedding(values: list[Any]) -> bool:
+    return all(isinstance(v, float) and -1.0 <= v <= 1.0 for v in values)
 
 
 def _clean(value: Any, path: str, removed: list[str]) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
+            name = _text(str(key))  # a raw number used as a key is masked like any other
+            where = f"{path}.{name}" if path else name
             if key == "customer" and isinstance(item, dict):
                 extra = sorted(set(item) - CUSTOMER_KEYS)
                 removed += [f"{where}.{k}" for k in extra]
                 item = {k: v for k, v in item.items() if k in CUSTOMER_KEYS}
-            elif DENY_KEY.search(str(key)) and key not in ("customer_hash", "masked", "name_masked"):
+            elif _denied(str(key)):
                 removed.append(where)
                 continue
-            out[key] = _clean(item, where, removed)
+            out[name] = _clean(item, where, removed)
         return out
     if isinstance(value, list):
-        if len(value) >= 64 and all(isinstance(v, float) and -1.0 <= v <= 1.0 for v in value):
+        if len(value) >= 64 and _embedding(value):
             removed.append(path)
             return []
         return [_clean(v, f"{path}[{i}]", removed) for i, v in enumerate(value)]
@@ -161,7 +229,14 @@ def _clean(value: Any, path: str, removed: list[str]) -> Any:
         if BLOB.match(value):
             removed.append(path)
             return ""
-        if is_resident_id(value) or LONG_DIGITS.fullmatch(value):
-            return mask_number(value)
-        return ID18_IN_TEXT.sub(lambda m: mask_number(m.group(0)) if is_resident_id(m.group(0)) else m.group(0), value)
+        return _text(value)
     return value
+
+
+def _text(value: str) -> str:
+    """``value`` with a raw number in it masked: the whole of it, or an ID number standing in text."""
+    if len(value) < 12:
+        return value
+    if is_resident_id(value) or LONG_DIGITS.fullmatch(value):
+        return mask_number(value)
+    return ID18_IN_TEXT.sub(lambda m: mask_number(m.group(0)) if is_resident_id(m.group(0)) else m.group(0), value)

@@ -3,7 +3,8 @@
 :class:`CameraSource` yields ``(t, frame)`` at the analysis rate. A file is
 paced by its own frame rate (frames between analysed ones are skipped) and
 starts again at its end; a live source is read continuously and the freshest
-frame analysed, so no backlog builds up in the driver's buffer; a live source that fails is released and reopened
+frame analysed (frames that queued while an analysis ran are dropped), so no backlog builds up in the
+driver's or the network's buffer; a live source that fails is released and reopened
 after 1, 2, 4 … seconds up to ``reopen_max_s``. Each change of state is
 passed to ``on_health(state, detail)`` with state ``ok`` or ``offline``.
 Frames stay in memory: nothing here writes them anywhere.
@@ -89,6 +90,18 @@ class CameraSource:
                 return np.asarray(frame)
         return None
 
+    def _drain(self, period: float) -> np.ndarray | None:
+        """Drop the frames that queued in the driver's and the network's buffers while analysis was behind:
+        a frame that comes at once was waiting; the first that takes a while is the camera's next, returned."""
+        for _ in range(max(1, int(4 / period))):  # at most four seconds' worth
+            started = time.monotonic()
+            if not self.cap.grab():
+                return None
+            if time.monotonic() - started > period / 4:
+                ok, frame = self.cap.retrieve()
+                return np.asarray(frame) if ok else None
+        return None
+
     def frames(self) -> Iterator[tuple[float, np.ndarray]]:
         """``(t, frame)`` pairs at about ``fps`` until ``stop`` is set; never raises for a dropped source."""
         backoff = 1.0
@@ -105,11 +118,17 @@ class CameraSource:
                     continue
                 self._report("ok", f"{self.source} opened")
                 backoff = 1.0
+                next_t = time.monotonic()  # nothing queued yet: the first frame at once
+            frame = None
             if self.realtime and self.file_fps == 0:
                 # a live source: keep taking frames until the next analysis time, so the one analysed is fresh
+                behind = time.monotonic() > next_t + period  # an analysis overran: frames queued meanwhile
                 while time.monotonic() < next_t and not self.stop.is_set() and self.cap.grab():
                     pass
-            frame = self._read()
+                if behind:
+                    frame = self._drain(period)
+            if frame is None:
+                frame = self._read()
             if frame is None:
                 self.close()
                 self._report("offline", f"{self.source}: no frame")

@@ -97,8 +97,16 @@ class Camera(_Strict):
     kiosk: str = Field(
         "",
         title="Kiosk",
-        description="Id of the kiosk this camera faces: consented enrolment there takes the face from it.",
+        description="Id of the kiosk this camera faces: ticket by face and enrolment there use it, only while a "
+        "customer asks.",
         max_length=32,
+    )
+    vip: bool = Field(
+        False,
+        title="VIP arrival",
+        description="Tell staff when a customer who consented to VIP arrival, and whom HQ tags VIP, comes into view. "
+        "Every face in view is compared, so confine the camera to where VIPs are received and post [faces] signage "
+        "(PIPL art. 26).",
     )
 
     @field_validator("line")
@@ -129,17 +137,20 @@ class VisionConfig(_Strict):
     occupancy_every_s: float = Field(
         10.0, ge=1.0, le=600.0, title="Occupancy period", description="Seconds between zone occupancy reports."
     )
-    enrol_days: int = Field(365, ge=1, le=3650, title="Enrolment term", description="Days a VIP enrolment lasts.")
     match_threshold: float | None = Field(
         None,
         ge=0.0,
         le=1.0,
         title="Match threshold",
-        description="Similarity a VIP match needs, from `hall vision calibrate` on this hall's labelled pairs; "
+        description="Similarity a match (ticket by face, VIP arrival) needs, from `hall vision calibrate` on this hall's labelled pairs; "
         "absent: the built-in value (see vision/MODELS.md).",
     )
-    enrol_timeout_s: float = Field(
-        15.0, ge=2.0, le=120.0, title="Enrolment time", description="Seconds to find three usable faces."
+    identify_timeout_s: float = Field(
+        20.0,
+        ge=5.0,
+        le=120.0,
+        title="Kiosk face time",
+        description="Seconds a customer has at the kiosk camera to be recognised or enrolled (look, blink, turn).",
     )
     seat_on_s: float = Field(3.0, ge=0.0, le=600.0, title="Seat on", description="Seconds occupied before present.")
     seat_off_s: float = Field(20.0, ge=0.0, le=3600.0, title="Seat off", description="Seconds empty before absent.")

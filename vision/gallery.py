@@ -1,53 +1,64 @@
-"""The consented VIP gallery: face embeddings only, encrypted at rest, with expiry and withdrawal.
+"""The face gallery of consenting customers: embeddings only, encrypted at rest, kept while used.
 
-The gallery is its own SQLite file (``$HALL_HOME/vision/gallery.db``); the
-key is a separate file (``$HALL_HOME/vision/gallery.key``, mode 0600, created
-on first use) so a copy of the database alone reveals nothing. Each entry's
-embeddings, ID-card reference and consent record are one AES-256-GCM blob,
-bound to the entry's id; only the id, the enrolment time and the expiry are
-in clear. No image is ever stored. Removing an entry deletes its row at once
+The gallery is its own SQLite file (``$HALL_HOME/vision/gallery.db``, mode
+0600); the key is a separate file (``gallery.key``, mode 0600, created on
+first use, readable by the vision service's user alone: see
+:func:`check_private`) so a copy of the database alone reveals nothing. Each
+entry's embeddings, customer reference and consent record are one AES-256-GCM
+blob bound to the entry's id. In clear are only the id, the enrolment time,
+the expiry, the purposes consented to (``ticket``, ``vip_arrival``: see
+:mod:`edge.schemas.faces`) and a blind index of the reference (an HMAC of it under the
+gallery key, so a withdrawal finds the customer's entries without decrypting
+every row, and the file alone does not link them to the hall's tickets). No
+image is ever stored.
+
+A customer reference is always the hall's keyed hash of the card
+(:mod:`edge.identity`): :meth:`Gallery.enroll` refuses anything else. Rows
+written before this rule may hold a raw ID number: opening the gallery with
+the hall's key (``hall_key``) hashes them in place, once (migration ``m003``
+adds the columns; the rows are rewritten on the first open that has the key).
+
+An entry lives ``days`` after its enrolment or its last use
+(:meth:`Gallery.touch_ref`), the one retention the kiosk tells customers
+(``[faces] retention_days``). Removing an entry deletes its row at once
 (``secure_delete`` overwrites the freed pages); expired entries are deleted
-whenever the gallery is opened or listed.
+whenever the gallery is opened, listed or purged.
 
 The schema is owned by numbered sqlite-utils migrations (the ``gallery`` set,
-recorded in ``_sqlite_migrations``); a file made before they existed upgrades
-in place, ``m001`` being that schema verbatim. Every enrolment and deletion
-also appends a row to ``changes`` (sequence number, ``enrolled`` or
-``removed``, entry id: no personal data) in the same transaction, so a camera
-keeps its :class:`GalleryIndex` in memory, loaded once, and applies only what
-changed since (:meth:`Gallery.changes_since`), never re-reading the gallery
-while it analyses frames.
-
-:class:`Voter` decides over several frames of one person track: it names a
-VIP only when most recent frames agree on the same entry above the threshold
-and clearly above the runner-up, and abstains otherwise — an unknown face
-must not become a VIP. :class:`Visits` lets each VIP arrive once per visit.
+recorded in ``_sqlite_migrations``). Every enrolment, rewrite and deletion also
+appends a row to ``changes`` (sequence number, ``enrolled`` or ``removed``,
+entry id: no personal data) in the same transaction, so a camera keeps its
+:class:`~vision.matching.GalleryIndex` in memory, loaded once, and applies
+only what changed since (:meth:`Gallery.changes_since`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import logging
 import os
 import sqlite3
+import stat
 import time
 import uuid
-from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from edge.identity import HASH_RE
+from edge.schemas.faces import PURPOSES
+from vision.audit import AuditError, AuditLog
 from vision.errors import VisionError
 
 MIGRATIONS = Migrations("gallery")
-ID_DTYPE = "<U64"  # entry ids are 32 hex digits
-
-MATCH_THRESHOLD = 0.55  # calibrated with vision.embed.SAME_THRESHOLD; see vision/MODELS.md
-MATCH_MARGIN = 0.08  # best must beat the second-best entry by this much
+log = logging.getLogger("hall.vision")
 
 
 class GalleryError(VisionError):
@@ -57,13 +68,21 @@ class GalleryError(VisionError):
 
 
 class Consent(BaseModel):
-    """Who consented, when, for what, and on which screen."""
+    """Who consented (their masked name or card), when, to which purposes, and on which screen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    who: str = Field(min_length=1, max_length=64, description="The customer, as they signed.")
+    who: str = Field(min_length=1, max_length=32, description="The customer, masked (张*三, 1101**********002X).")
     when: str = Field(min_length=10, max_length=40, description="ISO time of the consent.")
-    purpose: str = Field(min_length=1, max_length=200, description="What the face will be used for.")
+    purposes: list[str] = Field(min_length=1, max_length=len(PURPOSES), description="What the face may be used for.")
     screen: str = Field(min_length=1, max_length=64, description="The kiosk or screen that took it.")
+
+    @field_validator("purposes")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [p for p in value if p not in PURPOSES]
+        if unknown:
+            raise ValueError(f"unknown purpose {unknown[0]!r} (known: {', '.join(PURPOSES)})")
+        return sorted(set(value))
 
 
 @dataclass(frozen=True)
@@ -71,40 +90,110 @@ class Entry:
     id: str
     enrolled: float
     expires: float
-    id_card_ref: str
+    customer: dict[str, str]  # kind, hash (the keyed reference), masked, name_masked
     consent: dict[str, Any]
+    purposes: tuple[str, ...]
+
+    @property
+    def ref(self) -> str:
+        return self.customer["hash"]
+
+    def public(self) -> dict[str, Any]:
+        """What an operator may see: no embedding, the reference as its keyed hash."""
+        return {
+            "id": self.id,
+            "enrolled": self.enrolled,
+            "expires": self.expires,
+            "ref": self.ref,
+            "masked": self.customer.get("masked", ""),
+            "name_masked": self.customer.get("name_masked", ""),
+            "purposes": list(self.purposes),
+            "consent": {k: self.consent.get(k) for k in ("who", "when", "screen")},
+        }
 
 
-def _key(path: Path) -> bytes:
+def _private(path: Path, what: str) -> None:
+    """``path`` must be this user's and unreadable by anyone else."""
+    st = path.stat()
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise GalleryError(f"{path}: {what} is readable by others (mode {mode:o}); chmod 600 it")
+    if st.st_uid != os.geteuid():
+        raise GalleryError(f"{path}: {what} belongs to user id {st.st_uid}, not to this service's ({os.geteuid()})")
+
+
+def load_key(path: Path) -> bytes:
+    """The gallery key: 32 bytes, private to this user; made (0600) on first use."""
     if path.exists():
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise GalleryError(f"{path}: key file is readable by others (mode {mode:o}); chmod 600 it")
+        _private(path, "key file")
         key = path.read_bytes()
         if len(key) != 32:
             raise GalleryError(f"{path}: not a 32-byte key")
         return key
     path.parent.mkdir(parents=True, exist_ok=True)
     key = os.urandom(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it a moment ago
+        return load_key(path)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
+        fh.flush()
+        os.fsync(fh.fileno())
     return key
 
 
-class Gallery:
-    """Encrypted embeddings of consenting customers. ``clock`` is injectable for expiry tests."""
+def check_private(home_root: Path) -> list[str]:
+    """Why the face data under ``home_root/vision`` is not private to this user ([] when it is).
 
-    def __init__(self, db_path: Path, key_path: Path, *, clock: Any = time.time) -> None:
+    The key and the gallery must be this user's, mode 0600, and the folder must not be writable by
+    others (who could swap the key)."""
+    folder = home_root / "vision"
+    problems = []
+    if folder.exists():
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if mode & 0o022:
+            problems.append(f"{folder}: writable by others (mode {mode:o}); chmod 750 it")
+    for name, what in (("gallery.key", "key file"), ("gallery.db", "gallery")):
+        path = folder / name
+        if path.exists():
+            try:
+                _private(path, what)
+            except GalleryError as exc:
+                problems.append(str(exc))
+    return problems
+
+
+class Gallery:
+    """Encrypted embeddings of consenting customers. ``clock`` is injectable for expiry tests;
+    ``hall_key`` (the hall's customer key) is needed only to hash raw references left by older versions;
+    with an ``audit``, every expiry is recorded there before the entry is deleted."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        key_path: Path,
+        *,
+        clock: Any = time.time,
+        hall_key: bytes | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        self.aead = AESGCM(_key(key_path))
+        key = load_key(key_path)
+        self.aead = AESGCM(key)
+        self.index_key = hashlib.sha256(b"gallery ref index\0" + key).digest()
         self.clock = clock
+        self.audit = audit
         db_path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not db_path.exists()
         try:
             self.db = sqlite3.connect(db_path, isolation_level=None, timeout=10.0)
+            if fresh:
+                os.chmod(db_path, 0o600)
             self.db.execute("PRAGMA secure_delete = ON")
             migrate(self.db)
+            self._hash_old_rows(hall_key)
         except sqlite3.Error as exc:
             raise GalleryError(f"{db_path}: cannot open the gallery: {exc}") from exc
         self.purge()
@@ -113,42 +202,42 @@ class Gallery:
     def at_home(cls, home_root: Path, **kw: Any) -> Gallery:
         return cls(home_root / "vision" / "gallery.db", home_root / "vision" / "gallery.key", **kw)
 
+    def remove_ref_audited(self, ref: str, *, place: str, reason: str) -> list[str]:
+        """:meth:`remove_ref`, the withdrawal audited first (with how many entries it deletes)."""
+        ids = [r[0] for r in self.db.execute("SELECT id FROM entries WHERE ref_index = ?", (self.ref_index(ref),))]
+        if self.audit is not None:
+            what = f"{reason}: {len(ids)} entr{'y' if len(ids) == 1 else 'ies'} deleted"
+            try:
+                self.audit.record(place=place, purpose="withdrawal", decision="withdrawn", ref=ref, reason=what)
+            except AuditError as exc:  # a withdrawal is never held back: the face goes, the lost record is logged
+                log.error("withdrawal of %s… not audited: %s", ref[:12], exc)
+        self._write([("DELETE FROM entries WHERE id = ?", (e,), "removed", e) for e in ids])
+        return ids
+
     def close(self) -> None:
         self.db.close()
 
-    def purge(self) -> int:
-        """Delete expired entries now; return how many."""
-        now = self.clock()
-        expired = [r[0] for r in self.db.execute("SELECT id FROM entries WHERE expires <= ?", (now,))]
-        return sum(self.remove(entry_id) for entry_id in expired)
-
-    def _write(self, sql: str, args: tuple[Any, ...], op: str, entry_id: str) -> int:
-        """One change of ``entries`` and its row in ``changes``, in one transaction."""
+    # -- storage -----------------------------------------------------------------
+    def _write(self, steps: list[tuple[str, tuple[Any, ...], str, str]]) -> int:
+        """Changes of ``entries`` and their rows in ``changes``, in one transaction; rows changed."""
+        n = 0
         try:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                n = self.db.execute(sql, args).rowcount
-                if n:
-                    self.db.execute(
-                        "INSERT INTO changes (at, op, entry) VALUES (?, ?, ?)", (self.clock(), op, entry_id)
-                    )
+                for sql, args, op, entry_id in steps:
+                    done = self.db.execute(sql, args).rowcount
+                    if done:
+                        self.db.execute(
+                            "INSERT INTO changes (at, op, entry) VALUES (?, ?, ?)", (self.clock(), op, entry_id)
+                        )
+                    n += done
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise GalleryError(f"the gallery cannot be written: {exc}") from exc
-        return int(n)
-
-    def changes_since(self, seq: int) -> list[tuple[int, str, str]]:
-        """``(seq, "enrolled"|"removed", entry id)`` after ``seq``, oldest first."""
-        rows = self.db.execute("SELECT seq, op, entry FROM changes WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
-        return [(int(a), str(b), str(c)) for a, b, c in rows]
-
-    def last_change(self) -> int:
-        """The sequence number of the latest change (0 for none): a cheap check for news."""
-        row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()
-        return int(row[0])
+        return n
 
     def _seal(self, entry_id: str, payload: dict[str, Any]) -> tuple[bytes, bytes]:
         nonce = os.urandom(12)
@@ -163,30 +252,133 @@ class Gallery:
             raise GalleryError(f"entry {entry_id}: cannot be decrypted with this key") from exc
         return data
 
-    def enroll(self, embeddings: np.ndarray, consent: Consent, id_card_ref: str, days: int) -> str:
-        """Add one consenting customer (1–5 embeddings of usable faces); return the entry id."""
-        if not id_card_ref.strip():
-            raise GalleryError("enrolment needs the ID-card reference")
+    def ref_index(self, ref: str) -> str:
+        """The blind index of a customer reference (an HMAC under a key derived from the gallery key)."""
+        return hmac.new(self.index_key, ref.encode(), hashlib.sha256).hexdigest()
+
+    def _hash_old_rows(self, hall_key: bytes | None) -> int:
+        """Rows from before references were always keyed hashes: hash, index and reseal them."""
+        rows = self.db.execute("SELECT id, nonce, sealed FROM entries WHERE ref_index IS NULL").fetchall()
+        if not rows:
+            return 0
+        steps = []
+        for entry_id, nonce, sealed in rows:
+            payload = _upgrade(self._open(entry_id, nonce, sealed), hall_key)
+            n2, s2 = self._seal(entry_id, payload)
+            purposes = json.dumps(payload["consent"]["purposes"])
+            steps.append(
+                (
+                    "UPDATE entries SET nonce = ?, sealed = ?, ref_index = ?, purposes = ? WHERE id = ?",
+                    (n2, s2, self.ref_index(payload["customer"]["hash"]), purposes, entry_id),
+                    "enrolled",
+                    entry_id,
+                )
+            )
+        return self._write(steps)
+
+    # -- changes -----------------------------------------------------------------
+    def changes_since(self, seq: int) -> list[tuple[int, str, str]]:
+        """``(seq, "enrolled"|"removed", entry id)`` after ``seq``, oldest first."""
+        rows = self.db.execute("SELECT seq, op, entry FROM changes WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
+        return [(int(a), str(b), str(c)) for a, b, c in rows]
+
+    def last_change(self) -> int:
+        """The sequence number of the latest change (0 for none): a cheap check for news."""
+        row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()
+        return int(row[0])
+
+    # -- entries -----------------------------------------------------------------
+    def enroll(self, embeddings: np.ndarray, consent: Consent, customer: dict[str, str], days: int) -> str:
+        """Add one consenting customer (1–5 embeddings of usable faces); return the entry id.
+
+        ``customer`` is the card's reference as the kiosk has it: ``hash`` (the hall's keyed hash),
+        ``masked`` and optionally ``kind`` and ``name_masked``. Earlier entries of the same customer are
+        replaced in the same transaction."""
+        ref = str(customer.get("hash", ""))
+        if not HASH_RE.match(ref):
+            raise GalleryError(
+                "the customer reference must be the hall's keyed hash of the card (64 hex digits), never the number"
+            )
         if not 1 <= days <= 3650:
-            raise GalleryError(f"expiry must be 1–3650 days, not {days}")
+            raise GalleryError(f"the retention must be 1–3650 days, not {days}")
         vecs = np.asarray(embeddings, dtype=np.float32).reshape(-1, 192)
         if not 1 <= len(vecs) <= 5:
             raise GalleryError("enrolment takes one to five face embeddings")
+        who = {
+            "kind": str(customer.get("kind", "id")),
+            "hash": ref,
+            "masked": str(customer.get("masked", ""))[:32],
+            "name_masked": str(customer.get("name_masked", ""))[:16],
+        }
         entry_id = uuid.uuid4().hex
         now = self.clock()
-        payload = {"embeddings": vecs.round(6).tolist(), "id_card_ref": id_card_ref, "consent": consent.model_dump()}
+        payload = {"v": 2, "embeddings": vecs.round(6).tolist(), "customer": who, "consent": consent.model_dump()}
         nonce, sealed = self._seal(entry_id, payload)
-        self._write(
-            "INSERT INTO entries (id, enrolled, expires, nonce, sealed) VALUES (?, ?, ?, ?, ?)",
-            (entry_id, now, now + days * 86400.0, nonce, sealed),
-            "enrolled",
-            entry_id,
+        index = self.ref_index(ref)
+        old = [r[0] for r in self.db.execute("SELECT id FROM entries WHERE ref_index = ?", (index,))]
+        steps: list[tuple[str, tuple[Any, ...], str, str]] = [
+            ("DELETE FROM entries WHERE id = ?", (e,), "removed", e) for e in old
+        ]
+        steps.append(
+            (
+                "INSERT INTO entries (id, enrolled, expires, nonce, sealed, ref_index, purposes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (entry_id, now, now + days * 86400.0, nonce, sealed, index, json.dumps(consent.purposes)),
+                "enrolled",
+                entry_id,
+            )
         )
+        self._write(steps)
         return entry_id
 
     def remove(self, entry_id: str) -> bool:
         """Withdrawal: delete the entry at once. False if there was none."""
-        return self._write("DELETE FROM entries WHERE id = ?", (entry_id,), "removed", entry_id) > 0
+        return self._write([("DELETE FROM entries WHERE id = ?", (entry_id,), "removed", entry_id)]) > 0
+
+    def remove_ref(self, ref: str) -> list[str]:
+        """Withdrawal by the customer's reference: delete every entry of theirs at once; their ids."""
+        gone = [r[0] for r in self.db.execute("SELECT id FROM entries WHERE ref_index = ?", (self.ref_index(ref),))]
+        self._write([("DELETE FROM entries WHERE id = ?", (e,), "removed", e) for e in gone])
+        return gone
+
+    def has_ref(self, ref: str) -> bool:
+        """Whether the customer has an entry."""
+        row = self.db.execute("SELECT 1 FROM entries WHERE ref_index = ? LIMIT 1", (self.ref_index(ref),)).fetchone()
+        return row is not None
+
+    def touch_ref(self, ref: str, days: int) -> int:
+        """A use of the customer's face: their entries now expire ``days`` from now (never sooner)."""
+        until = self.clock() + days * 86400.0
+        cur = self.db.execute(
+            "UPDATE entries SET expires = ? WHERE ref_index = ? AND expires < ?", (until, self.ref_index(ref), until)
+        )
+        return int(cur.rowcount)
+
+    def purge(self) -> list[str]:
+        """Delete expired entries now (audited as ``expired``); return their ids."""
+        rows = self.db.execute("SELECT id, nonce, sealed FROM entries WHERE expires <= ?", (self.clock(),)).fetchall()
+        if not rows:
+            return []
+        expired = [r[0] for r in rows]
+        if self.audit is not None:
+            for entry_id, nonce, sealed in rows:
+                ref = str(self._open(entry_id, nonce, sealed).get("customer", {}).get("hash", ""))
+                self.audit.record(
+                    place="gallery",
+                    purpose="withdrawal",
+                    decision="expired",
+                    ref=ref,
+                    reason="unused for the retention",
+                )
+        self._write([("DELETE FROM entries WHERE id = ?", (e,), "removed", e) for e in expired])
+        return expired
+
+    def _entry(self, row: tuple[Any, ...]) -> tuple[Entry, dict[str, Any]]:
+        entry_id, enrolled, expires, nonce, sealed = row
+        data = self._open(entry_id, nonce, sealed)
+        consent = data["consent"]
+        entry = Entry(entry_id, enrolled, expires, data["customer"], consent, tuple(consent["purposes"]))
+        return entry, data
 
     def entry(self, entry_id: str) -> tuple[Entry, np.ndarray] | None:
         """One live entry and its ``(n, 192)`` embeddings, or None."""
@@ -196,26 +388,13 @@ class Gallery:
         ).fetchone()
         if row is None:
             return None
-        data = self._open(row[0], row[3], row[4])
-        entry = Entry(row[0], row[1], row[2], data["id_card_ref"], data["consent"])
+        entry, data = self._entry(row)
         return entry, np.asarray(data["embeddings"], dtype=np.float32).reshape(-1, 192)
-
-    def remove_ref(self, id_card_ref: str) -> int:
-        """Withdrawal by ID-card reference: delete every entry of that customer at once."""
-        gone = 0
-        for entry_id, nonce, sealed in self.db.execute("SELECT id, nonce, sealed FROM entries").fetchall():
-            if self._open(entry_id, nonce, sealed)["id_card_ref"] == id_card_ref:
-                gone += self.remove(entry_id)
-        return gone
 
     def entries(self) -> list[Entry]:
         self.purge()
         rows = self.db.execute("SELECT id, enrolled, expires, nonce, sealed FROM entries ORDER BY enrolled").fetchall()
-        out = []
-        for entry_id, enrolled, expires, nonce, sealed in rows:
-            data = self._open(entry_id, nonce, sealed)
-            out.append(Entry(entry_id, enrolled, expires, data["id_card_ref"], data["consent"]))
-        return out
+        return [self._entry(r)[0] for r in rows]
 
     def matrix(self) -> tuple[list[str], np.ndarray]:
         """Entry ids (one per embedding row) and the ``(N, 192)`` embeddings of live entries."""
@@ -227,6 +406,40 @@ class Gallery:
                 ids.append(entry_id)
                 rows.append(vec)
         return ids, np.asarray(rows, dtype=np.float32).reshape(-1, 192)
+
+
+def _upgrade(payload: dict[str, Any], hall_key: bytes | None) -> dict[str, Any]:
+    """A payload of the first format (``id_card_ref`` as typed, a free-text purpose) in the second."""
+    from edge.errors import InvalidRequest
+    from edge.identity import mask_name, mask_number, parse_ref_arg
+
+    if "customer" in payload:
+        return payload
+    raw = str(payload.get("id_card_ref", "")).strip()
+    consent = dict(payload.get("consent", {}))
+    who = str(consent.get("who", ""))
+    if HASH_RE.match(raw):
+        customer = {"kind": "id", "hash": raw, "masked": who if "*" in who else "", "name_masked": ""}
+    else:
+        if hall_key is None:
+            raise GalleryError(
+                "the gallery holds entries keyed by a raw ID number; the hall's key (secret.key) is needed to hash "
+                "them: start the vision service (or this command) as a user that can read it"
+            )
+        try:
+            ref = parse_ref_arg(raw, key=hall_key)
+            customer = ref.to_dict()
+        except InvalidRequest:  # not a card number at all: hashed as typed, masked
+            digest = hmac.new(hall_key, f"id:{raw.upper()}".encode(), hashlib.sha256).hexdigest()
+            customer = {"kind": "id", "hash": digest, "masked": mask_number(raw), "name_masked": ""}
+    # the first consent screen offered ticket by face only; a signed name is kept masked
+    consent = {
+        "who": (who if "*" in who else mask_name(who))[:32] or customer["masked"] or "customer",
+        "when": consent.get("when", ""),
+        "purposes": ["ticket"],
+        "screen": consent.get("screen", ""),
+    }
+    return {"v": 2, "embeddings": payload["embeddings"], "customer": customer, "consent": consent}
 
 
 def migrate(conn: sqlite3.Connection) -> list[str]:
@@ -264,119 +477,11 @@ def m002_changes(db: Database) -> None:
     db.execute("INSERT INTO changes (at, op, entry) SELECT enrolled, 'enrolled', id FROM entries ORDER BY enrolled")
 
 
-class GalleryIndex:
-    """The live gallery in memory for matching: loaded once, then kept current by :meth:`apply`.
+@MIGRATIONS()
+def m003_purposes_and_ref_index(db: Database) -> None:
+    """The purposes consented to, in clear for the cameras, and the blind index of the reference.
 
-    ``ids`` names the entry of each row of ``matrix``; ``names`` and ``expires`` are per entry.
-    """
-
-    def __init__(self) -> None:
-        self.ids: np.ndarray = np.asarray([], dtype=ID_DTYPE)
-        self.matrix = np.zeros((0, 192), np.float32)
-        self.names: dict[str, str] = {}
-        self.expires: dict[str, float] = {}
-        self.seq = 0
-
-    @classmethod
-    def load(cls, gallery: Gallery) -> GalleryIndex:
-        """Every live entry, and the change it is current to."""
-        index = cls()
-        index.seq = gallery.last_change()
-        for e in gallery.entries():
-            got = gallery.entry(e.id)
-            if got is not None:
-                index.add(e.id, got[1], str(e.consent.get("who", "")), e.expires)
-        return index
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def add(self, entry_id: str, vectors: np.ndarray, who: str, expires: float) -> None:
-        """Add (or replace) one entry."""
-        self.remove(entry_id)
-        vecs = np.asarray(vectors, dtype=np.float32).reshape(-1, 192)
-        self.ids = np.concatenate([self.ids, np.asarray([entry_id] * len(vecs), dtype=ID_DTYPE)])
-        self.matrix = np.vstack([self.matrix, vecs])
-        self.names[entry_id] = who
-        self.expires[entry_id] = expires
-
-    def remove(self, entry_id: str) -> bool:
-        if entry_id not in self.names:
-            return False
-        keep = self.ids != entry_id
-        self.ids, self.matrix = self.ids[keep], self.matrix[keep]
-        del self.names[entry_id]
-        del self.expires[entry_id]
-        return True
-
-    def expire(self, now: float) -> list[str]:
-        """Drop entries whose term ended (the gallery deletes them too when next opened)."""
-        gone = [e for e, until in self.expires.items() if until <= now]
-        for entry_id in gone:
-            self.remove(entry_id)
-        return gone
-
-    def apply(self, gallery: Gallery, changes: list[tuple[int, str, str]]) -> int:
-        """Apply ``(seq, op, entry)`` changes newer than this index (reading only enrolled entries)."""
-        applied = 0
-        for seq, op, entry_id in changes:
-            if seq <= self.seq:
-                continue
-            self.seq = seq
-            applied += 1
-            if op == "removed":
-                self.remove(entry_id)
-                continue
-            got = gallery.entry(entry_id)
-            if got is not None:
-                entry, vectors = got
-                self.add(entry_id, vectors, str(entry.consent.get("who", "")), entry.expires)
-        return applied
-
-    def best_two(self, probe: np.ndarray) -> tuple[str | None, float, float]:
-        return best_two(self.ids, self.matrix, probe)
-
-
-def best_two(ids: list[str] | np.ndarray, matrix: np.ndarray, probe: np.ndarray) -> tuple[str | None, float, float]:
-    """The best entry for ``probe``, its similarity, and the best similarity of any other entry.
-
-    ``ids`` names the entry of each matrix row; pass it as a numpy array to match many probes fast.
-    """
-    if len(ids) == 0:
-        return None, -1.0, -1.0
-    names = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
-    sims = matrix @ probe
-    best = int(np.argmax(sims))
-    others = names != names[best]
-    second = float(sims[others].max()) if others.any() else -1.0
-    return str(names[best]), float(sims[best]), second
-
-
-class Voter:
-    """Per-track decision over the last ``window`` face frames; abstains (None) unless ``need`` agree."""
-
-    def __init__(self, window: int = 5, need: int = 3, threshold: float = MATCH_THRESHOLD) -> None:
-        self.votes: deque[str | None] = deque(maxlen=window)
-        self.need = need
-        self.threshold = threshold
-
-    def add(self, best: str | None, sim: float, second: float) -> str | None:
-        ok = best is not None and sim >= self.threshold and sim - second >= MATCH_MARGIN
-        self.votes.append(best if ok else None)
-        top = Counter(v for v in self.votes if v is not None).most_common(1)
-        if top and top[0][1] >= self.need and top[0][1] > len(self.votes) - top[0][1]:
-            return top[0][0]
-        return None
-
-
-class Visits:
-    """A VIP arrives once per visit: again only after ``gap_s`` without being seen."""
-
-    def __init__(self, gap_s: float = 3 * 3600.0) -> None:
-        self.gap_s = gap_s
-        self.last_seen: dict[str, float] = {}
-
-    def arrived(self, entry_id: str, t: float) -> bool:
-        last = self.last_seen.get(entry_id)
-        self.last_seen[entry_id] = t
-        return last is None or t - last >= self.gap_s
+    Both are NULL on older rows until the gallery is next opened with the hall's key (:func:`_upgrade`)."""
+    db.execute("ALTER TABLE entries ADD COLUMN ref_index TEXT")
+    db.execute("ALTER TABLE entries ADD COLUMN purposes TEXT")
+    db.execute("CREATE INDEX entries_ref ON entries(ref_index)")

@@ -5,8 +5,9 @@
     hall vision heatmap VIDEO --out FILE.png            floor heatmap of a video (demo mapping)
     hall vision detect IMAGE… --json                    faces (box, score) in each image
     hall vision verify A B --json | --pairs FILE.csv    similarity and same/different
-    hall vision enroll IMAGE… --who --purpose --screen --id-ref   consented VIP enrolment
+    hall vision enroll IMAGE… --id-ref REF --purpose P --screen S   consented enrolment (REF hashed on entry)
     hall vision gallery list|remove [ID]                list entries, withdraw one at once
+    hall vision audit [--since T] [--json]              the face audit: matches, refusals, deletions
     hall vision emotion IMAGE… --json                   facial expression per face
     hall vision fetch                                   fetch and check the pinned models and media
 
@@ -17,10 +18,11 @@ aggregates of the last ``HEATMAP_WINDOW`` periods, written atomically. With
 ``HALL_DEMO=1`` and no camera configured, the demo entrance camera plays the
 sample pedestrian video in a loop.
 
-It also listens for the kiosks' ``consent.recorded`` events (purpose
-``face_recognition``): a withdrawal deletes that customer's gallery entries at
-once (``face.forgotten``); a grant sends the camera facing that kiosk
-(``kiosk = "<id>"``, faces on) to take the enrolment faces.
+Face identity (the kiosks' consents, tickets by face, the audit) is
+:class:`~vision.faceservice.FaceDesk`'s. At start-up the service refuses to run
+when the face data is not private to its user (:func:`vision.gallery.check_private`),
+or, under systemd, when it shares its user with the core (the gallery key must
+be readable by the vision service's own account alone: ``hall-vision``).
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vision.config import VisionConfig
+
+if TYPE_CHECKING:
+    from edge.paths import Home
 
 log = logging.getLogger("hall.vision")
 HEATMAP_WINDOW = 60
@@ -51,14 +56,25 @@ GALLERY_CHECK_S = 2.0  # how often the service looks for gallery changes to pass
 
 
 class Service:
-    """Supervises the camera workers and renders the hall heatmap."""
+    """Supervises the camera workers, renders the hall heatmap, and hosts the face desk."""
 
-    def __init__(self, cfg: VisionConfig, home_root: Path, cameras: list[Any]) -> None:
+    def __init__(
+        self,
+        cfg: VisionConfig,
+        home_root: Path,
+        cameras: list[Any],
+        *,
+        faces: dict[str, Any] | None = None,
+        hall_key: bytes | None = None,
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        from vision.faceservice import FaceDesk
         from vision.heatmap import load_floorplan
 
         self.cfg = cfg
         self.home_root = home_root
         self.cameras = cameras
+        self.faces = faces or {"retention_days": 180, "vip_tags": ["VIP"]}
         self.floorplan = load_floorplan(cfg.floorplan or None)
         self.floor_size = (int(self.floorplan.shape[1]), int(self.floorplan.shape[0]))
         self.stop = threading.Event()
@@ -66,7 +82,14 @@ class Service:
         self.queues: dict[str, Any] = {}
         self.restarts: dict[str, tuple[int, float]] = {}
         self.window: deque[list[list[float]]] = deque(maxlen=HEATMAP_WINDOW)
-        self.gallery_seq: int | None = None
+        self.desk = FaceDesk(
+            home_root,
+            cameras,
+            self.queues,
+            retention_days=int(self.faces["retention_days"]),
+            hall_key=hall_key,
+            timezone=timezone,
+        )
 
     def _spawn(self, camera: Any) -> None:
         import multiprocessing
@@ -77,7 +100,7 @@ class Service:
         self.queues[camera.name] = ctx.Queue()
         proc = ctx.Process(
             target=worker.run,
-            args=(camera.model_dump(), self.cfg.model_dump(), self.floor_size, self.queues[camera.name]),
+            args=(camera.model_dump(), self.cfg.model_dump(), self.floor_size, self.queues[camera.name], self.faces),
             name=f"vision-{camera.name}",
         )
         proc.start()
@@ -110,124 +133,65 @@ class Service:
             grid.merge(cells)
         return write_png(render(grid, self.floorplan), heatmap_path(self.home_root))
 
-    def on_consent(self, data: dict[str, Any], ts: str) -> tuple[str, dict[str, Any], bool] | None:
-        """Act on a kiosk's ``consent.recorded``: withdrawal deletes the customer's entries at once;
-        a grant asks the camera facing that kiosk to enrol. Returns the event to publish, if any."""
-        from vision.gallery import Gallery
-
-        customer = data.get("customer") or {}
-        ref, masked, kiosk = str(customer.get("hash", "")), str(customer.get("masked", "")), str(data.get("kiosk", ""))
-        if data.get("purpose") not in (None, "face_recognition") or not ref:
-            return None
-        if data.get("decision") == "withdrawn":
-            gallery = Gallery.at_home(self.home_root)
-            try:
-                removed = gallery.remove_ref(ref)
-            finally:
-                gallery.close()
-            log.info("consent withdrawn at %s: %d gallery entries deleted", kiosk, removed)
-            return "face.forgotten", {"customer": masked, "kiosk": kiosk, "removed": removed}, True
-        if data.get("decision") != "granted":
-            return None
-        camera = next((c for c in self.cameras if c.faces and c.kiosk and c.kiosk == kiosk), None)
-        if camera is None or camera.name not in self.queues:
-            reason = f"no camera with faces on faces kiosk {kiosk or '?'}"
-            return "face.enroll_failed", {"customer": masked, "kiosk": kiosk, "reason": reason}, False
-        self.queues[camera.name].put(
-            {"op": "enroll", "customer": {"hash": ref, "masked": masked}, "kiosk": kiosk, "when": ts}
-        )
-        return None
-
-    def forward_gallery_changes(self) -> int:
-        """Send enrolments and deletions since the last look to every face camera; return how many.
-
-        Cameras load the gallery once and apply these changes, so none re-reads it while analysing."""
-        from vision.gallery import Gallery
-
-        gallery = Gallery.at_home(self.home_root)
-        try:
-            last = gallery.last_change()
-            if self.gallery_seq is None:
-                self.gallery_seq = last  # workers spawned now load the gallery as it is
-                return 0
-            if last <= self.gallery_seq:
-                return 0
-            changes = gallery.changes_since(self.gallery_seq)
-        finally:
-            gallery.close()
-        self.gallery_seq = last
-        for camera in self.cameras:
-            if camera.faces and camera.name in self.queues:
-                self.queues[camera.name].put({"op": "gallery", "changes": [list(c) for c in changes]})
-        return len(changes)
-
-    def catch_up_withdrawals(self, bus: Any) -> int:
-        """Apply every withdrawal in the hall's log after the saved cursor (a missed event, or one
-        recorded while this service was down, still deletes the face); return how many were read."""
-        cursor_file = self.home_root / "vision" / "consent.cursor"
-        try:
-            cursor = int(cursor_file.read_text().strip() or 0)
-        except (FileNotFoundError, ValueError):
-            cursor = 0
-        read = 0
-        while True:
-            batch = bus.request("events.since", {"seq": cursor, "prefix": "consent.recorded", "limit": 500})
-            for env in batch:
-                cursor = int(env["seq"])
-                read += 1
-                data = dict(env["data"])
-                if env["topic"] == "consent.recorded" and data.get("decision") == "withdrawn":
-                    out = self.on_consent(data, str(env["ts"]))
-                    if out is not None and out[1].get("removed"):
-                        bus.request("event.publish", {"topic": out[0], "data": out[1], "durable": out[2]})
-            if len(batch) < 500:
-                break
-        cursor_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cursor_file.with_suffix(".tmp")
-        tmp.write_text(str(cursor))
-        tmp.replace(cursor_file)
-        return read
+    def handle(self, env: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
+        """One event from the bus; the events to publish in answer."""
+        topic, data = env["topic"], dict(env["data"])
+        if topic == "heatmap.minute":
+            if data.get("cell") == self.cfg.cell:
+                self.on_heatmap(data)
+            return []
+        if topic == "consent.recorded":
+            return self.desk.on_consent(data, str(env["ts"]))
+        if topic == "face.match_requested":
+            return self.desk.on_match_requested(data)
+        if topic == "face.match_answered":
+            return self.desk.on_match_answered(data)
+        if topic == "face.audit.requested":
+            return self.desk.on_audit_requested(data)
+        return []
 
     def run(self) -> None:
-        import time
-
+        from edge import sdnotify
         from edge.bus import BusClient, Subscriber
         from edge.errors import HallError
 
-        sub = Subscriber(["heatmap.minute", "consent.recorded"])
+        sub = Subscriber(TOPICS)
         bus = BusClient("vision", timeout=2.0, retries=2)
-        next_catch_up = 0.0
-        next_gallery = 0.0
+        next_catch_up = next_gallery = next_counts = 0.0
+        faces = any(c.faces for c in self.cameras)
+
+        def publish(out: list[tuple[str, dict[str, Any], bool]]) -> None:
+            for topic, data, durable in out:
+                bus.request("event.publish", {"topic": topic, "data": data, "durable": durable})
+
+        sdnotify.ready(f"{len(self.cameras)} camera(s)")
         try:
-            if any(c.faces for c in self.cameras):
-                self.forward_gallery_changes()  # the point the workers' first load is current to
+            if faces:
+                self.desk.forward_gallery_changes()  # the point the workers' first load is current to
             while not self.stop.is_set():
+                sdnotify.alive()
                 self.supervise()
-                if any(c.faces for c in self.cameras) and time.monotonic() >= next_gallery:
-                    next_gallery = time.monotonic() + GALLERY_CHECK_S
-                    try:
-                        self.forward_gallery_changes()
-                    except HallError as exc:
-                        log.warning("gallery changes not checked: %s", exc)
-                if time.monotonic() >= next_catch_up:
-                    next_catch_up = time.monotonic() + WITHDRAWAL_CHECK_S
-                    try:
-                        self.catch_up_withdrawals(bus)
-                    except HallError as exc:
-                        log.warning("withdrawals not checked yet: %s", exc)
+                now = time.monotonic()
+                try:
+                    if faces and now >= next_gallery:
+                        next_gallery = now + GALLERY_CHECK_S
+                        self.desk.forward_gallery_changes()
+                    if now >= next_catch_up:
+                        next_catch_up = now + WITHDRAWAL_CHECK_S
+                        publish(self.desk.catch_up_withdrawals(bus))
+                    if now >= next_counts:
+                        next_counts = now + COUNTS_CHECK_S
+                        publish(self.desk.hourly_counts())
+                        self.desk.counts_sent()
+                except HallError as exc:
+                    log.warning("periodic face work not done yet: %s", exc)
                 env = sub.recv(timeout=0.5)
                 if env is None:
                     continue
-                if env["topic"] == "heatmap.minute" and env["data"].get("cell") == self.cfg.cell:
-                    self.on_heatmap(env["data"])
-                elif env["topic"] == "consent.recorded":
-                    try:
-                        out = self.on_consent(dict(env["data"]), str(env["ts"]))
-                        if out is not None:
-                            topic, data, durable = out
-                            bus.request("event.publish", {"topic": topic, "data": data, "durable": durable})
-                    except HallError as exc:
-                        log.error("consent %s: %s", env["data"].get("decision"), exc)
+                try:
+                    publish(self.handle(env))
+                except HallError as exc:
+                    log.error("%s: %s", env["topic"], exc)
         finally:
             sub.close()
             bus.close()
@@ -242,6 +206,59 @@ class Service:
             if proc.is_alive():
                 proc.kill()
                 proc.join()
+        self.desk.close()
+
+
+TOPICS = ["heatmap.minute", "consent.recorded", "face.match_requested", "face.match_answered", "face.audit.requested"]
+COUNTS_CHECK_S = 60.0
+
+
+def vision_home() -> Path:
+    """The hall's home as the vision service uses it: it writes only ``vision/`` there (its own folder under
+    systemd, ``StateDirectory=hall/vision``); the home itself is made here only on a development box."""
+    from edge.errors import HallError
+    from edge.paths import Home
+
+    home = Home.from_env()
+    if not home.root.exists():
+        home.ensure()
+    folder = home.root / "vision"
+    try:
+        folder.mkdir(mode=0o750, exist_ok=True)
+    except OSError as exc:
+        raise HallError(f"{folder} cannot be made: {exc.strerror}") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise HallError(f"{folder} is not writable by this user (the vision service's own folder)")
+    return home.root
+
+
+def read_hall_key(home: Home) -> bytes | None:
+    """The customer key in force (HQ's, else the hall's own) if this user may read it (the hall's own made, as
+    the core would, where there is none yet and this user may write the hall's folder: a development box); None
+    otherwise."""
+    from edge.errors import HallError
+    from edge.identity import Keyring
+
+    try:
+        key = Keyring.load(home.customer_keys_path, home.secret_path).current.key
+    except (OSError, ValueError, HallError):
+        return None
+    return key if len(key) == 32 else None
+
+
+def startup_problems(home_root: Path) -> list[str]:
+    """Why the vision service must not start: its face data not private to it, or, under systemd, a user
+    shared with the core."""
+    from vision.gallery import check_private
+
+    problems = check_private(home_root)
+    db = home_root / "hall.db"
+    if os.environ.get("INVOCATION_ID") and db.exists() and db.stat().st_uid == os.geteuid():
+        problems.append(
+            f"the vision service runs as the core's user (the owner of {db}): the gallery key would be readable by "
+            "every service of that user; run it as its own (systemd/hall.sysusers: hall-vision)"
+        )
+    return problems
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -261,8 +278,26 @@ def _serve(args: argparse.Namespace) -> int:
             from vision.config import demo_camera
 
             cameras = [demo_camera()]
-        home = Home.from_env().ensure()
-        service = Service(cfg, home.root, cameras)
+        home = Home(vision_home())
+        problems = startup_problems(home.root)
+        if problems:
+            for problem in problems:
+                print(f"hall vision: {problem}", file=sys.stderr)
+            return 2
+        faces = {
+            "retention_days": hall.faces.retention_days,
+            "vip_tags": sorted(t.name for t in hall.tags if t.priority == "vip"),
+        }
+        service = Service(
+            cfg,
+            home.root,
+            cameras,
+            faces=faces,
+            hall_key=read_hall_key(home),
+            timezone=hall.hall.timezone,
+        )
+        gallery = service.desk.gallery()  # hashes raw references of older versions, or says why it cannot
+        gallery.close()
     except HallError as exc:
         print(f"hall vision: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""``hall vision`` offline tools: counting, heatmaps, faces, verification, the VIP gallery.
+"""``hall vision`` offline tools: counting, heatmaps, faces, verification, the face gallery and its audit.
 
 Each works on files only (no camera, no bus) and prints JSON with ``--json``;
 bad input is a message naming the file or option and a non-zero exit.
@@ -173,10 +173,42 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gallery(home_root: Path) -> Any:
+def _open(home_root: Path) -> tuple[Any, Any]:
+    """The gallery (hashing old raw references when the hall's key is readable) and the audit."""
+    from edge.paths import Home
+    from vision.audit import AuditLog
     from vision.gallery import Gallery
+    from vision.service import read_hall_key
 
-    return Gallery.at_home(home_root)
+    audit = AuditLog.at_home(home_root)
+    try:
+        return Gallery.at_home(home_root, audit=audit, hall_key=read_hall_key(Home(home_root))), audit
+    except BaseException:
+        audit.close()
+        raise
+
+
+def _reference(text: str, home_root: Path) -> dict[str, str]:
+    """``--id-ref``: a keyed hash as it is, or a card number (``id:NUMBER[:NAME]``, ``ic:ACCOUNT``, a bare
+    ID number) hashed here with the hall's key; the number is stored nowhere."""
+    from edge.errors import InvalidRequest
+    from edge.identity import HASH_RE, parse_ref_arg
+    from edge.paths import Home
+    from vision.service import read_hall_key
+
+    text = text.strip()
+    if HASH_RE.match(text):
+        return {"kind": "id", "hash": text, "masked": "", "name_masked": ""}
+    key = read_hall_key(Home(home_root))
+    if key is None:
+        raise InvalidRequest(
+            f"--id-ref: a card number is hashed with the hall's key, and {Home(home_root).secret_path} cannot be read "
+            "by this user (give the keyed hash instead, or run as a user in the hall's group)"
+        )
+    try:
+        return parse_ref_arg(text, key=key).to_dict()
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"--id-ref: {exc}") from None
 
 
 def _enroll(args: argparse.Namespace) -> int:
@@ -185,60 +217,146 @@ def _enroll(args: argparse.Namespace) -> int:
     import numpy as np
     from pydantic import ValidationError
 
+    from edge import config
+    from edge.errors import InvalidRequest
+    from edge.identity import mask_name
     from edge.paths import Home
     from vision.embed import FaceEncoder
+    from vision.enrolment import EnrolmentRefused, capture, check_agreement
     from vision.faces import read_image
     from vision.gallery import Consent
+    from vision.matching import MATCH_THRESHOLD
+    from vision.service import vision_home
 
+    home = Home(vision_home())
+    try:
+        customer = _reference(args.id_ref, home.root)
+    except InvalidRequest as exc:
+        print(f"hall vision enroll: {exc}", file=sys.stderr)
+        return 2
+    if args.who:
+        customer["name_masked"] = args.who if "*" in args.who else mask_name(args.who)
+    who = customer["name_masked"] or customer["masked"] or "customer"
+    purposes = [p.strip() for item in args.purpose for p in item.split(",") if p.strip()]
     when = args.when or datetime.now(UTC).isoformat(timespec="seconds")
     try:
-        consent = Consent(who=args.who, when=when, purpose=args.purpose, screen=args.screen)
+        consent = Consent(who=who[:32], when=when, purposes=purposes, screen=args.screen)
     except ValidationError as exc:
         problems = "; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors())
         print(f"hall vision enroll: {problems}", file=sys.stderr)
         return 2
+    if not 1 <= len(args.images) <= 5:
+        print("hall vision enroll: give one to five photos", file=sys.stderr)
+        return 2
+    hall = config.load(getattr(args, "config", None))
     encoder = FaceEncoder()
-    vectors = []
-    for name in args.images:
-        vec, why = encoder.encode(read_image(name))
-        if vec is None:
-            print(f"hall vision enroll: {name}: refused: {why}", file=sys.stderr)
-            return 1
-        vectors.append(vec)
-    gallery = _gallery(Home.from_env().ensure().root)
+    gallery, audit = _open(home.root)
     try:
-        entry_id = gallery.enroll(np.stack(vectors), consent, args.id_ref, args.days)
+        try:
+            vectors = [capture(encoder, read_image(name), name) for name in args.images]
+            check_agreement(vectors, list(args.images))
+            mean = np.mean(vectors, axis=0)
+            mean /= max(float(np.linalg.norm(mean)), 1e-9)
+            for entry in gallery.entries():
+                got = gallery.entry(entry.id)
+                if (
+                    got is not None
+                    and entry.ref != customer["hash"]
+                    and float((got[1] @ mean).max()) >= MATCH_THRESHOLD
+                ):
+                    raise EnrolmentRefused(
+                        f"refused: this face is already enrolled for another customer (entry {entry.id})"
+                    )
+        except EnrolmentRefused as exc:
+            audit.record(place="cli", purpose="enrolment", decision="refused", ref=customer["hash"], reason=str(exc))
+            print(f"hall vision enroll: {exc}", file=sys.stderr)
+            return 1
+        entry_id = gallery.enroll(np.stack(vectors), consent, customer, hall.faces.retention_days)
+        audit.record(
+            place="cli",
+            purpose="enrolment",
+            decision="enrolled",
+            ref=customer["hash"],
+            reason=f"{len(vectors)} photos, purposes {', '.join(consent.purposes)}",
+        )
     finally:
         gallery.close()
-    print(json.dumps({"id": entry_id}) if args.json else entry_id)
+        audit.close()
+    print(json.dumps({"id": entry_id, "ref": customer["hash"]}) if args.json else entry_id)
     return 0
 
 
 def _gallery_cmd(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
 
-    from edge.paths import Home
+    from vision.service import vision_home
 
-    gallery = _gallery(Home.from_env().ensure().root)
+    gallery, audit = _open(vision_home())
     try:
         if args.action == "remove":
             if not args.id:
                 print("hall vision gallery remove: give the entry id", file=sys.stderr)
                 return 2
-            if not gallery.remove(args.id):
+            got = gallery.entry(args.id)
+            if got is None:
                 print(f"hall vision gallery remove: no entry {args.id}", file=sys.stderr)
                 return 1
+            gallery.remove_ref_audited(got[0].ref, place="cli", reason="removed by an operator")
             print(f"removed {args.id}")
             return 0
         entries = gallery.entries()
     finally:
         gallery.close()
+        audit.close()
     if args.json:
-        print(json.dumps([asdict(e) for e in entries]))
+        print(json.dumps([e.public() for e in entries]))
     else:
         for e in entries:
-            print(f"{e.id}  expires {time.strftime('%Y-%m-%d', time.localtime(e.expires))}  {e.consent['who']}")
+            until = time.strftime("%Y-%m-%d", time.localtime(e.expires))
+            print(f"{e.id}  until {until}  {e.consent['who']}  {','.join(e.purposes)}")
     return 0
+
+
+def _audit_cmd(args: argparse.Namespace) -> int:
+    from vision.audit import AuditLog
+
+    since = 0.0
+    if args.since:
+        try:
+            since = _since(args.since)
+        except ValueError as exc:
+            print(f"hall vision audit: --since: {exc}", file=sys.stderr)
+            return 2
+    from vision.service import vision_home
+
+    audit = AuditLog.at_home(vision_home())
+    try:
+        rows = audit.since(since, args.limit) if since else audit.latest(args.limit)
+    finally:
+        audit.close()
+    for row in rows:
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["at"]))
+            score = "" if row["score"] is None else f" {row['score']:.3f}"
+            ref = f" {row['ref'][:12]}…" if row["ref"] else ""
+            print(f"{when}  {row['place']:<16} {row['purpose']:<11} {row['decision']:<10}{ref}{score}  {row['reason']}")
+    return 0
+
+
+def _since(text: str) -> float:
+    """``--since``: an ISO date or time (hall-local when it has no offset), or a duration back from now
+    (``30m``, ``12h``, ``7d``)."""
+    from datetime import datetime
+
+    text = text.strip()
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if text[-1:] in units and text[:-1].replace(".", "", 1).isdigit():
+        return time.time() - float(text[:-1]) * units[text[-1]]
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an ISO date/time nor a duration like 30m, 12h or 7d") from None
 
 
 def _emotion(args: argparse.Namespace) -> int:
@@ -316,21 +434,34 @@ def add_tools(sub: Any) -> None:
     p.add_argument("--far", type=float, default=0.001, help="target false-accept rate (default 0.001)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_calibrate)
-    p = sub.add_parser("enroll", help="add a consenting customer's face to the VIP gallery")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="one to five photos, each with one usable face")
-    p.add_argument("--who", required=True, help="the customer, as they signed the consent")
-    p.add_argument("--purpose", required=True, help="what the face is used for")
+    p = sub.add_parser("enroll", help="add a consenting customer's face to the gallery (one person, 1-5 photos)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="one to five photos, each of the customer alone")
+    p.add_argument(
+        "--id-ref",
+        required=True,
+        help="the customer's card: the keyed hash, or the number (id:NUMBER[:NAME], ic:ACCOUNT), hashed here",
+    )
+    p.add_argument(
+        "--purpose",
+        action="append",
+        required=True,
+        help="what the customer consented to: ticket, vip_arrival (repeat or comma-separate)",
+    )
     p.add_argument("--screen", required=True, help="the kiosk or screen that took the consent")
+    p.add_argument("--who", default="", help="the customer's name as signed (kept masked: 张*三)")
     p.add_argument("--when", default="", help="ISO time of the consent (default: now)")
-    p.add_argument("--id-ref", required=True, help="reference of the checked ID card")
-    p.add_argument("--days", type=int, default=365, help="days until the entry expires")
-    p.add_argument("--json", action="store_true", help='print {"id": ...}')
+    p.add_argument("--json", action="store_true", help='print {"id": ..., "ref": ...}')
     p.set_defaults(func=_enroll)
-    p = sub.add_parser("gallery", help="list or remove VIP gallery entries")
+    p = sub.add_parser("gallery", help="list the gallery's entries (no embedding, no number), or remove one")
     p.add_argument("action", choices=["list", "remove"])
     p.add_argument("id", nargs="?", help="entry id (remove)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_gallery_cmd)
+    p = sub.add_parser("audit", help="the face audit: every match, refusal, enrolment and deletion on this box")
+    p.add_argument("--since", default="", help="an ISO date or time, or a duration back from now (30m, 12h, 7d)")
+    p.add_argument("--limit", type=int, default=500, help="at most this many records (default 500)")
+    p.add_argument("--json", action="store_true", help="one JSON record per line")
+    p.set_defaults(func=_audit_cmd)
     p = sub.add_parser("emotion", help="facial expression of each face in image files")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument(

@@ -72,3 +72,49 @@ class SeatSimulator:
     def on_event(self, env: dict[str, Any]) -> None:
         counter = str((env.get("data") or {}).get("counter") or (env.get("data") or {}).get("id") or "")
         self.set(counter, env.get("topic") in ("counter.opened", "counter.resumed"))
+
+
+class PinNoise:
+    """Input pins driven wildly, as by a loose connector or a flickering beam: the demo's remote control.
+
+    ``set_state(wild_s=5.0)`` toggles every pin at random (1–50 ms apart) for five seconds on a
+    thread of its own, then leaves each pin at the level it had before; a new call extends the noise.
+    """
+
+    def __init__(self, factory: Any, pins: list[str], *, seed: int | None = None) -> None:
+        self.pins = [factory.pin(p) for p in pins]
+        self.rng = random.Random(seed)
+        self.until = 0.0
+        self.toggles = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def set_state(self, *, wild_s: float | None = None) -> None:
+        if not wild_s:
+            return
+        import time
+
+        with self._lock:
+            self.until = max(self.until, time.monotonic() + wild_s)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="pin-noise", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        before = [p.state for p in self.pins]
+        tick = threading.Event()
+        while time.monotonic() < self.until:
+            pin = self.rng.choice(self.pins)
+            if pin.state:
+                pin.drive_low()
+            else:
+                pin.drive_high()
+            self.toggles += 1
+            tick.wait(self.rng.uniform(0.001, 0.05))
+        for pin, level in zip(self.pins, before, strict=True):
+            if level:
+                pin.drive_high()
+            else:
+                pin.drive_low()

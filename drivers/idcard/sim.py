@@ -188,6 +188,16 @@ class SamModule:
         with self._lock:
             self._open_pty()
 
+    def set_state(self, *, unplugged: bool | None = None) -> None:
+        """The demo's remote control (``device.simulate``): pull the cable or put it back."""
+        if unplugged is None:
+            return
+        with self._lock:
+            if unplugged and self._master is not None:
+                self._close_pty()
+            elif not unplugged and self._master is None:
+                self._open_pty()
+
     def _open_pty(self) -> None:
         master, slave = os.openpty()
         tty.setraw(slave)

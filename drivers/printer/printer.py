@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
+import time
 import unicodedata
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from drivers.base import Backoff, Health, HealthBoard, HealthState, Publish, UnitRunner
@@ -29,6 +31,14 @@ from drivers.printer import escpos, ticket
 from drivers.printer.transport import Transport, open_transport, read_exact
 
 log = logging.getLogger("hall.devices.printer")
+
+
+class StatusUnanswered(DeviceTimeout):
+    """The printer took the status request and answered nothing at all (not even to ``DLE EOT 1``)."""
+
+
+StatusMode = Literal["auto", "yes", "no"]
+NO_STATUS = "no status: the printer does not answer DLE EOT; printing without paper checks"
 
 
 class Printer:
@@ -53,7 +63,8 @@ class Printer:
             self.transport.write(escpos.status_request(n))
             got = read_exact(self.transport, 1, self.status_timeout)
             if not got:
-                raise DeviceTimeout(f"printer {self.transport.url} did not answer DLE EOT {n}")
+                kind = StatusUnanswered if n == 1 else DeviceTimeout
+                raise kind(f"printer {self.transport.url} did not answer DLE EOT {n}")
             answers[n] = got[0]
         return escpos.parse_status(answers)
 
@@ -90,6 +101,10 @@ class PrinterUnit:
         timezone: str = "Asia/Shanghai",
         channels: tuple[str, ...] = ("kiosk",),
         status_interval: float = 5.0,
+        status: StatusMode = "auto",
+        status_tries: int = 3,
+        status_timeout: float = 1.0,
+        probe_s: float = 60.0,
         opener: Callable[[str], Transport] = open_transport,
     ) -> None:
         self.name = name
@@ -99,6 +114,10 @@ class PrinterUnit:
         self.timezone = timezone
         self.channels = channels
         self.status_interval = status_interval
+        self.status_mode = status
+        self.status_tries = status_tries
+        self.status_timeout = status_timeout
+        self.probe_s = probe_s
         self.opener = opener
         self.jobs: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=200)
         self.board = HealthBoard(
@@ -110,6 +129,10 @@ class PrinterUnit:
         self._printer: Printer | None = None
         self._publish: Publish | None = None
         self.backoff = Backoff(0.2, 10.0)
+        self._answered = False  # the printer answered a status request since the unit started
+        self._unanswered = 0  # status requests in a row it took and left unanswered, before it ever answered
+        self._blind = status == "no"  # printing without asking: configured so, or found out ("auto")
+        self._probe_at = 0.0
 
     # -- DeviceUnit ---------------------------------------------------------------
     def start(self, publish: Publish) -> None:
@@ -148,15 +171,16 @@ class PrinterUnit:
         if self._publish is not None:
             self._publish(topic, data, durable=False)
 
-    def _failed(self, data: dict[str, Any], reason: str) -> None:
+    def _failed(self, data: dict[str, Any], reason: str) -> str:
         self.board.count("failed")
         self._emit("printer.failed", {**_what(data), "reason": reason})
+        return reason
 
     def _open(self) -> Printer | None:
         if self._printer is not None:
             return self._printer
         try:
-            self._printer = Printer(self.opener(self.url))
+            self._printer = Printer(self.opener(self.url), status_timeout=self.status_timeout)
         except (DriverError, ValueError) as exc:
             self._set("offline", str(exc))
             return None
@@ -177,15 +201,41 @@ class PrinterUnit:
         self._close()
 
     def _check(self) -> escpos.PrinterStatus | None:
-        """Refresh health from the printer; None when it cannot be reached."""
+        """Refresh health from the printer; None when it cannot be reached.
+
+        With ``status = "no"`` it is never asked. With ``"auto"``, a printer that has not answered since the
+        unit started and leaves ``status_tries`` requests in a row unanswered, while it takes the bytes, is
+        one without real-time status: ``degraded`` ("no status"), printed to without asking, and asked again
+        every ``probe_s`` in case it was only switched off. Once it has answered, silence means it is gone.
+        """
         printer = self._open()
         if printer is None:
             return None
+        if self._blind and (self.status_mode == "no" or time.monotonic() < self._probe_at):
+            return self._without_status()
         try:
             st = printer.status()
+        except StatusUnanswered as exc:
+            if self.status_mode != "auto" or self._answered:
+                self._lost(exc)
+                return None
+            self._unanswered += 1
+            if not self._blind and self._unanswered < self.status_tries:
+                self._lost(exc)
+                return None
+            if not self._blind:
+                log.warning("printer %s: %d status requests unanswered; printing without status", self.name,
+                            self._unanswered)  # fmt: skip
+            self._blind = True
+            self._probe_at = time.monotonic() + self.probe_s
+            return self._without_status()
         except DriverError as exc:
             self._lost(exc)
             return None
+        if st is not None and (self._blind or not self._answered):
+            if self._blind:
+                log.info("printer %s answers its status now", self.name)
+            self._answered, self._blind, self._unanswered = True, False, 0
         if st is None:
             self._set("ok", "status not readable on this transport")
         elif not st.ready:
@@ -196,6 +246,13 @@ class PrinterUnit:
             self._set("ok", "")
         return st or escpos.PrinterStatus()
 
+    def _without_status(self) -> escpos.PrinterStatus:
+        if self.status_mode == "no":
+            self._set("ok", 'status not asked (status = "no"): paper out is not seen')
+        else:
+            self._set("degraded", NO_STATUS)
+        return escpos.PrinterStatus()
+
     def _step(self) -> float:
         st = self._check()
         wait = self.status_interval if st is not None else self.backoff.next()
@@ -204,36 +261,61 @@ class PrinterUnit:
         except queue.Empty:
             return 0.0
         if job is not None:
-            self._print(job)
+            failed = self._print(job)
+            done = job.get("_done")
+            if callable(done):
+                done(failed)
         return 0.0
 
-    def _print(self, data: dict[str, Any]) -> None:
+    def test_print(self, request: str, timeout: float = 30.0) -> str | None:
+        """Print a test ticket through the unit's own queue (between customers' tickets): None when it printed,
+        else why not (``paper_out``, ``offline``…)."""
+        finished = threading.Event()
+        outcome: list[str | None] = []
+
+        def done(failed: str | None) -> None:
+            outcome.append(failed)
+            finished.set()
+
+        job = {
+            "id": f"test-{request}",
+            "number": "T000",
+            "business_name": "打印测试 TEST",
+            "issued_at": datetime.now(UTC).isoformat(),
+            "_done": done,
+        }
+        try:
+            self.jobs.put(job, timeout=timeout)
+        except queue.Full:
+            return "queue_full"
+        if not finished.wait(timeout):
+            return "timeout"
+        return outcome[0]
+
+    def _print(self, data: dict[str, Any]) -> str | None:
+        """Print one ticket; None when printed, else the reason it was not (also sent as ``printer.failed``)."""
         try:
             raw = self._slip(data) if data.get("_slip") else ticket.render(self._ticket_data(data), self.layout)
         except ValueError as exc:  # nothing the printer can do about it: the ticket stands, the kiosk shows it
             log.error("ticket %s cannot be printed: %s", data.get("number"), exc)
-            self._failed(data, "unprintable")
-            return
+            return self._failed(data, "unprintable")
         st = self._check()
         if st is None:
-            self._failed(data, "offline")
-            return
+            return self._failed(data, "offline")
         if not st.ready:
-            self._failed(data, st.reason)
-            return
+            return self._failed(data, st.reason)
         assert self._printer is not None
         try:
             self._printer.write(raw)
         except DriverError as exc:
             self._lost(exc)
-            self._failed(data, "offline")
-            return
+            return self._failed(data, "offline")
         after = self._check()
         if after is not None and not after.ready:
-            self._failed(data, after.reason)
-            return
+            return self._failed(data, after.reason)
         self.board.count("printed")
         self._emit("printer.printed", _what(data))
+        return None
 
     def _slip(self, data: dict[str, Any]) -> bytes:
         from drivers.printer import slip

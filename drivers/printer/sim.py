@@ -8,6 +8,9 @@ into ``out_dir``. Paper and cover are set with :meth:`set_state`::
     url = sim.serve_pty()          # e.g. "/dev/pts/7": open it with serial_for_url
     sim.set_state(paper_out=True)  # the driver now sees paper end and goes to fault
 
+``answers_status=False`` makes it a model without real-time status: it prints, and leaves
+``DLE EOT`` unanswered (``status_asked`` counts the requests all the same).
+
 With a ``link`` the pty's path is a symlink (like a udev ``/dev/serial/by-id``
 link), and :meth:`SimulatedPrinter.unplug_pty` / :meth:`~SimulatedPrinter.replug_pty`
 pull the cable and put it back behind the same path.
@@ -16,6 +19,7 @@ pull the cable and put it back behind the same path.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import socket
@@ -29,15 +33,20 @@ from drivers.printer.interpreter import Interpreter, Page
 from drivers.printer.render import render_png
 from drivers.printer.ticket import DOTS
 
+log = logging.getLogger(__name__)
+
 
 class SimulatedPrinter:
-    def __init__(self, out_dir: Path, *, paper: int = 80, render: bool = True) -> None:
+    def __init__(self, out_dir: Path, *, paper: int = 80, render: bool = True, answers_status: bool = True) -> None:
         self.out_dir = out_dir
+        self.answers_status = answers_status  # False: a model without real-time status (DLE EOT goes unanswered)
+        self.status_asked = 0
         self.paper_dots = DOTS.get(paper, 576)
         self.render = render
         self.interp = Interpreter()
         self.interp.on_page = self._on_page  # type: ignore[method-assign]
         self.printed: list[Path] = []
+        self.unsaved = 0  # pages whose picture could not be written (a full disk)
         self.received = 0
         self.changed = threading.Condition()
         self._stop = threading.Event()
@@ -49,8 +58,14 @@ class SimulatedPrinter:
 
     # -- state ----------------------------------------------------------------------
     def set_state(
-        self, *, paper_out: bool | None = None, paper_near_end: bool | None = None, cover_open: bool | None = None
+        self,
+        *,
+        paper_out: bool | None = None,
+        paper_near_end: bool | None = None,
+        cover_open: bool | None = None,
+        unplugged: bool | None = None,
     ) -> None:
+        """Paper, cover, and (for a pty served with a link) the cable: ``unplugged`` pulls or replugs it."""
         with self.changed:
             if paper_out is not None:
                 self.interp.paper_out = paper_out
@@ -58,6 +73,11 @@ class SimulatedPrinter:
                 self.interp.paper_near_end = paper_near_end
             if cover_open is not None:
                 self.interp.cover_open = cover_open
+        if unplugged is not None and self._link is not None:
+            if unplugged:
+                self.unplug_pty()
+            elif self._linked is None:
+                self.replug_pty()
 
     @property
     def pages(self) -> list[Page]:
@@ -72,16 +92,22 @@ class SimulatedPrinter:
         n = len(self.interp.pages)
         stem = self.out_dir / f"ticket-{n:04d}"
         if self.render:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            lines = [*page.text, *(f"qr: {d.decode('utf-8', 'replace')}" for d in page.qr)]
-            stem.with_suffix(".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-            self.printed.append(render_png(page, stem.with_suffix(".png"), self.paper_dots))
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                lines = [*page.text, *(f"qr: {d.decode('utf-8', 'replace')}" for d in page.qr)]
+                stem.with_suffix(".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+                self.printed.append(render_png(page, stem.with_suffix(".png"), self.paper_dots))
+            except OSError as exc:  # a full disk: the paper still came out, only its picture is missing
+                self.unsaved += 1
+                log.warning("simulated printer: ticket %d printed, its picture not kept: %s", n, exc)
         self.changed.notify_all()
 
     def consume(self, data: bytes) -> bytes:
         with self.changed:
             self.received += len(data)
-            return self.interp.feed(data)
+            reply = self.interp.feed(data)
+            self.status_asked += len(reply)
+            return reply if self.answers_status else b""
 
     # -- transports -------------------------------------------------------------------
     def serve_pty(self, link: Path | None = None) -> str:

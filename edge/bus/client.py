@@ -28,7 +28,7 @@ from typing import Any
 import zmq
 
 from edge import envelope
-from edge.errors import ERRORS_BY_CODE, BusError, BusTimeout, InvalidRequest, RemoteError
+from edge.errors import ERRORS_BY_CODE, BusDown, BusError, BusTimeout, InvalidRequest, RemoteError
 from edge.paths import Home
 
 
@@ -73,7 +73,20 @@ class Endpoints:
 
 
 class BusClient:
-    """Request/reply to the core. Thread-safe; one per process is enough."""
+    """Request/reply to the core. Thread-safe, and requests from several threads run side by side.
+
+    Each request in flight has a DEALER socket of its own, taken from a small pool of idle ones (at
+    most ``POOL`` are kept), so one request waiting for the core never holds up another. A request
+    that gets no reply is sent again, with the same id, on a fresh socket (``retries`` times): the
+    core answers a write it has already applied with the first reply.
+
+    With ``down_s`` set (an interactive client: the staff panel), a request that went unanswered
+    after every retry marks the core as down for ``down_s`` seconds: requests made meanwhile fail at
+    once with :class:`BusDown`, without being sent, instead of each waiting out its own timeout.
+    The first request after that window is sent as usual; any reply ends the window.
+    """
+
+    POOL = 4
 
     def __init__(
         self,
@@ -83,28 +96,58 @@ class BusClient:
         timeout: float = 3.0,
         retries: int = 3,
         context: zmq.Context[Any] | None = None,
+        down_s: float = 0.0,
     ) -> None:
         self.source = source
         self.endpoints = endpoints or Endpoints.from_env()
         self.timeout = timeout
         self.retries = retries
+        self.down_s = down_s
         self.ctx = context or zmq.Context.instance()
-        self._sock: zmq.Socket[bytes] | None = None
-        self._lock = threading.Lock()
+        self._idle: list[zmq.Socket[bytes]] = []
+        self._lock = threading.Lock()  # guards the pool and the down window, never held while waiting
+        self._down_until = 0.0
+        self._down_reason = ""
 
     def _socket(self) -> zmq.Socket[bytes]:
-        if self._sock is None:
-            sock = self.ctx.socket(zmq.DEALER)
-            sock.linger = 0
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        sock: zmq.Socket[bytes] = self.ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        try:
             self.endpoints.secure(sock)
             sock.connect(self.endpoints.requests)
-            self._sock = sock
-        return self._sock
+        except BaseException:
+            sock.close(linger=0)
+            raise
+        return sock
 
-    def _reset(self) -> None:
-        if self._sock is not None:
-            self._sock.close(linger=0)
-            self._sock = None
+    def _give_back(self, sock: zmq.Socket[bytes]) -> None:
+        with self._lock:
+            if len(self._idle) < self.POOL:
+                self._idle.append(sock)
+                return
+        sock.close(linger=0)
+
+    def _check_down(self, topic: str) -> None:
+        if not self.down_s:
+            return
+        with self._lock:
+            left = self._down_until - time.monotonic()
+            reason = self._down_reason
+        if left > 0:
+            raise BusDown(f"{topic} not sent: {reason}; asked again in {left:.1f} s")
+
+    def _mark(self, *, down: str | None) -> None:
+        if not self.down_s:
+            return
+        with self._lock:
+            if down is None:
+                self._down_until = 0.0
+            else:
+                self._down_until = time.monotonic() + self.down_s
+                self._down_reason = down
 
     def request(
         self,
@@ -120,19 +163,26 @@ class BusClient:
         raw = envelope.encode(env)
         wait_ms = int((timeout if timeout is not None else self.timeout) * 1000)
         attempts = 1 + (retries if retries is not None else self.retries)
-        with self._lock:
-            for _ in range(attempts):
-                sock = self._socket()
-                try:
-                    sock.send(raw)
-                except zmq.ZMQError as exc:
-                    self._reset()
-                    raise BusError(f"cannot send {topic}: {exc}") from exc
+        self._check_down(topic)
+        for _ in range(attempts):
+            sock = self._socket()
+            try:
+                sock.send(raw)
                 reply = self._await(sock, env["id"], wait_ms)
-                if reply is not None:
-                    return _unwrap(topic, reply)
-                self._reset()
-        raise BusTimeout(f"no reply from the core to {topic} after {attempts} attempt(s) of {wait_ms} ms")
+            except zmq.ZMQError as exc:
+                sock.close(linger=0)
+                raise BusError(f"cannot send {topic}: {exc}") from exc
+            except BaseException:
+                sock.close(linger=0)
+                raise
+            if reply is not None:
+                self._give_back(sock)
+                self._mark(down=None)
+                return _unwrap(topic, reply)
+            sock.close(linger=0)  # a late reply to this attempt must not reach the next request
+        message = f"no reply from the core to {topic} after {attempts} attempt(s) of {wait_ms} ms"
+        self._mark(down=message)
+        raise BusTimeout(message)
 
     def _await(self, sock: zmq.Socket[bytes], request_id: str, wait_ms: int) -> dict[str, Any] | None:
         deadline = time.monotonic() + wait_ms / 1000
@@ -151,7 +201,9 @@ class BusClient:
 
     def close(self) -> None:
         with self._lock:
-            self._reset()
+            idle, self._idle = self._idle, []
+        for sock in idle:
+            sock.close(linger=0)
 
     def __enter__(self) -> BusClient:
         return self

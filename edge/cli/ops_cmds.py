@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -57,7 +58,7 @@ def _import(path: str, as_json: bool) -> None:
     try:
         with open(path, encoding="utf-8-sig", newline="") as f, _bus() as bus:
             codes = {b["code"] for b in bus.request("queue.status")["businesses"]}
-            visits = history.parse(f, businesses=codes)
+            visits = history.parse(f, businesses=codes, now=time.time())  # a visit in the future, refused up front
             if not visits:
                 raise InvalidRequest(f"{path}: no rows after the header; nothing imported")
             out = history.send(bus.request, visits, import_id=uuid.uuid4().hex, file=Path(path).name)

@@ -163,7 +163,8 @@ def counter_main(argv: list[str]) -> int:
         if action != "list":
             sp.add_argument("counter", help="counter id, e.g. 1")
         if action == "open":
-            sp.add_argument("--staff", default="", help="staff member signing in")
+            sp.add_argument("--staff", default="", help="account of the staff member signing in (credited)")
+            sp.add_argument("--display", default="", help="their name as shown (default: the account)")
         if action == "pause":
             sp.add_argument("reason", help="why the counter pauses")
         if action == "call":
@@ -181,6 +182,8 @@ def counter_main(argv: list[str]) -> int:
             data["counter"] = a.counter
         if a.cmd == "open" and a.staff:
             data["staff"] = a.staff
+        if a.cmd == "open" and a.display:
+            data["staff_display"] = a.display
         if a.cmd == "pause":
             data["reason"] = a.reason
         if a.cmd == "call" and a.number:
@@ -252,10 +255,17 @@ def status_main(argv: list[str]) -> int:
         for c in st["counters"]:
             cur = c["current"]["number"] if c["current"] else "-"
             lines.append(f"  counter {c['id']:<3} {c['state']:<7} {cur}")
+        occ = st.get("occupancy")
+        if occ:
+            said = ", ".join(f"{s['name']} {s['people']:g}" for s in occ["sources"])
+            left = f"; {occ['rejected']} left out" if occ["rejected"] else ""
+            lines.append(f"  people in the hall: {occ['people']:.0f} ± {occ['sigma']:.0f} ({said}{left})")
         return "\n".join(lines)
 
     def body() -> None:
         with _bus() as bus:
-            emit(bus.request("queue.status"), a.json, human)
+            st = bus.request("queue.status")
+            st["occupancy"] = bus.request("occupancy.get")  # beams, cameras and the queue reconciled
+            emit(st, a.json, human)
 
     return run_with_errors(body)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -215,7 +216,8 @@ class Hub:
         self.stats["refused_batches"] += 1
         if not isinstance(exc, (sqlite3.Error, HallError)):
             log.error("batch failed:\n%s", traceback.format_exc())
-        log.error("batch of %d request(s) undone: %s", len(batch), exc)
+        cause = f" (after: {exc.cause})" if isinstance(exc, UndoFailed) and exc.cause is not None else ""
+        log.error("batch of %d request(s) undone: %s%s", len(batch), exc, cause)
         self._refuse(batch, exc)
         self._retry_reads(batch)
 
@@ -225,8 +227,9 @@ class Hub:
             if item.reply is not None and not item.reply.get("ok"):
                 continue  # refused on its own already; it changed nothing
             what = item.topic if item.request_id is not None else "this request"
-            if isinstance(exc, sqlite3.Error):
-                err: HallError = storage_error(exc, what)
+            cause = exc.cause if isinstance(exc, UndoFailed) else exc  # a step's own failure says what happened
+            if isinstance(cause, sqlite3.Error):
+                err: HallError = storage_error(cause, what)
             elif isinstance(exc, HallError):
                 err = exc
             else:
@@ -382,4 +385,6 @@ def _bind(ctx: zmq.Context[Any], kind: int, endpoint: str, keys: Path | None) ->
     except zmq.ZMQError as exc:
         sock.close(linger=0)
         raise HallError(f"cannot bind {endpoint}: {exc}") from exc
+    if endpoint.startswith("ipc://"):
+        os.chmod(endpoint.removeprefix("ipc://"), 0o660)  # the hall's group connects (services of their own user)
     return sock

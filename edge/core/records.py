@@ -20,6 +20,10 @@
   the core withdraws open forms whose ticket ended on its own, at the next tick.
 - ``record.list``, ``record.show {id}`` (with the picture, base64, and whether it verifies) and
   ``record.verify {day}`` (the whole day's chain) for the panel and ``hall records``.
+
+The pad's ``pad.correction_requested {counter, form_id, fields}`` (a durable event) is kept on the
+open form it names as ``correction_asked`` (the keys of its rows), so a counter page opened or
+reloaded later still shows which rows the customer asked to correct.
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ def register(core: Core) -> None:
     ):
         core.route(topic, handler, schema)
     core.tick_hooks.append(area.withdraw_ended)
+    core.publish_observers.append(area.observe)
 
 
 class Records:
@@ -160,7 +165,7 @@ class Records:
             "fields": fields,
             "terms": list(template.terms),
             "terms_en": list(template.terms_en),
-            "staff": counter["staff"] or req.staff,
+            "staff": counter["staff_display"] or counter["staff"] or req.staff,  # as the customer reads it
             "pushed_by": req.staff,
             "pushed_at": envelope.iso(now),
             "replaces": old["id"] if old is not None else None,
@@ -183,6 +188,22 @@ class Records:
         self.core.emit(f"form.{state}", out)
         return out
 
+    def observe(self, event: envelope.Envelope) -> None:
+        """Keep a correction the customer asked for on the open form it names (other events: nothing)."""
+        if event["topic"] != "pad.correction_requested":
+            return
+        data = event["data"]
+        form_id, asked = data.get("form_id"), data.get("fields")
+        if not isinstance(form_id, str) or not isinstance(asked, list):
+            return
+        row = self.db.one("SELECT * FROM forms WHERE id = ? AND state IN ('pushed', 'confirmed')", (form_id,))
+        if row is None or row["counter"] != data.get("counter"):
+            return
+        form = json.loads(row["data"])
+        keys = {f["key"] for f in form["fields"]}
+        form["correction_asked"] = [k for k in asked if isinstance(k, str) and k in keys]
+        self.db.execute("UPDATE forms SET data = ? WHERE id = ?", (json.dumps(form, ensure_ascii=False), row["id"]))
+
     def current(self, req: schema.FormCurrent, env: envelope.Envelope) -> dict[str, Any]:
         counter, name = self._counter(req.counter)
         ticket = None
@@ -191,7 +212,14 @@ class Records:
             ticket = self.core.queue.view(row) if row is not None else None
         form = self._open_form(req.counter)
         return {
-            "counter": {"id": req.counter, "name": name, "state": counter["state"], "staff": counter["staff"]},
+            "counter": {
+                "id": req.counter,
+                "name": name,
+                "name_en": self.core.cfg.counter(req.counter).name_en or f"Counter {req.counter}",
+                "state": counter["state"],
+                "staff": counter["staff"],
+                "staff_display": counter["staff_display"],
+            },
             "ticket": ticket,
             "form": self.view(form) if form is not None else None,
         }

@@ -28,6 +28,7 @@ from edge.ops.config import OpsConfig
 from edge.ops.seats import Mood, Pause, seat_table
 from edge.queue.clock import business_day
 from edge.schemas import ops as s
+from edge.storage.db import UndoFailed
 
 if TYPE_CHECKING:
     from edge.core.service import Core
@@ -111,6 +112,13 @@ class SeatsArea:
         names = {c.id: c.name for c in self.core.cfg.counters}
         for row in table["counters"]:
             row["name"] = names.get(row["counter"], row["counter"])
+        # Rows are per account (what the counter credits); each is shown by its display name, with the
+        # account beside it when two people share one.
+        shown = {t["staff"]: t.get("staff_display") or t["staff"] for t in tickets if t.get("staff")}
+        for row in table["staff"]:
+            name = shown.get(row["staff"], row["staff"])
+            twins = sum(1 for r in table["staff"] if shown.get(r["staff"], r["staff"]) == name)
+            row["name"] = name if twins == 1 else f"{name} ({row['staff']})"
         return {"day": day, "source": source, "rules": [r.model_dump() for r in self.ops.points], **table}
 
     def _moods(self, day: str, tickets: list[dict[str, Any]], now: float) -> list[Mood]:
@@ -164,6 +172,8 @@ class SeatsArea:
         try:
             with self.db.savepoint("seats"):
                 self.observe(event)
+        except UndoFailed:
+            raise  # the transaction itself is lost: the caller must undo it all
         except Exception:  # a fault here must not refuse another service's event
             log.exception("seats: watching %s failed; skipped", event["topic"])
 

@@ -28,10 +28,10 @@ from typing import Any
 import zmq
 from pydantic import BaseModel
 
-from edge import __version__, config, envelope
+from edge import __version__, config, envelope, sdnotify
 from edge.config import HallConfig
 from edge.core.hub import REQUEST_BYTES, Handler, Hub
-from edge.errors import ConfigError, Conflict, HallError, HomeUnusable, InvalidRequest, StorageError
+from edge.errors import ConfigError, Conflict, DiskFull, HallError, HomeUnusable, InvalidRequest, StorageError
 from edge.paths import Home
 from edge.proc import start
 from edge.queue.engine import Queue
@@ -44,6 +44,7 @@ from edge.storage.outbox import Outbox
 
 log = logging.getLogger("hall.core")
 TICK_S = 5.0
+OPEN_RETRY_S = 2.0  # a core that cannot open hall.db for want of disk space tries again this often
 
 # Modules with ``register(core)`` that add request topics and tick hooks to the core.
 AREAS: tuple[str, ...] = (
@@ -63,7 +64,11 @@ class Core:
         self.cfg = cfg
         self.clock = clock
         self._lock_fd = _single_instance(home.lock_path)
-        self.db = Database(home.db_path)
+        try:
+            self.db = Database(home.db_path)
+        except BaseException:
+            os.close(self._lock_fd)  # so that trying again in this process finds the lock free
+            raise
         self.outbox = Outbox()
         self.queue = Queue(self.db, cfg, clock=clock, outbox=self.outbox)
         self.ctx: zmq.Context[Any] = zmq.Context()
@@ -259,8 +264,10 @@ class Core:
 
     def serve(self) -> None:
         log.info("core of hall %s serving on %s", self.cfg.hall.id, self.home.requests_endpoint)
+        sdnotify.ready(f"serving hall {self.cfg.hall.id}")
         next_tick = 0.0
         while not self.stop.is_set():
+            sdnotify.alive()  # from the request loop itself: a loop that stops going round is restarted
             now = time.monotonic()
             if now >= next_tick:
                 try:
@@ -325,17 +332,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="hall config file (TOML); default: embedded demo hall")
     args = parser.parse_args(argv)
     started = start("hall core", args.config)
-    try:
-        core = Core(started.home, started.config)
-    except HallError as exc:
-        print(f"hall core: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
+    core: Core | None = None
+    said = False
+    while core is None:
+        try:
+            core = Core(started.home, started.config)
+        except DiskFull as exc:  # not a fault a restart mends: wait here, and serve as soon as there is room
+            if not said:
+                print(f"hall core: {exc}; waiting for room (trying every {OPEN_RETRY_S:g} s)", file=sys.stderr)
+                said = True
+            if stopping.wait(OPEN_RETRY_S):
+                return 1
+        except HallError as exc:
+            print(f"hall core: {exc}", file=sys.stderr)
+            return 2 if isinstance(exc, ConfigError) else 1
 
     def stop(signum: int, frame: object) -> None:
+        assert core is not None
         core.stop.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if stopping.is_set():
+        core.stop.set()
     try:
         core.serve()
     finally:

@@ -26,6 +26,8 @@ from edge.schemas import stats as schema
 if TYPE_CHECKING:
     from edge.core.service import Core
 
+Staff = tuple[str, str]  # the account credited, and the name it is shown by
+
 
 def register(core: Core) -> None:
     stats = Stats(core)
@@ -61,8 +63,8 @@ class Stats:
             return {"in": 0, "out": 0, "hours_in": [0] * 24, "measured": False}
         return {**json.loads(row[0]), "measured": True}
 
-    def _staff_timeline(self, start: float, end: float) -> dict[str, list[tuple[float, str | None]]]:
-        """Per counter, (time, staff or None when closed) from the open/close events around the day."""
+    def _staff_timeline(self, start: float, end: float) -> dict[str, list[tuple[float, Staff | None]]]:
+        """Per counter, (time, (account, display name) or None when closed) from the open/close events."""
         lo = envelope.iso(start - 86400) or ""
         hi = envelope.iso(end) or ""
         rows = self.db.all(
@@ -70,15 +72,16 @@ class Stats:
             " AND ts >= ? AND ts < ? ORDER BY seq",
             (lo, hi),
         )
-        out: dict[str, list[tuple[float, str | None]]] = defaultdict(list)
+        out: dict[str, list[tuple[float, Staff | None]]] = defaultdict(list)
         for r in rows:
             d = json.loads(r["data"])
             at = datetime.fromisoformat(r["ts"]).timestamp()
-            out[str(d.get("id"))].append((at, d.get("staff") if r["topic"] == "counter.opened" else None))
+            who = (d["staff"], d.get("staff_display") or d["staff"]) if d.get("staff") else None
+            out[str(d.get("id"))].append((at, who if r["topic"] == "counter.opened" else None))
         return out
 
     @staticmethod
-    def _staff_at(timeline: list[tuple[float, str | None]], at: float) -> str | None:
+    def _staff_at(timeline: list[tuple[float, Staff | None]], at: float) -> Staff | None:
         staff = None
         for t, who in timeline:
             if t > at:
@@ -171,8 +174,12 @@ class Stats:
                 if c is not None:
                     c["served"] += 1
                     c["_handling"].append(handling)
-                who = r["staff"] or self._staff_at(timeline.get(r["counter"], []), r["called_at"]) or "—"
-                s = staff.setdefault(who, {"staff": who, "served": 0, "_handling": []})
+                account, display = (
+                    (r["staff"], r["staff_display"] or r["staff"])
+                    if r["staff"]
+                    else self._staff_at(timeline.get(r["counter"], []), r["called_at"]) or ("—", "—")
+                )
+                s = staff.setdefault(account, {"staff": account, "display": display, "served": 0, "_handling": []})
                 s["served"] += 1
                 s["_handling"].append(handling)
             elif r["state"] == "no_show":

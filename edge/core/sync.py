@@ -229,31 +229,18 @@ class SyncArea:
     # -- down -----------------------------------------------------------------
     def apply_bundle(self, req: s.BundleApply, env: envelope.Envelope) -> dict[str, Any]:
         raw_version = req.bundle.get("version")
-        version = raw_version if isinstance(raw_version, int) else None
+        version = raw_version if type(raw_version) is int else None
         current = self.db.one("SELECT version, digest FROM bundle_applied WHERE id = 1")
         digest = hashlib.sha256(json.dumps(req.bundle, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         try:
-            bundle = s.Bundle.model_validate(req.bundle)
+            bundle = read_bundle(req.bundle)
             if current is not None and bundle.version == current[0] and digest == current[1]:
                 return {"applied": True, "version": bundle.version, "already": True}
             if current is not None and bundle.version <= current[0]:
                 raise InvalidRequest(f"bundle version {bundle.version} is not newer than version {current[0]} in force")
-            known = {t.name for t in self.core.cfg.tags}
-            for entry in bundle.customer_tags:
-                for tag in entry.tags:
-                    if tag not in known:
-                        raise InvalidRequest(
-                            f"customer tag {tag!r} is not one this hall knows ({', '.join(sorted(known)) or 'none'})"
-                        )
             new_cfg = self._hall_config(bundle)
-            served = {b.code for b in (new_cfg or self.core.cfg).businesses}
-            for form in bundle.forms:
-                if form.business not in served:
-                    raise InvalidRequest(
-                        f"form {form.id} is for business {form.business!r}, which this hall does not offer"
-                    )
-        except (ValidationError, InvalidRequest, ConfigError) as exc:
-            error = _describe(exc)
+        except (InvalidRequest, ConfigError) as exc:
+            error = str(exc)
             retry = isinstance(exc, NotNow)
             last = self.db.one("SELECT data FROM events WHERE topic = 'bundle.refused' ORDER BY seq DESC LIMIT 1")
             if not (
@@ -285,13 +272,9 @@ class SyncArea:
 
     def _hall_config(self, bundle: s.Bundle) -> HallConfig | None:
         """The config with the bundle's businesses and counters, refused if it would strand a customer."""
-        if not bundle.businesses and not bundle.counters:
+        new = check_bundle(bundle, self.core.cfg)
+        if new is None:
             return None
-        new = config.overlay(
-            self.core.cfg,
-            [b.model_dump() for b in bundle.businesses],
-            [c.model_dump() for c in bundle.counters],
-        )
         served = {code for c in new.counters for code in (*c.primary, *c.secondary)}
         for code in sorted({b.code for b in self.core.cfg.businesses} | {b.code for b in new.businesses}):
             if code in served:
@@ -325,6 +308,7 @@ class SyncArea:
         items += [("counter", c.id, c.model_dump_json()) for c in bundle.counters]
         items += [("staff", st.id, st.model_dump_json()) for st in bundle.staff]
         items += [("tag", t.hash, json.dumps(sorted(set(t.tags)))) for t in bundle.customer_tags]
+        items += [("name", t.hash, json.dumps(t.display_name)) for t in bundle.customer_tags if t.display_name]
         items += [("outage", o.id, o.model_dump_json()) for o in bundle.outages]
         items += [("bill", f"{b.customer_hash}|{b.period}", b.model_dump_json()) for b in bundle.bills]
         items += [("usage", f"{u.customer_hash}|{u.period}", u.model_dump_json()) for u in bundle.usage]
@@ -358,7 +342,7 @@ class SyncArea:
         lo, hi = digest + "|", digest + "}"
         row = self.db.one(
             "SELECT 1 FROM bundle_items WHERE (kind IN ('bill', 'usage') AND key >= ? AND key < ?) "
-            "OR (kind IN ('supply', 'tag') AND key = ?) LIMIT 1",
+            "OR (kind IN ('supply', 'tag', 'name') AND key = ?) LIMIT 1",
             (lo, hi, digest),
         )
         return row is not None
@@ -374,6 +358,14 @@ class SyncArea:
         hashes = [req.customer_hash, *req.also] if req.customer_hash else []
         digest = next((h for h in hashes if self._known(h)), req.customer_hash)
         if digest:
+            # the customer's tags (HQ's and the hall's own, under any key accepted) and the name HQ gives staff
+            tags: list[str] = []
+            for h in hashes:
+                row = self.db.one("SELECT tags FROM customer_tags WHERE hash = ?", (h,))
+                tags += [t for t in (json.loads(row[0]) if row is not None else []) if t not in tags]
+            out["tags"] = tags
+            row = self.db.one("SELECT data FROM bundle_items WHERE kind = 'name' AND key = ?", (digest,))
+            out["display_name"] = json.loads(row[0]) if row is not None else ""
             lo, hi = digest + "|", digest + "}"
             for kind, key in (("bill", "bills"), ("usage", "usage")):
                 rows = self.db.all(
@@ -400,9 +392,45 @@ class NotNow(InvalidRequest):
     """A good bundle that cannot be applied yet (it would strand a customer); the agent tries again."""
 
 
-def _describe(exc: ValidationError | InvalidRequest | ConfigError) -> str:
-    if isinstance(exc, (InvalidRequest, ConfigError)):
-        return str(exc)
+def read_bundle(raw: dict[str, Any]) -> s.Bundle:
+    """HQ's down bundle as it came (the ``bundle`` of ``bundle.apply``), validated whole.
+
+    Raises :class:`InvalidRequest` naming up to five faults (``bad bundle: outages.0.ends: …``), and no
+    other error, whatever the bundle holds.
+    """
+    try:
+        return s.Bundle.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidRequest(_describe(exc)) from exc
+
+
+def check_bundle(bundle: s.Bundle, cfg: HallConfig) -> HallConfig | None:
+    """What a valid bundle makes of the hall's config: None when it names no businesses or counters.
+
+    Refused (:class:`InvalidRequest` or :class:`ConfigError`) when it tags customers with a tag the config
+    does not know, when its businesses and counters do not make a valid hall, or when one of its forms is
+    for a business the hall would not offer.
+    """
+    known = {t.name for t in cfg.tags}
+    for entry in bundle.customer_tags:
+        for tag in entry.tags:
+            if tag not in known:
+                raise InvalidRequest(
+                    f"customer tag {tag!r} is not one this hall knows ({', '.join(sorted(known)) or 'none'})"
+                )
+    new = None
+    if bundle.businesses or bundle.counters:
+        new = config.overlay(
+            cfg, [b.model_dump() for b in bundle.businesses], [c.model_dump() for c in bundle.counters]
+        )
+    served = {b.code for b in (new or cfg).businesses}
+    for form in bundle.forms:
+        if form.business not in served:
+            raise InvalidRequest(f"form {form.id} is for business {form.business!r}, which this hall does not offer")
+    return new
+
+
+def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         field = ".".join(str(p) for p in err["loc"]) or "bundle"

@@ -151,6 +151,8 @@ def _time(cell: str, column: str, now: float | None) -> float:
     if at.tzinfo is None:
         raise ValueError(f"{column} {cell!r} has no offset; write it as {cell}+08:00")
     ts = at.timestamp()
+    if ts < 0:
+        raise ValueError(f"{column} {cell} is before 1970")
     if now is not None and ts > now + 60:
         raise ValueError(f"{column} {cell} is in the future")
     return ts

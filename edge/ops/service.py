@@ -8,6 +8,11 @@ week and the next, and saves each with ``plan.save`` when what it depends on
 ahead-of-plan alert, the panel and the daily report read the saved plans, so
 forecasting never runs inside the core's request loop.
 
+It tells its service manager (systemd, ``hall run``) it is ready once its
+bus sockets are open and the planning libraries are loaded, and pings the watchdog from
+its loop and between one plan and the next, so a planner stuck in a solver is
+restarted.
+
 With too little history (less than a week) it says so once and waits. In the
 demo (``HALL_DEMO=1``) a hall with no history at all first gets five weeks of
 made-up history (:mod:`edge.ops.sample`), so the operations page has something
@@ -17,15 +22,14 @@ to show.
 from __future__ import annotations
 
 import argparse
-import faulthandler
 import logging
 import os
 import signal
-import sys
 import threading
 from datetime import date, timedelta
 from typing import Any
 
+from edge import sdnotify
 from edge.errors import BusError, HallError
 
 log = logging.getLogger("hall.ops")
@@ -51,6 +55,7 @@ class Planner:
         if self.bus.request("roster.staff", {}):
             jobs += [("roster", monday), ("roster", monday + timedelta(days=7))]
         for kind, key in jobs:
+            sdnotify.alive()  # between plans: each solve is capped (CP-SAT time limits), the loop goes on
             basis = planning.basis(self.bus.request, self.ops, key) + kind
             have = self.bus.request("plan.get", {"kind": kind, "key": key.isoformat()})
             if have is not None and have["basis"] == basis:
@@ -72,14 +77,25 @@ class Planner:
         return saved
 
 
+def _load_libraries() -> None:
+    """The forecasting and solver libraries (a few seconds on the box), loaded before saying ready."""
+    import ortools.sat.python.cp_model  # noqa: F401
+    import pyworkforce.queuing  # noqa: F401
+    import statsmodels.genmod.generalized_linear_model  # noqa: F401
+
+
 def seed_demo(bus: Any) -> int:
-    """Import five weeks of made-up history before today when the hall has none; how many visits."""
+    """Import five weeks of made-up history before today when the hall has none; how many visits.
+
+    Today's tickets (the demo's simulated customers start at once) do not count: only days before today.
+    """
     from edge.ops import history
     from edge.ops.sample import visits
 
-    if bus.request("history.summary", {})["first"] is not None:
-        return 0
     today = date.fromisoformat(bus.request("queue.status", {})["day"])
+    first = bus.request("history.summary", {})["first"]
+    if first is not None and first < today.isoformat():
+        return 0
     rows = [history.visit(r) for r in visits(today - timedelta(days=1), 35)]
     history.send(bus.request, rows, import_id="demo-history-" + today.isoformat(), file="demo")
     log.info("demo: imported %d made-up visits of the last five weeks", len(rows))
@@ -92,31 +108,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--once", action="store_true", help="refresh once and exit")
     p.add_argument("--check-s", type=float, default=300.0, help="seconds between checks (default 300)")
     a = p.parse_args(argv)
-    faulthandler.enable()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from edge import config
     from edge.bus import BusClient, Subscriber
     from edge.ops.config import OpsConfig
-    from edge.proc import set_title
+    from edge.proc import start
 
-    set_title("hall ops")
-    try:
-        cfg = config.load(a.config)
-        ops = config.service_config(cfg, "ops", OpsConfig)
-    except HallError as exc:
-        print(f"hall ops: {exc}", file=sys.stderr)
-        return 2
+    started = start("hall ops", a.config, "ops", OpsConfig)
+    cfg, ops = started.config, started.settings
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    notify = sdnotify.notifier()
     with BusClient("ops", timeout=30.0, retries=1) as bus, Subscriber(WAKE_TOPICS) as events:
         planner = Planner(bus, cfg, ops)
         demo = os.environ.get("HALL_DEMO") == "1"
+        ready = False
         while not stop.is_set():
             try:
                 if demo:
-                    seed_demo(bus)
+                    seed_demo(bus)  # first, before the demo's simulated customers make a history of their own
                     demo = False
+                if not ready:
+                    _load_libraries()
+                    notify.ready(f"planning for hall {cfg.hall.id}")
+                    ready = True
                 planner.refresh()
             except BusError as exc:
                 log.warning("core not reachable: %s", exc)
@@ -126,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             waited = 0.0
             while not stop.is_set() and waited < a.check_s:
+                notify.alive()
                 if events.recv(timeout=1.0) is not None:
                     break
                 waited += 1.0
+        notify.stopping()
     return 0

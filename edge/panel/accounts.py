@@ -32,7 +32,7 @@ from typing import Any, Literal
 from argon2 import PasswordHasher
 
 from edge.errors import Conflict, HallError, InvalidRequest, NotFound
-from edge.panel.store import StoreError, bound_detail, bound_name, describe, open_db
+from edge.panel.store import StoreError, bound_detail, bound_name, open_db, store_error
 
 Role = Literal["staff", "manager", "technician"]
 ROLES: tuple[str, ...] = ("staff", "manager", "technician")
@@ -97,7 +97,7 @@ class Store:
             try:
                 yield self.conn
             except sqlite3.Error as exc:
-                raise StoreError(describe(exc)) from exc
+                raise store_error(exc) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

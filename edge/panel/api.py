@@ -7,6 +7,7 @@ import functools
 import json
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -16,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from edge.errors import HallError, InvalidRequest, NotFound
-from edge.panel.accounts import MAX_PASSWORD, Session
-from edge.panel.app import COOKIE, Panel, body, error_response, guard, is_json, json_reply, refuse, text
+from edge.errors import BusError, HallError, InvalidRequest, NotFound
+from edge.panel import bodies
+from edge.panel.accounts import Session
+from edge.panel.app import COOKIE, Panel, body, error_response, guard, is_json, json_reply, refuse
 from edge.panel.counters import FIELDS, Desk
 from edge.panel.store import StoreError
 from edge.report.build import heatmap_file
@@ -28,6 +30,13 @@ VIEWERS = ("manager", "technician")
 EVERYONE = ("staff", "manager", "technician")
 REPORT_RE = re.compile(r"^report-\d{4}-\d{2}-\d{2}\.(html|pdf)$")
 HEARTBEAT_S = 15.0
+FACE_AUDIT_WAIT_S = 5.0
+
+
+class VisionSilent(BusError):
+    """The vision service did not answer a question in time (503)."""
+
+    code = "vision_down"
 
 
 def _session(request: Request) -> Session:
@@ -63,18 +72,15 @@ def routes(panel: Panel) -> list[Route]:
         refused = refused_request(request, "sign-in")
         if refused is not None:
             return refused
-        data = await body(request)
-        name, password = data.get("name", ""), data.get("password", "")
-        if not isinstance(name, str) or not isinstance(password, str):
-            return refuse("用户名和密码须为文字 (name and password must be text)", "invalid", 400)
-        verify = functools.partial(panel.signin.verify, name.strip(), password, _address(request))
+        name, password = bodies.login(await body(request))
+        verify = functools.partial(panel.signin.verify, name, password, _address(request))
         try:
             outcome = await anyio.to_thread.run_sync(verify, limiter=login_threads)
         except StoreError as exc:  # nothing can be counted, so nothing is checked
-            panel.audit(request, "login", {"_name": name.strip() or "-", "reason": "storage"}, ok=False)
+            panel.audit(request, "login", {"_name": name or "-", "reason": "storage"}, ok=False)
             return error_response(exc)
         if not outcome.ok or outcome.user is None:
-            panel.audit(request, "login", {"_name": name.strip() or "-", "reason": outcome.reason}, ok=False)
+            panel.audit(request, "login", {"_name": name or "-", "reason": outcome.reason}, ok=False)
             status = {"wrong": 401, "throttled": 429, "busy": 503, "invalid": 400}[outcome.reason]
             reply = refuse(outcome.message, outcome.reason, status)
             if outcome.retry_after:
@@ -92,11 +98,8 @@ def routes(panel: Panel) -> list[Route]:
         if refused is not None:
             return refused
         try:
-            data = await body(request)
-            token, name = text(data, "token", limit=64), text(data, "name", limit=32)
-            user = await run_in_threadpool(
-                panel.store.setup, token, name, text(data, "password", limit=MAX_PASSWORD), now=time.time()
-            )
+            token, name, password = bodies.setup(await body(request))
+            user = await run_in_threadpool(panel.store.setup, token, name, password, now=time.time())
         except HallError as exc:
             panel.audit(request, "setup", {"reason": str(exc)[:200]}, ok=False)
             return error_response(exc)
@@ -151,11 +154,12 @@ def routes(panel: Panel) -> list[Route]:
 
     @guard(panel, VIEWERS)
     async def dashboard(request: Request) -> Response:
-        status_, stats, facts, alerts = await asyncio.gather(
+        status_, stats, facts, alerts, occupancy = await asyncio.gather(
             panel.request("queue.status"),
             panel.request("stats.day"),
             panel.request("hall.facts"),
             panel.request("alert.list", {"state": "active"}),
+            panel.request("occupancy.get"),  # people in the hall: beams, cameras and the queue reconciled
         )
         try:
             bundle = await panel.request("bundle.status")
@@ -163,7 +167,16 @@ def routes(panel: Panel) -> list[Route]:
             bundle = None
         heat = heatmap_file(panel.home.root, facts)
         facts["heatmap_png"] = heat is not None
-        return json_reply({"status": status_, "stats": stats, "facts": facts, "alerts": alerts, "bundle": bundle})
+        return json_reply(
+            {
+                "status": status_,
+                "stats": stats,
+                "facts": facts,
+                "alerts": alerts,
+                "bundle": bundle,
+                "occupancy": occupancy,
+            }
+        )
 
     @guard(panel, EVERYONE)
     async def alerts(request: Request) -> Response:
@@ -176,7 +189,7 @@ def routes(panel: Panel) -> list[Route]:
             alert_id = int(request.path_params["aid"])
         except ValueError:
             raise InvalidRequest("alert id must be a number") from None
-        note = text(await body(request), "note", limit=120)
+        note = bodies.note(await body(request))
         result = await panel.request("alert.acknowledge", {"id": alert_id, "by": _session(request).name, "note": note})
         panel.audit(request, "alert.acknowledge", {"id": alert_id, "rule": result["rule"]})
         return json_reply(result)
@@ -187,10 +200,7 @@ def routes(panel: Panel) -> list[Route]:
             return json_reply(await panel.request("alert.rules.get"))
         if _session(request).role != "manager":
             return JSONResponse({"error": "只有经理可以修改告警规则", "code": "forbidden"}, 403)
-        data = await body(request)
-        if not all(isinstance(v, dict) for v in data.values()):
-            raise InvalidRequest("each rule must be an object with enabled and threshold")
-        rules_in = {k: {"enabled": v.get("enabled"), "threshold": v.get("threshold")} for k, v in data.items()}
+        rules_in = bodies.rules(await body(request))
         before = await panel.request("alert.rules.get")
         result = await panel.request("alert.rules.set", {"rules": rules_in, "by": _session(request).name})
         changed = {
@@ -205,9 +215,7 @@ def routes(panel: Panel) -> list[Route]:
     async def users(request: Request) -> Response:
         if request.method == "GET":
             return json_reply(panel.store.users())
-        data = await body(request)
-        name, role = text(data, "name", limit=32), text(data, "role", limit=16, default="staff")
-        password, display = text(data, "password", limit=MAX_PASSWORD), text(data, "display", limit=32)
+        name, role, password, display = bodies.new_user(await body(request))
         user = await run_in_threadpool(panel.store.add_user, name, role, password, display=display, now=time.time())
         panel.audit(request, "user.add", {"user": name, "role": role})
         return json_reply(user, 201)
@@ -220,9 +228,9 @@ def routes(panel: Panel) -> list[Route]:
             panel.store.user(name)
             panel.signin.unlock(name)
         elif action == "password":
-            await run_in_threadpool(panel.store.set_password, name, text(data, "password", limit=MAX_PASSWORD))
+            await run_in_threadpool(panel.store.set_password, name, bodies.password(data))
         elif action == "disable":
-            panel.store.set_disabled(name, bool(data.get("disabled", True)))
+            panel.store.set_disabled(name, bodies.disabled(data))
         else:
             raise NotFound(f"no user action {action!r}")
         panel.audit(request, f"user.{action}", {"user": name})
@@ -231,6 +239,24 @@ def routes(panel: Panel) -> list[Route]:
     @guard(panel, ("manager",))
     async def audit_trail(request: Request) -> Response:
         return json_reply(panel.store.audit_rows(limit=200))
+
+    @guard(panel, ("manager",))
+    async def face_audit(request: Request) -> Response:
+        """The vision service's face audit (matches, refusals, enrolments, deletions), asked over the bus."""
+        try:
+            since = float(request.query_params.get("since", "0"))
+        except ValueError:
+            raise InvalidRequest("since 须为 Unix 时间 (since must be a Unix time)") from None
+        rid = uuid.uuid4().hex
+        panel.feed.answers.expect(rid)
+        asked = {"request": rid, "since": max(0.0, since), "limit": 200}
+        await panel.request("event.publish", {"topic": "face.audit.requested", "data": asked, "durable": False})
+        answer = await run_in_threadpool(panel.feed.answers.wait, rid, FACE_AUDIT_WAIT_S)
+        if answer is None:
+            raise VisionSilent("人脸识别服务未应答，审计记录暂时无法查看 (the vision service did not answer)")
+        panel.audit(request, "face.audit.view", {"since": since, "records": len(answer["records"])})
+        records = [{**r, "ref": r["ref"][:8] + "…" if r["ref"] else ""} for r in answer["records"]]
+        return json_reply({"records": records, "more": answer.get("more", False)})
 
     @guard(panel, VIEWERS)
     async def heatmap(request: Request) -> Response:
@@ -247,7 +273,7 @@ def routes(panel: Panel) -> list[Route]:
             return json_reply(names)
         from edge.report.build import build_report
 
-        day = text(await body(request), "day", limit=10)
+        day = bodies.day(await body(request))
         paths = await run_in_threadpool(build_report, panel.bus, day or None, panel.reports_dir)
         panel.audit(request, "report.day", {"day": day or "today"})
         return json_reply({k: f"/reports/{p.name}" for k, p in paths.items()})
@@ -300,6 +326,7 @@ def routes(panel: Panel) -> list[Route]:
         Route("/api/users", users, methods=["GET", "POST"]),
         Route("/api/users/{name}/{action}", user_action, methods=["POST"]),
         Route("/api/audit", audit_trail),
+        Route("/api/face-audit", face_audit),
         Route("/api/heatmap.png", heatmap),
         Route("/api/reports", reports, methods=["GET", "POST"]),
         Route("/reports/{name}", report_file),

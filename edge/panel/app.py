@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import signal
 import sys
 import threading
 import time
@@ -35,12 +36,14 @@ from starlette.staticfiles import StaticFiles
 
 from edge.bus import BusClient
 from edge.errors import BusError, Conflict, HallError, InvalidRequest, NotFound, RemoteError
+from edge.panel import bodies
 from edge.panel.accounts import Forbidden, LockedOut, LoginFailed, PanelError, Session, Store
+from edge.panel.bodies import text as text  # routes elsewhere read fields with it
 from edge.panel.live import AuditShipper, Feed, redact
 from edge.panel.middleware import BodyLimit, SecurityHeaders
 from edge.panel.settings import PanelSettings
 from edge.panel.signin import Rules, SignIn
-from edge.panel.store import StoreError
+from edge.panel.store import StoreError, StoreFull
 from edge.paths import Home
 
 log = logging.getLogger("hall.panel")
@@ -55,6 +58,7 @@ PAGES = {
 }
 CORE_DOWN = "叫号核心服务暂时无响应，操作未执行；面板会自动重连，请稍后再试 (the hall core is not answering)"
 CORE_RETRY_S = 2.0
+OPEN_RETRY_S = 2.0  # a panel that cannot open panel.db for want of disk space tries again this often
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -85,12 +89,10 @@ class Panel:
                 slots=settings.login_slots,
             ),
         )
-        self.bus = bus or BusClient("panel", timeout=3.0, retries=1)
+        self.bus = bus or BusClient("panel", timeout=3.0, retries=1, down_s=CORE_RETRY_S)
         self.feed = Feed()
         self.shipper = AuditShipper(self.store, BusClient("panel-audit", timeout=3.0, retries=0))
         self.reports_dir = home.root / "reports"
-        self.core_retry_at = 0.0
-        self.core_lock = threading.Lock()
         self.unsaved: deque[dict[str, Any]] = deque(maxlen=1000)  # audit rows waiting for room on the disk
         self.unsaved_lock = threading.Lock()
 
@@ -98,18 +100,16 @@ class Panel:
         return await run_in_threadpool(self.core, topic, data or {})
 
     def core(self, topic: str, data: dict[str, Any]) -> Any:
-        """A request to the core; while it is down, answered at once (one try every 2 s) with a clear sentence."""
-        with self.core_lock:  # requests that queued behind a failed one fail at once too
-            if time.monotonic() < self.core_retry_at:
-                raise CoreDown(CORE_DOWN)
-            try:
-                result = self.bus.request(topic, data)
-            except BusError as exc:
-                self.core_retry_at = time.monotonic() + CORE_RETRY_S
-                log.warning("core not answering %s: %s", topic, exc)
-                raise CoreDown(CORE_DOWN) from exc
-            self.core_retry_at = 0.0
-            return result
+        """A request to the core; while it is down, answered at once (one try every 2 s) with a clear sentence.
+
+        Requests run side by side (:class:`edge.bus.BusClient`); after one goes unanswered, the others
+        fail at once for ``CORE_RETRY_S`` instead of each waiting out its timeout.
+        """
+        try:
+            return self.bus.request(topic, data)
+        except BusError as exc:
+            log.warning("core not answering %s: %s", topic, exc)
+            raise CoreDown(CORE_DOWN) from exc
 
     def audit(self, request: Request, action: str, detail: dict[str, Any], *, ok: bool = True) -> None:
         session: Session | None = getattr(request.state, "session", None)
@@ -211,27 +211,8 @@ def guard(panel: Panel, roles: tuple[str, ...] | None = None, *, page: bool = Fa
 
 
 async def body(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest(f"请求不是有效的 JSON (body is not JSON: {str(exc)[:80]})") from exc
-    except RecursionError:
-        raise InvalidRequest("请求的 JSON 嵌套过深 (body nested too deeply)") from None
-    if not isinstance(data, dict):
-        raise InvalidRequest("请求须为 JSON 对象 (body must be a JSON object)")
-    return data
-
-
-def text(data: dict[str, Any], key: str, *, limit: int, default: str = "") -> str:
-    """A text field of a request body, refused when it is not text or longer than ``limit``."""
-    value = data.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{key} 须为文字 ({key} must be text)")
-    if len(value) > limit:
-        raise InvalidRequest(f"{key} 最长 {limit} 个字符 ({key} is longer than {limit} characters)")
-    return value
+    """The request's body as a JSON object (:func:`edge.panel.bodies.parse`)."""
+    return bodies.parse(await request.body())
 
 
 def json_reply(value: Any, status: int = 200) -> JSONResponse:
@@ -301,6 +282,22 @@ def build_app(panel: Panel, *, start_threads: bool = True) -> Starlette:
     return app
 
 
+def _open_panel(home: Home, settings: PanelSettings) -> Panel | None:
+    """The panel, once panel.db opens: on a full disk it waits for room (None if stopped meanwhile)."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    said = False
+    while not stopping.is_set():
+        try:
+            return Panel(home, settings)
+        except StoreFull as exc:  # not a setting to fix: serve as soon as there is room
+            if not said:
+                print(f"hall panel: {exc}; waiting for room (trying every {OPEN_RETRY_S:g} s)", file=sys.stderr)
+                said = True
+            stopping.wait(OPEN_RETRY_S)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hall panel", description="Serve the staff panel (counters, dashboard, alerts).")
     p.add_argument("--host", help="address to listen on (default from [services.panel], else 127.0.0.1)")
@@ -308,18 +305,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--redirect-port", type=int, help="plain-HTTP port that redirects to HTTPS (0: none; default 8080)")
     p.add_argument("--config", help="hall config file (TOML)")
     a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from edge import config
     from edge.panel import serve
+    from edge.proc import start
 
+    started = start("hall panel", a.config, "panel", PanelSettings)
+    cfg = started.config
     try:
-        cfg = config.load(a.config)
-        settings = config.service_config(cfg, "panel", PanelSettings)
         overrides = {"host": a.host, "port": a.port, "redirect_port": a.redirect_port}
         settings = PanelSettings.model_validate(
-            {**settings.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+            {**started.settings.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
         )
-        panel = Panel(Home.from_env(), settings)
+        panel = _open_panel(started.home, settings)
+        if panel is None:
+            return 1
         cert = serve.certificate(panel.home, settings, cfg.hall.id)
     except HallError as exc:
         print(f"hall panel: {exc}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Counters belong to whoever signed in at them.
 
 Opening a closed counter binds it to the account that opened it (``bindings``
-in panel.db), and the core credits every ticket called there to that person.
+in panel.db), and the core credits every ticket called there to that account (by its name, shown by its
+display name, so two people of the same name stay apart in reports).
 Only that account, or a manager, acts at an open counter; a member of staff
 holds one counter at a time. Closing the counter (signing out) ends the
 binding; a counter the core reports closed (closed elsewhere, or freed at the
@@ -14,29 +15,15 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from edge.errors import Conflict, InvalidRequest, NotFound
+from edge.errors import Conflict, NotFound
 from edge.panel.accounts import Forbidden, Session
+from edge.panel.bodies import COUNTER_FIELDS, counter_fields
 
 if TYPE_CHECKING:
     from edge.panel.app import Panel
 
 ACTIONS = ("open", "close", "call", "recall", "serve", "transfer", "noshow", "pause", "resume", "finish")
-FIELDS = {"number": 16, "business": 16, "to_counter": 16, "reason": 64}
-
-
-def fields(data: dict[str, Any]) -> dict[str, Any]:
-    """The fields a counter action passes on to the core, each checked for type and length."""
-    out: dict[str, Any] = {}
-    for key, limit in FIELDS.items():
-        value = data.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise InvalidRequest(f"{key} 须为文字 ({key} must be text)")
-        if len(value) > limit:
-            raise InvalidRequest(f"{key} 最长 {limit} 个字符 ({key} is longer than {limit} characters)")
-        out[key] = value
-    return out
+FIELDS = COUNTER_FIELDS
 
 
 class Desk:
@@ -71,7 +58,7 @@ class Desk:
     async def act(self, session: Session, cid: str, action: str, data: dict[str, Any]) -> Any:
         if action not in ACTIONS:
             raise NotFound(f"no counter action {action!r} (known: {', '.join(ACTIONS)})")
-        request = {**fields(data), "counter": cid}
+        request = {**counter_fields(data), "counter": cid}
         row, counters = await self._row(cid)
         lock = self.locks.setdefault(cid, asyncio.Lock())
         async with lock:
@@ -97,13 +84,14 @@ class Desk:
     async def _open(self, session: Session, row: dict[str, Any], counters: list[dict[str, Any]]) -> Any:
         if row["state"] != "closed":
             holder = self.holder(row)
-            who = holder["display"] if holder else (row.get("staff") or "-")
+            who = holder["display"] if holder else (row.get("staff_display") or row.get("staff") or "-")
             raise Conflict(f"{row['name']} 已由 {who} 签入 (counter {row['id']} is already {row['state']})")
         if session.role != "manager":
             open_ids = {c["id"]: c["name"] for c in counters if c["state"] != "closed"}
             held = [open_ids[c] for c in self.panel.store.bindings_of(session.name) if c in open_ids]
             if held:
                 raise Conflict(f"您已签入 {'、'.join(held)}，请先在那里签退 (you are signed in at another counter)")
-        result = await self.panel.request("counter.open", {"counter": row["id"], "staff": session.display})
+        opened = {"counter": row["id"], "staff": session.name, "staff_display": session.display}
+        result = await self.panel.request("counter.open", opened)
         self.panel.store.bind(row["id"], session.name, session.display, now=time.time())
         return result

@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from edge.errors import InvalidRequest, NotFound
 from edge.identity import Keyring
+from edge.panel import bodies
 from edge.panel.accounts import Forbidden
 
 if TYPE_CHECKING:
@@ -98,10 +99,7 @@ def routes(panel: Panel) -> list[Route]:
     async def push(request: Request) -> Response:
         cid = request.path_params["cid"]
         await holds(request, cid)
-        data = await body(request)
-        form, values = data.get("form"), data.get("values")
-        if not isinstance(form, str) or not isinstance(values, dict):
-            raise InvalidRequest('send {"form": TEMPLATE_ID, "values": {FIELD: VALUE, …}}')
+        form, values = bodies.form_push(await body(request))
         templates = await panel.request("form.templates")
         template = next((t for t in templates if t["id"] == form), None)
         kinds = {f["key"]: f["format"] for f in template["fields"]} if template else {}
@@ -127,7 +125,7 @@ def routes(panel: Panel) -> list[Route]:
     async def cancel(request: Request) -> Response:
         cid = request.path_params["cid"]
         await holds(request, cid)
-        reason = str((await body(request)).get("reason", ""))[:120]
+        reason = bodies.cancel_reason(await body(request))
         result = await panel.request("form.cancel", {"counter": cid, "by": _session_name(request), "reason": reason})
         panel.audit(request, "form.cancel", {"counter": cid, "id": result["id"]})
         return json_reply(result)

@@ -40,6 +40,7 @@ PREFIXES = (
     "pad.correction_requested",
 )
 NOTICES = ("vip.arrived", "staff.requested")
+ANSWERS = ("face.audit.listed",)  # answers to the panel's own questions: never passed to browsers
 
 
 def redact(value: Any) -> Any:
@@ -51,8 +52,34 @@ def redact(value: Any) -> Any:
     return value
 
 
+class Answers:
+    """Events that answer a question the panel asked by request id (``face.audit.requested`` → ``face.audit.listed``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Condition()
+        self.waiting: dict[str, dict[str, Any] | None] = {}
+
+    def expect(self, request: str) -> None:
+        with self.lock:
+            self.waiting[request] = None
+
+    def deliver(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            request = str(data.get("request", ""))
+            if request in self.waiting:
+                self.waiting[request] = data
+                self.lock.notify_all()
+
+    def wait(self, request: str, timeout: float) -> dict[str, Any] | None:
+        """The answer to ``request`` (expected before it was asked), or None after ``timeout`` seconds."""
+        with self.lock:
+            self.lock.wait_for(lambda: self.waiting.get(request) is not None, timeout)
+            return self.waiting.pop(request, None)
+
+
 class Feed:
     def __init__(self, queue_size: int = 500) -> None:
+        self.answers = Answers()
         self.clients: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]] = set()
         self.lock = threading.Lock()
         self.notices: deque[dict[str, Any]] = deque(maxlen=30)
@@ -85,10 +112,14 @@ class Feed:
             loop.call_soon_threadsafe(_offer, q, item)
 
     def run(self, prefixes: tuple[str, ...] = PREFIXES) -> None:
-        with Subscriber(prefixes) as sub:
+        with Subscriber((*prefixes, *ANSWERS)) as sub:
             while not self.stop.is_set():
                 env = sub.recv(timeout=0.5)
-                if env is not None:
+                if env is None:
+                    continue
+                if env["topic"] in ANSWERS:
+                    self.answers.deliver(env["data"])
+                else:
                     self.dispatch(env)
 
     def start(self) -> threading.Thread:

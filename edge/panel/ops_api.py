@@ -69,7 +69,7 @@ def routes(panel: Panel) -> list[Route]:
         day = _day(request)
         if session.role != "manager":
             seats = await panel.request(
-                "seats.day", {"day": day, "staff": session.display} if day else {"staff": session.display}
+                "seats.day", {"day": day, "staff": session.name} if day else {"staff": session.name}
             )
             return json_reply({"role": session.role, "day": seats["day"], "seats": seats})
         stats = await panel.request("stats.day", {"day": day} if day else {})

@@ -37,15 +37,31 @@ class StoreError(HallError):
     code = "storage"
 
 
-def describe(exc: sqlite3.Error) -> str:
-    """One sentence for a failure of panel.db.
+class StoreFull(StoreError):
+    """panel.db cannot be opened or written for want of disk space: it passes once there is room."""
+
+
+def store_error(exc: sqlite3.Error) -> StoreError:
+    """The panel's error for ``exc``: :class:`StoreFull` when the disk has no room (also for a ``-shm`` file that
+    could not grow, which is how SQLite says it at opening time).
+
+    >>> type(store_error(sqlite3.OperationalError("database or disk is full"))).__name__
+    'StoreFull'
+    """
+    name = getattr(exc, "sqlite_errorname", "")
+    full = name in ("SQLITE_FULL", "SQLITE_IOERR_SHMSIZE") or "disk is full" in str(exc)
+    return (StoreFull if full else StoreError)(describe(exc, full=full))
+
+
+def describe(exc: sqlite3.Error, *, full: bool = False) -> str:
+    """One sentence for a failure of panel.db (``full``: known to be for want of disk space).
 
     >>> describe(sqlite3.OperationalError("database or disk is full"))
     '盒子的磁盘已满，面板无法保存登录和操作记录；请联系技术员清理空间 (the box disk is full)'
     """
     text = str(exc)
     code = getattr(exc, "sqlite_errorcode", None)
-    if code == sqlite3.SQLITE_FULL or "disk is full" in text:
+    if full or code == sqlite3.SQLITE_FULL or "disk is full" in text:
         return "盒子的磁盘已满，面板无法保存登录和操作记录；请联系技术员清理空间 (the box disk is full)"
     if code == sqlite3.SQLITE_READONLY or "readonly" in text:
         return "面板的数据文件只读，无法保存登录和操作记录；请联系技术员 (panel.db is read-only)"
@@ -62,7 +78,7 @@ def connect(path: str) -> sqlite3.Connection:
         if path != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
     except sqlite3.Error as exc:
-        raise StoreError(describe(exc)) from exc
+        raise store_error(exc) from exc
     return conn
 
 
@@ -83,7 +99,7 @@ def open_db(path: str) -> Database:
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as exc:
         conn.close()
-        raise StoreError(describe(exc)) from exc
+        raise store_error(exc) from exc
     return db
 
 

@@ -408,7 +408,9 @@ class Queue:
         row = self._counter(req.counter)
         if row["state"] != "closed":
             raise Conflict(f"counter {req.counter} is already {row['state']}")
-        self._set_counter(req.counter, state="open", staff=req.staff or None, pause_reason=None)
+        staff = req.staff or None
+        display = req.staff_display or staff
+        self._set_counter(req.counter, state="open", staff=staff, staff_display=display, pause_reason=None)
         out = self._counter_reply(req.counter)
         self.emit("counter.opened", out)
         return out
@@ -418,7 +420,7 @@ class Queue:
         if row["state"] == "closed":
             raise Conflict(f"counter {req.counter} is already closed")
         self._no_current(row, "closing")
-        self._set_counter(req.counter, state="closed", staff=None, pause_reason=None)
+        self._set_counter(req.counter, state="closed", staff=None, staff_display=None, pause_reason=None)
         out = self._counter_reply(req.counter)
         self.emit("counter.closed", out)
         return out
@@ -470,8 +472,8 @@ class Queue:
             choice = found
         kind, run = selection.next_streak(view, choice.kind)
         self.db.execute(
-            "UPDATE tickets SET state = 'called', called_at = ?, counter = ?, staff = ? WHERE id = ?",
-            (now, req.counter, row["staff"], choice.ticket.id),
+            "UPDATE tickets SET state = 'called', called_at = ?, counter = ?, staff = ?, staff_display = ? WHERE id = ?",
+            (now, req.counter, row["staff"], row["staff_display"], choice.ticket.id),
         )
         self._set_counter(req.counter, current_ticket=choice.ticket.id, streak_kind=kind, streak_len=run)
         self.db.execute(

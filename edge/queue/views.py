@@ -40,6 +40,7 @@ def ticket_view(row: sqlite3.Row, cfg: HallConfig) -> dict[str, Any]:
         "finished_at": iso(row["finished_at"]),
         "counter": row["counter"],
         "staff": row["staff"],
+        "staff_display": row["staff_display"],
         "target_counter": row["target_counter"],
         "recalls": row["recalls"],
         "transferred_from": row["parent_id"],
@@ -54,8 +55,10 @@ def counter_view(row: sqlite3.Row, counter: Counter, current: dict[str, Any] | N
     return {
         "id": counter.id,
         "name": counter.name,
+        "name_en": counter.name_en or f"Counter {counter.id}",
         "state": row["state"],
         "staff": row["staff"],
+        "staff_display": row["staff_display"],
         "pause_reason": row["pause_reason"],
         "primary": counter.primary,
         "secondary": counter.secondary,

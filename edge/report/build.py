@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from edge.bus import BusClient
-from edge.errors import HallError, InvalidRequest
+from edge.errors import BusError, HallError, InvalidRequest
 from edge.paths import Home
+from edge.report import staff_names
 
 RULE_NAMES = {
     "longest_wait": "最长等待超限",
@@ -57,8 +58,9 @@ def summary_rows(stats: dict[str, Any]) -> dict[str, list[list[str]]]:
     counters = [["窗口", "服务人数", "未到", "平均办理(分)"]] + [
         [c["name"], str(c["served"]), str(c["no_show"]), _minutes(c["avg_handling_s"])] for c in stats["counters"]
     ]
+    shown = staff_names(stats["staff"])
     staff = [["员工", "服务人数", "平均办理(分)"]] + [
-        [str(s["staff"]), str(s["served"]), _minutes(s["avg_handling_s"])] for s in stats["staff"]
+        [shown[str(s["staff"])], str(s["served"]), _minutes(s["avg_handling_s"])] for s in stats["staff"]
     ]
     ev, waits, door = stats["evaluations"], stats["waits"], stats["door"]
     totals = [
@@ -240,6 +242,14 @@ def build_report(bus: BusClient, day: str | None, out_dir: Path) -> dict[str, Pa
     return {"html": html_path, "pdf": pdf_path}
 
 
+def reachable(bus: BusClient, wait_s: float = 1.5) -> None:
+    """Ask the core whether it is there (twice, ``wait_s`` each) before the day's data, which may take a while."""
+    try:
+        bus.request("hall.ping", timeout=wait_s, retries=1)
+    except BusError as exc:
+        raise BusError(f"the core is not answering at {bus.endpoints.requests} (is `hall core` running?)") from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="hall report", description="Daily report (HTML and PDF with plots).")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -250,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(a.out) if a.out else Home.from_env().root / "reports"
     try:
         with BusClient("report", timeout=10.0, retries=1) as bus:
+            reachable(bus)
             paths = build_report(bus, a.date, out)
     except InvalidRequest as exc:
         print(f"hall report: {exc}", file=sys.stderr)

@@ -19,6 +19,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
 from edge.errors import HallError
+from edge.report import staff_names
 
 CJK_FONTS = (
     ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "WenQuanYi Micro Hei"),
@@ -86,13 +87,14 @@ def wait_distribution(stats: dict[str, Any]) -> Figure | None:
 
 def handling_times(stats: dict[str, Any]) -> Figure | None:
     counters = [c for c in stats["counters"] if c["avg_handling_s"] is not None]
-    staff = [s for s in stats["staff"] if s["avg_handling_s"] is not None]
+    names = staff_names(stats["staff"])
+    staff = [{**s, "shown": names[str(s["staff"])]} for s in stats["staff"] if s["avg_handling_s"] is not None]
     if not counters and not staff:
         return None
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.0, 3.6), dpi=110, layout="constrained")
     for ax, rows, label, title in (
         (left, counters, "name", "各窗口平均办理时长"),
-        (right, staff, "staff", "各员工平均办理时长"),
+        (right, staff, "shown", "各员工平均办理时长"),
     ):
         ax.barh([str(r[label]) for r in rows], [r["avg_handling_s"] / 60 for r in rows], color=COLORS[2])
         for i, r in enumerate(rows):

@@ -1,5 +1,7 @@
 """Facts the devices and vision services publish (through ``event.publish``), checked by the core.
 
+The face-identity events are defined in :mod:`edge.schemas.faces`.
+
 ``device.health`` is the one shape every device reports in, whoever drives it::
 
     {"device": "printer", "state": "fault", "detail": "paper_out", "counters": {"printed": 12}}
@@ -14,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.schemas.faces import EVENT_MODELS as FACE_EVENTS
+
 HealthState = Literal["ok", "degraded", "fault", "offline"]
 
 
@@ -27,4 +31,4 @@ class DeviceHealth(BaseModel):
 
 
 # Published facts whose data the core validates before logging or publishing them.
-EVENT_MODELS: dict[str, type[BaseModel]] = {"device.health": DeviceHealth}
+EVENT_MODELS: dict[str, type[BaseModel]] = {"device.health": DeviceHealth, **FACE_EVENTS}

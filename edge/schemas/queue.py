@@ -76,7 +76,8 @@ class CounterRef(Req):
 
 class CounterOpen(Req):
     counter: str = CounterId
-    staff: str = Field("", max_length=32)
+    staff: str = Field("", max_length=32, description="Who is credited: the account signed in (reports count by it).")
+    staff_display: str = Field("", max_length=32, description="How they are shown; default: the account name.")
 
 
 class CounterPause(Req):

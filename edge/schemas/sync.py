@@ -138,6 +138,7 @@ class BundleBusiness(_Item):
 class BundleCounter(_Item):
     id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
     name: str = Field(min_length=1, max_length=32)
+    name_en: str = Field("", max_length=48)
     primary: list[str] = Field(min_length=1, max_length=26)
     secondary: list[str] = Field(default_factory=list, max_length=26)
 
@@ -152,6 +153,9 @@ class BundleStaff(_Item):
 class BundleTags(_Item):
     hash: str = Field(pattern=HASH)
     tags: list[str] = Field(max_length=16)
+    display_name: str = Field(
+        "", max_length=32, description="How staff greet the customer (张先生): shown on a VIP arrival, never the card."
+    )
 
 
 class Outage(_Item):
@@ -164,7 +168,11 @@ class Outage(_Item):
 
     @model_validator(mode="after")
     def _order(self) -> Outage:
-        if self.ends is not None and self.ends <= self.starts:
+        if self.ends is None:
+            return self
+        if (self.starts.tzinfo is None) != (self.ends.tzinfo is None):
+            raise ValueError(f"outage {self.id}: starts and ends must both carry a time zone, or neither")
+        if self.ends <= self.starts:
             raise ValueError(f"outage {self.id} ends before it starts")
         return self
 

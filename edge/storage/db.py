@@ -26,7 +26,15 @@ from edge.storage.migrations import MIGRATIONS
 
 
 class UndoFailed(StorageError):
-    """A failed step could not be rolled back to its savepoint: the whole transaction must go."""
+    """A failed step could not be rolled back to its savepoint: the whole transaction must go.
+
+    ``cause`` is the step's own failure: when SQLite undid the whole transaction itself (as it does when
+    a statement runs out of room), that failure, a full disk, is what the request must be told.
+    """
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def storage_error(exc: sqlite3.Error, what: str) -> StorageError:
@@ -39,6 +47,12 @@ def storage_error(exc: sqlite3.Error, what: str) -> StorageError:
     if name == "SQLITE_FULL" or "disk is full" in str(exc):
         return DiskFull(f"the hall's disk is full: {what} was not saved (reads still work; free space under HALL_HOME)")
     return StorageError(f"the hall database could not save {what}: {exc}")
+
+
+def _no_room(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed for want of disk space: a full disk, or a ``-shm`` file that could not grow."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name in ("SQLITE_FULL", "SQLITE_IOERR_SHMSIZE") or "disk is full" in str(exc)
 
 
 class Database:
@@ -58,6 +72,11 @@ class Database:
                 self.conn.execute("PRAGMA foreign_keys = ON")
                 self.migrate()
         except sqlite3.Error as exc:
+            if _no_room(exc):
+                raise DiskFull(
+                    f"the hall's disk is full: {self.path} cannot be opened (SQLite needs room beside it for its "
+                    "shared-memory and write-ahead files); free space under HALL_HOME"
+                ) from exc
             raise StorageError(f"cannot open hall database {self.path}: {exc}") from exc
 
     # -- schema -----------------------------------------------------------
@@ -116,12 +135,12 @@ class Database:
         self.conn.execute(f"SAVEPOINT {name}")
         try:
             yield
-        except BaseException:
+        except BaseException as failure:
             try:
                 self.conn.execute(f"ROLLBACK TO {name}")
                 self.conn.execute(f"RELEASE {name}")
             except sqlite3.Error as exc:
-                raise UndoFailed(f"a failed step could not be undone: {exc}") from exc
+                raise UndoFailed(f"a failed step could not be undone: {exc}", failure) from exc
             raise
         self.conn.execute(f"RELEASE {name}")
 

@@ -286,6 +286,17 @@ MIGRATIONS: list[tuple[int, str]] = [
     (
         7,
         """
+        -- Tickets are credited to the account signed in at the counter (staff), shown by its display name.
+        -- Before, staff held the display name: it stays the key of those rows, and is what they show.
+        ALTER TABLE counters ADD COLUMN staff_display TEXT;
+        ALTER TABLE tickets ADD COLUMN staff_display TEXT;
+        UPDATE counters SET staff_display = staff WHERE staff IS NOT NULL;
+        UPDATE tickets SET staff_display = staff WHERE staff IS NOT NULL;
+        """,
+    ),
+    (
+        8,
+        """
         -- Repair reports the kiosk took (reference numbers per hall day) and HQ's status updates applied.
         CREATE TABLE repairs (
             reference     TEXT PRIMARY KEY,

@@ -10,15 +10,29 @@ cannot be left from its screen at all (only by stopping the service).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+MOVED = {
+    "face_retention_days": "is [faces] retention_days now, the one number the gallery deletes by and the kiosk shows",
+    "enrol_wait_s": "is face_wait_s now (ticket by face and enrolment alike)",
+}
 DEFAULT_AREAS = ["示范市城东区解放路", "示范市城东区人民街", "示范市城西区建设路", "示范市高新区科技园"]
 
 
 class KioskConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        """A setting that moved is named, with where it went, rather than refused as unknown."""
+        if isinstance(data, dict):
+            for key, where in MOVED.items():
+                if key in data:
+                    raise ValueError(f"{key} {where}")
+        return data
 
     kiosk_id: str = Field(
         "kiosk-1",
@@ -44,25 +58,23 @@ class KioskConfig(BaseModel):
     print_wait_s: int = Field(
         8, ge=1, le=60, title="Print wait", description="Seconds to wait for the printer's word before saying so."
     )
-    enrol_wait_s: int = Field(
-        30,
-        ge=5,
+    face_ticket: bool = Field(
+        True,
+        title="Ticket by face",
+        description="Offer 刷脸取号 on the start screen (the vision service needs a camera with kiosk = this kiosk).",
+    )
+    face_wait_s: int = Field(
+        40,
+        ge=10,
         le=300,
-        title="Enrolment wait",
-        description="Seconds to wait for the vision service to take a consenting customer's face.",
+        title="Face wait",
+        description="Seconds to wait for the vision service's answer to a ticket by face or an enrolment.",
     )
     technician_pin_hash: str | None = Field(
         None,
         title="Technician PIN hash",
         description="argon2id hash of the PIN that leaves full screen (hall kiosk --hash-pin); none: no exit.",
         pattern=r"^\$argon2id\$[A-Za-z0-9$=,+/.-]{20,300}$",
-    )
-    face_retention_days: int = Field(
-        180,
-        ge=1,
-        le=3650,
-        title="Face retention",
-        description="Days a face template is kept unused (shown to customers).",
     )
     fullscreen: bool = Field(True, title="Full screen", description="Run full screen without window borders.")
     width: int = Field(1280, ge=640, le=3840, title="Width", description="Window width when not full screen.")

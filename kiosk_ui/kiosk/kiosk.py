@@ -3,7 +3,8 @@
 :class:`Kiosk` is a :class:`~kiosk_ui.shell.Shell` with the kiosk's screens
 (:mod:`kiosk_ui.kiosk.screens`) and its state, grouped per flow
 (:mod:`kiosk_ui.kiosk.state`): the visit (card, ticket, printer), look-ups, the
-repair form, face enrolment, and the rating shared with the counter pad. Every
+repair form, the face flow (ticket by face, enrolment: :mod:`kiosk_ui.kiosk.faceflow`)
+and the consent screen's choices, and the rating shared with the counter pad. Every
 flow returns to the attract screen after ``idle_timeout_s`` without a touch; a
 core that does not answer turns the kiosk to a polite "connecting" screen that
 retries until the core is back.
@@ -21,9 +22,10 @@ from kivy.clock import Clock
 from edge.config import HallConfig
 from edge.errors import BusError, HallError, NotFound
 from kiosk_ui import rating
+from kiosk_ui.kiosk import consent, faceflow
 from kiosk_ui.kiosk.config import KioskConfig
 from kiosk_ui.kiosk.screens import SCREENS
-from kiosk_ui.kiosk.state import Enrolment, Lookup, Offer, Repair, Visit
+from kiosk_ui.kiosk.state import Consent, Face, Lookup, Offer, Repair, Visit
 from kiosk_ui.link import Link
 from kiosk_ui.shell import Done, Shell
 
@@ -42,7 +44,6 @@ class Kiosk(Shell):
         "revoked": ("consent.revoked", "face", None),
         "unavailable": ("consent.unavailable", "face", None),
         "enrolled": ("consent.enrolled", "face", None),
-        "enrolling": ("consent.enrolling", "face", None),
         "enroll_failed": ("consent.enroll_failed", "face", None),
     }
 
@@ -71,17 +72,20 @@ class Kiosk(Shell):
         self.visit = Visit()
         self.lookup = Lookup()
         self.repair = Repair()
-        self.enrolment = Enrolment()
+        self.face = Face()
+        self.consent = Consent()
         self.go(HOME)
         self.poll()
 
     # -- state ------------------------------------------------------------------
     def reset(self) -> None:
+        faceflow.walked_away(self)
         super().reset()
         self.visit = Visit()
         self.lookup = Lookup()
         self.repair = Repair()
-        self.enrolment = Enrolment()
+        self.face = Face()
+        self.consent = Consent()
 
     def large_text(self) -> bool:
         return self.visit.elderly
@@ -102,10 +106,8 @@ class Kiosk(Shell):
 
     # -- the hall -----------------------------------------------------------------
     def every_tick(self, now: float) -> None:
-        if self.enrolment.masked is not None and now > self.enrolment.deadline:
-            self.enrolment = Enrolment()  # no vision service answered: say so, record nothing more
-            if self.screen == "done" and self.done == "enrolling":
-                self.show_done("unavailable")
+        if self.face.mode is not None and now > self.face.deadline:
+            faceflow.overdue(self)  # no vision service answered: say so, record nothing more
 
     def poll(self) -> None:
         super().poll()
@@ -129,8 +131,8 @@ class Kiosk(Shell):
             self.on_printer(topic, data)
         elif topic == "ticket.finished" and self.cfg.evaluation_counter == data.get("counter"):
             rating.ask(self, str(data.get("number", "")))
-        elif topic in ("face.enrolled", "face.enroll_failed"):
-            self.on_enrolment(topic, data)
+        elif topic.startswith("face."):
+            faceflow.on_event(self, topic, data)
         elif topic == "evaluation.recorded":
             rating.heard(self, topic, data)
         elif topic == "bundle.applied":
@@ -148,6 +150,10 @@ class Kiosk(Shell):
         if self.screen in ("ticket", "done", "repair_sent"):
             self.reset()  # the next customer's card: a new visit
             self.screen = "businesses"
+        if self.screen in ("face_look", "face_confirm"):
+            faceflow.walked_away(self)
+            self.face = Face()  # the card, whatever the camera was about to say
+            self.screen = "businesses"
         self.visit.customer, self.visit.card = customer, data
         self.lookup.found = None
         self.last_touch = self.clock()
@@ -163,23 +169,16 @@ class Kiosk(Shell):
             from kiosk_ui.kiosk.repairs import open_mine
 
             open_mine(self)
+        elif self.screen == "consent":
+            self.consent = Consent()
+            self.redraw()
+            lookup = {"customer_hash": customer["hash"], "also": customer.get("also", [])}
+            self.link.call("bundle.lookup", lookup, on_ok=self._consent_lookup)
         else:
             self.redraw()
 
-    def await_enrolment(self, masked: str) -> None:
-        """After a recorded consent: the vision service takes the face from this kiosk's camera."""
-        self.enrolment = Enrolment(masked, self.clock() + self.cfg.enrol_wait_s)
-        self.show_done("enrolling")
-
-    def on_enrolment(self, topic: str, data: dict[str, Any]) -> None:
-        if self.enrolment.masked is None or data.get("kiosk") != self.cfg.kiosk_id:
-            return
-        customer = data.get("customer")
-        masked = customer.get("masked") if isinstance(customer, dict) else customer
-        if masked not in (None, self.enrolment.masked):
-            return
-        self.enrolment = Enrolment()
-        self.show_done("enrolled" if topic == "face.enrolled" else "enroll_failed")
+    def _consent_lookup(self, found: dict[str, Any]) -> None:
+        consent.looked_up(self, found)
 
     def on_printer(self, topic: str, data: dict[str, Any]) -> None:
         state = "printed" if topic == "printer.printed" else "failed"

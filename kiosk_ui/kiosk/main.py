@@ -50,14 +50,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(*, windowed: bool) -> int:
-    from edge import config
-    from edge.paths import Home
+    from edge.proc import start
     from kiosk_ui import launch
     from kiosk_ui.kiosk.config import KioskConfig
 
-    hall = config.load()
-    cfg = config.service_config(hall, "kiosk", KioskConfig)
-    home = Home.from_env().ensure()
+    started = start("hall kiosk", None, "kiosk", KioskConfig)
+    hall, cfg, home = started.config, started.settings, started.home
 
     def make_app() -> Any:
         from kiosk_ui.kiosk.kiosk import Kiosk

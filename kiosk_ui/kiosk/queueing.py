@@ -15,6 +15,7 @@ from kivy.uix.widget import Widget
 
 from kiosk_ui.common import keypad, local_name, message
 from kiosk_ui.icons import Icon
+from kiosk_ui.kiosk import faceflow
 from kiosk_ui.registry import Registry
 from kiosk_ui.widgets import (
     GREEN,
@@ -92,12 +93,17 @@ def attract(k: Kiosk) -> Widget:
         row.add_widget(tile)
     left.add_widget(row)
     face = Panel(fill=GREEN_LIGHT, orientation="horizontal", size_hint_y=0.32, padding=16, spacing=14)
-    face.add_widget(Icon("face", color=GREEN, size_hint_x=0.16))
-    face.add_widget(Text(k.t("attract.face.notice"), size=k.fs(24), color=INK, halign="left", size_hint_x=0.56))
-    enrol = Btn(k.t("attract.face"), kid="attract.face", size=k.fs(24), fill=WHITE, color=GREEN, border=GREEN)
-    enrol.size_hint_x = 0.28
+    face.add_widget(Icon("face", color=GREEN, size_hint_x=0.12))
+    face.add_widget(Text(faceflow.signage(k), size=k.fs(20), color=INK, halign="left", size_hint_x=0.56, kid="signage"))
+    buttons = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.32)
+    if k.cfg.face_ticket:
+        by_face = Btn(k.t("attract.face.ticket"), kid="attract.face.ticket", size=k.fs(26), fill=GREEN)
+        by_face.bind(on_release=lambda *_: faceflow.start_ticket(k))
+        buttons.add_widget(by_face)
+    enrol = Btn(k.t("attract.face"), kid="attract.face", size=k.fs(22), fill=WHITE, color=GREEN, border=GREEN)
     enrol.bind(on_release=lambda *_: k.go("consent"))
-    face.add_widget(enrol)
+    buttons.add_widget(enrol)
+    face.add_widget(buttons)
     left.add_widget(face)
     body.add_widget(left)
 
@@ -107,9 +113,8 @@ def attract(k: Kiosk) -> Widget:
     rows = (k.status or {}).get("calling", [])[:4]
     for t in rows:
         counter = t.get("counter") or ""
-        name = next((c["name"] for c in (k.status or {}).get("counters", []) if c["id"] == counter), counter)
-        if k.lang == "en":
-            name = f"counter {counter}"
+        known: dict[str, Any] = next((c for c in (k.status or {}).get("counters", []) if c["id"] == counter), {})
+        name = local_name(k, known.get("name") or counter, known.get("name_en") or f"counter {counter}")
         calling.add_widget(
             Text(k.t("attract.calling.row", number=t["number"], counter=name), size=k.fs(36), color=ORANGE, bold=True)
         )

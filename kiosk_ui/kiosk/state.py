@@ -52,8 +52,24 @@ class Repair:
 
 
 @dataclass
-class Enrolment:
-    """A consenting customer whose face the vision service is taking, until ``deadline``."""
+class Face:
+    """The face flow under way: a ticket by face or an enrolment after consent, asked of the vision service.
 
-    masked: str | None = None
+    ``request`` names it in the events; ``step`` is what the camera asks now (look, blink, turn_left,
+    turn_right); ``candidate`` is who the vision service names, until the customer confirms or not.
+    """
+
+    mode: str | None = None  # "ticket" or "enrol"
+    request: str = ""
     deadline: float = 0.0
+    step: str = "look"
+    candidate: dict[str, Any] | None = None
+    masked: str = ""  # the consenting customer's card, while enrolling
+
+
+@dataclass
+class Consent:
+    """The consent screen: the purposes the customer ticked, and whether HQ tags them VIP (else no VIP purpose)."""
+
+    purposes: set[str] = field(default_factory=set)
+    vip: bool = False

@@ -17,6 +17,7 @@ from kiosk_ui.kiosk.config import KioskConfig
 from kiosk_ui.tours import HEIGHT, WIDTH, Shots, card_event, hall
 
 ELDER = {"name": "张三", "number": "11010519491231002X"}
+VIP = {"name": "王五", "number": "440306195010104567"}  # tagged VIP by the sample bundle
 
 
 def populate(bus: BusClient, home: Home) -> None:
@@ -140,15 +141,41 @@ def _walk(outdir: Path, home: Home, bus: BusClient, core: subprocess.Popen[bytes
         tap(kiosk, "eval.submit")
         shot("evaluation-thanks", lambda: kiosk.screen == "done", "the thanks")
         kiosk.home()
+        # ticket by face: the vision service's events as it sends them (the tour runs no camera)
+        vip = card_event(home, elderly=False, **VIP)
+
+        def vision(topic: str, **data: object) -> None:
+            data = {"kiosk": kiosk.cfg.kiosk_id, "request": kiosk.face.request, "source": "camera:kiosk", **data}
+            bus.request("event.publish", {"topic": topic, "data": data, "durable": False})
+
+        tap(kiosk, "attract.face.ticket")
+        shot("face-look", lambda: kiosk.screen == "face_look", "the camera's first prompt")
+        vision("face.progress", step="turn_left")
+        shot("face-turn", lambda: kiosk.face.step == "turn_left", "the head-turn prompt")
+        vision("face.progress", step="blink")
+        shot("face-blink", lambda: kiosk.face.step == "blink", "the blink prompt")
+        vision("face.candidate", customer=vip["customer"], display_name="王先生", tags=["VIP"])
+        shot("face-confirm", lambda: kiosk.screen == "face_confirm", "the candidate to confirm")
+        tap(kiosk, "face.yes")
+        shot("face-confirmed", lambda: kiosk.visit.customer is not None, "the customer identified by face")
+        kiosk.home()
+        tap(kiosk, "attract.face.ticket")
+        until(lambda: kiosk.screen == "face_look", what="a second ticket by face")
+        vision("face.abstained", code="liveness", reason="no blink within 6 s of being asked")
+        shot("face-abstained", lambda: kiosk.screen == "businesses", "the ID card offered at once")
+        kiosk.home()
         tap(kiosk, "attract.face")
         shot("consent-gate", lambda: kiosk.screen == "consent", "the consent gate")
-        card()
-        shot("consent", lambda: kiosk.visit.customer is not None, "the consent screen")
+        bus.request("event.publish", {"topic": "card.id.read", "data": vip, "durable": False})
+        shot("consent", lambda: kiosk.consent.vip, "the consent screen of a VIP customer")
         tap(kiosk, "consent.yes")
-        shot("consent-enrolling", lambda: kiosk.done == "enrolling", "the enrolment under way")
-        masked = (kiosk.visit.customer or {}).get("masked", "")
-        answer = {"customer": masked, "kiosk": kiosk.cfg.kiosk_id, "entry": "tour"}
-        bus.request("event.publish", {"topic": "face.enrolled", "data": answer, "durable": False})
+        shot("consent-choose", lambda: kiosk.message is not None, "a consent with no purpose chosen")
+        tap(kiosk, "consent.purpose.ticket")
+        tap(kiosk, "consent.purpose.vip_arrival")
+        shot("consent-chosen", lambda: len(kiosk.consent.purposes) == 2, "both purposes chosen")
+        tap(kiosk, "consent.yes")
+        shot("consent-enrolling", lambda: kiosk.screen == "face_look", "the enrolment's first prompt")
+        vision("face.enrolled", customer=vip["customer"]["masked"], entry="tour")
         shot("consent-enrolled", lambda: kiosk.done == "enrolled", "the enrolment answer")
         kiosk.home()
         tap(kiosk, "attract.elderly")

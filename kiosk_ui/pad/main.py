@@ -50,13 +50,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(counter: str | None, *, windowed: bool) -> int:
-    from edge import config
-    from edge.paths import Home
+    from edge.proc import start
     from kiosk_ui import launch
     from kiosk_ui.pad.config import PadConfig
 
-    hall = config.load()
-    cfg = config.service_config(hall, "pad", PadConfig)
+    started = start("hall pad", None, "pad", PadConfig)
+    hall, cfg, home = started.config, started.settings, started.home
     chosen = counter or cfg.counter
     if chosen is None:
         raise ConfigError("which counter does this pad face? give --counter ID, or set [services.pad] counter")
@@ -65,7 +64,6 @@ def _run(counter: str | None, *, windowed: bool) -> int:
     known = [c.id for c in hall.counters]
     if chosen not in known:  # HQ's bundle may add counters: the pad still starts, and says so on screen if not
         logging.getLogger("hall.pad").warning("counter %s is not in the config file (%s)", chosen, ", ".join(known))
-    home = Home.from_env().ensure()
 
     def make_app() -> Any:
         from kiosk_ui.kivyapp import HallApp

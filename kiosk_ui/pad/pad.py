@@ -101,14 +101,13 @@ class Pad(Shell):
         self.go(self.rest())
 
     def counter_name(self) -> str:
-        if self.lang == "en":
-            return f"Counter {self.counter}"
-        if self.desk.counter:
-            return str(self.desk.counter["name"])
+        key = "name_en" if self.lang == "en" else "name"
+        if self.desk.counter and self.desk.counter.get(key):
+            return str(self.desk.counter[key])
         for c in self.hall.counters:
             if c.id == self.counter:
-                return c.name
-        return self.counter
+                return (c.name_en or f"Counter {c.id}") if self.lang == "en" else c.name
+        return f"Counter {self.counter}" if self.lang == "en" else self.counter
 
     def should_poll(self) -> bool:
         return True  # the pad follows the core even while a customer reads: a lost bus shows at once
@@ -259,7 +258,7 @@ class Pad(Shell):
             self.reading.asked = True
             self.say("pad.form.asked", gentle=True)
 
-        self.link.publish("pad.correction_requested", data, durable=False, on_ok=asked, on_err=self.refused)
+        self.link.publish("pad.correction_requested", data, durable=True, on_ok=asked, on_err=self.refused)
 
     def confirm(self) -> None:
         form = self.reading.form

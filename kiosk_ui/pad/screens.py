@@ -71,7 +71,8 @@ def idle(p: Pad) -> Widget:
     if counter and counter.get("state") != "open":
         right.add_widget(Text(p.t("pad.idle.closed"), size=p.fs(40), color=MUTED, kid="pad.closed"))
     elif counter.get("staff"):
-        line = p.t("pad.idle.staff", counter=p.counter_name(), staff=counter["staff"])
+        shown = counter.get("staff_display") or counter["staff"]
+        line = p.t("pad.idle.staff", counter=p.counter_name(), staff=shown)
         right.add_widget(Text(line, size=p.fs(40), kid="pad.staff"))
     right.add_widget(Text(p.t("pad.idle.sub"), size=p.fs(30), color=MUTED))
     body.add_widget(right)
@@ -92,7 +93,7 @@ def called(p: Pad) -> Widget:
     if isinstance(customer, dict):
         who = " ".join(str(x) for x in (customer.get("name_masked"), customer.get("masked")) if x)
         side.add_widget(Text(p.t("pad.called.who", who=who), size=p.fs(34), kid="pad.who"))
-    staff = (p.desk.counter or {}).get("staff")
+    staff = (p.desk.counter or {}).get("staff_display") or (p.desk.counter or {}).get("staff")
     if staff:
         side.add_widget(Text(p.t("pad.called.staff", staff=staff), size=p.fs(34), color=GREEN, bold=True))
     side.add_widget(Text(p.t("pad.called.sub"), size=p.fs(30), color=MUTED))

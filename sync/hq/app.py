@@ -16,11 +16,13 @@ request is kept (replay protection); a refused request stores nothing else.
     POST /v1/halls/{hall}/bundle-results the box applied (or refused) a bundle
     GET  /v1/halls/{hall}/customer-keys?have=D the hall's customer keys, wrapped for it (204: it has them)
     GET  /v1/halls/{hall}/repair-updates?after=N status updates of the hall's repair reports not yet confirmed
+    POST /provision                      a new box with a one-time token (not signed; see sync.hq.provision)
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import time
 from typing import Any, Literal
@@ -33,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.envelope import TOPIC_RE
 from edge.errors import Conflict, InvalidRequest, NotFound
+from edge.schemas.sync import LANES
 from sync import keywrap
 from sync.errors import Inconsistent, StoreUnavailable
 from sync.hq import custkeys, fleet, repairs, web
@@ -51,11 +54,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+LINE = r"^[^\x00-\x1f\x7f]+$"  # text on one line, without control characters (PostgreSQL takes no NUL)
+
+
 class Event(_Model):
     v: Literal[1] = 1
-    id: str = Field(min_length=1, max_length=64)
-    ts: str = Field(min_length=1, max_length=40)
-    source: str = Field(min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=64, pattern=LINE)
+    ts: str = Field(min_length=1, max_length=40, pattern=LINE)
+    source: str = Field(min_length=1, max_length=64, pattern=LINE)
     topic: str = Field(pattern=TOPIC_RE.pattern, max_length=64)
     data: dict[str, Any]
     seq: int = Field(ge=1, le=MAX_SEQ)
@@ -128,31 +134,31 @@ def create_app(
     )
 
     @app.exception_handler(NotFound)
-    async def _not_found(request: Any, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    async def _not_found(request: Any, exc: NotFound) -> Response:
+        return problem({"detail": str(exc)}, 404)
 
     @app.exception_handler(Conflict)
-    async def _conflict(request: Any, exc: Conflict) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+    async def _conflict(request: Any, exc: Conflict) -> Response:
+        return problem({"detail": str(exc)}, 409)
 
     @app.exception_handler(InvalidRequest)
-    async def _invalid(request: Any, exc: InvalidRequest) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+    async def _invalid(request: Any, exc: InvalidRequest) -> Response:
+        return problem({"detail": str(exc)}, 422)
 
     @app.exception_handler(Inconsistent)
-    async def _inconsistent(request: Any, exc: Inconsistent) -> JSONResponse:
+    async def _inconsistent(request: Any, exc: Inconsistent) -> Response:
         log.warning("hall %s: batch refused: %s", request.path_params.get("hall"), exc)
         body = {"detail": str(exc), "lane": exc.lane, "seq": exc.seq, "field": exc.field}
-        return JSONResponse(body, status_code=422)
+        return problem(body, 422)
 
     @app.exception_handler(RequestValidationError)
-    async def _malformed(request: Any, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(_one_line(exc), status_code=422)
+    async def _malformed(request: Any, exc: RequestValidationError) -> Response:
+        return problem(_one_line(exc), 422)
 
     @app.exception_handler(StoreUnavailable)
-    async def _unavailable(request: Any, exc: StoreUnavailable) -> JSONResponse:
+    async def _unavailable(request: Any, exc: StoreUnavailable) -> Response:
         log.error("HQ store: %s", exc)
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"retry-after": "5"})
+        return problem({"detail": str(exc)}, 503, headers={"retry-after": "5"})
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, bool]:
@@ -173,11 +179,11 @@ def create_app(
         try:
             lane, after, head, events = decode_batch(body)
         except Malformed as exc:
-            return JSONResponse({"detail": str(exc), "field": exc.field, "lane": exc.lane}, status_code=422)
+            return problem({"detail": str(exc), "field": exc.field, "lane": exc.lane}, 422)
         try:
             cursor = store.ingest(hall, lane, after, head, events, now=clock())
         except Gap as exc:
-            return JSONResponse({"detail": str(exc), "lane": exc.lane, "cursor": exc.cursor}, status_code=409)
+            return problem({"detail": str(exc), "lane": exc.lane, "cursor": exc.cursor}, 409)
         return JSONResponse({"lane": lane, "cursor": cursor})
 
     @app.get("/v1/halls/{hall}/cursors", response_model=Cursors, responses=ERRORS, tags=["up"])
@@ -241,6 +247,10 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    from sync.hq import provision
+
+    provision.register(app, store, clock)  # unsigned: the one-time token is its authority
     wrapped: Any = Signed(app, store, clock, body_idle_s=body_idle_s)
     wrapped.openapi = app.openapi  # so tests and tools can still reach the schema
     return wrapped  # type: ignore[no-any-return]
@@ -261,9 +271,15 @@ def _one_line(exc: RequestValidationError) -> dict[str, Any]:
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     lane = None
     body = getattr(exc, "body", None)
-    if isinstance(body, dict) and isinstance(body.get("lane"), str):
+    if isinstance(body, dict) and body.get("lane") in LANES:
         lane = body["lane"]
     return {"detail": f"{field or 'body'}: {first.get('msg', 'invalid')}{more}", "field": field or None, "lane": lane}
+
+
+def problem(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
+    """A refusal as JSON, escaped to ASCII: whatever a refused body held, the answer can be sent."""
+    raw = json.dumps(body, ensure_ascii=True)
+    return Response(raw, status_code=status, headers=headers, media_type="application/json")
 
 
 def gzip_body(data: bytes) -> bytes:

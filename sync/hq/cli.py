@@ -17,6 +17,7 @@
     hall hq hall describe HALL [--name N] [--region R]   a hall's name and region (the fleet lists by region)
     hall hq operator add NAME --role R            an operator of the fleet page (viewer, operator, admin)
     hall hq operator list | passwd NAME | remove NAME | unlock NAME
+    hall hq provision-token HALL --config FILE    a one-time token a new box sets itself up with
 
 ``--db`` (or ``HALL_HQ_DB``) is ``sqlite:///path`` or a path (default ``hq.db``), or
 ``postgresql://user@host/db`` for a real HQ. ``--key-file`` (or ``HALL_HQ_KEY_FILE``)
@@ -154,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         "reset", help="make a new key file after the old one is lost for good; every hall then needs a new credential"
     )
     _db(reset)
+    tok = sub.add_parser("provision-token", help="a one-time token for a new box: hall provision --hq URL --token T")
+    tok.add_argument("hall_id")
+    given = tok.add_mutually_exclusive_group(required=True)
+    given.add_argument("--config", help="the hall's config file (TOML), checked here and handed to the box")
+    given.add_argument("--name", help="the hall's name, for a box that starts from the defaults")
+    tok.add_argument("--ttl-hours", type=float, default=72.0, help="hours the token stays valid (default 72)")
+    _db(tok)
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
     if a.cmd == "serve":
         return _serve(a)
@@ -251,6 +259,8 @@ def _admin(a: argparse.Namespace) -> None:
             _customer_key(store, a)
         elif a.cmd == "status":
             emit(store.status(a.hall_id), a.json, lambda s: json.dumps(s, indent=2))
+        elif a.cmd == "provision-token":
+            _provision_token(store, a)
         elif a.cmd == "events":
             for env in store.events(a.hall_id, a.after, a.limit):
                 sys.stdout.write(json.dumps(env, ensure_ascii=False) + "\n")
@@ -355,6 +365,29 @@ def _password(from_stdin: bool) -> str:
     if getpass.getpass("again: ") != first:
         raise InvalidRequest("the two passwords differ")
     return first
+
+
+def _provision_token(store: Any, a: argparse.Namespace) -> None:
+    import time
+
+    from edge.errors import InvalidRequest
+    from sync.hq.provision import make_token
+
+    if not HALL_RE.match(a.hall_id):
+        raise InvalidRequest(f"hall id {a.hall_id!r} must be 1-64 letters, digits, _ or -")
+    if not 0 < a.ttl_hours <= 24 * 30:
+        raise InvalidRequest("--ttl-hours must be more than 0 and at most 720 (30 days)")
+    if a.config:
+        text = _read(a.config)
+    else:
+        text = f"[hall]\nid = {json.dumps(a.hall_id)}\nname = {json.dumps(a.name, ensure_ascii=False)}\n"
+    token, expires = make_token(store, a.hall_id, text, ttl_hours=a.ttl_hours)
+    print(token)
+    until = time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(expires))
+    print(
+        f"on the new box of hall {a.hall_id}: hall provision --hq URL --token {token}  (once, until {until})",
+        file=sys.stderr,
+    )
 
 
 def _read(path: str) -> str:

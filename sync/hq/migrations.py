@@ -121,6 +121,28 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         3,
+        "one-time provisioning tokens; the public keys of each hall's box",
+        (
+            """CREATE TABLE provision_tokens (
+                digest     TEXT PRIMARY KEY,
+                hall       TEXT NOT NULL,
+                config     TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                used_at    DOUBLE PRECISION
+            )""",
+            """CREATE TABLE hall_boxes (
+                hall           TEXT PRIMARY KEY REFERENCES halls(hall),
+                sync_key       TEXT NOT NULL,
+                bus_key        TEXT,
+                hostname       TEXT NOT NULL,
+                version        TEXT NOT NULL,
+                provisioned_at DOUBLE PRECISION NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        4,
         "the fleet: hall names and regions, per-day figures, open alerts, devices; HQ's operators",
         (
             "ALTER TABLE halls ADD COLUMN name TEXT NOT NULL DEFAULT ''",
@@ -174,7 +196,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        4,
+        5,
         "customer keys HQ issues per hall, region or fleet, sealed; bundles for a region",
         (
             """CREATE TABLE customer_keys (
@@ -189,7 +211,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(
-        5,
+        6,
         "repair reports from the halls, and the status updates HQ sends down",
         (
             """CREATE TABLE repairs (

@@ -46,6 +46,7 @@ from edge.schemas.sync import LANES
 from sync.errors import Inconsistent, KeyFileError, SyncError
 from sync.hq import batch as batches
 from sync.hq import fleet, repairs
+from sync.hq.boxes import Boxes
 from sync.hq.bundles import Bundles
 from sync.hq.dialect import Dialect, Duplicate, dialect_for, redact, sqlite_path
 from sync.hq.migrations import Context, migrate
@@ -68,7 +69,7 @@ class Gap(SyncError):
         self.cursor = cursor
 
 
-class Store(Bundles):
+class Store(Bundles, Boxes):
     def __init__(self, url: str, *, key_file: str | Path | None = None) -> None:
         self.url = url
         self.d: Dialect = dialect_for(url)
@@ -280,6 +281,14 @@ class Store(Bundles):
             return self._ingest(hall, lane, after, head, events, now)
         except Duplicate:
             raise self._held_elsewhere(hall, lane, events) from None
+        except UnicodeEncodeError:  # JSON's \udXXX escapes can carry what no database column takes
+            i = next((i for i, e in enumerate(events) if not _storable(e)), 0)
+            raise Inconsistent(
+                lane,
+                f"events[{i}].data",
+                "holds a lone UTF-16 surrogate (\\udXXX), which is not text",
+                seq=events[i]["seq"],
+            ) from None
 
     def _ingest(self, hall: str, lane: str, after: int, head: int, events: list[dict[str, Any]], now: float) -> int:
         m = self.d.mark
@@ -439,6 +448,14 @@ class Store(Bundles):
         with self._tx() as cur:
             cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
             return int(cur.fetchone()[0])
+
+
+def _storable(event: dict[str, Any]) -> bool:
+    try:
+        _dumps(event).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _dumps(obj: Any) -> str:

@@ -18,6 +18,7 @@ JSON object in strict UTF-8. A fault is one sentence naming the field::
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
@@ -28,6 +29,7 @@ from sync.errors import SyncError
 from sync.hq.batch import MAX_EVENTS, MAX_SEQ
 
 Seq = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
+LINE = r"^[^\x00-\x1f\x7f]+\Z"  # text on one line, without control characters (PostgreSQL takes no NUL)
 Cursor = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
 
 
@@ -43,9 +45,9 @@ class Malformed(SyncError):
 
 
 class _Event(msgspec.Struct, forbid_unknown_fields=True):
-    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    ts: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
-    source: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=LINE)]
+    ts: Annotated[str, msgspec.Meta(min_length=1, max_length=40, pattern=LINE)]
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=LINE)]
     topic: Annotated[str, msgspec.Meta(pattern=TOPIC_RE.pattern, max_length=64)]
     data: msgspec.Raw
     seq: Seq
@@ -82,15 +84,48 @@ def decode_batch(body: bytes) -> tuple[str, int, int, list[dict[str, Any]]]:
     return batch.lane, batch.after, batch.head, events
 
 
+def _surrogate(body: bytes) -> str | None:
+    """The field of a body that holds a lone UTF-16 surrogate escape (valid JSON, but not text), if one does."""
+    try:
+        batch = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+    def text(value: Any) -> bool:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    if not isinstance(batch, dict):
+        return None
+    for key, value in batch.items():
+        if not text(key):
+            return "body"
+        if key != "events" and not text(value):
+            return str(key)
+    events = batch.get("events")
+    for i, event in enumerate(events if isinstance(events, list) else []):
+        for key, value in event.items() if isinstance(event, dict) else ():
+            if not text(key) or not text(value):
+                return f"events[{i}].{key}" if text(key) else f"events[{i}]"
+    return None
+
+
 def _malformed(body: bytes, exc: Exception) -> Malformed:
     lane = _LANE.search(body[:4096])
     lane_name = lane.group(1).decode() if lane else None
     if isinstance(exc, RecursionError):
         return Malformed("body", "nests arrays and objects too deep", lane_name)
     text = str(exc)
+    if "surrogate" in text and (field := _surrogate(body)) is not None:
+        return Malformed(field, "holds a lone UTF-16 surrogate (\\udXXX), which is not text", lane_name)
     if not isinstance(exc, msgspec.ValidationError):
         return Malformed(None, f"body is not valid JSON: {text}", lane_name)
     where = _PATH.search(text)
     field = where.group(1).lstrip(".") if where else "body"
     message = _PATH.sub("", text).replace("`", "")
+    if "matching regex" in message and LINE.replace("\\", "\\\\") in message:
+        message = "must be text on one line, without control characters"
     return Malformed(field or "body", message[:1].lower() + message[1:], lane_name)

@@ -79,6 +79,21 @@ def test_ticket_prints_and_renders_with_a_readable_qr(sim: SimulatedPrinter, tra
     assert "A001" in png.with_suffix(".txt").read_text(encoding="utf-8")
 
 
+def test_the_simulated_printer_keeps_printing_when_it_cannot_save_pictures(tmp_path: Path) -> None:
+    (tmp_path / "full").write_text("")  # its folder cannot be made, as on a full disk
+    sim = SimulatedPrinter(tmp_path / "full" / "out", paper=80)
+    printer = Printer(open_transport("serial://" + sim.serve_pty()))
+    try:
+        printer.write(ticket.render(DATA, LAYOUT))
+        printer.write(ticket.render(DATA, LAYOUT))
+        assert sim.wait_pages(2, 10) and sim.unsaved == 2 and sim.printed == []
+        status = printer.status()  # the simulated peer still answers
+        assert status is not None and status.ready
+    finally:
+        printer.close()
+        sim.close()
+
+
 def test_status_follows_paper_and_cover(sim: SimulatedPrinter) -> None:
     printer = Printer(open_transport("serial://" + sim.serve_pty()))
     try:
@@ -154,6 +169,47 @@ def test_unit_reports_offline_and_reopens_when_the_printer_returns(tmp_path: Pat
             second.close()
     finally:
         unit.stop()
+
+
+def test_a_printer_that_never_answers_status_is_degraded_and_still_prints(tmp_path: Path) -> None:
+    silent = SimulatedPrinter(tmp_path / "out", render=False, answers_status=False)
+    url = f"tcp://127.0.0.1:{silent.serve_tcp()}"
+    unit = PrinterUnit("printer", url, LAYOUT, hall_name="营业厅", status_interval=0.1, status_timeout=0.1, probe_s=0.3)
+    events = Events()
+    unit.start(events)
+    try:
+        assert wait_until(lambda: unit.health().state == "degraded")
+        assert unit.health().detail.startswith("no status:") and silent.status_asked >= 3
+        unit.on_event(issued("A001"))
+        assert events.next() == ("printer.printed", {"ticket_id": "id-A001", "number": "A001"}, False)
+        assert silent.wait_pages(1, 5) and "A001" in silent.pages[0].text
+        silent.answers_status = True  # it was only switched off: asked again, it answers
+        assert wait_until(lambda: unit.health().state == "ok")
+        silent.answers_status = False  # it answered once: silence now means it is gone
+        assert wait_until(lambda: unit.health().state == "offline")
+        unit.on_event(issued("A002"))
+        assert events.next()[1] == {"ticket_id": "id-A002", "number": "A002", "reason": "offline"}
+    finally:
+        unit.stop()
+        silent.close()
+
+
+def test_a_printer_configured_without_status_is_never_asked(tmp_path: Path) -> None:
+    silent = SimulatedPrinter(tmp_path / "out", render=False, answers_status=False)
+    url = f"tcp://127.0.0.1:{silent.serve_tcp()}"
+    unit = PrinterUnit("printer", url, LAYOUT, hall_name="营业厅", status="no", status_interval=0.05)
+    events = Events()
+    unit.start(events)
+    try:
+        unit.on_event(issued("A001"))
+        assert events.next() == ("printer.printed", {"ticket_id": "id-A001", "number": "A001"}, False)
+        assert silent.wait_pages(1, 5)
+        health = unit.health()
+        assert health.state == "ok" and "paper out is not seen" in health.detail
+        assert silent.status_asked == 0
+    finally:
+        unit.stop()
+        silent.close()
 
 
 def test_file_transport_writes_the_stream_without_status(tmp_path: Path) -> None:

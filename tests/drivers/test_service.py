@@ -20,6 +20,7 @@ from edge.bus import BusClient, Endpoints, Subscriber
 from edge.errors import ConfigError
 from edge.paths import Home
 from tests.conftest import CoreProcess
+from tests.edge.test_disk_and_home import _fill, _mount, _unmount
 
 pytestmark = pytest.mark.process
 
@@ -100,6 +101,43 @@ def test_kiosk_ticket_is_printed_and_paper_out_is_reported(
     assert any(e["data"]["device"] == "printer" and e["data"]["state"] == "fault" for e in health)
 
 
+def test_a_unit_that_cannot_start_is_a_fault_and_tried_again_while_the_others_work(
+    core: CoreProcess, bus: BusClient
+) -> None:
+    core.home.secret_path.write_text("not a key\n")  # the card readers key customer references with it
+    sub = Subscriber(["printer.", "device."], endpoints=Endpoints.local(core.home))
+    proc = DevicesProcess(core.home.root)
+    try:
+        wanted = {"idcard": "fault", "printer": "ok"}
+        seen: dict[str, Any] = {}
+
+        def both(e: dict[str, Any]) -> bool:  # the two reports come in either order
+            if e["topic"] == "device.health" and wanted.get(e["data"]["device"]) == e["data"]["state"]:
+                seen.setdefault(e["data"]["device"], e)
+            return len(seen) == len(wanted)
+
+        wait_for(sub, both)
+        fault = seen["idcard"]
+        assert "secret key" in fault["data"]["detail"] and str(core.home.secret_path) in fault["data"]["detail"]
+        assert fault["data"]["counters"]["start_failures"] >= 1
+        ticket = bus.request("ticket.issue", {"business": "A", "channel": "kiosk"})
+        printed = wait_for(sub, lambda e: e["topic"] == "printer.printed")
+        assert printed["data"]["number"] == ticket["number"]
+        core.home.secret_path.unlink()  # the technician removes the damaged file: a new key is made
+        started = wait_for(
+            sub,
+            lambda e: (
+                e["topic"] == "device.health" and e["data"]["device"] == "idcard" and e["data"]["state"] != "fault"
+            ),
+        )
+        assert "cannot start" not in started["data"]["detail"]
+        assert proc.proc.poll() is None
+    finally:
+        code = proc.stop()
+        sub.close()
+    assert code == 0, proc.log.read_text()[-3000:]
+
+
 def test_survives_a_core_restart(devices: tuple[DevicesProcess, Subscriber], core: CoreProcess) -> None:
     proc, _ = devices
     core.kill9()
@@ -116,6 +154,44 @@ def test_survives_a_core_restart(devices: tuple[DevicesProcess, Subscriber], cor
         assert number is not None and number.startswith("B")
     sub.close()
     assert proc.proc.poll() is None
+
+
+def _simulate(bus: BusClient, sub: Subscriber, ref: str, **data: object) -> dict[str, Any]:
+    bus.request("event.publish", {"topic": "device.simulate", "data": {**data, "ref": ref}, "durable": False})
+    return wait_for(sub, lambda e: e["topic"] == "device.simulated" and e["data"]["ref"] == ref)["data"]
+
+
+def _state(sub: Subscriber, device: str, states: tuple[str, ...]) -> dict[str, Any]:
+    return wait_for(
+        sub, lambda e: e["topic"] == "device.health" and e["data"]["device"] == device and e["data"]["state"] in states
+    )["data"]
+
+
+def test_demo_cables_pulled_and_put_back_are_reported_and_cleared(
+    devices: tuple[DevicesProcess, Subscriber], bus: BusClient
+) -> None:
+    proc, sub = devices
+    ack = _simulate(bus, sub, "r1", device="idcard", unplugged=True, colour="red")
+    assert ack == {"device": "idcard", "change": {"unplugged": True}, "ref": "r1"}
+    assert _state(sub, "idcard", ("offline", "fault"))["state"] in ("offline", "fault")
+    _simulate(bus, sub, "r2", device="idcard", unplugged=False)
+    assert _state(sub, "idcard", ("ok",))["counters"]["reopens"] >= 1
+
+    _simulate(bus, sub, "r3", device="printer", unplugged=True)
+    assert "ttyESCPOS" in _state(sub, "printer", ("offline",))["detail"]
+    _simulate(bus, sub, "r4", device="printer", unplugged=False)
+    _state(sub, "printer", ("ok",))
+    ticket = bus.request("ticket.issue", {"business": "A", "channel": "kiosk"})
+    printed = wait_for(sub, lambda e: e["topic"] == "printer.printed")
+    assert printed["data"]["number"] == ticket["number"]
+
+    # a wrong value is refused in the log, with nothing changed and no answer; noise on the pins is answered
+    bus.request(
+        "event.publish", {"topic": "device.simulate", "data": {"device": "ir", "wild_s": "lots"}, "durable": False}
+    )
+    assert _simulate(bus, sub, "r5", device="ir", wild_s=1.5)["change"] == {"wild_s": 1.5}
+    assert proc.proc.poll() is None
+    assert "wild_s must be seconds between 0 and 60, not 'lots'" in proc.log.read_text()
 
 
 def test_config_section_is_validated_with_its_line() -> None:
@@ -220,3 +296,46 @@ def test_a_ticket_missed_on_the_bus_is_handled_once_from_the_log(core: CoreProce
         service.catch_up()
         service.receive(live)
     assert sorted(rec.numbers) == sorted([first["number"], second["number"]])
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MiB file system of its own, to fill."""
+    where = tmp_path / "disk"
+    if not _mount(where, "size=6m,mode=0700"):
+        pytest.skip("a size-limited tmpfs needs root (mount); run as root to fill a disk for real")
+    yield where
+    _unmount(where)
+
+
+def test_what_devices_say_while_the_disk_is_full_reaches_the_log_once_space_returns(small_disk: Path) -> None:
+    from drivers.service import Outbox
+    from edge.errors import DiskFull
+    from tests.drivers.conftest_cards import wait_until
+
+    home = Home(small_disk / "home").ensure()
+    core = CoreProcess(home).start()
+    bus = BusClient("test", endpoints=Endpoints.local(home), timeout=5.0, retries=0)
+    outbox = Outbox(BusClient("devices", endpoints=Endpoints.local(home), timeout=2.0, retries=0))
+    try:
+        filler = _fill(small_disk)
+        for _ in range(2000):  # the log's write-ahead file may have room left from before
+            try:
+                bus.request("ticket.issue", {"business": "A"})
+            except DiskFull:
+                break
+        outbox.start()
+        outbox("device.health", {"device": "idcard", "state": "offline", "detail": "unplugged"}, durable=True)
+        outbox("door.crossed", {"direction": "in", "source": "ir:main"}, durable=False)
+        outbox("device.health", {"device": "idcard", "state": "ok", "detail": ""}, durable=True)
+        assert wait_until(lambda: outbox.deferred >= 2, 20), "the core never refused the outbox's event"
+        filler.unlink()
+        assert wait_until(lambda: not outbox.items, 30)
+        logged = [e["data"]["state"] for e in bus.request("events.since", {"seq": 0, "prefix": "device.health"})]
+        assert logged == ["offline", "ok"]  # in order, each once
+        assert outbox.sent == 3 and outbox.dropped == 0  # the door count, not logged, needed no room
+    finally:
+        outbox.stop()
+        outbox.bus.close()
+        bus.close()
+        core.stop()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import zmq
 
 from edge import envelope
 from edge.bus import BusClient, Endpoints, Subscriber, curve
-from edge.errors import BusTimeout, Conflict, InvalidRequest
+from edge.errors import BusDown, BusTimeout, Conflict, InvalidRequest
 from edge.paths import Home
 from tests.conftest import CoreProcess
 
@@ -147,3 +150,108 @@ def test_an_oversized_message_is_dropped_and_the_core_keeps_serving(bus: BusClie
         raw.close()
     assert bus.request("hall.ping")["hall"] == "demo-001"
     assert bus.request("ticket.issue", {"business": "A"})["number"] == "A001"
+
+
+class HeldCore:
+    """A peer on the core's request socket that takes requests and answers only when told (a slow core),
+    or never (a core that hangs)."""
+
+    def __init__(self, home: Home) -> None:
+        self.sock = zmq.Context.instance().socket(zmq.ROUTER)
+        self.sock.linger = 0
+        self.sock.bind(home.requests_endpoint)
+
+    def take(self, timeout: float = 5.0) -> tuple[bytes, envelope.Envelope]:
+        assert self.sock.poll(int(timeout * 1000)), "no request arrived"
+        ident, raw = self.sock.recv_multipart()
+        return ident, envelope.parse(raw)
+
+    def answer(self, ident: bytes, request: envelope.Envelope, result: object) -> None:
+        reply = envelope.make(request["topic"], {"re": request["id"], "ok": True, "result": result}, source="core")
+        self.sock.send_multipart([ident, envelope.encode(reply)])
+
+    def idle(self) -> bool:
+        return not self.sock.poll(0)
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+
+def test_requests_from_several_threads_are_in_flight_together(hall_home: Home) -> None:
+    core = HeldCore(hall_home)
+    results: dict[str, object] = {}
+    client = BusClient("test", endpoints=Endpoints.local(hall_home), timeout=10.0, retries=0)
+
+    def ask(name: str) -> None:
+        results[name] = client.request("hall.ping", {}, request_id=name)
+
+    threads = [threading.Thread(target=ask, args=(name,)) for name in ("first", "second")]
+    try:
+        for t in threads:
+            t.start()
+        # both reach the core while neither has had its answer: a slow request holds up no other
+        taken = dict((env["id"], (ident, env)) for ident, env in (core.take(), core.take()))
+        assert set(taken) == {"first", "second"}
+        for name in ("second", "first"):  # answered in the other order, each reaches its own asker
+            core.answer(*taken[name], {"answer_to": name})
+        for t in threads:
+            t.join(10)
+        assert results == {"first": {"answer_to": "first"}, "second": {"answer_to": "second"}}
+    finally:
+        client.close()
+        core.close()
+
+
+def test_a_client_that_knows_the_core_is_down_fails_at_once_without_sending(hall_home: Home) -> None:
+    core = HeldCore(hall_home)  # takes requests and never answers: a hung core
+    client = BusClient("test", endpoints=Endpoints.local(hall_home), timeout=0.2, retries=1, down_s=60.0)
+    try:
+        with pytest.raises(BusTimeout, match="after 2 attempt"):
+            client.request("hall.ping", request_id="one")
+        assert [core.take()[1]["id"] for _ in range(2)] == ["one", "one"]  # resent with the same id
+        with pytest.raises(BusDown, match=r"ticket.issue not sent: no reply from the core to hall.ping"):
+            client.request("ticket.issue", {"business": "A"})
+        assert core.idle()  # nothing of it reached the core
+    finally:
+        client.close()
+        core.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
+    deadline, tick = time.monotonic() + timeout, threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        tick.wait(0.05)
+    return True
+
+
+def test_the_down_window_ends_and_a_reply_clears_it(hall_home: Home) -> None:
+    core = HeldCore(hall_home)
+    client = BusClient("test", endpoints=Endpoints.local(hall_home), timeout=0.2, retries=0, down_s=0.3)
+    try:
+        with pytest.raises(BusTimeout):
+            client.request("hall.ping", request_id="lost")
+        core.take()
+        answered: list[object] = []
+
+        def ask() -> bool:  # failed at once while the window lasts, then sent and answered
+            try:
+                answered.append(client.request("hall.ping", request_id="later", timeout=5.0))
+            except BusDown:
+                return False
+            return True
+
+        asker = threading.Thread(target=lambda: wait_until(ask, 10.0))
+        asker.start()
+        ident, env = core.take(10.0)
+        assert env["id"] == "later"
+        core.answer(ident, env, {"ok": 1})
+        asker.join(10)
+        assert answered == [{"ok": 1}]
+        with pytest.raises(BusTimeout) as unanswered:  # the reply ended the window: the next one is sent
+            client.request("hall.ping", request_id="after", timeout=0.2, retries=0)
+        assert not isinstance(unanswered.value, BusDown) and core.take()[1]["id"] == "after"
+    finally:
+        client.close()
+        core.close()

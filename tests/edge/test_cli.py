@@ -68,6 +68,9 @@ def test_ticket_and_counter_commands(core: CoreProcess, hall_home: Home) -> None
     status = hall_json(hall_home, "status")
     assert isinstance(status, dict) and status["businesses"][0]["waiting"] == 1
     assert [b["green_channel"] for b in status["businesses"]] == [True, True, True, False]
+    # people in the hall with no beam or camera: the queue alone, one waiting ticket × 1.2 (σ = 1 + 0.3·1.2)
+    assert status["occupancy"]["sources"] == [{"name": "queue", "people": 1.2, "sigma": 1.4}]
+    assert "people in the hall: 1 ± 1 (queue 1.2)" in hall(hall_home, "status").stdout
 
 
 @pytest.mark.parametrize(
@@ -167,7 +170,16 @@ def _with_closed_stdout(home: Home, *args: str) -> subprocess.CompletedProcess[s
 
 
 @pytest.mark.parametrize(
-    "args", [("status",), ("ticket", "list", "--json"), ("config", "defaults"), ("--help",)], ids=" ".join
+    "args",
+    [
+        ("status",),
+        ("ticket", "list", "--json"),
+        ("config", "defaults"),
+        ("--help",),
+        ("history", "export"),
+        ("records", "list", "--json"),  # a command another package registers
+    ],
+    ids=" ".join,
 )
 def test_a_closed_pipe_ends_a_command_quietly(core: CoreProcess, hall_home: Home, args: tuple[str, ...]) -> None:
     res = _with_closed_stdout(hall_home, *args)

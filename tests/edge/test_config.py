@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,23 @@ def test_cross_references_are_checked() -> None:
 def test_unknown_service_section_is_an_error() -> None:
     with pytest.raises(ConfigError, match=r"services\.teleporter: no installed service"):
         config.load_text("[services.teleporter]\nspeed = 1\n")
+
+
+def test_a_service_installed_but_gone_is_named_not_a_traceback(tmp_path: Path) -> None:
+    """A service's package removed or renamed while its entry point stays installed (a stale install)."""
+    dist = tmp_path / "ghost_service-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ghost-service\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[hall.config]\nghost = ghost_service.config:GhostConfig\n")
+    conf = tmp_path / "hall.toml"
+    conf.write_text("[services.ghost]\nspeed = 1\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    res = subprocess.run(
+        [sys.executable, "-m", "edge", "config", "check", str(conf)], capture_output=True, text=True, env=env
+    )
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    assert "services.ghost: the installed service's settings (ghost_service.config:GhostConfig) cannot be" in res.stderr
+    assert "No module named 'ghost_service'" in res.stderr
 
 
 def test_config_check_command(tmp_path: Path) -> None:

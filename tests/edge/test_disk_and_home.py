@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,6 +118,38 @@ def test_a_full_disk_refuses_writes_clearly_serves_reads_and_recovers(small_disk
     db.close()
 
 
+def _checkpointed(home: Home) -> None:
+    """hall.db as a cleanly stopped box leaves it: no write-ahead or shared-memory file beside it."""
+    conn = sqlite3.connect(home.db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    assert not home.db_path.with_name("hall.db-shm").exists()
+
+
+def test_a_core_started_on_a_full_disk_waits_for_room_then_serves(small_disk: Path) -> None:
+    home = Home(small_disk / "home").ensure()
+    core = CoreProcess(home).start()
+    with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0, retries=0) as bus:
+        first = bus.request("ticket.issue", {"business": "A"})["number"]
+    core.stop()
+    _checkpointed(home)
+    filler = _fill(small_disk)
+    core = CoreProcess(home)
+    core.spawn([sys.executable, "-m", "edge", "core"], {**os.environ, "HALL_HOME": str(home.root)})
+    try:
+        deadline = time.monotonic() + 30
+        while "waiting for room" not in core.log.read_text() and time.monotonic() < deadline:
+            assert core.proc is not None and core.proc.poll() is None, core.log.read_text()[-2000:]
+            time.sleep(0.1)
+        assert "the hall's disk is full: " in core.log.read_text() and "waiting for room" in core.log.read_text()
+        filler.unlink()
+        core.wait_ready()
+        with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0, retries=0) as bus:
+            assert bus.request("ticket.issue", {"business": "A"})["number"] == "A002" and first == "A001"
+    finally:
+        core.stop()
+
+
 def _hall(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HALL_HOME": str(home)}
     return subprocess.run(
@@ -130,6 +164,12 @@ def _hall(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
         ("run", "--only", "core", "--duration", "5"),
         ("demo", "--duration", "5", "--quiet"),
         ("devices",),
+        ("panel",),
+        ("vision",),
+        ("sync",),
+        ("kiosk",),
+        ("pad", "--counter", "1"),
+        ("ops", "--once"),
         ("ticket", "issue", "A", "--customer", "id:110101199003071234"),
         ("users", "add", "boss", "--role", "manager", "--password-stdin"),
     ],
@@ -143,3 +183,15 @@ def test_an_unusable_hall_home_is_one_sentence_and_status_2(readonly_home: Path,
     assert len(lines) == 1, res.stderr
     assert str(readonly_home) in lines[0]
     assert "Read-only file system" in lines[0] or "not writable" in lines[0] or "Permission denied" in lines[0]
+
+
+@pytest.mark.parametrize("service", ["core", "devices", "panel", "vision", "sync", "kiosk", "pad", "ops"])
+def test_a_bad_section_stops_every_service_with_its_line_and_status_2(tmp_path: Path, service: str) -> None:
+    section = "hall" if service == "core" else f"services.{service}"
+    bad = tmp_path / "hall.toml"
+    known = 'id = "h1"\nname = "Hall"\n' if service == "core" else "\n\n"
+    bad.write_text(f"[{section}]\n{known}bogus = 1\n", encoding="utf-8")
+    env = {**os.environ, "HALL_HOME": str(tmp_path / "home"), "HALL_CONFIG": str(bad)}
+    res = subprocess.run([sys.executable, "-m", "edge", service], capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [f"hall {service}: {bad}:4: {section}.bogus: unknown key"], res.stderr

@@ -222,3 +222,26 @@ def test_only_the_core_speaks_of_forms_and_records(bus: BusClient) -> None:
     for topic in ("record.signed", "form.pushed"):
         with pytest.raises(Conflict, match="belongs to the core"):
             bus.request("event.publish", {"topic": topic, "data": {}})
+
+
+def test_counters_have_english_names_for_the_pad_and_the_kiosk(bus: BusClient) -> None:
+    counters = [
+        {"id": "1", "name": "1号窗口", "primary": ["A"], "secondary": ["D"]},
+        {"id": "2", "name": "2号窗口", "name_en": "Paperless counter 2", "primary": ["A", "C"], "secondary": ["D"]},
+        {"id": "3", "name": "3号窗口", "primary": ["B"], "secondary": ["C"]},
+        {"id": "4", "name": "4号窗口", "primary": ["D"], "secondary": ["A", "B", "C"]},
+    ]
+    businesses = [
+        {"code": c, "name": n} for c, n in zip("ABCD", ("电费缴纳", "业扩报装", "变更用电", "咨询"), strict=True)
+    ]
+    bundle = {
+        "version": 1,
+        "published_at": datetime.now(UTC).isoformat(),
+        "businesses": businesses,
+        "counters": counters,
+    }
+    assert bus.request("bundle.apply", {"bundle": bundle})["applied"]
+    names = {c["id"]: (c["name"], c["name_en"]) for c in bus.request("queue.status")["counters"]}
+    assert names["2"] == ("2号窗口", "Paperless counter 2")
+    assert names["1"] == ("1号窗口", "Counter 1")  # none given: the counter's id
+    assert bus.request("form.current", {"counter": "2"})["counter"]["name_en"] == "Paperless counter 2"

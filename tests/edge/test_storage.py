@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
-from edge.errors import StorageError
+from edge.errors import DiskFull, StorageError
 from edge.storage import Database
 from edge.storage import db as dbmod
 from edge.storage.migrations import MIGRATIONS
@@ -43,3 +44,23 @@ def test_atomic_rolls_back_state_and_event_together(tmp_path: Path) -> None:
     assert [e["data"] for e in again.events_since(0)] == [{"n": 2}]
     assert again.one("PRAGMA journal_mode")[0] == "wal"
     assert again.one("PRAGMA synchronous")[0] == 2  # FULL: the WAL is fsynced at every commit
+
+
+def test_a_full_disk_in_a_savepoint_is_reported_as_a_full_disk(tmp_path: Path) -> None:
+    # SQLite undoes the whole transaction when a step of many inserts runs out of room (SQLITE_FULL,
+    # here by max_page_count): there is no savepoint left to roll back to; the failure keeps its cause
+    db = Database(tmp_path / "hall.db")
+    db.execute("CREATE TABLE big (b BLOB)")
+    pages = int(db.one("PRAGMA page_count")[0])  # type: ignore[index]
+    db.execute(f"PRAGMA max_page_count = {pages + 8}")
+    db.begin()
+    db.execute("INSERT INTO big VALUES (x'00')")
+    with pytest.raises(dbmod.UndoFailed) as caught, db.savepoint():
+        db.conn.executemany("INSERT INTO big VALUES (randomblob(1000))", [()] * 500)
+    assert isinstance(caught.value.cause, sqlite3.OperationalError)
+    err = dbmod.storage_error(caught.value.cause, "history.stage")
+    assert isinstance(err, DiskFull) and err.code == "disk_full"
+    assert str(err).startswith("the hall's disk is full: history.stage was not saved")
+    assert not db.conn.in_transaction  # nothing of it kept, the earlier row included
+    assert db.one("SELECT COUNT(*) FROM big")[0] == 0  # type: ignore[index]
+    db.close()

@@ -81,11 +81,12 @@ def test_demo_runs_the_hall_with_simulated_customers(hall_home: Home) -> None:
     from tests.busutil import connected, wait_event
 
     env = {**os.environ, "HALL_HOME": str(hall_home.root)}
+    log = (hall_home.root / "demo.log").open("w+")
     demo = subprocess.Popen(
         [sys.executable, "-m", "edge", "demo", "--speed", "600"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         text=True,
     )
     try:
@@ -104,6 +105,10 @@ def test_demo_runs_the_hall_with_simulated_customers(hall_home: Home) -> None:
     assert demo.returncode == 0
     assert "取号 " in out and "叫号 请" in out
     assert f"办结 {finished['data']['number']}" in out
+    log.seek(0)
+    said = log.read()
+    log.close()
+    assert "started pad" in said and "pad exited" not in said, said  # counter 2's pad ran until the end
 
 
 def test_demo_lines_are_readable() -> None:

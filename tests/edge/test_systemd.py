@@ -28,8 +28,18 @@ def test_every_service_has_a_unit() -> None:
     from edge.cli.main import services
 
     names = {p.stem.removeprefix("hall-") for p in UNITS.glob("hall-*.service")}
-    missing = set(services()) - names - {"kiosk"}  # the kiosk runs in the display session, not as a system unit
+    missing = set(services()) - names
     assert not missing, f"services without a unit: {missing}"
+
+
+@pytest.mark.parametrize("name", ["core", "devices", "vision", "sync", "ops"])
+def test_services_that_ping_are_watched(name: str) -> None:
+    """These services say READY=1 and ping from their main loop; their units must wait for it and watch it."""
+    text = (UNITS / f"hall-{name}.service").read_text()
+    assert re.search(r"^Type=notify$", text, re.M)
+    assert re.search(r"^NotifyAccess=main$", text, re.M)
+    watchdog = re.search(r"^WatchdogSec=(\d+)s$", text, re.M)
+    assert watchdog and 10 <= int(watchdog.group(1)) <= 120
 
 
 def test_units_verify(tmp_path: Path) -> None:

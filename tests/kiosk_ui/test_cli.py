@@ -121,6 +121,9 @@ def test_config_section_is_registered_and_checked() -> None:
         config.load_text('[hall]\nid = "h"\nname = "厅"\n\n[services.kiosk]\nidle_timeout_s = 2\n', "x.toml")
     with pytest.raises(ConfigError, match="technician_pin_hash"):  # a plain PIN is refused: only its hash
         config.load_text('[services.kiosk]\ntechnician_pin_hash = "123456"\n', "x.toml")
+    # the retention a customer is told is the hall's one setting: the kiosk's old copy of it says where it went
+    with pytest.raises(ConfigError, match=r"face_retention_days is \[faces\] retention_days now"):
+        config.load_text("[services.kiosk]\nface_retention_days = 365\n", "x.toml")
 
 
 def test_every_text_the_screens_ask_for_is_in_both_catalogues() -> None:

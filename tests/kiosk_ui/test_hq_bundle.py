@@ -79,7 +79,7 @@ def test_hq_publishes_a_customers_bill_and_vip_tag_and_the_kiosk_shows_it_across
     agent = AgentProcess(core.home).start()
     try:
         wait_for(lambda: bus.request("bundle.status")["version"] == 1, 60, "the box to apply HQ's bundle")
-        assert core.home.customer_keys_path.stat().st_mode & 0o777 == 0o600
+        assert core.home.customer_keys_path.stat().st_mode & 0o777 == 0o640
         ring = Keyring.load(core.home.customer_keys_path, core.home.secret_path)
         hq_hash = hq.cmd("customer-key", "ref", "demo-001", "id:" + CUSTOMER["number"]).strip()
         assert ring.ref("id", CUSTOMER["number"]).hash == hq_hash  # the box hashes as HQ does

@@ -68,6 +68,10 @@ def test_the_customer_reads_asks_confirms_signs_and_rates(
     asked = wait_event(events, "pad.correction_requested", lambda d: d["counter"] == "2")["data"]
     assert asked == {"counter": "2", "form_id": form["id"], "fields": ["phone"], "labels": ["联系电话"]}
     assert "已通知工作人员修改" in text(pad, "message")
+    # durable: in the hall's log, and kept on the open form for a counter page opened later
+    logged = bus.request("events.since", {"seq": 0, "prefix": "pad.correction_requested"})
+    assert [e["data"] for e in logged] == [asked]
+    assert bus.request("form.current", {"counter": "2"})["form"]["correction_asked"] == ["phone"]
     corrected = push(bus, core, phone="13900139001")
     until(lambda: pad.reading.form is not None and pad.reading.form["id"] == corrected["id"], what="the new form")
     assert pad.reading.changed == ["phone"] and text(pad, "form.value.phone") == "13900139001"

@@ -12,7 +12,7 @@ from edge.bus import BusClient
 from edge.ops import history
 from edge.paths import Home
 from tests.conftest import CoreProcess
-from tests.edge.test_cli import hall, hall_json
+from tests.edge.test_cli import _with_closed_stdout, hall, hall_json
 
 CST = timezone(timedelta(hours=8))
 HEADER = "business,issued_at,called_at,finished_at,counter,staff,rating"
@@ -127,6 +127,9 @@ def test_forecast_and_staffing_from_imported_history(core: CoreProcess, hall_hom
     assert isinstance(strict, list) and {r["counters"] for r in strict} == {3}
     res = hall(hall_home, "forecast", "--from", "2026-07-08", "--days", "1")
     assert res.returncode == 1 and "only 2 day(s) of history before 2026-07-08" in res.stderr
+    for args in (("forecast", "--from", "2026-07-27", "--days", "7"), ("staffing", "--day", "2026-07-27")):
+        closed = _with_closed_stdout(hall_home, *args)  # as `| head` leaves it: quiet, status 141
+        assert (closed.returncode, closed.stderr) == (141, ""), args
 
 
 def test_an_interrupted_import_leaves_nothing(core: CoreProcess, hall_home: Home) -> None:
@@ -158,3 +161,19 @@ def test_an_interrupted_import_leaves_nothing(core: CoreProcess, hall_home: Home
         done = bus.request("history.commit", {"import_id": "sliced-1", "rows": 2, "slice": 1})
         assert (done["state"], done["added"]) == ("done", 2)
         assert bus.request("history.summary")["imported"]["visits"] == 2
+
+
+def test_a_time_before_1970_or_in_the_future_is_named_before_anything_is_sent(
+    core: CoreProcess, hall_home: Home, tmp_path: Path
+) -> None:
+    # more rows than one chunk of the import, the bad ones in the second: the whole file is checked first
+    csv = three_weeks_csv(tmp_path / "old.csv")
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    lines += lines[1:] * 2 + ["A,0001-01-01T00:00:00+14:00,,,,,", "A,2099-07-06T09:00:00+08:00,,,,,"]
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    res = hall(hall_home, "history", "import", str(csv))
+    assert res.returncode == 2
+    assert "line 1127: issued_at 0001-01-01T00:00:00+14:00 is before 1970" in res.stderr
+    assert "line 1128: issued_at 2099-07-06T09:00:00+08:00 is in the future" in res.stderr
+    with BusClient("test") as bus:
+        assert bus.request("history.summary")["imported"]["visits"] == 0

@@ -78,9 +78,15 @@ def test_dashboard_has_the_hall_at_a_glance(manager: Client, staff: Client, bus:
     served = {c["id"]: c["served"] for c in d["stats"]["counters"]}
     assert served["3"] == 1
     assert d["stats"]["staff"] == [
-        {"staff": "zhang", "served": 1, "avg_handling_s": d["stats"]["staff"][0]["avg_handling_s"]}
+        # opened without a display name: shown by the account's
+        {"staff": "zhang", "display": "zhang", "served": 1, "avg_handling_s": d["stats"]["staff"][0]["avg_handling_s"]}
     ]
     assert d["facts"]["door"]["in_hall"] == 1
+    # reconciled: the door's 1 (σ = 1 + 0.03·1 = 1.03) and the waiting ticket × 1.2 (σ = 1 + 0.3·1.2 = 1.36),
+    # weighted by 1/σ²: (1/1.0609 + 1.2/1.8496) / (1/1.0609 + 1/1.8496) = 1.07, σ = (…)^−½ = 0.82
+    occ = d["occupancy"]
+    assert [(s["name"], s["people"]) for s in occ["sources"]] == [("door", 1), ("queue", 1.2)]
+    assert (occ["people"], occ["sigma"]) == (1.1, 0.8)
     assert d["facts"]["devices"][0]["data"]["state"] == "ok"
     assert d["facts"]["sync"] is None and d["facts"]["heatmap"] is None
     assert staff.get("/api/dashboard").status_code == 403  # staff see their counter, managers the hall
@@ -129,7 +135,8 @@ def test_managers_add_accounts_staff_cannot(manager: Client, staff: Client, pane
     assert r.status_code == 400 and "at least 8" in r.json()["error"]
     zhou = Client(panel)
     assert zhou.login("zhou", "Maple-Ridge-4410").status_code == 200
-    assert zhou.ok("/api/counters/2/open")["staff"] == "周敏"
+    opened = zhou.ok("/api/counters/2/open")
+    assert (opened["staff"], opened["staff_display"]) == ("zhou", "周敏")  # credited to the account, shown by name
     zhou.close()
 
 

@@ -56,3 +56,42 @@ def test_a_counter_opened_elsewhere_needs_a_manager(staff: Client, manager: Clie
     r = staff.post("/api/counters/3/pause", {"reason": "午休"})
     assert r.status_code == 403 and "不是您签入的窗口" in r.json()["error"]
     assert manager.ok("/api/counters/3/pause", {"reason": "午休"})["state"] == "paused"
+
+
+def test_two_people_of_one_name_are_told_apart_in_the_day_s_figures(
+    panel: PanelProcess, manager: Client, bus: BusClient
+) -> None:
+    import subprocess
+    import sys
+
+    people = [("li-ming-1", "Cedar-Brook-7731", "3号楼"), ("li-ming-2", "Aspen-Hollow-1902", "4号楼")]
+    clients = []
+    for i, (name, password, _) in enumerate(people, start=1):
+        subprocess.run(
+            [sys.executable, "-m", "edge", "users", "add", name, "--role", "staff", "--display", "李明",
+             "--password-stdin"],
+            input=password + "\n", env={**__import__("os").environ, "HALL_HOME": str(panel.home.root)},
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        client = Client(panel)
+        assert client.login(name, password).status_code == 200
+        bus.request("ticket.issue", {"business": "A"})
+        opened = client.ok(f"/api/counters/{i}/open")
+        assert (opened["staff"], opened["staff_display"]) == (name, "李明")
+        called = client.ok(f"/api/counters/{i}/call")
+        client.ok(f"/api/counters/{i}/serve")
+        client.ok(f"/api/counters/{i}/finish")
+        ticket = bus.request("ticket.show", {"number": called["number"]})
+        assert (ticket["staff"], ticket["staff_display"]) == (name, "李明")
+        clients.append(client)
+    staff = sorted((s["staff"], s["display"], s["served"]) for s in bus.request("stats.day")["staff"])
+    assert staff == [("li-ming-1", "李明", 1), ("li-ming-2", "李明", 1)]
+    seats = manager.get("/api/ops/day").json()["seats"]["staff"]  # the operations page's seat table
+    assert sorted((r["staff"], r["name"], r["served"]) for r in seats) == [
+        ("li-ming-1", "李明 (li-ming-1)", 1),
+        ("li-ming-2", "李明 (li-ming-2)", 1),
+    ]
+    mine = clients[1].get("/api/ops/day").json()["seats"]["staff"]  # a member of staff sees their own row
+    assert [(r["staff"], r["served"]) for r in mine] == [("li-ming-2", 1)]
+    for client in clients:
+        client.close()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from edge.bus import BusClient
@@ -101,6 +103,51 @@ def test_a_full_disk_gets_one_sentence_and_reads_keep_serving(small_disk: Path, 
         manager.close()
         panel.stop()
         core.stop()
+
+
+def test_a_panel_started_on_a_full_disk_waits_for_room_then_serves(small_disk: Path, tmp_path: Path) -> None:
+    home = Home(small_disk / "home").ensure()
+    add_user(home, MANAGER[0], "manager", MANAGER[1])
+    conn = sqlite3.connect(home.root / "panel.db")  # as a cleanly stopped panel leaves it: no -shm beside it
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    filler = fill(small_disk)
+    panel = PanelProcess(home)
+    panel.log = tmp_path / "panel.log"
+    panel.spawn(
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "panel",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(panel.port),
+            "--redirect-port",
+            "0",
+        ],
+        {**os.environ, "HALL_HOME": str(home.root)},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "waiting for room" not in panel.log.read_text() and time.monotonic() < deadline:
+            assert panel.proc is not None and panel.proc.poll() is None, panel.log.read_text()[-2000:]
+            time.sleep(0.1)  # polling the log, bounded by the deadline
+        assert "磁盘已满" in panel.log.read_text() and "waiting for room" in panel.log.read_text()
+        filler.unlink()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with panel.http(timeout=1.0) as client:
+                    if client.post("/api/login", json={"name": MANAGER[0], "password": MANAGER[1]}).status_code == 200:
+                        break
+            except (httpx.TransportError, OSError):
+                time.sleep(0.2)  # the port is not open yet
+        else:
+            raise AssertionError(panel.log.read_text()[-2000:])
+    finally:
+        panel.stop()
 
 
 def test_an_old_audit_row_too_large_for_the_bus_is_shipped_cut_and_the_rest_follow(

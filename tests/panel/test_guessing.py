@@ -70,6 +70,10 @@ def test_sign_in_answers_with_one_clear_sentence(panel: PanelProcess) -> None:
         assert not_json.status_code == 400 and "JSON" in not_json.json()["error"]
         nested = http.post("/api/login", content=b"[" * 60000, headers={"Content-Type": "application/json"})
         assert nested.status_code == 400 and "嵌套" in nested.json()["error"]
+        not_text = http.post(  # valid JSON, but no text panel.db or the hall log can hold
+            "/api/login", content=b'{"name": "\\ud800", "password": "x"}', headers={"Content-Type": "application/json"}
+        )
+        assert not_text.status_code == 400 and "surrogate" in not_text.json()["error"]
         a_list = http.post("/api/login", json=[1, 2])
         assert a_list.status_code == 400 and "对象" in a_list.json()["error"]
         text_plain = http.post("/api/login", content=b"name=a", headers={"Content-Type": "text/plain"})

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edge.bus import BusClient
+from edge.paths import Home
 from tests.conftest import CoreProcess
 from tests.panel.conftest import OUTPUT, Client
 
@@ -71,6 +72,15 @@ def test_report_day_refuses_a_bad_date(core: CoreProcess) -> None:
         [sys.executable, "-m", "edge", "report", "day", "2026-13-40"], env=env, capture_output=True, text=True
     )
     assert run.returncode == 2 and "2026-13-40" in run.stderr
+
+
+def test_report_day_says_at_once_when_no_core_answers(hall_home: Home) -> None:
+    env = {**os.environ, "HALL_HOME": str(hall_home.root)}
+    run = subprocess.run([sys.executable, "-m", "edge", "report", "day"], env=env, capture_output=True, text=True)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip() == (
+        f"hall report: the core is not answering at {hall_home.requests_endpoint} (is `hall core` running?)"
+    )
 
 
 def test_report_from_the_panel(manager: Client, staff: Client, bus: BusClient, core: CoreProcess) -> None:

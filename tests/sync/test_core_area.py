@@ -226,3 +226,14 @@ def test_bundle_businesses_and_counters_take_effect_and_survive_a_restart(
     sync_core.start()
     check()
     assert bus.request("counter.list")[0]["current"]["number"] == "E001"
+
+
+def test_an_outage_with_one_time_zoned_and_one_local_is_refused_not_a_crash(bus: BusClient) -> None:
+    mixed = copy.deepcopy(bundle(1))
+    mixed["outages"][0]["ends"] = "2026-11-26T15:00:00"  # starts says +08:00, ends says nothing
+    out = bus.request("bundle.apply", {"bundle": mixed})
+    assert out["applied"] is False
+    assert "outages.0" in out["error"] and "both carry a time zone, or neither" in out["error"]
+    refused = bus.request("events.since", {"seq": 0, "prefix": "bundle.refused"})
+    assert [e["data"]["error"] for e in refused] == [out["error"]]
+    assert bus.request("bundle.status")["version"] is None

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chaos.proxy import FaultProxy
 from edge.bus import BusClient, Endpoints, Subscriber
 from edge.errors import HallError
 from edge.paths import Home
@@ -20,7 +21,6 @@ from edge.storage import Database
 from sync.client import HqClient
 from tests.conftest import CoreProcess
 from tests.sync.conftest import AgentProcess, HqServer, hall_cmd, wait_for
-from tests.sync.proxy import FaultProxy
 
 pytestmark = pytest.mark.process
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.vision.mjpeg_camera import MjpegCamera
@@ -65,3 +66,27 @@ def test_video_frames_names_an_unreadable_file(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00" * 4096)
     with pytest.raises(CameraError, match=r"junk\.avi"):
         list(video_frames(str(junk)))
+
+
+class Clock:
+    """A scene that shows the camera's own time: the frame's grey level is its tenth of a second (mod 256)."""
+
+    def frame(self, t: float) -> np.ndarray:
+        return np.full((120, 160, 3), int(t * 10) % 256, np.uint8)
+
+
+def test_a_slow_analysis_gets_the_cameras_latest_frame_not_the_queued_ones() -> None:
+    cam = MjpegCamera(fps=10.0, scene=Clock()).start()
+    source = CameraSource(cam.url, fps=10)
+    try:
+        frames = source.frames()
+        next(frames)
+        threading.Event().wait(3.0)  # an analysis that took three seconds, while the camera kept sending
+        _, frame = next(frames)
+        shown = int(frame[60, 80, 0])  # the camera's time when it sent this frame, in tenths (JPEG: ±1)
+        now = int(cam.now() * 10) % 256
+        assert (now - shown) % 256 <= 8, f"a frame {((now - shown) % 256) / 10:.1f} s old"
+    finally:
+        source.stop.set()
+        source.close()
+        cam.close()

@@ -182,7 +182,7 @@ def test_calibrate_sets_the_threshold_between_impostors_and_genuine_pairs(fetche
 
 
 def test_a_calibrated_threshold_decides_the_vote() -> None:
-    from vision.gallery import Voter
+    from vision.matching import Voter
 
     strict, lenient = Voter(window=3, need=2, threshold=0.8), Voter(window=3, need=2, threshold=0.5)
     for _ in range(3):

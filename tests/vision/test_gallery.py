@@ -1,9 +1,10 @@
-"""The consented VIP gallery: enrolment, encryption at rest, expiry, withdrawal, voting."""
+"""The face gallery: enrolment integrity, keyed references only, encryption at rest, retention, withdrawal."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,13 +13,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge.identity import load_key, make_ref
 from edge.paths import Home
 from vision import assets
+from vision.audit import AuditLog
 from vision.embed import FaceEncoder
 from vision.faces import read_image
-from vision.gallery import Consent, Gallery, GalleryError, Visits, Voter, best_two
+from vision.gallery import Consent, Gallery, GalleryError, check_private
+from vision.matching import Visits, Voter, best_two
 
-CONSENT = Consent(who="王某", when="2026-11-25T09:30:00+08:00", purpose="VIP greeting at the door", screen="kiosk-1")
+CONSENT = Consent(who="王*", when="2026-11-25T09:30:00+08:00", purposes=["ticket"], screen="kiosk-1")
+NUMBER = "11010519491231002X"  # a demo card of drivers/idcard/sim.py (valid check digit, nobody's)
+
+
+def _who(ref: str = "a") -> dict[str, str]:
+    return {"kind": "id", "hash": ref * 64, "masked": "1101**********002X", "name_masked": "王*"}
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +54,15 @@ class Clock:
 
 
 @pytest.fixture
-def gallery(tmp_path: Path) -> Iterator[Gallery]:
-    g = Gallery(tmp_path / "gallery.db", tmp_path / "keys" / "gallery.key", clock=Clock())
+def audit(tmp_path: Path) -> Iterator[AuditLog]:
+    log = AuditLog(tmp_path / "audit.db", clock=Clock())
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def gallery(tmp_path: Path, audit: AuditLog) -> Iterator[Gallery]:
+    g = Gallery(tmp_path / "gallery.db", tmp_path / "keys" / "gallery.key", clock=audit.clock, audit=audit)
     yield g
     g.close()
 
@@ -57,76 +73,162 @@ def _hall(home: Home, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=180, env=env)
 
 
-def test_enrol_list_and_withdraw_through_the_cli(hall_home: Home, fetched: list[Path]) -> None:
-    consent = ["--who", "王某", "--purpose", "VIP greeting", "--screen", "kiosk-1", "--id-ref", "IDREF-7781"]
-    out = _hall(hall_home, "enroll", str(assets.path("obama.jpg")), str(assets.path("obama2.jpg")), *consent, "--json")
+def _audit_rows(home: Home) -> list[dict[str, object]]:
+    out = _hall(home, "audit", "--json")
     assert out.returncode == 0, out.stderr
-    entry = json.loads(out.stdout)["id"]
-    key = hall_home.root / "vision" / "gallery.key"
-    assert key.stat().st_mode & 0o777 == 0o600
-    raw = (hall_home.root / "vision" / "gallery.db").read_bytes()
-    assert b"IDREF-7781" not in raw and "王某".encode() not in raw and b"kiosk-1" not in raw
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_two_photos_of_one_person_enrol_under_the_hashed_card_and_withdraw(
+    hall_home: Home, fetched: list[Path]
+) -> None:
+    photos = [str(assets.path("obama.jpg")), str(assets.path("obama2.jpg"))]
+    consent = ["--purpose", "ticket,vip_arrival", "--screen", "kiosk-1"]
+    out = _hall(hall_home, "enroll", *photos, "--id-ref", f"id:{NUMBER}:王小明", *consent, "--json")
+    assert out.returncode == 0, out.stderr
+    entry, ref = json.loads(out.stdout)["id"], json.loads(out.stdout)["ref"]
+    assert ref == make_ref("id", NUMBER, key=load_key(hall_home.secret_path)).hash  # the kiosk's hash of that card
+    assert (hall_home.root / "vision" / "gallery.key").stat().st_mode & 0o777 == 0o600
+    assert (hall_home.root / "vision" / "gallery.db").stat().st_mode & 0o777 == 0o600
+    for name in ("gallery.db", "audit.db"):
+        raw = (hall_home.root / "vision" / name).read_bytes()
+        assert NUMBER.encode() not in raw and "王小明".encode() not in raw
     listed = json.loads(_hall(hall_home, "gallery", "list", "--json").stdout)
-    assert [(e["id"], e["id_card_ref"], e["consent"]["who"]) for e in listed] == [(entry, "IDREF-7781", "王某")]
+    assert [(e["id"], e["ref"], e["masked"], e["name_masked"], e["purposes"]) for e in listed] == [
+        (entry, ref, "1101**********002X", "王*明", ["ticket", "vip_arrival"])
+    ]
+    assert NUMBER not in json.dumps(listed)
     assert _hall(hall_home, "gallery", "remove", entry).returncode == 0
     assert json.loads(_hall(hall_home, "gallery", "list", "--json").stdout) == []
     again = _hall(hall_home, "gallery", "remove", entry)
     assert again.returncode == 1 and f"no entry {entry}" in again.stderr
+    rows = _audit_rows(hall_home)
+    assert [(r["place"], r["purpose"], r["decision"], r["ref"]) for r in rows] == [
+        ("cli", "enrolment", "enrolled", ref),
+        ("cli", "withdrawal", "withdrawn", ref),
+    ]
 
 
-def test_enrolment_refuses_a_poor_face_and_missing_consent(hall_home: Home, tmp_path: Path) -> None:
+def test_group_photos_mixed_people_and_poor_faces_are_refused_with_the_reason(
+    hall_home: Home, tmp_path: Path, fetched: list[Path]
+) -> None:
     import cv2
 
+    consent = ["--id-ref", "b" * 64, "--purpose", "ticket", "--screen", "kiosk-1"]
+    group = _hall(hall_home, "enroll", str(assets.path("group6.jpg")), *consent)
+    assert group.returncode == 1 and "group6.jpg: refused: 5 usable faces" in group.stderr
+    five = _hall(hall_home, "enroll", str(assets.path("group5.jpg")), *consent)
+    assert five.returncode == 1 and "usable faces; a capture must show the customer alone" in five.stderr
+    mixed = _hall(hall_home, "enroll", str(assets.path("obama.jpg")), str(assets.path("biden.jpg")), *consent)
+    assert mixed.returncode == 1
+    assert "obama.jpg and " in mixed.stderr and "biden.jpg are not of the same person" in mixed.stderr
     small = tmp_path / "small.jpg"
-    image = read_image(assets.path("obama.jpg"))
-    cv2.imwrite(str(small), cv2.resize(image, None, fx=0.15, fy=0.15))
-    consent = ["--who", "王某", "--purpose", "VIP greeting", "--screen", "kiosk-1", "--id-ref", "IDREF-1"]
-    out = _hall(hall_home, "enroll", str(small), *consent)
-    assert out.returncode == 1 and "small.jpg: refused: no usable face (face too small" in out.stderr
-    out = _hall(hall_home, "enroll", str(assets.path("obama.jpg")), *consent[:2], "--purpose", "", "--screen", "k")
-    assert out.returncode == 2
+    cv2.imwrite(str(small), cv2.resize(read_image(assets.path("obama.jpg")), None, fx=0.15, fy=0.15))
+    poor = _hall(hall_home, "enroll", str(small), *consent)
+    assert poor.returncode == 1 and "small.jpg: refused: no usable face (face too small" in poor.stderr
+    purpose = _hall(hall_home, "enroll", str(assets.path("obama.jpg")), "--id-ref", "b" * 64, "--purpose", "ads",
+                    "--screen", "k")  # fmt: skip
+    assert purpose.returncode == 2 and "unknown purpose 'ads' (known: ticket, vip_arrival)" in purpose.stderr
     assert json.loads(_hall(hall_home, "gallery", "list", "--json").stdout) == []
+    refused = [r for r in _audit_rows(hall_home) if r["decision"] == "refused"]
+    assert len(refused) == 4 and all(r["purpose"] == "enrolment" for r in refused)
 
 
-def test_matching_votes_and_an_unknown_face_abstains(gallery: Gallery, vectors: dict[str, np.ndarray]) -> None:
-    obama = gallery.enroll(np.stack([vectors["obama.jpg"], vectors["obama2.jpg"]]), CONSENT, "IDREF-1", 30)
+def test_one_face_is_one_customer(hall_home: Home, fetched: list[Path]) -> None:
+    consent = ["--purpose", "ticket", "--screen", "kiosk-1"]
+    first = _hall(hall_home, "enroll", str(assets.path("obama.jpg")), "--id-ref", "c" * 64, *consent)
+    assert first.returncode == 0, first.stderr
+    other = _hall(hall_home, "enroll", str(assets.path("obama3.jpg")), "--id-ref", "d" * 64, *consent)
+    assert other.returncode == 1 and "already enrolled for another customer" in other.stderr
+    same = _hall(hall_home, "enroll", str(assets.path("obama3.jpg")), "--id-ref", "c" * 64, *consent)
+    assert same.returncode == 0, same.stderr  # the same customer again: the new entry replaces the old
+    listed = json.loads(_hall(hall_home, "gallery", "list", "--json").stdout)
+    assert [e["ref"] for e in listed] == ["c" * 64]
+
+
+def test_a_card_number_needs_the_halls_key_and_is_never_stored(hall_home: Home, fetched: list[Path]) -> None:
+    (hall_home.root / "secret.key").write_text("zz")  # unreadable as a key
+    out = _hall(hall_home, "enroll", str(assets.path("obama.jpg")), "--id-ref", NUMBER, "--purpose", "ticket",
+                "--screen", "k")  # fmt: skip
+    assert out.returncode == 2 and "cannot be read by this user" in out.stderr
+    assert not (hall_home.root / "vision" / "gallery.db").exists()  # refused before anything was written
+
+
+def test_enroll_refuses_raw_numbers_and_replaces_a_customers_entry(gallery: Gallery, vectors: dict) -> None:
+    with pytest.raises(GalleryError, match="keyed hash of the card"):
+        gallery.enroll(vectors["obama.jpg"][None], CONSENT, {"hash": NUMBER, "masked": "x"}, 30)
+    with pytest.raises(GalleryError, match="retention"):
+        gallery.enroll(vectors["obama.jpg"][None], CONSENT, _who(), 0)
+    first = gallery.enroll(vectors["obama.jpg"][None], CONSENT, _who(), 30)
+    second = gallery.enroll(vectors["obama2.jpg"][None], CONSENT, _who(), 30)
+    assert [e.id for e in gallery.entries()] == [second] and first != second
+    assert gallery.changes_since(0) == [(1, "enrolled", first), (2, "removed", first), (3, "enrolled", second)]
+
+
+def test_retention_counts_from_the_last_use_and_expiry_is_audited(gallery: Gallery, vectors: dict) -> None:
+    clock = gallery.clock
+    kept = gallery.enroll(vectors["obama.jpg"][None], CONSENT, _who("a"), 180)
+    unused = gallery.enroll(vectors["biden.jpg"][None], CONSENT, _who("b"), 180)
+    clock.now += 170 * 86400
+    assert gallery.touch_ref("a" * 64, 180) == 1  # a confirmed ticket by face on day 170
+    clock.now += 11 * 86400  # day 181: the unused entry is gone, the used one lives to day 350
+    assert [e.id for e in gallery.entries()] == [kept]
+    assert gallery.db.execute("SELECT COUNT(*) FROM entries WHERE id = ?", (unused,)).fetchone() == (0,)
+    clock.now += 169 * 86400
+    assert gallery.entries() == []
+    rows = gallery.audit.since(0)  # type: ignore[union-attr]
+    assert [(r["decision"], r["ref"]) for r in rows] == [("expired", "b" * 64), ("expired", "a" * 64)]
+
+
+def test_withdrawal_by_card_finds_the_entries_by_their_blind_index(gallery: Gallery, vectors: dict) -> None:
+    a = gallery.enroll(vectors["obama.jpg"][None], CONSENT, _who("a"), 30)
+    gallery.enroll(vectors["biden.jpg"][None], CONSENT, _who("b"), 30)
+    assert gallery.remove_ref_audited("a" * 64, place="kiosk:k1", reason="withdrawn by the customer") == [a]
+    assert [e.ref for e in gallery.entries()] == ["b" * 64]
+    clear = [r[0] for r in gallery.db.execute("SELECT ref_index FROM entries")]
+    assert clear and "b" * 64 not in clear  # the reference itself is not in clear
+    (row,) = gallery.audit.since(0)  # type: ignore[union-attr]
+    assert (row["place"], row["decision"], row["reason"]) == (
+        "kiosk:k1",
+        "withdrawn",
+        "withdrawn by the customer: 1 entry deleted",
+    )
+
+
+def test_matching_votes_by_purpose_and_an_unknown_face_abstains(gallery: Gallery, vectors: dict) -> None:
+    from vision.matching import GalleryIndex
+
+    vip = Consent(who="王*", when="2026-11-25T09:30:00+08:00", purposes=["vip_arrival"], screen="kiosk-1")
+    obama = gallery.enroll(np.stack([vectors["obama.jpg"], vectors["obama2.jpg"]]), vip, _who("a"), 30)
+    gallery.enroll(vectors["biden.jpg"][None], CONSENT, _who("b"), 30)
+    index = GalleryIndex.load(gallery)
+    assert index.count("vip_arrival") == 1 and index.count("ticket") == 1
+    assert index.best_two(vectors["biden.jpg"], "vip_arrival")[0] == obama  # Biden consented to tickets only
+    assert index.best_two(vectors["obama3.jpg"], "ticket")[1] < 0.5  # Obama is not there for tickets
     ids, matrix = gallery.matrix()
     voter = Voter(window=5, need=3)
     decisions = [voter.add(*best_two(ids, matrix, vectors["obama3.jpg"])) for _ in range(3)]
     assert decisions == [None, None, obama]  # three agreeing frames before a name
     stranger = Voter()
-    assert [stranger.add(*best_two(ids, matrix, vectors["biden.jpg"])) for _ in range(10)] == [None] * 10
-    mixed = Voter(window=5, need=3)
-    frames = [vectors["obama3.jpg"], vectors["biden.jpg"], vectors["biden.jpg"], vectors["obama3.jpg"]]
-    assert all(mixed.add(*best_two(ids, matrix, f)) is None for f in frames)
+    assert [stranger.add(*index.best_two(vectors["biden.jpg"], "vip_arrival")) for _ in range(10)] == [None] * 10
 
 
-def test_expiry_and_withdrawal_delete_at_once(gallery: Gallery, vectors: dict[str, np.ndarray]) -> None:
-    clock = gallery.clock
-    short = gallery.enroll(vectors["obama.jpg"][None], CONSENT, "IDREF-1", 1)
-    longer = gallery.enroll(vectors["biden.jpg"][None], CONSENT, "IDREF-2", 30)
-    clock.now += 86400 + 1
-    assert [e.id for e in gallery.entries()] == [longer]
-    assert gallery.db.execute("SELECT COUNT(*) FROM entries WHERE id = ?", (short,)).fetchone() == (0,)
-    assert gallery.remove(longer)
-    assert gallery.matrix()[0] == []
-
-
-def test_enrolment_needs_an_id_reference_and_sane_expiry(gallery: Gallery, vectors: dict[str, np.ndarray]) -> None:
-    with pytest.raises(GalleryError, match="ID-card reference"):
-        gallery.enroll(vectors["obama.jpg"][None], CONSENT, " ", 30)
-    with pytest.raises(GalleryError, match="expiry"):
-        gallery.enroll(vectors["obama.jpg"][None], CONSENT, "IDREF-1", 0)
-
-
-def test_the_key_must_be_private_and_the_right_one(tmp_path: Path, vectors: dict[str, np.ndarray]) -> None:
-    g = Gallery(tmp_path / "g.db", tmp_path / "g.key")
-    g.enroll(vectors["obama.jpg"][None], CONSENT, "IDREF-1", 30)
+def test_the_key_must_be_private_and_the_right_one(tmp_path: Path, vectors: dict) -> None:
+    g = Gallery(tmp_path / "vision" / "gallery.db", tmp_path / "vision" / "gallery.key")
+    g.enroll(vectors["obama.jpg"][None], CONSENT, _who(), 30)
     g.close()
-    (tmp_path / "g.key").chmod(0o644)
+    assert check_private(tmp_path) == []
+    (tmp_path / "vision" / "gallery.key").chmod(0o640)
+    assert check_private(tmp_path) == [
+        f"{tmp_path / 'vision' / 'gallery.key'}: key file is readable by others (mode 640); chmod 600 it"
+    ]
     with pytest.raises(GalleryError, match="readable by others"):
-        Gallery(tmp_path / "g.db", tmp_path / "g.key")
-    other = Gallery(tmp_path / "g.db", tmp_path / "other.key")
+        Gallery.at_home(tmp_path)
+    (tmp_path / "vision" / "gallery.key").chmod(0o600)
+    os.chown(tmp_path / "vision" / "gallery.key", 65534, -1)  # another user's (the tests run as root)
+    with pytest.raises(GalleryError, match="belongs to user id 65534"):
+        Gallery.at_home(tmp_path)
+    other = Gallery(tmp_path / "vision" / "gallery.db", tmp_path / "other.key")
     with pytest.raises(GalleryError, match="cannot be decrypted"):
         other.entries()
     other.close()
@@ -138,92 +240,54 @@ def test_a_vip_arrives_once_per_visit() -> None:
     assert visits.arrived("a", 3000 + 3600) and visits.arrived("b", 3001)
 
 
-def test_consent_for_a_kiosk_without_a_face_camera_is_answered(hall_home: Home) -> None:
-    from vision.config import VisionConfig
-    from vision.service import Service
+def _first_version(path: Path, key_path: Path, vec: np.ndarray, ref: str, who: str) -> str:
+    """An entry as the gallery's first version wrote it: ``id_card_ref`` as typed, a free-text purpose."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    service = Service(VisionConfig(), hall_home.root, [])
-    customer = {"hash": "abc", "masked": "3201**1234"}
-    out = service.on_consent(
-        {"customer": customer, "purpose": "face_recognition", "decision": "granted", "kiosk": "kiosk-9"}, "2026-01-01"
+    from vision.gallery import load_key as gallery_key
+
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, enrolled REAL NOT NULL,"
+        " expires REAL NOT NULL, nonce BLOB NOT NULL, sealed BLOB NOT NULL)"
     )
-    assert out == (
-        "face.enroll_failed",
-        {"customer": "3201**1234", "kiosk": "kiosk-9", "reason": "no camera with faces on faces kiosk kiosk-9"},
-        False,
-    )
-    assert service.on_consent({"customer": customer, "purpose": "marketing", "decision": "granted"}, "x") is None
+    entry = os.urandom(16).hex()
+    consent = {"who": who, "when": "2026-01-01T00:00:00", "purpose": "刷脸取号、免带证件办理", "screen": "kiosk-1"}
+    payload = {"embeddings": vec.round(6).tolist(), "id_card_ref": ref, "consent": consent}
+    nonce = os.urandom(12)
+    sealed = AESGCM(gallery_key(key_path)).encrypt(nonce, json.dumps(payload).encode(), entry.encode())
+    conn.execute("INSERT INTO entries VALUES (?, ?, ?, ?, ?)", (entry, 1.7e9, 4.0e9, nonce, sealed))
+    conn.commit()
+    conn.close()
+    return entry
 
 
-def test_a_withdrawal_recorded_while_vision_was_down_still_deletes_the_face(core: object, tmp_path: Path) -> None:
-    from edge.bus import BusClient, Endpoints
-    from vision.config import VisionConfig
-    from vision.gallery import Consent, Gallery
-    from vision.service import Service
-
-    home = Home.from_env()
-    gallery = Gallery.at_home(home.root)
-    consent = Consent(who="张*", when="2026-11-25T10:00:00+08:00", purpose="face_recognition", screen="k1")
-    vec = np.ones((1, 192), np.float32) / np.sqrt(192)
-    kept = gallery.enroll(vec, consent, "b" * 64, 30)
-    gallery.enroll(vec, consent, "a" * 64, 30)
-    gallery.close()
-    with BusClient("kiosk", endpoints=Endpoints.local(home)) as bus:
-        withdrawn = {
-            "customer": {"hash": "a" * 64, "masked": "1101**********002X"},
-            "purpose": "face_recognition",
-            "screen": "consent",
-            "decision": "withdrawn",
-            "kiosk": "k1",
-        }
-        bus.request("event.publish", {"topic": "consent.recorded", "data": withdrawn})
-        service = Service(VisionConfig(), home.root, [])
-        assert service.catch_up_withdrawals(bus) == 1
-        assert service.catch_up_withdrawals(bus) == 0  # the cursor is kept: nothing read twice
-        forgotten = bus.request("events.since", {"seq": 0, "prefix": "face.forgotten"})
-    gallery = Gallery.at_home(home.root)
-    try:
-        assert [e.id for e in gallery.entries()] == [kept]
-    finally:
-        gallery.close()
-    assert [e["data"]["removed"] for e in forgotten] == [1]
-
-
-def test_a_gallery_made_before_migrations_upgrades_in_place(tmp_path: Path, vectors: dict[str, np.ndarray]) -> None:
-    import sqlite3
-
-    old = Gallery(tmp_path / "gallery.db", tmp_path / "gallery.key")
-    entry = old.enroll(vectors["obama.jpg"][None], CONSENT, "IDREF-9", 30)
-    old.close()
-    raw = sqlite3.connect(tmp_path / "gallery.db")  # back to the file as the old code left it
-    raw.execute("DROP TABLE changes")
-    raw.execute("DROP TABLE _sqlite_migrations")
-    raw.commit()
-    raw.close()
-    upgraded = Gallery(tmp_path / "gallery.db", tmp_path / "gallery.key")
-    assert [e.id for e in upgraded.entries()] == [entry]
-    assert upgraded.changes_since(0) == [(1, "enrolled", entry)]  # the entry it already had counts as enrolled
-    names = [r[0] for r in upgraded.db.execute("SELECT name FROM _sqlite_migrations ORDER BY name")]
-    assert names == ["m001_entries", "m002_changes"]
-    upgraded.close()
-    again = Gallery(tmp_path / "gallery.db", tmp_path / "gallery.key")  # nothing left to apply
-    assert again.changes_since(0) == [(1, "enrolled", entry)]
-    again.close()
-
-
-def test_every_enrolment_and_deletion_is_a_change_in_order(gallery: Gallery, vectors: dict[str, np.ndarray]) -> None:
-    a = gallery.enroll(vectors["obama.jpg"][None], CONSENT, "IDREF-1", 1)
-    b = gallery.enroll(vectors["biden.jpg"][None], CONSENT, "IDREF-2", 30)
-    assert gallery.remove(b) and not gallery.remove(b)  # a second removal changes nothing
-    gallery.clock.now += 2 * 86400  # type: ignore[attr-defined]
-    assert gallery.entries() == []  # a expired
-    assert gallery.changes_since(0) == [(1, "enrolled", a), (2, "enrolled", b), (3, "removed", b), (4, "removed", a)]
-    assert gallery.changes_since(3) == [(4, "removed", a)] and gallery.last_change() == 4
-
-
-def test_the_service_passes_gallery_changes_to_its_face_cameras(
-    hall_home: Home, vectors: dict[str, np.ndarray]
+def test_raw_numbers_left_by_the_first_version_are_hashed_once_with_the_halls_key(
+    tmp_path: Path, vectors: dict
 ) -> None:
+    db, key = tmp_path / "gallery.db", tmp_path / "gallery.key"
+    raw = _first_version(db, key, vectors["obama.jpg"][None], NUMBER, "王小明")
+    hashed = _first_version(db, key, vectors["biden.jpg"][None], "e" * 64, "1101**********1234")
+    with pytest.raises(GalleryError, match="raw ID number; the hall's key"):
+        Gallery(db, key)  # without the hall's key nothing is guessed
+    hall_key = b"k" * 32
+    g = Gallery(db, key, hall_key=hall_key)
+    entries = {e.id: e for e in g.entries()}
+    assert entries[raw].ref == make_ref("id", NUMBER, key=hall_key).hash
+    assert entries[raw].customer["masked"] == "1101**********002X"
+    assert entries[raw].consent["who"] == "王*明" and entries[raw].purposes == ("ticket",)
+    assert entries[hashed].ref == "e" * 64 and entries[hashed].consent["who"] == "1101**********1234"
+    names = [r[0] for r in g.db.execute("SELECT name FROM _sqlite_migrations ORDER BY name")]
+    assert names == ["m001_entries", "m002_changes", "m003_purposes_and_ref_index"]
+    assert [op for _, op, _ in g.changes_since(0)] == ["enrolled"] * 4  # as found, then as rewritten
+    # the kiosk's withdrawal for that card now finds it
+    assert g.remove_ref(make_ref("id", NUMBER, key=hall_key).hash) == [raw]
+    g.close()
+    assert NUMBER.encode() not in db.read_bytes()
+    Gallery(db, key).close()  # nothing raw is left: the hall's key is no longer needed
+
+
+def test_the_service_passes_gallery_changes_to_its_face_cameras(hall_home: Home, vectors: dict) -> None:
     import queue
 
     from vision.config import Camera, VisionConfig
@@ -231,13 +295,73 @@ def test_the_service_passes_gallery_changes_to_its_face_cameras(
 
     cameras = [Camera(name="kiosk", source="0", faces=True), Camera(name="door", source="1")]
     service = Service(VisionConfig(), hall_home.root, cameras)
-    service.queues = {"kiosk": queue.Queue(), "door": queue.Queue()}
-    assert service.forward_gallery_changes() == 0  # the first look only notes where the cameras start
+    service.queues.update({"kiosk": queue.Queue(), "door": queue.Queue()})
+    assert service.desk.forward_gallery_changes() == 0  # the first look only notes where the cameras start
     gallery = Gallery.at_home(hall_home.root)
-    entry = gallery.enroll(vectors["obama.jpg"][None], CONSENT, "IDREF-1", 30)  # as `hall vision enroll` does
+    entry = gallery.enroll(vectors["obama.jpg"][None], CONSENT, _who(), 30)  # as `hall vision enroll` does
     gallery.remove(entry)
     gallery.close()
-    assert service.forward_gallery_changes() == 2 and service.forward_gallery_changes() == 0
+    assert service.desk.forward_gallery_changes() == 2 and service.desk.forward_gallery_changes() == 0
     sent = service.queues["kiosk"].get_nowait()
     assert sent == {"op": "gallery", "changes": [[1, "enrolled", entry], [2, "removed", entry]]}
     assert service.queues["door"].empty()  # a camera without faces keeps no gallery
+    service.desk.close()
+
+
+def test_consent_for_a_kiosk_without_a_face_camera_is_answered_and_audited(hall_home: Home) -> None:
+    from vision.config import VisionConfig
+    from vision.service import Service
+
+    service = Service(VisionConfig(), hall_home.root, [])
+    customer = {"kind": "id", "hash": "a" * 64, "masked": "3201**1234"}
+    consent = {"customer": customer, "purposes": ["ticket"], "decision": "granted", "kiosk": "kiosk-9", "request": "r1"}
+    assert service.desk.on_consent(consent, "2026-01-01") == [
+        (
+            "face.enroll_failed",
+            {
+                "customer": "3201**1234",
+                "kiosk": "kiosk-9",
+                "request": "r1",
+                "code": "no_camera",
+                "reason": "no camera with faces on faces kiosk kiosk-9",
+            },
+            False,
+        )
+    ]
+    assert service.desk.on_consent({**consent, "purposes": ["marketing"]}, "x") == []  # no purpose we know
+    assert service.desk.on_consent({**consent, "customer": {"hash": NUMBER, "masked": "x"}}, "x") == []  # not a hash
+    (row,) = service.desk.audit.since(0)
+    assert (row["purpose"], row["decision"], row["ref"]) == ("enrolment", "refused", "a" * 64)
+    service.desk.close()
+
+
+def test_a_withdrawal_recorded_while_vision_was_down_still_deletes_the_face(core: object, vectors: dict) -> None:
+    from edge.bus import BusClient, Endpoints
+    from vision.config import VisionConfig
+    from vision.service import Service
+
+    home = Home.from_env()
+    gallery = Gallery.at_home(home.root)
+    kept = gallery.enroll(vectors["biden.jpg"][None], CONSENT, _who("b"), 30)
+    gallery.enroll(vectors["obama.jpg"][None], CONSENT, _who("a"), 30)
+    gallery.close()
+    with BusClient("kiosk", endpoints=Endpoints.local(home)) as bus:
+        withdrawn = {
+            "customer": {"kind": "id", "hash": "a" * 64, "masked": "1101**********002X"},
+            "purposes": ["ticket"],
+            "screen": "consent",
+            "decision": "withdrawn",
+            "kiosk": "k1",
+        }
+        bus.request("event.publish", {"topic": "consent.recorded", "data": withdrawn})
+        service = Service(VisionConfig(), home.root, [])
+        out = service.desk.catch_up_withdrawals(bus)
+        assert out == [("face.forgotten", {"customer": "1101**********002X", "kiosk": "k1", "removed": 1}, False)]
+        assert service.desk.catch_up_withdrawals(bus) == []  # the cursor is kept: nothing read twice
+    gallery = Gallery.at_home(home.root)
+    try:
+        assert [e.id for e in gallery.entries()] == [kept]
+    finally:
+        gallery.close()
+    assert [r["decision"] for r in service.desk.audit.since(0)] == ["withdrawn"]
+    service.desk.close()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +14,7 @@ import pytest
 
 from edge.bus import BusClient, Endpoints, Subscriber
 from tests.conftest import CoreProcess
+from tests.edge.test_disk_and_home import _fill, _mount, _unmount
 
 pytestmark = pytest.mark.process
 
@@ -100,87 +101,130 @@ def test_vision_publishes_crossings_heatmaps_and_camera_health(
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def _face_video(path: Path) -> Path:
-    """A short MJPEG video of a customer standing at a kiosk, made from a pinned portrait."""
-    import cv2
-    import numpy as np
-
-    from vision import assets
-    from vision.faces import read_image
-
-    photo = read_image(assets.path("obama3.jpg", fetch=True))
-    crop = cv2.resize(photo[: int(photo.shape[0] * 0.4)], None, fx=0.4, fy=0.4)[:, :560]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (640, 480))
-    assert writer.isOpened()
-    for i in range(30):
-        frame = np.full((480, 640, 3), 80, np.uint8)
-        frame[40 : 40 + crop.shape[0], 40 + i % 5 : 40 + i % 5 + crop.shape[1]] = crop
-        writer.write(frame)
-    writer.release()
-    return path
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            kids.append(int(stat.parent.name))
+    return kids
 
 
-def _wait(sub: Subscriber, topic: str, seconds: float) -> dict[str, object]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        env = sub.recv(timeout=1.0)
-        if env is not None and env["topic"] == topic:
-            return dict(env["data"])
-    raise AssertionError(f"no {topic} within {seconds} s")
+def _gone(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
-def test_consent_at_the_kiosk_enrols_from_its_camera_and_withdrawal_deletes(core: CoreProcess, tmp_path: Path) -> None:
-    video = _face_video(tmp_path / "kiosk.avi")
+def test_a_camera_worker_ends_with_its_service_even_one_killed_by_kill_9(
+    core: CoreProcess, vtest: Path, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "hall.toml"
+    cfg.write_text(f'[[services.vision.cameras]]\nname = "entrance"\nsource = "{vtest}"\nfps = 2\n')
+    env = {**os.environ, "HALL_HOME": str(core.home.root)}
+    with open(core.home.root / "vision.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge", "vision", "--config", str(cfg)], env=env, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline and not workers:  # the worker, not multiprocessing's resource tracker
+            workers = [p for p in _children(proc.pid) if "camera" in Path(f"/proc/{p}/cmdline").read_text()]
+            time.sleep(0.2)
+        assert workers, (core.home.root / "vision.log").read_text()[-2000:]
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not all(_gone(w) for w in workers):
+            time.sleep(0.2)
+        assert all(_gone(w) for w in workers), "the camera worker runs on without its service"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for w in workers:
+            if not _gone(w):
+                os.kill(w, signal.SIGKILL)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MiB file system of its own, to fill."""
+    where = tmp_path / "disk"
+    if not _mount(where, "size=6m,mode=0700"):
+        pytest.skip("a size-limited tmpfs needs root (mount); run as root to fill a disk for real")
+    yield where
+    _unmount(where)
+
+
+def test_facts_seen_while_the_disk_is_full_reach_the_log_once_space_returns(small_disk: Path) -> None:
+    from edge.errors import DiskFull
+    from edge.paths import Home
+    from vision.worker import Publisher
+
+    home = Home(small_disk / "home").ensure()
+    core = CoreProcess(home).start()
+    bus = BusClient("test", endpoints=Endpoints.local(home), timeout=5.0, retries=0)
+    out = Publisher(BusClient("vision.entrance", endpoints=Endpoints.local(home), timeout=2.0, retries=0))
+    try:
+        filler = _fill(small_disk)
+        for _ in range(2000):  # the log's write-ahead file may have room left from before
+            try:
+                bus.request("ticket.issue", {"business": "A"})
+            except DiskFull:
+                break
+        out.start()
+        for direction in ("in", "out"):
+            out.publish("door.crossed", {"direction": direction, "source": "camera:entrance"}, True)
+        deadline = time.monotonic() + 20
+        while out.deferred == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert out.deferred > 0, "the core never refused the worker's fact"
+        filler.unlink()
+        out.close(timeout=20)
+        logged = [e["data"]["direction"] for e in bus.request("events.since", {"seq": 0, "prefix": "door."})]
+        assert logged == ["in", "out"]
+    finally:
+        out.bus.close()
+        bus.close()
+        core.stop()
+
+
+def test_vision_starts_and_keeps_running_on_a_full_disk(small_disk: Path, vtest: Path, tmp_path: Path) -> None:
+    from edge.paths import Home
+
+    home = Home(small_disk / "home").ensure()
+    core = CoreProcess(home).start()
     cfg = tmp_path / "hall.toml"
     cfg.write_text(
-        f"""
-[services.vision]
-enrol_timeout_s = 30
-
-[[services.vision.cameras]]
-name = "kiosk-cam"
-source = "{video}"
-fps = 5
-faces = true
-kiosk = "kiosk-1"
-"""
+        f'[[services.vision.cameras]]\nname = "entrance"\nsource = "{vtest}"\nfps = 10\nline = [600, 0, 600, 576]\n'
     )
-    env = {**os.environ, "HALL_HOME": str(core.home.root)}
-    log = open(core.home.root / "vision.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge", "vision", "--config", str(cfg)], env=env, stdout=log, stderr=log
-    )
-    customer = {"hash": "c0ffee42", "masked": "3201**********1234"}
-    consent = {"customer": customer, "purpose": "face_recognition", "screen": "consent", "kiosk": "kiosk-1"}
+    filler = _fill(small_disk)
+    env = {**os.environ, "HALL_HOME": str(home.root)}
+    log = tmp_path / "vision.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge", "vision", "--config", str(cfg)], env=env, stdout=out, stderr=out
+        )
     try:
-        with (
-            Subscriber(["device.health", "face."], endpoints=Endpoints.local(core.home)) as sub,
-            BusClient("kiosk", endpoints=Endpoints.local(core.home)) as bus,
-        ):
-            assert _wait(sub, "device.health", 60)["state"] == "ok"
-            bus.request("event.publish", {"topic": "consent.recorded", "data": {**consent, "decision": "granted"}})
-            enrolled = _wait(sub, "face.enrolled", 60)
-            assert enrolled["customer"] == customer["masked"] and enrolled["kiosk"] == "kiosk-1"
-            listed = subprocess.run(
-                [sys.executable, "-m", "edge", "vision", "gallery", "list", "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            entries = json.loads(listed.stdout)
-            assert [(e["id"], e["id_card_ref"], e["consent"]["screen"]) for e in entries] == [
-                (enrolled["entry"], "c0ffee42", "kiosk-1")
-            ]
-            bus.request("event.publish", {"topic": "consent.recorded", "data": {**consent, "decision": "withdrawn"}})
-            forgotten = _wait(sub, "face.forgotten", 30)
-            assert forgotten["removed"] == 1
-            from vision.gallery import Gallery
-
-            gallery = Gallery.at_home(core.home.root)
-            assert gallery.entries() == []
-            gallery.close()
+        deadline = time.monotonic() + 60  # its first look for withdrawals, with nowhere to save where it got to
+        while "consent cursor 0 not saved yet" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.2)
+        assert "consent cursor 0 not saved yet" in log.read_text(), log.read_text()[-2000:]
+        filler.unlink()
+        with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0) as bus:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not bus.request("events.since", {"seq": 0, "prefix": "door."}):
+                assert proc.poll() is None, log.read_text()[-2000:]
+                time.sleep(0.5)
+            assert bus.request("events.since", {"seq": 0, "prefix": "door."}), log.read_text()[-2000:]
     finally:
         proc.terminate()
         proc.wait(20)
-        log.close()
+        core.stop()

@@ -1,4 +1,4 @@
-/* Manager's page: alert rules, accounts, daily report, audit trail. */
+/* Manager's page: alert rules, accounts, daily report, audit trail, the face audit. */
 "use strict";
 const RULE_DESC = {longest_wait: "某业务最长等待超过阈值（分钟）", waiting_per_counter: "等候人数 ÷ 开放窗口数 超过阈值",
   unattended: "窗口开放且有人等候，但座位无人超过阈值（分钟）", device_offline: "设备上报离线", printer_paper: "取号打印机缺纸",
@@ -68,8 +68,33 @@ async function loadAudit() {
       el("td", {}, JSON.stringify(r.detail)), el("td", {}, r.ok ? "成功" : "失败")))));
 }
 
+const FACE_PURPOSE = {ticket: "刷脸取号", vip_arrival: "VIP 到店", enrolment: "登记", withdrawal: "删除"};
+const FACE_DECISION = {candidate: "识别出候选人", abstained: "未识别（改用身份证）", refused: "拒绝", confirmed: "客户确认", rejected: "客户否认",
+  announced: "已提醒员工", withheld: "未提醒", enrolled: "已登记", withdrawn: "已撤回删除", expired: "到期删除"};
+
+async function loadFaceAudit() {
+  const days = Number($("#face-since").value);
+  let out;
+  try {
+    out = await api("GET", `/api/face-audit?since=${Math.floor(Date.now() / 1000 - days * 86400)}`);
+  } catch (e) {
+    fill($("#face-audit"), el("p", {class: "muted", id: "face-audit-error"}, e.message));
+    return;
+  }
+  if (!out.records.length) { fill($("#face-audit"), el("p", {class: "muted"}, "这段时间没有人脸识别记录")); return; }
+  fill($("#face-audit"), el("table", {class: "grid small", id: "face-audit-table"},
+    el("tr", {}, ["时间", "地点", "用途", "结果", "客户（密钥哈希）", "相似度", "原因"].map((h) => el("th", {}, h))),
+    out.records.slice().reverse().map((r) => el("tr", {class: ["refused", "rejected"].includes(r.decision) ? "failed" : ""},
+      el("td", {class: "nowrap"}, new Date(r.at * 1000).toLocaleString("zh-CN", {hour12: false, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit"})),
+      el("td", {}, r.place), el("td", {}, FACE_PURPOSE[r.purpose] || r.purpose), el("td", {}, FACE_DECISION[r.decision] || r.decision),
+      el("td", {class: "mono"}, r.ref || "—"), el("td", {}, r.score === null ? "—" : r.score.toFixed(3)), el("td", {class: "muted"}, r.reason)))),
+  out.more ? el("p", {class: "muted"}, "仅显示最近 200 条；完整记录在盒子上：hall vision audit") : null);
+}
+
 (async () => {
   await startPage("admin");
+  $("#face-go").addEventListener("click", loadFaceAudit);
+  $("#face-since").addEventListener("change", loadFaceAudit);
   const day = $("#report-day");
   day.value = new Date().toISOString().slice(0, 10);
   $("#report-go").addEventListener("click", async () => {
@@ -80,5 +105,5 @@ async function loadAudit() {
   });
   onLive((ev) => { if (ev.topic.startsWith("alert.rules")) loadRules(); });
   userForm();
-  await Promise.all([loadRules(), loadUsers(), loadReports(), loadAudit()]);
+  await Promise.all([loadRules(), loadUsers(), loadReports(), loadAudit(), loadFaceAudit()]);
 })();

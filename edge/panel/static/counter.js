@@ -78,7 +78,7 @@ function renderActions() {
     allowed() ? null : el("p", {class: "not-mine", id: "not-mine"},
       holder ? `本窗口由 ${holder.display} 签入，只有本人或值班经理可以操作` : "本窗口不是您签入的，请值班经理处理"));
   fill($("#desk-title"), el("span", {}, c.name), el("span", {class: "badge s-" + c.state}, STATES[c.state]),
-    c.staff ? el("span", {class: "muted"}, c.staff) : null,
+    c.staff ? el("span", {class: "muted"}, c.staff_display || c.staff) : null,
     el("button", {class: "link", onclick: () => { desk.cid = null; localStorage.removeItem("hall.counter"); load(); }}, "换窗口"));
 }
 
@@ -141,7 +141,7 @@ function ask(title, fields) {
 function renderPicker() {
   fill($("#card"), el("div", {class: "picker"}, el("h3", {}, "签入窗口"),
     desk.status.counters.map((c) => el("button", {class: "pick", "data-counter": c.id, onclick: () => signIn(c)},
-      el("b", {}, c.name), el("span", {class: "badge s-" + c.state}, STATES[c.state]), el("span", {class: "muted"}, c.staff || "")))));
+      el("b", {}, c.name), el("span", {class: "badge s-" + c.state}, STATES[c.state]), el("span", {class: "muted"}, c.staff_display || c.staff || "")))));
   fill($("#actions"));
   fill($("#desk-title"), "请选择您的窗口");
 }

@@ -30,6 +30,18 @@ function arrivalsChart(today, last, label) {
     el("div", {class: "legend"}, el("span", {class: "sw bar"}), `今日${label}`, el("span", {class: "sw lastweek"}), "上周同日"));
 }
 
+// People in the hall as the core reconciles them (beams or a camera's line, cameras, the queue), with its ±.
+const SOURCES = {ir: "红外", door: "门口", camera: "摄像头", queue: "排队"};
+function inHall(occ) {
+  if (!occ) return kpi("厅内人数", "—", "kpi-inhall");
+  const value = el("span", {}, String(Math.round(occ.people)), el("span", {class: "kpi-pm"}, ` ±${Math.round(occ.sigma)}`));
+  const said = occ.sources.map((s) => `${SOURCES[s.name] || s.name} ${Math.round(s.people)}`).join(" / ");
+  const left = occ.rejected ? `，未采用${SOURCES[occ.rejected] || occ.rejected}` : "";
+  const tile = kpi("厅内人数（估计）", value, "kpi-inhall", Boolean(occ.rejected));
+  tile.append(el("div", {class: "kpi-l kpi-src"}, said + left));
+  return tile;
+}
+
 function devicesTable(devices) {
   if (!devices.length) return el("p", {class: "muted"}, "尚无设备健康上报");
   const cls = {ok: "ok", degraded: "warn", fault: "bad", offline: "bad"};
@@ -76,7 +88,7 @@ async function load() {
   $("#hall-name").textContent = `${s.hall.name} · ${s.day}`;
   fill($("#kpis"),
     kpi("等候人数", waiting, "kpi-waiting", waiting > 20),
-    kpi("厅内人数", f.door.today.measured ? f.door.in_hall : "—", "kpi-inhall"),
+    inHall(d.occupancy),
     kpi("今日取号", issued, "kpi-issued"),
     kpi("今日办结", done, "kpi-done"),
     kpi("平均等待", minutes(st.waits.average_s), "kpi-wait"),
@@ -95,7 +107,7 @@ async function load() {
   fill($("#counters"), el("table", {class: "grid"},
     el("tr", {}, ["窗口", "状态", "工作人员", "当前号", "在座", "今日服务", "平均办理"].map((h) => el("th", {}, h))),
     s.counters.map((c) => el("tr", {"data-counter": c.id}, el("td", {}, c.name), el("td", {}, el("span", {class: "badge s-" + c.state}, STATES[c.state] + (c.pause_reason ? "·" + c.pause_reason : ""))),
-      el("td", {}, c.staff || "—"), el("td", {class: "cur"}, c.current ? `${c.current.number} ${STATES[c.current.state]}` : "—"),
+      el("td", {}, c.staff_display || c.staff || "—"), el("td", {class: "cur"}, c.current ? `${c.current.number} ${STATES[c.current.state]}` : "—"),
       el("td", {}, c.id in seats ? (seats[c.id] ? "在座" : "离座") : "—"),
       el("td", {class: "num"}, String(cstats[c.id] ? cstats[c.id].served : 0)), el("td", {class: "num"}, minutes(cstats[c.id] && cstats[c.id].avg_handling_s))))));
   const measured = f.door.today.measured || f.door.last_week.measured;

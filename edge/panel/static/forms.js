@@ -13,6 +13,8 @@ async function paperLoaded() {
   if (!cid) { $("#paper").hidden = true; fill($("#records")); return; }
   if (!paper.templates.length) paper.templates = await api("GET", "/api/forms");
   paper.current = await api("GET", `/api/counters/${encodeURIComponent(cid)}/form`);
+  const asked = paper.current && paper.current.form && paper.current.form.correction_asked;
+  if (asked) paper.flagged = asked;  // kept by the core: a page opened after the customer asked still shows it
   paper.records = await api("GET", `/api/records?counter=${encodeURIComponent(cid)}`);
   renderPaper();
   renderRecords();

@@ -1,4 +1,7 @@
-"""A TCP proxy of ours between the box and HQ that cuts, drops, delays and duplicates traffic.
+"""A TCP proxy between the box and HQ that cuts, drops, delays, duplicates and garbles traffic.
+
+The agent is given the proxy's URL instead of HQ's; whatever the proxy does to the bytes,
+HQ must end up holding every event once, in order. Modes (any mix, changed live by :meth:`set`):
 
 - ``cut``: refuses every connection (closes it at once) and breaks the live ones;
 - ``drop``: the chance that an answer from HQ is thrown away and both sides closed,
@@ -10,6 +13,11 @@
   connection closed (a request that never arrives whole);
 - ``corrupt``: the chance that one byte of a chunk is flipped, either way
   (headers, body or answer: a signature, digest or framing that no longer holds).
+
+    proxy = FaultProxy(("127.0.0.1", 8470), seed=7)
+    proxy.set(drop=0.3)          # lose 30 % of HQ's answers
+    proxy.set()                  # a clean link again
+    proxy.stats["dropped"]
 """
 
 from __future__ import annotations
@@ -19,24 +27,26 @@ import random
 import socket
 import threading
 
+STATS = ("connections", "refused", "dropped", "duplicated", "truncated", "corrupted")
+
 
 class FaultProxy:
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int], *, seed: int = 7, host: str = "127.0.0.1", port: int = 0) -> None:
         self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
+        self.listener = socket.create_server((host, port))
+        self.port: int = self.listener.getsockname()[1]
         self.cut = False
         self.drop = 0.0
         self.delay = 0.0
         self.duplicate = False
         self.truncate = 0.0
         self.corrupt = 0.0
-        self.stats = {"connections": 0, "refused": 0, "dropped": 0, "duplicated": 0, "truncated": 0, "corrupted": 0}
+        self.stats = dict.fromkeys(STATS, 0)
         self._live: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._closed = False
-        self._rng = random.Random(7)
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._rng = random.Random(seed)
+        threading.Thread(target=self._accept, name="fault-proxy", daemon=True).start()
 
     @property
     def url(self) -> str:
@@ -52,6 +62,7 @@ class FaultProxy:
         truncate: float = 0.0,
         corrupt: float = 0.0,
     ) -> None:
+        """Change the faults at once (everything not named goes back to clean)."""
         self.cut, self.drop, self.delay, self.duplicate = cut, drop, delay, duplicate
         self.truncate, self.corrupt = truncate, corrupt
         if cut:
@@ -60,10 +71,28 @@ class FaultProxy:
             for s in live:
                 _close(s)
 
+    def mode(self) -> str:
+        """The faults in force, as words: ``clean``, or e.g. ``drop 0.3, delay 0.2 s``."""
+        parts = ["cut"] if self.cut else []
+        parts += [f"drop {self.drop:g}"] if self.drop else []
+        parts += [f"delay {self.delay:g} s"] if self.delay else []
+        parts += ["duplicate"] if self.duplicate else []
+        parts += [f"truncate {self.truncate:g}"] if self.truncate else []
+        parts += [f"corrupt {self.corrupt:g}"] if self.corrupt else []
+        return ", ".join(parts) or "clean"
+
     def close(self) -> None:
         self._closed = True
         _close(self.listener)
         self.set(cut=True)
+
+    def _chance(self, p: float) -> bool:
+        with self._lock:
+            return bool(p) and self._rng.random() < p
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.stats[name] += 1
 
     def _accept(self) -> None:
         while not self._closed:
@@ -72,7 +101,7 @@ class FaultProxy:
             except OSError:
                 return
             if self.cut:
-                self.stats["refused"] += 1
+                self._count("refused")
                 _close(client)
                 continue
             try:
@@ -81,7 +110,7 @@ class FaultProxy:
             except OSError:
                 _close(client)
                 continue
-            self.stats["connections"] += 1
+            self._count("connections")
             shadow: list[socket.socket] = []
             with self._lock:
                 self._live.update((client, upstream))
@@ -93,8 +122,8 @@ class FaultProxy:
             while chunk := client.recv(65536):
                 if self.delay:
                     threading.Event().wait(self.delay)
-                if self.truncate and self._rng.random() < self.truncate:
-                    self.stats["truncated"] += 1
+                if self._chance(self.truncate):
+                    self._count("truncated")
                     upstream.sendall(chunk[: len(chunk) // 2])
                     break
                 chunk = self._maybe_corrupt(chunk)
@@ -102,8 +131,10 @@ class FaultProxy:
                 if self.duplicate:
                     if not shadow:
                         shadow.append(socket.create_connection(self.upstream, timeout=5))
+                        with self._lock:
+                            self._live.add(shadow[0])
                         threading.Thread(target=_drain, args=(shadow[0],), daemon=True).start()
-                    self.stats["duplicated"] += 1
+                    self._count("duplicated")
                     shadow[0].sendall(chunk)
         except OSError:
             pass
@@ -114,8 +145,8 @@ class FaultProxy:
     def _down(self, upstream: socket.socket, client: socket.socket) -> None:
         try:
             while chunk := upstream.recv(65536):
-                if self.drop and self._rng.random() < self.drop:
-                    self.stats["dropped"] += 1
+                if self._chance(self.drop):
+                    self._count("dropped")
                     break
                 client.sendall(self._maybe_corrupt(chunk))
         except OSError:
@@ -125,11 +156,13 @@ class FaultProxy:
             self._forget(upstream)
 
     def _maybe_corrupt(self, chunk: bytes) -> bytes:
-        if not (self.corrupt and chunk and self._rng.random() < self.corrupt):
+        if not (chunk and self._chance(self.corrupt)):
             return chunk
-        self.stats["corrupted"] += 1
-        i = self._rng.randrange(len(chunk))
-        return chunk[:i] + bytes([chunk[i] ^ (1 << self._rng.randrange(8))]) + chunk[i + 1 :]
+        self._count("corrupted")
+        with self._lock:
+            i = self._rng.randrange(len(chunk))
+            bit = 1 << self._rng.randrange(8)
+        return chunk[:i] + bytes([chunk[i] ^ bit]) + chunk[i + 1 :]
 
     def _forget(self, s: socket.socket) -> None:
         with self._lock:

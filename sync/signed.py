@@ -1,0 +1,74 @@
+"""Signed records on their way to HQ: sent as signed, so HQ can check them as the box does.
+
+A signed record (``record.signed``) is built by the core without any identity
+number in clear (an ``id`` field holds its masked form and keyed hash, and text
+that looks like an ID number is refused when the form is filled in). It may still
+hold long numbers that are no identity: a 13-digit power account number (户号), a
+phone number with its area code. The privacy scrub masks any run of 12 digits or
+more, which would change the record after it was sealed, and HQ could no longer
+check its digest. So a record whose digest holds, and in which the scrub would
+change nothing but such numbers, goes up as it is. Anything else the scrub would
+take out of it (a resident ID number, a face, a customer key beyond the allowed
+ones) is taken out as from any event, and the record then does not verify at HQ,
+with ``_scrubbed`` saying why.
+
+HQ checks what it holds with :func:`verify` (the same check as ``record.verify``
+on the box)::
+
+    >>> from edge.records.digest import genesis, seal
+    >>> first = seal({"id": "R1", "n": 1, "day": "2026-11-30", "hall": "h", "form": {"account": "3301004277123"}},
+    ...              genesis("h", "2026-11-30"))
+    >>> verify([first])
+    []
+    >>> [p["problem"] for p in verify([{**first, "form": {"account": "3301*****7123"}}])]
+    ['changed: its content does not match its digest']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from edge.records import digest as chain
+
+
+def intact(record: Any) -> bool:
+    """Whether a signed record may go up unscrubbed: its digest holds, and the scrub finds nothing but long numbers."""
+    from sync.privacy import LONG_DIGITS, is_resident_id, scrub
+
+    if not isinstance(record, dict) or not isinstance(record.get("digest"), str):
+        return False
+    try:
+        if chain.digest(record) != record["digest"]:
+            return False
+    except (TypeError, ValueError):  # not JSON a record can hold (a float, …)
+        return False
+
+    def numbers_out(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: numbers_out(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [numbers_out(v) for v in value]
+        if isinstance(value, str) and LONG_DIGITS.fullmatch(value) and not is_resident_id(value):
+            return "0"
+        return value
+
+    probe = numbers_out(record)
+    return bool(scrub({"topic": "", "data": probe})["data"] == probe)
+
+
+def verify(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Problems in the signed records HQ holds (any halls, any days); empty when every one is intact.
+
+    Each record is checked against its digest and its day's chain (from the hall's and day's own start),
+    as ``record.verify`` does on the box: ``{"hall", "day", "id", "n", "problem"}``.
+    """
+    days: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        days.setdefault((str(r.get("hall")), str(r.get("day"))), []).append(r)
+    problems: list[dict[str, Any]] = []
+    for (hall, day), rows in sorted(days.items()):
+        rows.sort(key=lambda r: int(r.get("n") or 0))
+        for p in chain.check_chain(rows, chain.genesis(hall, day)):
+            problems.append({"hall": hall, "day": day, **p})
+    return problems
