@@ -67,6 +67,7 @@ def test_the_customer_reads_asks_confirms_signs_and_rates(
     tap(pad, "form.ask")
     asked = wait_event(events, "pad.correction_requested", lambda d: d["counter"] == "2")["data"]
     assert asked == {"counter": "2", "form_id": form["id"], "fields": ["phone"], "labels": ["联系电话"]}
+    until(lambda: pad.reading.asked, what="the core's answer to the request reaching the pad")  # it may trail the event
     assert "已通知工作人员修改" in text(pad, "message")
     # durable: in the hall's log, and kept on the open form for a counter page opened later
     logged = bus.request("events.since", {"seq": 0, "prefix": "pad.correction_requested"})
