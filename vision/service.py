@@ -241,7 +241,7 @@ def read_hall_key(home: Home) -> bytes | None:
 
     try:
         key = Keyring.load(home.customer_keys_path, home.secret_path).current.key
-    except (OSError, ValueError, HallError):
+    except (OSError, ValueError, HallError):  # unreadable by this user, or damaged (the core names that)
         return None
     return key if len(key) == 32 else None
 

@@ -107,7 +107,12 @@ def follow(kiosk: Any, camera: MjpegCamera, done: Callable[[], bool], what: str,
 
 
 def test_consent_confirm_ticket_unknown_photo_and_withdrawal(
-    make_kiosk: MakeKiosk, core: CoreProcess, bus: BusClient, camera: MjpegCamera, vision: subprocess.Popen[bytes]
+    make_kiosk: MakeKiosk,
+    core: CoreProcess,
+    bus: BusClient,
+    camera: MjpegCamera,
+    vision: subprocess.Popen[bytes],
+    tmp_path: Path,
 ) -> None:
     from vision.synth import Person, Portrait, PrintedSheet
 
@@ -192,7 +197,38 @@ def test_consent_confirm_ticket_unknown_photo_and_withdrawal(
     # after card reads, an enrolment, tickets by face and card, an abstention, a photo and a withdrawal,
     # nothing the box keeps (the core's log and HQ outbox, the audit, the gallery, the service logs) holds
     # the number, the name or the face template in the clear
-    assert leaks(core.home, [VIP["number"], VIP["name"]], template) == []
+    assert leaks(core.home.root, [VIP["number"], VIP["name"]], template) == []
+
+    # and nothing of it reaches HQ: a real agent sends the whole log to a real HQ, whose store and log are searched
+    assert leaks(sent_to_hq(core, tmp_path / "hq"), [VIP["number"], VIP["name"]], template) == []
+
+
+def sent_to_hq(core: CoreProcess, where: Path) -> Path:
+    """Link the hall to a new HQ (SQLite), let ``hall sync`` send everything the log holds; the HQ's folder."""
+    from sync.client import HqClient
+    from tests.sync.conftest import AgentProcess, HqServer, hall_cmd, wait_for
+
+    where.mkdir()
+    hq = HqServer(str(where / "hq.db"), where / "hq.log").start()
+    try:
+        cred = hq.add_hall("demo-001")
+        hall_cmd("sync", "credential", "-", stdin=cred.to_json(), env={"HALL_HOME": str(core.home.root)})
+        agent = AgentProcess(core.home).start()
+        try:
+            with BusClient("test", endpoints=Endpoints.local(core.home)) as b, HqClient(cred) as client:
+                head = b.request("hall.ping")["seq"]
+                wait_for(lambda: client.status()["held"] >= head, 90, "HQ to hold the hall's whole log")
+        finally:
+            agent.stop()
+        store = hq.store()
+        try:
+            topics = {e["topic"] for e in store.events("demo-001", 0, 100_000)}
+        finally:
+            store.close()
+        assert {"consent.recorded", "ticket.issued"} <= topics  # the visit's facts are there to be searched
+    finally:
+        hq.stop()
+    return where
 
 
 def enrolled_template(home: Home) -> Any:
@@ -208,8 +244,8 @@ def enrolled_template(home: Home) -> Any:
     return vectors
 
 
-def leaks(home: Home, words: list[str], template: Any) -> list[str]:
-    """Files under ``home`` holding one of ``words`` (UTF-8 or JSON-escaped) or a piece of ``template``
+def leaks(root: Path, words: list[str], template: Any) -> list[str]:
+    """Files under ``root`` holding one of ``words`` (UTF-8 or JSON-escaped) or a piece of ``template``
     (16 bytes of a float32 row, or a component written out as text)."""
     needles = {w: w.encode() for w in words}
     needles.update({f"{w} (escaped)": json.dumps(w).strip('"').encode() for w in words if not w.isascii()})
@@ -219,7 +255,7 @@ def leaks(home: Home, words: list[str], template: Any) -> list[str]:
         big = [float(v) for v in row if abs(v) > 0.05][:3]
         needles.update({f"template row {i} value {j} as text": str(v)[:10].encode() for j, v in enumerate(big)})
     found = []
-    for path in sorted(p for p in home.root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
         data = path.read_bytes()
-        found += [f"{path.relative_to(home.root)}: {what}" for what, needle in needles.items() if needle in data]
+        found += [f"{path.relative_to(root)}: {what}" for what, needle in needles.items() if needle in data]
     return found
