@@ -9,19 +9,26 @@ into a fresh HQ store of the same kind directly (``Store.ingest``, same batch
 size, no HTTP, no core): the ceiling. The ratio says what the whole path costs.
 
     .venv/bin/python benchmarks/bench_sync.py [--events 1000000] [--batch 5000] [--db postgresql://…]
+
+Both stores are measured side by side: SQLite files, and PostgreSQL (the server
+``--db`` names, else a throw-away one started from Debian's binaries as the tests
+do; ``--only sqlite`` skips it). The last line is one JSON object with both.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +99,6 @@ def hall(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
 def drain(root: Path, n: int, batch: int, db_url: str) -> tuple[float, int]:
     import httpx
 
-    from sync.client import HqClient
     from sync.config import Credential
 
     home = Home(root / "home").ensure()
@@ -119,19 +125,44 @@ def drain(root: Path, n: int, batch: int, db_url: str) -> tuple[float, int]:
         wait(lambda: (home.run_dir / "requests.sock").exists(), 60, "the core")
         start = time.perf_counter()
         procs.append(subprocess.Popen([sys.executable, "-m", "edge", "sync"], env=env, stderr=subprocess.DEVNULL))
-        with HqClient(cred) as client:
-            last = 0
+        last, shown = 0, start
+        with held_at_hq(db_url) as held:  # read from HQ's store, as no hall's request: HQ's API is left alone
             while last < n:
-                time.sleep(0.5)
-                last = int(client.status()["held"])
-                print(f"\r  HQ holds {last}/{n}", end="", flush=True)
+                time.sleep(0.05)
+                last = held()
+                if time.perf_counter() - shown >= 2:
+                    shown = time.perf_counter()
+                    print(f"  HQ holds {last}/{n}", flush=True)
             elapsed = time.perf_counter() - start
-        print()
         return elapsed, last
     finally:
         for p in reversed(procs):
             p.terminate()
             p.wait(30)
+
+
+@contextlib.contextmanager
+def held_at_hq(db_url: str) -> Iterator[Callable[[], int]]:
+    """How many events HQ's store holds of the hall, read on a connection of its own (reads take no lock)."""
+    from sync.hq.dialect import sqlite_path
+
+    if db_url.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        conn: Any = psycopg.connect(db_url, autocommit=True)
+        mark = "%s"
+    else:
+        conn = sqlite3.connect(sqlite_path(db_url), isolation_level=None)
+        mark = "?"
+
+    def held() -> int:
+        row = conn.execute(f"SELECT held FROM halls WHERE hall = {mark}", (HALL,)).fetchone()
+        return int(row[0]) if row else 0
+
+    try:
+        yield held
+    finally:
+        conn.close()
 
 
 def _up(httpx: Any, url: str) -> bool:
@@ -166,7 +197,7 @@ def raw_insert(root: Path, n: int, batch: int, db_url: str) -> float:
 
 def fresh_db(url: str | None, root: Path, name: str) -> str:
     if not url:
-        return str(root / f"{name}.db")
+        return str(root / "sqlite" / f"{name}.db")
     import psycopg
 
     dbname = f"bench_{name}_{os.getpid()}"
@@ -176,31 +207,49 @@ def fresh_db(url: str | None, root: Path, name: str) -> str:
     return url.rsplit("/", 1)[0] + "/" + dbname
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--events", type=int, default=1_000_000)
-    p.add_argument("--batch", type=int, default=5000, help="events per batch (agent and raw insert alike)")
-    p.add_argument("--db", help="a PostgreSQL server URL (a database is created per run); default SQLite files")
-    a = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
-        root = Path(tmp)
-        elapsed, held = drain(root, a.events, a.batch, fresh_db(a.db, root, "drain"))
-        raw = raw_insert(root, a.events, a.batch, fresh_db(a.db, root, "raw"))
-    drain_rate, raw_rate = held / elapsed, a.events / raw
-    result = {
-        "events": a.events,
-        "batch": a.batch,
-        "store": "postgresql" if a.db else "sqlite",
+def measure(root: Path, events: int, batch: int, server: str | None, name: str) -> dict[str, Any]:
+    """Drain and raw insert on one kind of store, in the same run."""
+    elapsed, held = drain(root / name, events, batch, fresh_db(server, root, f"drain_{name}"))
+    raw = raw_insert(root / name, events, batch, fresh_db(server, root, f"raw_{name}"))
+    drain_rate, raw_rate = held / elapsed, events / raw
+    print(f"{name}: drain over loopback {drain_rate:,.0f} events/s ({held} events in {elapsed:.1f} s); "
+          f"raw store insert {raw_rate:,.0f} events/s ({raw:.1f} s); ratio {drain_rate / raw_rate:.3f}", flush=True)  # fmt: skip
+    return {
         "drain_s": round(elapsed, 1),
         "drain_events_per_s": round(drain_rate),
         "raw_insert_s": round(raw, 1),
         "raw_insert_events_per_s": round(raw_rate),
         "ratio": round(drain_rate / raw_rate, 3),
     }
-    print(f"drain over loopback: {drain_rate:,.0f} events/s ({held} events in {elapsed:.1f} s)")
-    print(f"raw store insert:    {raw_rate:,.0f} events/s ({a.events} events in {raw:.1f} s)")
-    print(f"ratio drain / raw:   {drain_rate / raw_rate:.3f}")
-    print(json.dumps(result))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--batch", type=int, default=5000, help="events per batch (agent and raw insert alike)")
+    p.add_argument("--db", help="a PostgreSQL server URL (a database is made per run); default a throw-away server")
+    p.add_argument("--only", choices=("sqlite", "postgresql"), help="measure one store only")
+    a = p.parse_args()
+    stores: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        root = Path(tmp)
+        if a.only != "postgresql":
+            (root / "sqlite").mkdir()
+            stores["sqlite"] = measure(root, a.events, a.batch, None, "sqlite")
+        if a.only != "sqlite":
+            pg = None
+            server = a.db
+            if server is None:
+                from bench_fleet import start_postgres
+
+                pg, server = start_postgres(root)
+            try:
+                (root / "postgresql").mkdir()
+                stores["postgresql"] = measure(root, a.events, a.batch, server, "postgresql")
+            finally:
+                if pg is not None:
+                    pg.stop()
+    print(json.dumps({"events": a.events, "batch": a.batch, **stores}))
 
 
 if __name__ == "__main__":

@@ -26,19 +26,32 @@ from drivers.iccard.config import IcCardConfig
 from drivers.idcard.card import IdCard
 from drivers.idcard.config import IdCardConfig
 from edge.errors import HallError
-from edge.identity import load_key, make_ref, mask_name
+from edge.identity import CustomerKey, Keyring, KeyringFile, mask_name
 from edge.paths import Home
 
 log = logging.getLogger(__name__)
 
 
-def _hall_key() -> bytes:
-    return load_key(Home.from_env().secret_path)
+class _Ring:
+    """The customer keys a unit hashes with: a fixed key (tests), else the hall's keyring, followed as it changes."""
+
+    def __init__(self, key: bytes | None) -> None:
+        self.fixed = Keyring(CustomerKey("given", key)) if key is not None else None
+        self.file: KeyringFile | None = None
+
+    def get(self) -> Keyring:
+        if self.fixed is not None:
+            return self.fixed
+        if self.file is None:
+            home = Home.from_env()
+            self.file = KeyringFile(home.customer_keys_path, home.secret_path)
+        return self.file.get()
 
 
-def id_card_event(card: IdCard, *, reader: str, key: bytes, elderly_age: int, today: date) -> dict[str, Any]:
-    """The ``card.id.read`` data for ``card``: nothing in it identifies the holder without the hall's key."""
-    ref = make_ref("id", card.number, name=card.name, key=key)
+def id_card_event(card: IdCard, *, reader: str, key: bytes | Keyring, elderly_age: int, today: date) -> dict[str, Any]:
+    """The ``card.id.read`` data for ``card``: nothing in it identifies the holder without the customer keys."""
+    ring = key if isinstance(key, Keyring) else Keyring(CustomerKey("given", key))
+    ref = ring.ref("id", card.number, name=card.name)
     return {
         "reader": reader,
         "customer": ref.to_dict(),
@@ -79,7 +92,7 @@ class IdCardUnit:
 
         self.name = config.name
         self.config = config
-        self._key = key
+        self._ring = _Ring(key)
         self._today = today
         self._publish: Publish | None = None
         self.reader = IdCardReader(
@@ -93,8 +106,7 @@ class IdCardUnit:
 
     def start(self, publish: Publish) -> None:
         self._publish = publish
-        if self._key is None:
-            self._key = _hall_key()
+        self._ring.get()  # the keys are read (or the hall's own key made) before the first card
         self.runner.start()
 
     def stop(self) -> None:
@@ -104,9 +116,9 @@ class IdCardUnit:
         return self.runner.checked(self.reader.health())
 
     def _on_card(self, card: IdCard) -> None:
-        assert self._publish is not None and self._key is not None
+        assert self._publish is not None
         data = id_card_event(
-            card, reader=self.name, key=self._key, elderly_age=self.config.elderly_age, today=self._today()
+            card, reader=self.name, key=self._ring.get(), elderly_age=self.config.elderly_age, today=self._today()
         )
         self._publish("card.id.read", data, durable=False)
 
@@ -119,7 +131,7 @@ class IcCardUnit:
 
         self.name = config.name
         self.config = config
-        self._key = key
+        self._ring = _Ring(key)
         self._publish: Publish | None = None
         self.watcher = IcCardWatcher(
             config.profile,
@@ -133,8 +145,7 @@ class IcCardUnit:
 
     def start(self, publish: Publish) -> None:
         self._publish = publish
-        if self._key is None:
-            self._key = _hall_key()
+        self._ring.get()
         self.runner.start()
 
     def stop(self) -> None:
@@ -144,9 +155,9 @@ class IcCardUnit:
         return self.runner.checked(self.watcher.health())
 
     def _on_card(self, reader: str, account: str) -> None:
-        assert self._publish is not None and self._key is not None
+        assert self._publish is not None
         try:
-            ref = make_ref("ic", account, key=self._key)
+            ref = self._ring.get().ref("ic", account)
         except HallError as exc:  # an account the hall cannot key (odd characters) is a card error
             log.warning("IC card in %s: %s", reader, exc)
             self.watcher.board.count("card_errors")

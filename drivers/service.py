@@ -49,7 +49,7 @@ CATCH_UP_MAX_AGE_S = 90.0
 SEEN_MAX = 10_000
 START_RETRY_FIRST_S = 1.0  # a unit that cannot start is tried again after this, doubling…
 START_RETRY_MAX_S = 60.0  # …up to this
-LOGGED_PREFIXES = ("ticket.",)  # the core's events: in the log, so a missed one can be read again
+LOGGED_PREFIXES = ("ticket.", "repair.")  # the core's events: in the log, so a missed one can be read again
 
 
 @dataclass

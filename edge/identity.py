@@ -2,10 +2,16 @@
 
 A card number (resident ID or IC-card account) becomes a :class:`CustomerRef`
 at the edge of the devices service; only the ref crosses the bus and reaches
-the database. The hash is HMAC-SHA256 under the hall's secret key (a 0640 file
-in ``HALL_HOME``, readable by the hall's group: the vision service, under its own
-user, hashes a card number an operator types), so the same card gives the same hash in this hall, and the
-same keyed hash is what HQ uses for customer tags::
+the database. The hash is HMAC-SHA256 under the customer key in force
+(:class:`Keyring`): the key HQ issued for the hall or its region, delivered by
+the sync agent into ``$HALL_HOME/customer.keys``, so HQ builds the same hashes
+for its own customer records (bills, tags, supply addresses). A box HQ has not
+given a key yet uses its own ``secret.key``. Both files are mode 0640, readable
+by the hall's group: the vision service, under its own user, hashes a card
+number an operator types. While HQ rotates the key, the previous one stays
+accepted until its overlap ends: a ref then also carries the hashes under the
+previous keys (``also``), and whatever matches by hash (tags, bundle look-ups,
+appointments) tries them all::
 
     >>> ref = make_ref("id", "110101199003071234", name="张三", key=b"k" * 32)
     >>> ref.masked, ref.name_masked, len(ref.hash)
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import re
 import secrets
@@ -33,6 +40,7 @@ from edge.errors import InvalidRequest, StorageError
 
 Kind = Literal["id", "ic"]
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_ALSO = 4  # previous keys accepted at once (a rotation's overlap; more would be a key never retired)
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 """GB 11643-1999 §6.2 weights of positions 1..17: W = 2^(18-i) mod 11 (ISO 7064 MOD 11-2)."""
@@ -71,9 +79,19 @@ class CustomerRef:
     hash: str
     masked: str
     name_masked: str = ""
+    also: tuple[str, ...] = ()  # the hashes under keys still accepted during a rotation's overlap
 
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "hash": self.hash, "masked": self.masked, "name_masked": self.name_masked}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "hash": self.hash, "masked": self.masked,
+                               "name_masked": self.name_masked}  # fmt: skip
+        if self.also:
+            out["also"] = list(self.also)
+        return out
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        """Every hash this customer is known by now: the key in force's first."""
+        return (self.hash, *self.also)
 
     @classmethod
     def from_dict(cls, data: Any) -> CustomerRef:
@@ -91,10 +109,14 @@ class CustomerRef:
         name = data.get("name_masked", "")
         if not isinstance(name, str) or len(name) > 16:
             raise InvalidRequest("customer name_masked must be a short string")
-        extra = set(data) - {"kind", "hash", "masked", "name_masked"}
+        also = data.get("also", [])
+        if not isinstance(also, list) or len(also) > MAX_ALSO or not all(isinstance(h, str) and HASH_RE.match(h)
+                                                                          for h in also):  # fmt: skip
+            raise InvalidRequest(f"customer also must be at most {MAX_ALSO} keyed hashes")
+        extra = set(data) - {"kind", "hash", "masked", "name_masked", "also"}
         if extra:
             raise InvalidRequest(f"customer has unknown keys {', '.join(sorted(extra))}")
-        return cls(kind, digest, masked, name)
+        return cls(kind, digest, masked, name, tuple(also))
 
 
 def load_key(path: Path) -> bytes:
@@ -177,10 +199,127 @@ def make_ref(kind: str, number: str, *, key: bytes, name: str = "") -> CustomerR
     return CustomerRef(kind, digest, mask_number(number), mask_name(name) if name else "")
 
 
-def parse_ref_arg(text: str, *, key: bytes) -> CustomerRef:
+def parse_ref_arg(text: str, *, key: bytes | None = None, keyring: Keyring | None = None) -> CustomerRef:
     """Parse a command-line reference: ``id:NUMBER[:NAME]``, ``ic:ACCOUNT`` or a bare ID number."""
+    if keyring is None and key is None:
+        raise ValueError("parse_ref_arg needs the key or the keyring to hash with")
+    ring = keyring or Keyring(CustomerKey("given", key or b""))
     parts = text.split(":", 2)
     if len(parts) == 1:
-        return make_ref("id", parts[0], key=key)
+        return ring.ref("id", parts[0])
     kind, number = parts[0], parts[1]
-    return make_ref(kind, number, key=key, name=parts[2] if len(parts) > 2 else "")
+    if kind not in ("id", "ic"):
+        raise InvalidRequest(f"customer kind {kind!r} is not 'id' or 'ic'")
+    return ring.ref(kind, number, name=parts[2] if len(parts) > 2 else "")
+
+
+@dataclass(frozen=True)
+class CustomerKey:
+    id: str
+    key: bytes
+    until: float | None = None  # a previous key: accepted until then; None: the key in force
+
+
+class Keyring:
+    """The customer keys in force: one to hash with, and the previous ones still accepted.
+
+    ``customer.keys`` is JSON written by the sync agent (mode 0640, as ``secret.key``)::
+
+        {"keys": [{"id": "ck-1", "key": "<64 hex>", "current": true},
+                  {"id": "ck-0", "key": "<64 hex>", "until": 1767225600.0}]}
+
+    >>> ring = Keyring(CustomerKey("ck-2", b"n" * 32), (CustomerKey("ck-1", b"o" * 32, until=2000.0),))
+    >>> ref = ring.ref("id", "110101199003071234", now=1000.0)
+    >>> ref.hash == make_ref("id", "110101199003071234", key=b"n" * 32).hash
+    True
+    >>> ref.also == (make_ref("id", "110101199003071234", key=b"o" * 32).hash,)
+    True
+    >>> ring.ref("id", "110101199003071234", now=3000.0).also  # the overlap is over
+    ()
+    """
+
+    def __init__(self, current: CustomerKey, previous: tuple[CustomerKey, ...] = ()) -> None:
+        self.current = current
+        self.previous = previous
+
+    def accepted(self, now: float | None = None) -> list[CustomerKey]:
+        """The key in force, then the previous keys whose overlap has not ended."""
+        import time
+
+        at = time.time() if now is None else now
+        live = [k for k in self.previous if k.until is not None and k.until > at]
+        return [self.current, *live[:MAX_ALSO]]
+
+    def ref(self, kind: str, number: str, *, name: str = "", now: float | None = None) -> CustomerRef:
+        keys = self.accepted(now)
+        first = make_ref(kind, number, key=keys[0].key, name=name)
+        also = tuple(make_ref(kind, number, key=k.key).hash for k in keys[1:])
+        return CustomerRef(first.kind, first.hash, first.masked, first.name_masked, also)
+
+    @classmethod
+    def load(cls, keys_path: Path, secret_path: Path) -> Keyring:
+        """HQ's keys from ``keys_path`` when there are any, else the hall's own key (made on first use)."""
+        try:
+            raw = json.loads(keys_path.read_text())
+        except FileNotFoundError:
+            return cls(CustomerKey("local", load_key(secret_path)))
+        except (OSError, ValueError) as exc:
+            raise InvalidRequest(f"{keys_path}: not the customer keys the sync agent writes: {exc}") from exc
+        return cls.from_json(raw, str(keys_path))
+
+    @classmethod
+    def from_json(cls, raw: Any, where: str = "customer keys") -> Keyring:
+        current: CustomerKey | None = None
+        previous: list[CustomerKey] = []
+        try:
+            for item in raw["keys"]:
+                key = bytes.fromhex(item["key"])
+                if len(key) != 32 or not isinstance(item["id"], str):
+                    raise ValueError("a key is 32 bytes with a string id")
+                if item.get("current"):
+                    current = CustomerKey(item["id"], key)
+                else:
+                    previous.append(CustomerKey(item["id"], key, float(item["until"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidRequest(f"{where}: a key is malformed: {exc}") from exc
+        if current is None:
+            raise InvalidRequest(f"{where}: no key is marked current")
+        return cls(current, tuple(previous))
+
+    def to_json(self) -> dict[str, Any]:
+        keys: list[dict[str, Any]] = [{"id": self.current.id, "key": self.current.key.hex(), "current": True}]
+        keys += [{"id": k.id, "key": k.key.hex(), "until": k.until} for k in self.previous]
+        return {"keys": keys}
+
+
+class KeyringFile:
+    """A keyring read again whenever its file changes: for services that run for months (card readers)."""
+
+    def __init__(self, keys_path: Path, secret_path: Path) -> None:
+        self.keys_path = keys_path
+        self.secret_path = secret_path
+        self._seen: tuple[int, int] | None = None
+        self._ring: Keyring | None = None
+
+    def get(self) -> Keyring:
+        try:
+            st = self.keys_path.stat()
+            stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if self._ring is None or stamp != self._seen:
+            self._ring = Keyring.load(self.keys_path, self.secret_path)
+            self._seen = stamp
+        return self._ring
+
+
+def save_keyring(path: Path, ring: Keyring) -> None:
+    """Write ``ring`` to ``path`` whole (mode 0640 as the hall's secret key, fsynced, then renamed over the old file)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    os.fchmod(fd, 0o640)  # whatever the umask
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(ring.to_json()))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -44,6 +44,11 @@ class Home:
         return self.root / "secret.key"
 
     @property
+    def customer_keys_path(self) -> Path:
+        """HQ's customer keys as the sync agent installed them (see :class:`edge.identity.Keyring`)."""
+        return self.root / "customer.keys"
+
+    @property
     def keys_dir(self) -> Path:
         return self.root / "keys"
 

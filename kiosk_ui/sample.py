@@ -14,14 +14,14 @@ from importlib import resources
 from typing import Any
 
 from edge.bus import BusClient
-from edge.identity import load_key, make_ref
+from edge.identity import Keyring, make_ref
 from edge.paths import Home
 from kiosk_ui.errors import KioskError
 
 
 def sample_bundle(home: Home) -> dict[str, Any]:
-    """The sample bundle with the demo cards' hashes under this hall's key."""
-    key = load_key(home.secret_path)
+    """The sample bundle with the demo cards' hashes under this hall's customer key in force."""
+    key = Keyring.load(home.customer_keys_path, home.secret_path).current.key
     try:
         bundle: dict[str, Any] = json.loads(
             resources.files("kiosk_ui").joinpath("sample_bundle.json").read_text(encoding="utf-8")

@@ -67,9 +67,9 @@ def hall(width: int = WIDTH, height: int = HEIGHT) -> Iterator[tuple[Home, subpr
 
 def card_event(home: Home, *, name: str, number: str, elderly: bool) -> dict[str, Any]:
     """``card.id.read`` data as the devices service publishes it for a resident ID card."""
-    from edge.identity import load_key, make_ref
+    from edge.identity import Keyring
 
-    ref = make_ref("id", number, name=name, key=load_key(home.secret_path))
+    ref = Keyring.load(home.customer_keys_path, home.secret_path).ref("id", number, name=name)
     return {
         "reader": "idcard",
         "customer": ref.to_dict(),

@@ -4,9 +4,10 @@ The agent holds no state of its own that matters: where to resume is HQ's
 cursor per lane (asked at start and after any failure), and the core records
 each acknowledgement (``sync.acked``), so the agent can be killed at any point.
 One round, in lane priority order (alerts, records, analytics): read the first
-lane with events above HQ's cursor from the core (``sync.batch``), pass every
-event through :func:`sync.privacy.scrub`, send the batch gzip-compressed and
-signed, and on HQ's answer tell the core. A lost answer means the batch is sent
+lane with events above HQ's cursor from the core (``sync.batch``, packed as HQ
+takes it), pass every event through the privacy scrub (:mod:`sync.packing`:
+looked at as text, walked only where something may be removed), send the batch
+gzip-compressed and signed, and on HQ's answer tell the core. A lost answer means the batch is sent
 again, and HQ skips what it holds; a gap answer moves the cursor to HQ's.
 Failures are retried with exponential backoff and full jitter, capped by
 ``backoff_max_s``, so sending resumes within that cap once the link is back.
@@ -43,20 +44,36 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from edge import sdnotify
 from edge.core.hub import MAX_REQUEST_BYTES
-from edge.errors import BusError, HallError
+from edge.errors import BusError, Conflict, HallError, InvalidRequest, NotFound
 from edge.paths import Home
 from edge.schemas.sync import LANES
+from sync import boxkeys, keywrap, packing
+from sync.client import encode_batch
 from sync.config import Credential, SyncConfig, load_credential, save_credential
 from sync.errors import AuthError, BatchRefused, GapRefused, LinkDown, Refused, SyncError
-from sync.privacy import scrub
 
 log = logging.getLogger("hall.sync")
 MAX_BUNDLE_BYTES = MAX_REQUEST_BYTES - 64 * 1024  # the envelope around it must fit too
+ACK_EVERY_S = 0.5  # while draining, the core learns HQ's cursors at most this often (and at once when idle)
 RETRY_TOPIC = "sync.retry_requested"  # published (not logged) to cut a backoff short
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready to send: which lane, the cursor it follows, its last seq, and its encoded body."""
+
+    lane: str
+    after: int
+    last: int
+    count: int
+    scrubbed: int
+    body: bytes
 
 
 class Agent:
@@ -70,6 +87,7 @@ class Agent:
         home: Home,
         stop: threading.Event | None = None,
         wake: Any = None,
+        reader: Any = None,
     ) -> None:
         self.cfg = cfg
         self.cred = cred
@@ -89,53 +107,130 @@ class Agent:
         self.stats = {"sent": 0, "batches": 0, "scrubbed": 0, "gaps": 0}
         self.refused: dict[str, dict[str, Any]] = {}  # lane -> what HQ refused, and when to try again
         self.limits: dict[str, int] = {}  # lane -> batch size after HQ found a batch too large
+        self.reader = reader  # a second bus client: the next batch is read on it while HQ stores this one
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="sync-read") if reader is not None else None
+        self.ahead: Future[Prepared | None] | None = None
+        self.unacked: dict[str, int] = {}  # lane -> HQ's cursor not yet told to the core
+        self.keys_digest: str | None = None  # the customer keys installed, as HQ names them
+        self.repair_after = 0  # the last repair update from HQ handed to the core
+        self.acked_at = 0.0
 
     # -- one round ------------------------------------------------------------
     def step(self) -> bool:
         """Send the highest-priority ready batch; False when every lane is drained (or refused)."""
         if self.cursors is None:
+            self._drop_ahead()
             self.cursors = self.client.cursors()
             for lane, cursor in self.cursors.items():
                 if cursor > 0:
                     self._acked(lane, cursor)
-        now = time.monotonic()
-        for lane in LANES:
-            if lane in self.refused and now < self.refused[lane]["retry_at"]:
-                continue
-            after = self.cursors.get(lane, 0)
-            limit = self.limits.get(lane, self.cfg.batch_events)
-            batch = self.bus.request("sync.batch", {"lane": lane, "after": after, "limit": limit})
-            if not batch["events"]:
-                self.refused.pop(lane, None)
-                continue
-            events = [scrub(e) for e in batch["events"]]
-            self.stats["scrubbed"] += sum(1 for e in events if "_scrubbed" in e["data"])
-            try:
-                cursor = self.client.send_batch(lane, after, batch["head"], events)
-            except GapRefused as exc:
-                log.warning("HQ is at seq %d of lane %s, not %d: resending from there", exc.cursor, lane, after)
-                self.stats["gaps"] += 1
-                self.cursors[lane] = exc.cursor
-                return True
-            except BatchRefused as exc:
-                self._refuse(lane, after, exc)
-                continue
-            except Refused as exc:
-                if exc.status != 413 or len(events) == 1:
-                    raise
-                self.limits[lane] = max(1, len(events) // 2)
-                log.warning("HQ found %d events of lane %s too large: sending %d at a time", len(events), lane,
-                            self.limits[lane])  # fmt: skip
-                return True
-            if lane in self.refused:
-                log.warning("HQ takes lane %s again from seq %d", lane, after)
-                del self.refused[lane]
-            self.cursors[lane] = cursor
-            self.stats["sent"] += len(events)
-            self.stats["batches"] += 1
-            self._acked(lane, cursor)
+        batch = self._take_ahead()
+        if batch is None:
+            batch = self._prepare(self.bus, dict(self.cursors), self._waiting_lanes())
+        for lane in [lane for lane in LANES if lane in self.refused and lane not in self._waiting_lanes()]:
+            if batch is None or LANES.index(lane) < LANES.index(batch.lane):
+                self.refused.pop(lane, None)  # drained since: nothing of it is left to refuse
+        if batch is None:
+            self._flush_acks(force=True)
+            return False
+        if self.reader is not None and self.pool is not None:  # the next batch is read while HQ stores this one
+            ahead = {**self.cursors, batch.lane: batch.last}
+            self.ahead = self.pool.submit(self._prepare, self.reader, ahead, self._waiting_lanes())
+        lane, after = batch.lane, batch.after
+        try:
+            cursor = self.client.send_encoded(lane, batch.body)
+        except GapRefused as exc:
+            self._drop_ahead()
+            log.warning("HQ is at seq %d of lane %s, not %d: resending from there", exc.cursor, lane, after)
+            self.stats["gaps"] += 1
+            self.cursors[lane] = exc.cursor
             return True
-        return False
+        except BatchRefused as exc:
+            self._drop_ahead()
+            self._refuse(lane, after, exc)
+            return True
+        except Refused as exc:
+            self._drop_ahead()
+            if exc.status != 413 or batch.count == 1:
+                raise
+            self.limits[lane] = max(1, batch.count // 2)
+            log.warning("HQ found %d events of lane %s too large: sending %d at a time", batch.count, lane,
+                        self.limits[lane])  # fmt: skip
+            return True
+        except BaseException:
+            self._drop_ahead()
+            raise
+        if lane in self.refused:
+            log.warning("HQ takes lane %s again from seq %d", lane, after)
+            del self.refused[lane]
+        self.cursors[lane] = cursor
+        self.stats["sent"] += batch.count
+        self.stats["batches"] += 1
+        self.stats["scrubbed"] += batch.scrubbed
+        self.unacked[lane] = cursor
+        self._flush_acks(force=False)
+        return True
+
+    def _waiting_lanes(self) -> frozenset[str]:
+        """Lanes HQ refused whose next try is not due yet."""
+        now = time.monotonic()
+        return frozenset(lane for lane, r in self.refused.items() if now < r["retry_at"])
+
+    def _prepare(self, bus: Any, cursors: dict[str, int], skip: frozenset[str]) -> Prepared | None:
+        """The first lane, by priority, with events above ``cursors``: read, scrubbed and encoded.
+
+        The core packs the batch as HQ takes it; only one :mod:`sync.packing` cannot read is read again
+        event by event.
+        """
+        for lane in LANES:
+            if lane in skip:
+                continue
+            after = cursors.get(lane, 0)
+            limit = self.limits.get(lane, self.cfg.batch_events)
+            packed = bus.request("sync.batch", {"lane": lane, "after": after, "limit": limit, "packed": True})
+            if not packed["count"]:
+                continue
+            done = packing.unpack(packed)
+            if done is not None:
+                body, last, count = done
+                return Prepared(lane, after, last, packed["count"], count, body)
+            batch = bus.request("sync.batch", {"lane": lane, "after": after, "limit": limit, "text": True})
+            if not batch["events"]:
+                continue
+            events, scrubbed = packing.scrubbed(batch["events"])
+            body = encode_batch(lane, after, batch["head"], events)
+            return Prepared(lane, after, events[-1]["seq"], len(events), scrubbed, body)
+        return None
+
+    def _take_ahead(self) -> Prepared | None:
+        """The batch read ahead, if it still follows HQ's cursor of its lane and its lane may go."""
+        if self.ahead is None:
+            return None
+        future, self.ahead = self.ahead, None
+        batch = future.result()
+        assert self.cursors is not None
+        waiting = self._waiting_lanes()
+        if batch is None or batch.after != self.cursors.get(batch.lane) or set(self.refused) - waiting:
+            return None  # read again: the cursors moved, or a refused lane is due to be tried
+        return batch
+
+    def _drop_ahead(self) -> None:
+        if self.ahead is not None:
+            future, self.ahead = self.ahead, None
+            try:
+                future.result()
+            except Exception as exc:  # the batch is read again when it is due
+                log.debug("batch read ahead failed: %s", exc)
+
+    def _flush_acks(self, *, force: bool) -> None:
+        """Tell the core what HQ holds: at once when idle, else at most every ``ACK_EVERY_S`` (each is an fsync)."""
+        now = time.monotonic()
+        if not self.unacked or (not force and now - self.acked_at < ACK_EVERY_S):
+            return
+        for lane, seq in list(self.unacked.items()):
+            self._acked(lane, seq)
+            del self.unacked[lane]
+        self.acked_at = now
 
     def _refuse(self, lane: str, after: int, exc: BatchRefused) -> None:
         first = self.refused.get(lane, {}).get("detail") != str(exc)
@@ -152,6 +247,16 @@ class Agent:
                 "lane %s stopped at seq %d: %s; the other lanes go on, this one is tried again every %.0f s",
                 lane, after, exc, self.cfg.refused_retry_s,
             )  # fmt: skip
+
+    def close(self) -> None:
+        """Wait for a batch being read ahead; tell the core what HQ holds."""
+        self._drop_ahead()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        try:
+            self._flush_acks(force=True)
+        except HallError as exc:
+            log.warning("could not tell the core HQ's last cursors: %s", exc)
 
     def refusal(self) -> str | None:
         """The refused lanes in one line (the link's error while any lane is refused)."""
@@ -229,7 +334,9 @@ class Agent:
             self.check_disk()
         if not status_only and now >= self.next_bundle:
             self.next_bundle = now + self.cfg.bundle_poll_s
+            self.pull_keys()
             self.pull_bundle()
+            self.pull_repairs()
         if now >= self.next_status:
             self.next_status = now + self.cfg.status_every_s
             self.publish_status()
@@ -237,14 +344,34 @@ class Agent:
     def check_disk(self) -> None:
         free_mb = shutil.disk_usage(self.home.root).free / 2**20
         if free_mb < self.cfg.min_free_mb:
+            self._drop_ahead()  # what was read ahead may be shed now
             out = self.bus.request("sync.shed", {"max_events": self.cfg.shed_events, "reason": "disk full"})
             log.warning("%.0f MB free: reclaimed %d, shed %d analytics events", free_mb, out["reclaimed"], out["shed"])
+
+    def pull_keys(self) -> None:
+        """Install HQ's customer keys when they changed (HQ answers 204 otherwise)."""
+        digest = boxkeys.fetch(self.client, self.home, self.keys_digest or "")
+        if digest is not None:
+            self.keys_digest = digest
+
+    def pull_repairs(self) -> None:
+        """Hand HQ's status updates of repair reports to the core, each once (the core skips repeats)."""
+        for update in self.client.repair_updates(self.repair_after):
+            try:
+                self.bus.request("repair.update", update)
+            except (InvalidRequest, NotFound, Conflict) as exc:  # one the core cannot take: skipped, said once
+                log.error("repair update %s refused by the core: %s", update.get("update_id"), exc)
+            self.repair_after = max(self.repair_after, int(update.get("update_id", 0)))
 
     def pull_bundle(self) -> None:
         current = self.bus.request("bundle.status")["version"] or 0
         bundle = self.client.bundle(current)
         if bundle is None or bundle.get("version") == self.refused_version:
             return
+        keys = bundle.pop("customer_keys", None)
+        if keys:  # the keys the bundle's references were made with are in force before it is applied
+            boxkeys.install(self.home, self.cred.key, self.cred.hall, keys)
+            self.keys_digest = keywrap.digest(keys)
         size = len(json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode())
         if size > MAX_BUNDLE_BYTES:
             error = f"bundle is {size} bytes, more than the core takes in one request ({MAX_BUNDLE_BYTES})"
@@ -392,10 +519,17 @@ def run(config_path: str | None) -> int:
         return 2
     client = HqClient(cred, url=None if demo_hq else scfg.url, timeout=scfg.timeout_s)
     try:
-        with BusClient("sync", timeout=10.0, retries=2) as bus, Subscriber([""]) as sub:
-            agent = Agent(scfg, cred, bus, client, home=home, stop=stop, wake=sub)
+        with (
+            BusClient("sync", timeout=10.0, retries=2) as bus,
+            BusClient("sync-read", timeout=10.0, retries=2) as reader,
+            Subscriber([""]) as sub,
+        ):
+            agent = Agent(scfg, cred, bus, client, home=home, stop=stop, wake=sub, reader=reader)
             log.info("hall %s syncing with %s", cred.hall, client.base)
-            agent.run()
+            try:
+                agent.run()
+            finally:
+                agent.close()
     finally:
         client.close()
         if demo_hq is not None:

@@ -23,6 +23,27 @@ from sync.config import Credential
 from sync.errors import BatchRefused, GapRefused, LinkDown, Refused
 
 
+def encode_batch(lane: str, after: int, head: int, events: list[dict[str, Any]]) -> bytes:
+    """A batch as it is sent: compact JSON, gzip-compressed (level 1: fast, and most of the gain).
+
+    An event's ``data`` may be JSON text already (an object, as the log holds it): it is put in as it is.
+
+        >>> import gzip, json
+        >>> ev = {"v": 1, "id": "e1", "ts": "t", "source": "core", "topic": "a.b", "data": '{"n":1}', "seq": 1}
+        >>> json.loads(gzip.decompress(encode_batch("records", 0, 1, [ev])))["events"][0]["data"]
+        {'n': 1}
+    """
+    parts = []
+    for e in events:
+        data = e["data"]
+        if not isinstance(data, str):
+            data = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        fields = json.dumps({k: v for k, v in e.items() if k != "data"}, ensure_ascii=False, separators=(",", ":"))
+        parts.append(f'{fields[:-1]},"data":{data}}}')
+    text = f'{{"lane":{json.dumps(lane)},"after":{int(after)},"head":{int(head)},"events":[{",".join(parts)}]}}'
+    return gzip.compress(text.encode(), compresslevel=1)
+
+
 class HqClient:
     def __init__(
         self, cred: Credential, *, url: str | None = None, timeout: float = 15.0, transport: Any = None
@@ -43,9 +64,13 @@ class HqClient:
 
     def _call(self, method: str, path: str, body: Any = None, *, compress: bool = False) -> tuple[int, Any]:
         raw = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = {"content-type": "application/json"}
         if compress and raw:
-            raw = gzip.compress(raw, compresslevel=1)
+            return self._send(method, path, gzip.compress(raw, compresslevel=1), gzipped=True)
+        return self._send(method, path, raw, gzipped=False)
+
+    def _send(self, method: str, path: str, raw: bytes, *, gzipped: bool) -> tuple[int, Any]:
+        headers = {"content-type": "application/json"}
+        if gzipped:
             headers["content-encoding"] = "gzip"
         signed = auth.sign_request(self.cred.key, method, self.prefix + path, self.cred.hall, raw)
         headers.update(signed)
@@ -71,12 +96,11 @@ class HqClient:
 
     def send_batch(self, lane: str, after: int, head: int, events: list[dict[str, Any]]) -> int:
         """Send one lane's events following ``after``; return HQ's cursor of the lane."""
-        status, data = self._call(
-            "POST",
-            f"/v1/halls/{self.cred.hall}/events",
-            {"lane": lane, "after": after, "head": head, "events": events},
-            compress=True,
-        )
+        return self.send_encoded(lane, encode_batch(lane, after, head, events))
+
+    def send_encoded(self, lane: str, body: bytes) -> int:
+        """Send a batch of ``lane`` already encoded by :func:`encode_batch`; return HQ's cursor of the lane."""
+        status, data = self._send("POST", f"/v1/halls/{self.cred.hall}/events", body, gzipped=True)
         if status == 200:
             return int(data["cursor"])
         if status == 409 and isinstance(data, dict) and isinstance(data.get("cursor"), int):
@@ -111,6 +135,22 @@ class HqClient:
         if status != 200 or not isinstance(data, dict):
             raise Refused(status, self._detail(data))
         return data
+
+    def customer_keys(self, have: str = "") -> dict[str, Any] | None:
+        """The hall's customer keys as HQ wraps them (:mod:`sync.keywrap`); None when ``have`` is still current."""
+        status, data = self._call("GET", f"/v1/halls/{self.cred.hall}/customer-keys?have={have}")
+        if status == 204:
+            return None
+        if status != 200 or not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise Refused(status, self._detail(data))
+        return data
+
+    def repair_updates(self, after: int) -> list[dict[str, Any]]:
+        """HQ's status updates of this hall's repair reports above ``after``, oldest first."""
+        status, data = self._call("GET", f"/v1/halls/{self.cred.hall}/repair-updates?after={after}")
+        if status != 200 or not isinstance(data, dict) or not isinstance(data.get("updates"), list):
+            raise Refused(status, self._detail(data))
+        return list(data["updates"])
 
     def bundle_result(self, version: int, applied: bool, error: str | None) -> None:
         status, data = self._call(

@@ -30,7 +30,7 @@ class SyncConfig(BaseModel):
         pattern=r"^https?://[^\s]+$",
         max_length=300,
     )
-    batch_events: int = Field(1000, ge=1, le=5000, title="Batch size", description="Most events per batch sent.")
+    batch_events: int = Field(5000, ge=1, le=5000, title="Batch size", description="Most events per batch sent.")
     timeout_s: float = Field(15.0, ge=0.5, le=300, title="Timeout", description="Seconds to wait for HQ's answer.")
     backoff_initial_s: float = Field(
         0.5, ge=0.01, le=60, title="First retry", description="Seconds before the first retry after a failure."

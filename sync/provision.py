@@ -9,7 +9,9 @@
 3. Checks the hall's config HQ handed over and writes it where the services
    read it (``--config``, ``HALL_CONFIG``, else ``$HALL_HOME/hall.toml``; a
    file already there is kept as ``.previous``), then installs the
-   credential (``$HALL_HOME/sync.credential``, mode 0600).
+   credential (``$HALL_HOME/sync.credential``, mode 0600), and HQ's customer
+   keys for the hall (:mod:`sync.boxkeys`), so the first card read is hashed as
+   HQ hashes it (when HQ cannot give them now, the sync agent fetches them).
 4. Tests every device the config lists (``hall devices test``: a test ticket,
    a test call, the lights, a card within ``--device-timeout`` seconds).
 5. Prints what is left to do by hand.
@@ -53,6 +55,7 @@ class Outcome:
     credential_path: Path
     kept_previous: bool
     summary: str
+    customer_keys: str = ""
     devices: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -144,7 +147,23 @@ def provision(url: str, token: str, home: Home, config_path: Path) -> Outcome:
     cred = save_credential(home, Credential(hall, url.rstrip("/"), key))
     assert cred == credential_path(home)
     summary = f"{len(cfg.businesses)} businesses, {len(cfg.counters)} counters"
-    return Outcome(hall, url, config_path, cred, kept, f"{cfg.hall.name} · {summary}")
+    keys = install_customer_keys(home, Credential(hall, url.rstrip("/"), key))
+    return Outcome(hall, url, config_path, cred, kept, f"{cfg.hall.name} · {summary}", keys)
+
+
+def install_customer_keys(home: Home, cred: Any) -> str:
+    """Install HQ's customer keys for the hall now; what was done, in words (never fails the provisioning)."""
+    from sync import boxkeys
+    from sync.client import HqClient
+
+    try:
+        with HqClient(cred) as client:
+            digest = boxkeys.fetch(client, home)
+    except HallError as exc:
+        return f"not installed now ({exc}); the sync agent fetches them when it starts"
+    if digest is None:
+        return "HQ has issued none for this hall yet; the box hashes with its own key until it does"
+    return f"installed from HQ ({home.customer_keys_path})"
 
 
 def _write_config(path: Path, text: str) -> bool:
@@ -271,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  config      {outcome.config_path}{kept}")
     print(f"  credential  {outcome.credential_path} (the key was agreed with HQ; it never left this box)")
     print(f"  keys        public halves sent to HQ; private halves stay in {home.keys_dir}")
+    print(f"  customer keys  {outcome.customer_keys}")
     if not a.skip_devices:
         print("devices:")
         outcome.devices = check_devices(outcome.config_path, a.device_timeout)

@@ -36,9 +36,12 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vision.config import VisionConfig
+
+if TYPE_CHECKING:
+    from edge.paths import Home
 
 log = logging.getLogger("hall.vision")
 HEATMAP_WINDOW = 60
@@ -229,15 +232,16 @@ def vision_home() -> Path:
     return home.root
 
 
-def read_hall_key(path: Path) -> bytes | None:
-    """The hall's customer key if this user may read it (made, as the core would, where there is none yet and
-    this user may write the hall's folder: a development box); None otherwise."""
-    from edge.errors import StorageError
-    from edge.identity import load_key
+def read_hall_key(home: Home) -> bytes | None:
+    """The customer key in force (HQ's, else the hall's own) if this user may read it (the hall's own made, as
+    the core would, where there is none yet and this user may write the hall's folder: a development box); None
+    otherwise."""
+    from edge.errors import HallError
+    from edge.identity import Keyring
 
     try:
-        key = load_key(path)
-    except (OSError, ValueError, StorageError):  # unreadable by this user, or damaged (the core names that)
+        key = Keyring.load(home.customer_keys_path, home.secret_path).current.key
+    except (OSError, ValueError, HallError):  # unreadable by this user, or damaged (the core names that)
         return None
     return key if len(key) == 32 else None
 
@@ -289,7 +293,7 @@ def _serve(args: argparse.Namespace) -> int:
             home.root,
             cameras,
             faces=faces,
-            hall_key=read_hall_key(home.secret_path),
+            hall_key=read_hall_key(home),
             timezone=hall.hall.timezone,
         )
         gallery = service.desk.gallery()  # hashes raw references of older versions, or says why it cannot

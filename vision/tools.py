@@ -182,7 +182,7 @@ def _open(home_root: Path) -> tuple[Any, Any]:
 
     audit = AuditLog.at_home(home_root)
     try:
-        return Gallery.at_home(home_root, audit=audit, hall_key=read_hall_key(Home(home_root).secret_path)), audit
+        return Gallery.at_home(home_root, audit=audit, hall_key=read_hall_key(Home(home_root))), audit
     except BaseException:
         audit.close()
         raise
@@ -199,7 +199,7 @@ def _reference(text: str, home_root: Path) -> dict[str, str]:
     text = text.strip()
     if HASH_RE.match(text):
         return {"kind": "id", "hash": text, "masked": "", "name_masked": ""}
-    key = read_hall_key(Home(home_root).secret_path)
+    key = read_hall_key(Home(home_root))
     if key is None:
         raise InvalidRequest(
             f"--id-ref: a card number is hashed with the hall's key, and {Home(home_root).secret_path} cannot be read "

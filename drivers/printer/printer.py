@@ -75,10 +75,21 @@ class Printer:
         self.transport.close()
 
 
+# The kiosk's fault types as the slip names them.
+KINDS = {"no_power": "家中停电", "flicker": "电压不稳 / 灯光闪烁", "meter": "电表故障", "line": "线路断落 / 冒火"}
+
+
+def _what(data: dict[str, Any]) -> dict[str, Any]:
+    """What ``printer.printed`` / ``printer.failed`` name: the ticket, or the repair report's slip."""
+    if data.get("_slip"):
+        return {"repair": data.get("reference", "")}
+    return {"ticket_id": data.get("id", ""), "number": data.get("number", "")}
+
+
 class PrinterUnit:
     """``DeviceUnit`` + ``EventConsumer`` for one ticket printer."""
 
-    topics: tuple[str, ...] = ("ticket.issued",)
+    topics: tuple[str, ...] = ("ticket.issued", "repair.reported")
 
     def __init__(
         self,
@@ -137,7 +148,9 @@ class PrinterUnit:
     # -- EventConsumer ------------------------------------------------------------
     def on_event(self, env: dict[str, Any]) -> None:
         data = env.get("data") or {}
-        if env.get("topic") != "ticket.issued" or data.get("channel", "kiosk") not in self.channels:
+        if env.get("topic") == "repair.reported":  # the customer's slip, whichever channel took the report
+            data = {**data, "_slip": True}
+        elif env.get("topic") != "ticket.issued" or data.get("channel", "kiosk") not in self.channels:
             return
         try:
             self.jobs.put_nowait(data)
@@ -160,9 +173,7 @@ class PrinterUnit:
 
     def _failed(self, data: dict[str, Any], reason: str) -> str:
         self.board.count("failed")
-        self._emit(
-            "printer.failed", {"ticket_id": data.get("id", ""), "number": data.get("number", ""), "reason": reason}
-        )
+        self._emit("printer.failed", {**_what(data), "reason": reason})
         return reason
 
     def _open(self) -> Printer | None:
@@ -284,7 +295,7 @@ class PrinterUnit:
     def _print(self, data: dict[str, Any]) -> str | None:
         """Print one ticket; None when printed, else the reason it was not (also sent as ``printer.failed``)."""
         try:
-            raw = ticket.render(self._ticket_data(data), self.layout)
+            raw = self._slip(data) if data.get("_slip") else ticket.render(self._ticket_data(data), self.layout)
         except ValueError as exc:  # nothing the printer can do about it: the ticket stands, the kiosk shows it
             log.error("ticket %s cannot be printed: %s", data.get("number"), exc)
             return self._failed(data, "unprintable")
@@ -303,8 +314,30 @@ class PrinterUnit:
         if after is not None and not after.ready:
             return self._failed(data, after.reason)
         self.board.count("printed")
-        self._emit("printer.printed", {"ticket_id": data.get("id", ""), "number": data.get("number", "")})
+        self._emit("printer.printed", _what(data))
         return None
+
+    def _slip(self, data: dict[str, Any]) -> bytes:
+        from drivers.printer import slip
+        from edge.schemas.repair import mask_phone
+
+        when = str(data.get("reported_at") or "")
+        try:
+            when = datetime.fromisoformat(when).astimezone(ZoneInfo(self.timezone)).strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            when = when[:16]
+        where = data.get("address") or data.get("supply_point") or data.get("area") or ""
+        return slip.render(
+            slip.SlipData(
+                hall=paper_text(self.hall_name),
+                reference=paper_text(str(data.get("reference", ""))),
+                kind=paper_text(KINDS.get(str(data.get("kind")), str(data.get("kind", "")))),
+                phone_masked=mask_phone(str(data.get("phone", ""))),
+                where=paper_text(str(where)),
+                time=paper_text(when),
+            ),
+            self.layout,
+        )
 
     def _ticket_data(self, data: dict[str, Any]) -> ticket.TicketData:
         issued = str(data.get("issued_at") or "")

@@ -40,13 +40,14 @@ def _wait(t: dict[str, Any]) -> str:
     return "no counter open yet" + (" (first when one opens)" if after == 0 else f" (~{after} min once one opens)")
 
 
-def _customer(text: str | None) -> dict[str, str] | None:
+def _customer(text: str | None) -> dict[str, Any] | None:
     if not text:
         return None
-    from edge.identity import load_key, parse_ref_arg
+    from edge.identity import Keyring, parse_ref_arg
     from edge.paths import Home
 
-    return parse_ref_arg(text, key=load_key(Home.from_env().secret_path)).to_dict()
+    home = Home.from_env()
+    return parse_ref_arg(text, keyring=Keyring.load(home.customer_keys_path, home.secret_path)).to_dict()
 
 
 def ticket_main(argv: list[str]) -> int:

@@ -54,6 +54,7 @@ AREAS: tuple[str, ...] = (
     "edge.core.records",
     "edge.core.ops",
     "edge.core.seats",
+    "edge.core.repairs",
 )
 
 

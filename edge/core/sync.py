@@ -2,8 +2,11 @@
 
 The ``sync`` agent never writes ``hall.db``; it asks the core:
 
-- ``sync.batch {lane, after, limit}`` (read): the lane's events with ``seq > after`` in seq order,
-  with the log's head. Refused (``conflict``) when ``after`` lies below what was already reclaimed,
+- ``sync.batch {lane, after, limit, text}`` (read): the lane's events with ``seq > after`` in seq order,
+  with the log's head; with ``text`` each event's data is the JSON text the log holds (the agent
+  parses it once, to scrub it, and sends clean events' text on as it is); with ``packed`` the batch comes as
+  HQ takes it, built by SQLite from the log's text and gzip-compressed (``body``, base64; with ``count`` and
+  ``last``): the agent inflates it to scrub it, and sends those very bytes when nothing needs scrubbing. Refused (``conflict``) when ``after`` lies below what was already reclaimed,
   since HQ would otherwise get a hole (see :mod:`edge.schemas.sync` for lanes and priorities).
 - ``sync.acked {lane, seq, keep_s}``: HQ holds the lane up to ``seq``; recorded durably, then the
   lane's acknowledged events older than ``keep_s`` are deleted from the log (the projections,
@@ -34,6 +37,8 @@ The ``sync`` agent never writes ``hall.db``; it asks the core:
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
 import json
 from typing import TYPE_CHECKING, Any
@@ -90,13 +95,45 @@ class SyncArea:
                 f"lane {req.lane}: events up to seq {reclaimed} were reclaimed after HQ acknowledged them, "
                 f"but HQ now asks from seq {req.after}"
             )
-        events = self.db.read_events(
+        if req.packed:
+            return self._packed(req)
+        sql = (
             f"SELECT seq, id, ts, source, topic, data FROM events WHERE seq > ? AND {s.lane_sql(req.lane)} "
-            "ORDER BY seq LIMIT ?",
-            (req.after, req.limit),
-            max_bytes=REPLY_EVENTS_BYTES,
+            "ORDER BY seq LIMIT ?"
         )
+        if req.text:  # the data as the log holds it: not parsed here only to be written out again
+            events: list[dict[str, Any]] = []
+            total = 0
+            for seq, eid, ts, source, topic, data in self.db.conn.execute(sql, (req.after, req.limit)):
+                total += len(data)
+                if events and total > REPLY_EVENTS_BYTES:
+                    break
+                events.append({"v": envelope.VERSION, "id": eid, "ts": ts, "source": source, "topic": topic,
+                               "data": data, "seq": seq})  # fmt: skip
+        else:
+            events = self.db.read_events(sql, (req.after, req.limit), max_bytes=REPLY_EVENTS_BYTES)
         return {"lane": req.lane, "after": req.after, "head": self._head(), "events": events}
+
+    def _packed(self, req: s.SyncBatch) -> dict[str, Any]:
+        """The batch as HQ takes it, each event's JSON made by SQLite from the log's columns (no row becomes a dict)."""
+        sql = (
+            f'SELECT seq, length(data), \'{{"v":{envelope.VERSION},"id":\' || json_quote(id) || '
+            "',\"ts\":' || json_quote(ts) || ',\"source\":' || json_quote(source) || "
+            "',\"topic\":' || json_quote(topic) || ',\"data\":' || data || ',\"seq\":' || seq || '}' "
+            f"FROM events WHERE seq > ? AND {s.lane_sql(req.lane)} ORDER BY seq LIMIT ?"
+        )
+        parts: list[str] = []
+        total = last = 0
+        for seq, size, text in self.db.conn.execute(sql, (req.after, req.limit)):
+            total += size
+            if parts and total > REPLY_EVENTS_BYTES:
+                break
+            parts.append(text)
+            last = seq
+        head = self._head()
+        body = f'{{"lane":"{req.lane}","after":{req.after},"head":{head},"events":[{",".join(parts)}]}}'
+        packed = base64.b64encode(gzip.compress(body.encode(), compresslevel=1)).decode("ascii") if parts else ""
+        return {"lane": req.lane, "after": req.after, "head": head, "count": len(parts), "last": last, "body": packed}
 
     def acked(self, req: s.SyncAcked, env: envelope.Envelope) -> dict[str, Any]:
         head = self._head()
@@ -300,6 +337,16 @@ class SyncArea:
             "counts": json.loads(row[3]),
         }
 
+    def _known(self, digest: str) -> bool:
+        """Whether the bundle in force holds anything of the customer with this hash."""
+        lo, hi = digest + "|", digest + "}"
+        row = self.db.one(
+            "SELECT 1 FROM bundle_items WHERE (kind IN ('bill', 'usage') AND key >= ? AND key < ?) "
+            "OR (kind IN ('supply', 'tag', 'name') AND key = ?) LIMIT 1",
+            (lo, hi, digest),
+        )
+        return row is not None
+
     def lookup(self, req: s.BundleLookup, env: envelope.Envelope) -> dict[str, Any]:
         out: dict[str, Any] = {
             "bundle": self._bundle()["version"],
@@ -307,13 +354,19 @@ class SyncArea:
             "usage": [],
             "outages": [],
         }
-        if req.customer_hash:
-            # the customer's tags (HQ's and the hall's own) and the name HQ gives staff for them
-            row = self.db.one("SELECT tags FROM customer_tags WHERE hash = ?", (req.customer_hash,))
-            out["tags"] = json.loads(row[0]) if row is not None else []
-            row = self.db.one("SELECT data FROM bundle_items WHERE kind = 'name' AND key = ?", (req.customer_hash,))
+        # the bundle is keyed with one customer key: the first of the customer's hashes that finds anything
+        hashes = [req.customer_hash, *req.also] if req.customer_hash else []
+        digest = next((h for h in hashes if self._known(h)), req.customer_hash)
+        if digest:
+            # the customer's tags (HQ's and the hall's own, under any key accepted) and the name HQ gives staff
+            tags: list[str] = []
+            for h in hashes:
+                row = self.db.one("SELECT tags FROM customer_tags WHERE hash = ?", (h,))
+                tags += [t for t in (json.loads(row[0]) if row is not None else []) if t not in tags]
+            out["tags"] = tags
+            row = self.db.one("SELECT data FROM bundle_items WHERE kind = 'name' AND key = ?", (digest,))
             out["display_name"] = json.loads(row[0]) if row is not None else ""
-            lo, hi = req.customer_hash + "|", req.customer_hash + "}"
+            lo, hi = digest + "|", digest + "}"
             for kind, key in (("bill", "bills"), ("usage", "usage")):
                 rows = self.db.all(
                     "SELECT data FROM bundle_items WHERE kind = ? AND key >= ? AND key < ? ORDER BY key DESC",
@@ -321,9 +374,9 @@ class SyncArea:
                 )
                 out[key] = [json.loads(r[0]) for r in rows]
         address = "".join(req.address.split()) if req.address else ""
-        if req.customer_hash and not address:
+        if digest and not address:
             # the customer's own supply address (not returned): their outages come with their bills
-            row = self.db.one("SELECT data FROM bundle_items WHERE kind = 'supply' AND key = ?", (req.customer_hash,))
+            row = self.db.one("SELECT data FROM bundle_items WHERE kind = 'supply' AND key = ?", (digest,))
             if row is not None:
                 address = "".join(json.loads(row[0])["address"].split())
                 out["outages_for"] = "supply"

@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from edge.errors import InvalidRequest, NotFound
-from edge.identity import load_key, make_ref
+from edge.identity import Keyring
 from edge.panel import bodies
 from edge.panel.accounts import Forbidden
 
@@ -56,7 +56,8 @@ def _id_value(
             raise InvalidRequest(f"{field}: the called customer has not identified with an ID card")
         return {"masked": str(customer["masked"]), "hash": str(customer["hash"])}
     if isinstance(raw, dict) and isinstance(raw.get("number"), str):
-        ref = make_ref("id", raw["number"], key=load_key(panel.home.secret_path))
+        ring = Keyring.load(panel.home.customer_keys_path, panel.home.secret_path)  # HQ's customer key in force
+        ref = ring.ref("id", raw["number"])
         return {"masked": ref.masked, "hash": ref.hash}
     raise InvalidRequest(f'{field}: give {{"number": "…"}}, "customer" or "keep" for an ID field')
 

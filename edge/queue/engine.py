@@ -156,7 +156,7 @@ class Queue:
             raise Conflict(f"business {req.business} has no green channel")
         tags: list[str] = []
         if req.customer is not None:
-            tags = self._tags_of(req.customer.hash)
+            tags = self._tags_of(req.customer.hash, *req.customer.also)
             if priority == "normal":
                 for tag in self.cfg.tags:
                     if tag.name in tags and tag.priority != "none":
@@ -206,9 +206,13 @@ class Queue:
         self.emit("ticket.issued", ticket)
         return ticket
 
-    def _tags_of(self, digest: str) -> list[str]:
-        row = self.db.one("SELECT tags FROM customer_tags WHERE hash = ?", (digest,))
-        return list(json.loads(row[0])) if row else []
+    def _tags_of(self, *digests: str) -> list[str]:
+        """The tags of the first of a customer's hashes that has any (the key in force's first)."""
+        for digest in digests:
+            row = self.db.one("SELECT tags FROM customer_tags WHERE hash = ?", (digest,))
+            if row:
+                return list(json.loads(row[0]))
+        return []
 
     def waiting(self) -> list[selection.Waiting]:
         rows = self.db.all("SELECT * FROM tickets WHERE state = 'issued' ORDER BY queued_at")
@@ -637,10 +641,11 @@ class Queue:
             if appt is None:
                 raise NotFound(f"no appointment with code {req.code}")
         elif req.customer:
+            hashes = (req.customer.hash, *req.customer.also)
             appt = self.db.one(
-                "SELECT * FROM appointments WHERE customer_hash = ? AND state = 'booked'"
-                " ORDER BY ABS(booked_at - ?) LIMIT 1",
-                (req.customer.hash, now),
+                f"SELECT * FROM appointments WHERE customer_hash IN ({', '.join('?' * len(hashes))})"
+                " AND state = 'booked' ORDER BY ABS(booked_at - ?) LIMIT 1",
+                (*hashes, now),
             )
             if appt is None:
                 raise NotFound("no appointment is booked for this card")

@@ -25,7 +25,7 @@ CORE_PREFIXES = (
     "form.",
     "record.",
 )
-CORE_TOPICS = frozenset({"bundle.applied", "sync.gap"})
+CORE_TOPICS = frozenset({"bundle.applied", "sync.gap", "repair.reported", "repair.updated"})
 
 
 def core_only(topic: str) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,6 +25,11 @@ class Customer(Req):
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     masked: str = Field(min_length=1, max_length=32)
     name_masked: str = Field("", max_length=16)
+    also: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Hashes under the previous customer keys still accepted during HQ's key rotation.",
+    )
 
     @field_validator("masked")
     @classmethod

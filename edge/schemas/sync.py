@@ -24,7 +24,7 @@ protocol change.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -73,6 +73,14 @@ class SyncBatch(_Req):
     lane: Lane = Field(description="Which lane to read.")
     after: int = Field(ge=0, description="HQ's cursor in this lane: events with a greater seq are returned.")
     limit: int = Field(1000, ge=1, le=5000, description="Most events returned.")
+    text: bool = Field(
+        False, description="Each event's data as the JSON text the log holds, not parsed (what the agent sends on)."
+    )
+    packed: bool = Field(
+        False,
+        description="The batch as HQ takes it (lane, after, head, events), JSON built from the log's text, "
+        "gzip-compressed and base64-encoded in `body`, with `count` and `last` (its last seq).",
+    )
 
 
 class SyncAcked(_Req):
@@ -104,6 +112,9 @@ class BundleApply(_Req):
 
 class BundleLookup(_Req):
     customer_hash: str | None = Field(None, pattern=HASH, description="Keyed hash of the customer (edge.identity).")
+    also: list[Annotated[str, Field(pattern=HASH)]] = Field(
+        default_factory=list, max_length=4, description="The customer's hashes under keys still in their overlap."
+    )
     address: str | None = Field(None, min_length=2, max_length=200, description="Supply address.")
 
     @model_validator(mode="after")

@@ -294,4 +294,35 @@ MIGRATIONS: list[tuple[int, str]] = [
         UPDATE tickets SET staff_display = staff WHERE staff IS NOT NULL;
         """,
     ),
+    (
+        8,
+        """
+        -- Repair reports the kiosk took (reference numbers per hall day) and HQ's status updates applied.
+        CREATE TABLE repairs (
+            reference     TEXT PRIMARY KEY,
+            day           TEXT NOT NULL,
+            kind          TEXT NOT NULL,
+            phone         TEXT NOT NULL,
+            address       TEXT,
+            supply_point  TEXT,
+            area          TEXT,
+            description   TEXT NOT NULL,
+            photos        INTEGER NOT NULL,
+            customer_hash TEXT,
+            kiosk         TEXT,
+            reported_at   REAL NOT NULL,
+            state         TEXT NOT NULL,
+            note          TEXT NOT NULL DEFAULT '',
+            updated_at    REAL NOT NULL
+        );
+        CREATE INDEX repairs_customer ON repairs(customer_hash, reported_at);
+        CREATE TABLE repair_updates (
+            update_id INTEGER PRIMARY KEY,
+            reference TEXT NOT NULL REFERENCES repairs(reference),
+            state     TEXT NOT NULL,
+            note      TEXT NOT NULL,
+            at        TEXT NOT NULL
+        );
+        """,
+    ),
 ]

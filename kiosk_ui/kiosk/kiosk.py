@@ -39,7 +39,6 @@ class Kiosk(Shell):
     home_screen = HOME
     done_texts: ClassVar[dict[str, Done]] = {
         "staff": ("elderly.staff.done", "staff", None),
-        "repair": ("repair.done", "repair", "repair.done.sub"),
         "eval": ("eval.thanks", "green", None),
         "declined": ("consent.declined", "face", None),
         "revoked": ("consent.revoked", "face", None),
@@ -148,7 +147,7 @@ class Kiosk(Shell):
         customer = data.get("customer")
         if not isinstance(customer, dict) or self.screen in ("offline", "pin", "evaluation"):
             return
-        if self.screen in ("ticket", "done"):
+        if self.screen in ("ticket", "done", "repair_sent"):
             self.reset()  # the next customer's card: a new visit
             self.screen = "businesses"
         if self.screen in ("face_look", "face_confirm"):
@@ -166,10 +165,15 @@ class Kiosk(Shell):
             self.checkin({"customer": customer})
         elif self.screen in ("lookup", "bill", "usage"):
             self.lookup_customer()
+        elif self.screen == "myrepair":
+            from kiosk_ui.kiosk.repairs import open_mine
+
+            open_mine(self)
         elif self.screen == "consent":
             self.consent = Consent()
             self.redraw()
-            self.link.call("bundle.lookup", {"customer_hash": customer["hash"]}, on_ok=self._consent_lookup)
+            lookup = {"customer_hash": customer["hash"], "also": customer.get("also", [])}
+            self.link.call("bundle.lookup", lookup, on_ok=self._consent_lookup)
         else:
             self.redraw()
 
@@ -178,6 +182,11 @@ class Kiosk(Shell):
 
     def on_printer(self, topic: str, data: dict[str, Any]) -> None:
         state = "printed" if topic == "printer.printed" else "failed"
+        if data.get("repair"):  # a repair report's slip
+            self.printer_seen["repair:" + str(data["repair"])] = state
+            if self.screen == "repair_sent":
+                self.redraw()
+            return
         ticket_id = str(data.get("ticket_id", ""))
         self.printer_seen[ticket_id] = state
         while len(self.printer_seen) > 50:
@@ -236,7 +245,9 @@ class Kiosk(Shell):
             self.go("lookup")
             return
         self.link.call("bundle.status", on_ok=self._bundle)
-        self.link.call("bundle.lookup", {"customer_hash": self.visit.customer["hash"]}, on_ok=self._found)
+        customer = self.visit.customer
+        lookup = {"customer_hash": customer["hash"], "also": customer.get("also", [])}
+        self.link.call("bundle.lookup", lookup, on_ok=self._found)
 
     def _found(self, found: dict[str, Any]) -> None:
         self.lookup.found = found

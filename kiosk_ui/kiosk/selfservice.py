@@ -24,12 +24,10 @@ from kiosk_ui.widgets import GREEN, GREEN_LIGHT, GREY, INK, MUTED, RED, RED_LIGH
 if TYPE_CHECKING:
     from kiosk_ui.kiosk.kiosk import Kiosk
 
-REPAIR_KINDS = ("no_power", "flicker", "meter", "line")
-
 
 def register(screens: Registry[Kiosk]) -> None:
     screens.add("lookup", lookup)
-    for name, build in (("bill", bill), ("usage", usage), ("outages", outages), ("repair", repair)):
+    for name, build in (("bill", bill), ("usage", usage), ("outages", outages)):
         screens.add(name, build, back="lookup")
 
 
@@ -52,12 +50,13 @@ def lookup(k: Kiosk) -> Widget:
     _title(k, body, "lookup.title")
     identity(k, body, "lookup.gate")
     message(k, body)
-    grid = GridLayout(cols=4, spacing=18)
+    grid = GridLayout(cols=5, spacing=18)
     for kind, icon, needs_card in (
         ("bill", "bill", True),
         ("usage", "usage", True),
         ("outage", "outage", False),
         ("repair", "repair", False),
+        ("myrepair", "repair", False),
     ):
         sub = k.t("lookup.needcard") if needs_card and k.visit.customer is None else ""
         tile = Tile(k.t(f"lookup.{kind}"), kid=f"lookup.{kind}", icon=icon, sub=sub, size=k.fs(34))
@@ -72,6 +71,11 @@ def lookup(k: Kiosk) -> Widget:
 def _open(k: Kiosk, kind: str, needs_card: bool) -> None:
     if needs_card and k.visit.customer is None:
         k.say("lookup.needcard")
+        return
+    if kind == "myrepair":
+        from kiosk_ui.kiosk.repairs import open_mine
+
+        open_mine(k)
         return
     k.go({"outage": "outages"}.get(kind, kind))
 
@@ -257,43 +261,3 @@ def outages(k: Kiosk) -> Widget:
     row.add_widget(right)
     body.add_widget(row)
     return body
-
-
-def repair(k: Kiosk) -> Widget:
-    body = BoxLayout(orientation="vertical", padding=(24, 12), spacing=10)
-    _title(k, body, "repair.title")
-    message(k, body)
-    body.add_widget(Text(k.t("repair.kind"), size=k.fs(28), color=MUTED, size_hint_y=None))
-    kinds = GridLayout(cols=4, spacing=14)
-    for kind in REPAIR_KINDS:
-        fill, color = (GREEN, WHITE) if kind == k.repair.kind else (WHITE, INK)
-        b = Btn(
-            k.t(f"repair.kind.{kind}"), kid=f"repair.kind.{kind}", size=k.fs(28), fill=fill, color=color, border=GREY
-        )
-        b.bind(on_release=lambda _w, kind=kind: _set(k, kind=kind))
-        kinds.add_widget(b)
-    body.add_widget(kinds)
-    body.add_widget(Text(k.t("repair.area"), size=k.fs(28), color=MUTED, size_hint_y=None))
-    areas = GridLayout(cols=2, spacing=12)
-    _areas(k, areas, lambda a: _set(k, area=a), k.repair.area, "repair.area")
-    body.add_widget(areas)
-    ready = k.repair.kind is not None and k.repair.area is not None
-    submit = Btn(k.t("repair.submit"), kid="repair.submit", size=k.fs(34), fill=GREEN if ready else GREY)
-    submit.size_hint_y = 0.5
-    submit.bind(on_release=lambda *_: _send_repair(k) if ready else None)
-    body.add_widget(submit)
-    return body
-
-
-def _set(k: Kiosk, *, kind: str | None = None, area: str | None = None) -> None:
-    k.repair.kind = kind or k.repair.kind
-    k.repair.area = area or k.repair.area
-    k.redraw()
-
-
-def _send_repair(k: Kiosk) -> None:
-    data: dict[str, Any] = {"kiosk": k.cfg.kiosk_id, "kind": k.repair.kind, "area": k.repair.area}
-    customer = k.visit.customer
-    if customer is not None:
-        data["customer"] = {"kind": customer["kind"], "hash": customer["hash"], "masked": customer["masked"]}
-    k.publish("repair.requested", data, "repair")

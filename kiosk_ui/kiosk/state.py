@@ -41,10 +41,14 @@ class Lookup:
 
 @dataclass
 class Repair:
-    """The repair form: what is wrong, and where."""
+    """The repair form (what is wrong, where, the phone a crew calls), its answer, and "my report"."""
 
     kind: str | None = None
     area: str | None = None
+    phone: str = ""
+    sent: dict[str, Any] | None = None  # the core's answer: reference, masked phone
+    mine: list[dict[str, Any]] | None = None  # reports found for "my report"
+    ref_digits: str = ""  # a reference's digits being typed
 
 
 @dataclass

@@ -14,6 +14,8 @@ request is kept (replay protection); a refused request stores nothing else.
     GET  /v1/halls/{hall}/status         link status from acknowledged data
     GET  /v1/halls/{hall}/bundle?after=N the newest down bundle above version N (204: none)
     POST /v1/halls/{hall}/bundle-results the box applied (or refused) a bundle
+    GET  /v1/halls/{hall}/customer-keys?have=D the hall's customer keys, wrapped for it (204: it has them)
+    GET  /v1/halls/{hall}/repair-updates?after=N status updates of the hall's repair reports not yet confirmed
     POST /provision                      a new box with a one-time token (not signed; see sync.hq.provision)
 """
 
@@ -25,17 +27,23 @@ import logging
 import time
 from typing import Any, Literal
 
-from fastapi import FastAPI, Path, Query, Response
+from fastapi import FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.envelope import TOPIC_RE
 from edge.errors import Conflict, InvalidRequest, NotFound
 from edge.schemas.sync import LANES
+from sync import keywrap
 from sync.errors import Inconsistent, StoreUnavailable
+from sync.hq import custkeys, fleet, repairs, web
 from sync.hq.batch import MAX_EVENTS, MAX_SEQ
 from sync.hq.guard import BODY_IDLE_S, MAX_BODY, Signed
+from sync.hq.operators import Operators
 from sync.hq.store import Gap, Store
+from sync.hq.wire import Malformed, decode_batch
 
 log = logging.getLogger("hall.hq")
 __all__ = ["MAX_BODY", "create_app", "gzip_body"]
@@ -64,6 +72,10 @@ class EventBatch(_Model):
     after: int = Field(ge=0, le=MAX_SEQ, description="HQ's cursor of this lane that the batch follows.")
     head: int = Field(ge=0, le=MAX_SEQ, description="The box's newest seq when the batch was read.")
     events: list[Event] = Field(min_length=1, max_length=MAX_EVENTS)
+
+
+BATCH_SCHEMA = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+BATCH_DEFS = BATCH_SCHEMA.pop("$defs", {})
 
 
 class Ingested(_Model):
@@ -104,7 +116,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BODY_IDLE_S) -> FastAPI:
+def create_app(
+    store: Store,
+    *,
+    clock: Any = time.time,
+    body_idle_s: float = BODY_IDLE_S,
+    late_s: float = fleet.LATE_S,
+    down_s: float = fleet.DOWN_S,
+) -> FastAPI:
     app = FastAPI(
         title="Smart Hall HQ sync API",
         version="1",
@@ -146,15 +165,26 @@ def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BOD
         """Whether the server is up (unauthenticated; says nothing about any hall)."""
         return {"ok": True}
 
-    @app.post("/v1/halls/{hall}/events", response_model=Ingested, responses=ERRORS, tags=["up"])
-    def post_events(batch: EventBatch, hall: str = HALL) -> Any:
-        """Store a batch of one lane; events HQ already holds are skipped, a gap is refused."""
-        events = [e.model_dump() for e in batch.events]
+    @app.post(
+        "/v1/halls/{hall}/events",
+        response_model=Ingested,
+        responses=ERRORS,
+        tags=["up"],
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}},
+    )
+    def post_events(request: Request, hall: str = HALL) -> Any:
+        """Store a batch of one lane (an :class:`EventBatch`); events HQ already holds are skipped, a gap is refused."""
+        # the body was read, checked and decompressed by the Signed middleware; it is decoded here in one pass
+        body: bytes = request.scope["hall.body"]
         try:
-            cursor = store.ingest(hall, batch.lane, batch.after, batch.head, events, now=clock())
+            lane, after, head, events = decode_batch(body)
+        except Malformed as exc:
+            return problem({"detail": str(exc), "field": exc.field, "lane": exc.lane}, 422)
+        try:
+            cursor = store.ingest(hall, lane, after, head, events, now=clock())
         except Gap as exc:
             return problem({"detail": str(exc), "lane": exc.lane, "cursor": exc.cursor}, 409)
-        return Ingested(lane=batch.lane, cursor=cursor)
+        return JSONResponse({"lane": lane, "cursor": cursor})
 
     @app.get("/v1/halls/{hall}/cursors", response_model=Cursors, responses=ERRORS, tags=["up"])
     def get_cursors(hall: str = HALL) -> Cursors:
@@ -176,13 +206,47 @@ def create_app(store: Store, *, clock: Any = time.time, body_idle_s: float = BOD
         body = store.bundle_for(hall, after)
         if body is None:
             return Response(status_code=204)
-        return body
+        keys = _wrapped_keys(hall)
+        return {**body, "customer_keys": keys} if keys else body
+
+    def _wrapped_keys(hall: str) -> list[dict[str, Any]]:
+        keys = custkeys.keys_for(store, hall, now=clock())
+        sync_key = store.hall_key(hall)
+        return keywrap.wrap(sync_key, hall, keys) if keys and sync_key else []
+
+    @app.get("/v1/halls/{hall}/repair-updates", responses=ERRORS, tags=["down"])
+    def get_repair_updates(hall: str = HALL, after: int = Query(0, ge=0, le=2**62)) -> dict[str, Any]:
+        """HQ's status updates of this hall's repair reports above ``after`` that the hall has not confirmed."""
+        return {"hall": hall, "updates": repairs.pending(store, hall, after)}
+
+    @app.get(
+        "/v1/halls/{hall}/customer-keys",
+        responses={**ERRORS, 204: {"description": "The hall has these keys already (`have`), or HQ issued none."}},
+        tags=["down"],
+    )
+    def get_customer_keys(hall: str = HALL, have: str = Query("", max_length=64)) -> Any:
+        """The keys customer references of this hall are made with, each wrapped for this hall (sync.keywrap)."""
+        keys = _wrapped_keys(hall)
+        if not keys or keywrap.digest(keys) == have:
+            return Response(status_code=204)
+        return {"hall": hall, "digest": keywrap.digest(keys), "keys": keys}
 
     @app.post("/v1/halls/{hall}/bundle-results", responses=ERRORS, tags=["down"])
     def post_bundle_result(result: BundleResult, hall: str = HALL) -> dict[str, Any]:
         """Record whether the box applied a bundle, or why it refused it."""
         store.record_bundle_result(hall, result.version, result.applied, result.error, clock())
         return {"hall": hall, "version": result.version, "applied": result.applied}
+
+    web.register(app, store, Operators(store), clock=clock, late_s=late_s, down_s=down_s)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(BATCH_DEFS)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     from sync.hq import provision
 

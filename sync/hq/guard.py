@@ -167,7 +167,8 @@ def _gunzip(data: bytes) -> bytes:
 
 def _with_body(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
     kept = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"content-encoding", b"content-length")]
-    return {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}
+    # the body travels in the scope too, so a route can take it without a second copy through receive()
+    return {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())], "hall.body": body}
 
 
 def _replay(body: bytes) -> Any:

@@ -141,6 +141,109 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "the fleet: hall names and regions, per-day figures, open alerts, devices; HQ's operators",
+        (
+            "ALTER TABLE halls ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE halls ADD COLUMN region TEXT NOT NULL DEFAULT ''",
+            """CREATE TABLE hall_days (
+                hall       TEXT NOT NULL REFERENCES halls(hall),
+                day        TEXT NOT NULL,
+                tickets    BIGINT NOT NULL DEFAULT 0,
+                waits      BIGINT NOT NULL DEFAULT 0,
+                wait_s     DOUBLE PRECISION NOT NULL DEFAULT 0,
+                ratings    BIGINT NOT NULL DEFAULT 0,
+                rating_sum BIGINT NOT NULL DEFAULT 0,
+                first_seq  BIGINT,
+                PRIMARY KEY (hall, day)
+            )""",
+            """CREATE TABLE hall_alerts (
+                hall      TEXT NOT NULL REFERENCES halls(hall),
+                key       TEXT NOT NULL,
+                rule      TEXT NOT NULL,
+                message   TEXT NOT NULL,
+                raised_at TEXT NOT NULL,
+                PRIMARY KEY (hall, key)
+            )""",
+            """CREATE TABLE hall_devices (
+                hall   TEXT NOT NULL REFERENCES halls(hall),
+                device TEXT NOT NULL,
+                state  TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                at     TEXT NOT NULL,
+                PRIMARY KEY (hall, device)
+            )""",
+            """CREATE TABLE operators (
+                name       TEXT PRIMARY KEY,
+                role       TEXT NOT NULL,
+                hash       TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL
+            )""",
+            """CREATE TABLE operator_sessions (
+                digest     TEXT PRIMARY KEY,
+                name       TEXT NOT NULL REFERENCES operators(name) ON DELETE CASCADE,
+                csrf       TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                last_at    DOUBLE PRECISION NOT NULL
+            )""",
+            """CREATE TABLE signin_throttle (
+                key        TEXT PRIMARY KEY,
+                failures   BIGINT NOT NULL,
+                not_before DOUBLE PRECISION NOT NULL,
+                last_at    DOUBLE PRECISION NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        5,
+        "customer keys HQ issues per hall, region or fleet, sealed; bundles for a region",
+        (
+            """CREATE TABLE customer_keys (
+                id          TEXT PRIMARY KEY,
+                scope       TEXT NOT NULL,
+                sealed      TEXT NOT NULL,
+                created_at  DOUBLE PRECISION NOT NULL,
+                retired_at  DOUBLE PRECISION,
+                accept_until DOUBLE PRECISION
+            )""",
+            "CREATE INDEX customer_keys_scope ON customer_keys (scope, created_at)",
+        ),
+    ),
+    Migration(
+        6,
+        "repair reports from the halls, and the status updates HQ sends down",
+        (
+            """CREATE TABLE repairs (
+                hall          TEXT NOT NULL REFERENCES halls(hall),
+                reference     TEXT NOT NULL,
+                seq           BIGINT NOT NULL,
+                kind          TEXT NOT NULL,
+                phone         TEXT NOT NULL,
+                place         TEXT NOT NULL,
+                description   TEXT NOT NULL,
+                photos        BIGINT NOT NULL,
+                reported_at   TEXT NOT NULL,
+                state         TEXT NOT NULL,
+                note          TEXT NOT NULL,
+                updated_at    DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (hall, reference)
+            )""",
+            "CREATE INDEX repairs_state ON repairs (state, reported_at)",
+            """CREATE TABLE repair_updates (
+                id        BIGINT PRIMARY KEY,
+                hall      TEXT NOT NULL,
+                reference TEXT NOT NULL,
+                state     TEXT NOT NULL,
+                note      TEXT NOT NULL,
+                at        DOUBLE PRECISION NOT NULL,
+                operator  TEXT NOT NULL,
+                delivered BOOLEAN NOT NULL DEFAULT FALSE,
+                FOREIGN KEY (hall, reference) REFERENCES repairs (hall, reference)
+            )""",
+            "CREATE INDEX repair_updates_hall ON repair_updates (hall, id)",
+        ),
+    ),
 )
 
 VERSIONS = """CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -25,7 +25,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync import keyex
-from sync.hq.store import ProvisionRefused, Store
+from sync.hq.boxes import ProvisionRefused
+from sync.hq.store import Store
 
 TTL_HOURS = 72
 

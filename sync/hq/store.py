@@ -45,12 +45,14 @@ from edge.errors import Conflict, NotFound
 from edge.schemas.sync import LANES
 from sync.errors import Inconsistent, KeyFileError, SyncError
 from sync.hq import batch as batches
+from sync.hq import fleet, repairs
+from sync.hq.boxes import Boxes
+from sync.hq.bundles import Bundles
 from sync.hq.dialect import Dialect, Duplicate, dialect_for, redact, sqlite_path
 from sync.hq.migrations import Context, migrate
 from sync.hq.secrets import KeyFile, SecretBox
 
 log = logging.getLogger("hall.hq")
-ALL = "*"
 NONCE_KEEP_S = 900.0
 LOST = "lost"  # a hall key that cannot be opened any more (key file reset): the hall needs a new credential
 EVENT_COLS = ("hall", "seq", "lane", "id", "ts", "source", "topic", "data", "received_at")
@@ -67,19 +69,14 @@ class Gap(SyncError):
         self.cursor = cursor
 
 
-class ProvisionRefused(SyncError):
-    """A provisioning token that cannot be used: unknown, spent or expired."""
-
-    code = "refused"
-
-
-class Store:
+class Store(Bundles, Boxes):
     def __init__(self, url: str, *, key_file: str | Path | None = None) -> None:
         self.url = url
         self.d: Dialect = dialect_for(url)
         self.key_file, self._no_key_file = _key_file(url, self.d, key_file)
         self._memory_key = secrets.token_bytes(32) if self.key_file is None and not self._no_key_file else None
         self.lock = threading.RLock()
+        self.zone = fleet.hq_zone()
         self._box: SecretBox | None = None
         self._purged = 0.0
         self.conn = self.d.connect(url)
@@ -204,7 +201,7 @@ class Store:
         return lost
 
     # -- halls and authentication -------------------------------------------
-    def add_hall(self, hall: str, key: bytes) -> None:
+    def add_hall(self, hall: str, key: bytes, *, name: str = "", region: str = "") -> None:
         m = self.d.mark
         with self._tx() as cur:
             cur.execute(f"SELECT 1 FROM halls WHERE hall = {m}", (hall,))
@@ -212,7 +209,8 @@ class Store:
                 raise Conflict(f"hall {hall} already has a credential (use --rotate to replace it)")
             sealed = self._secret_box(cur).seal(hall, key)
             cur.execute(
-                f"INSERT INTO halls (hall, secret, created_at) VALUES ({self.d.marks(3)})", (hall, sealed, time.time())
+                f"INSERT INTO halls (hall, secret, created_at, name, region) VALUES ({self.d.marks(5)})",
+                (hall, sealed, time.time(), name, region),
             )
             for lane in LANES:
                 cur.execute(f"INSERT INTO lanes (hall, lane) VALUES ({m}, {m})", (hall, lane))
@@ -225,66 +223,15 @@ class Store:
             if cur.rowcount != 1:
                 raise NotFound(f"hall {hall} is not known to HQ")
 
-    # -- provisioning ---------------------------------------------------------------
-    def add_provision_token(self, hall: str, digest: str, config: str, *, expires_at: float, now: float) -> None:
-        """A one-time token for a new box of ``hall`` (only its digest is kept), with the config it will get."""
-        with self._tx() as cur:
-            cur.execute(
-                f"INSERT INTO provision_tokens (digest, hall, config, created_at, expires_at) VALUES ({self.d.marks(5)})",
-                (digest, hall, config, now, expires_at),
-            )
-
-    def provision(self, digest: str, box: dict[str, str | None], make_key: Any, *, now: float) -> dict[str, Any]:
-        """Spend a token: install (sealed) the key ``make_key(hall)`` agrees with the box, record its public keys.
-
-        Refused (:class:`ProvisionRefused`) for a token HQ never made, one already used, or one expired.
-        """
+    def describe_hall(self, hall: str, *, name: str | None = None, region: str | None = None) -> None:
+        """Set a hall's name or region (the fleet view lists halls by region)."""
         m = self.d.mark
         with self._tx() as cur:
-            cur.execute(
-                f"SELECT hall, config, expires_at, used_at FROM provision_tokens WHERE digest = {m}{self.d.lock_rows}",
-                (digest,),
-            )
-            row = cur.fetchone()
-            if row is None:
-                raise ProvisionRefused("HQ made no such provisioning token (check it, or ask HQ for one)")
-            hall, config, expires_at, used_at = row
-            if used_at is not None:
-                raise ProvisionRefused(
-                    f"this token was used at {_iso(used_at)}: a token sets up one box; ask HQ for a new one"
-                )
-            if expires_at < now:
-                raise ProvisionRefused(f"this token expired at {_iso(expires_at)}: ask HQ for a new one")
-            sealed = self._secret_box(cur).seal(hall, make_key(hall))
-            cur.execute(f"UPDATE halls SET secret = {m} WHERE hall = {m}", (sealed, hall))
-            if cur.rowcount == 0:
-                cur.execute(
-                    f"INSERT INTO halls (hall, secret, created_at) VALUES ({self.d.marks(3)})", (hall, sealed, now)
-                )
-                for lane in LANES:
-                    cur.execute(f"INSERT INTO lanes (hall, lane) VALUES ({m}, {m})", (hall, lane))
-            cur.execute(f"UPDATE provision_tokens SET used_at = {m} WHERE digest = {m}", (now, digest))
-            cur.execute(f"DELETE FROM hall_boxes WHERE hall = {m}", (hall,))
-            cur.execute(
-                "INSERT INTO hall_boxes (hall, sync_key, bus_key, hostname, version, provisioned_at) "
-                f"VALUES ({self.d.marks(6)})",
-                (hall, box["sync_key"], box.get("bus_key"), box["hostname"], box["version"], now),
-            )
-        return {"hall": hall, "config": config}
-
-    def box(self, hall: str) -> dict[str, Any] | None:
-        """The public keys and name of the box that was last provisioned for ``hall``."""
-        with self._tx() as cur:
-            cur.execute(
-                "SELECT sync_key, bus_key, hostname, version, provisioned_at FROM hall_boxes "
-                f"WHERE hall = {self.d.mark}",
-                (hall,),
-            )
-            row = cur.fetchone()
-        if row is None:
-            return None
-        keys = ("sync_key", "bus_key", "hostname", "version")
-        return {**dict(zip(keys, row[:4], strict=True)), "provisioned_at": _iso(row[4])}
+            for column, value in (("name", name), ("region", region)):
+                if value is not None:
+                    cur.execute(f"UPDATE halls SET {column} = {m} WHERE hall = {m}", (value, hall))
+                    if cur.rowcount != 1:
+                        raise NotFound(f"hall {hall} is not known to HQ")
 
     def hall_key(self, hall: str) -> bytes | None:
         """The hall's key; None for a hall HQ does not know; :class:`KeyFileError` when it cannot be opened."""
@@ -364,11 +311,13 @@ class Store:
                     "events",
                     EVENT_COLS,
                     [
-                        (hall, e["seq"], lane, e["id"], e["ts"], e["source"], e["topic"], _dumps(e["data"]), now)
+                        (hall, e["seq"], lane, e["id"], e["ts"], e["source"], e["topic"], _text(e["data"]), now)
                         for e in new
                     ],
                 )
-                shed = sum(int(e["data"].get("count", 0)) for e in new if e["topic"] == "sync.gap")
+                fleet.project(cur, m, hall, new, self.zone)
+                repairs.project(cur, m, hall, new, now)
+                shed = sum(_gap_count(e["data"]) for e in new if e["topic"] == "sync.gap")
                 cursor = new[-1]["seq"]
                 cur.execute(
                     f"UPDATE lanes SET cursor = {m}, acked_at = {m} WHERE hall = {m} AND lane = {m}",
@@ -500,54 +449,6 @@ class Store:
             cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
             return int(cur.fetchone()[0])
 
-    # -- down -------------------------------------------------------------------
-    def publish_bundle(self, body: dict[str, Any], hall: str | None = None) -> int:
-        """Publish a bundle for one hall or all; its version is the body's, else the next one."""
-        target = hall or ALL
-        with self._tx() as cur:
-            if hall is not None:
-                cur.execute(f"SELECT 1 FROM halls WHERE hall = {self.d.mark}", (hall,))
-                if not cur.fetchone():
-                    raise NotFound(f"hall {hall} is not known to HQ")
-            cur.execute("SELECT COALESCE(MAX(version), 0) FROM bundles")
-            top = int(cur.fetchone()[0])
-            version = body.get("version")
-            if version is None:
-                version = top + 1
-            elif not isinstance(version, int) or isinstance(version, bool) or not top < version <= batches.MAX_SEQ:
-                raise Conflict(f"bundle version {version!r} must be an integer above {top}, the latest published")
-            body = {**body, "version": version}
-            body.setdefault("published_at", _iso(time.time()))
-            cur.execute(
-                f"INSERT INTO bundles (version, target, published_at, body) VALUES ({self.d.marks(4)})",
-                (version, target, str(body["published_at"]), _dumps(body)),
-            )
-        return int(version)
-
-    def bundle_for(self, hall: str, after: int) -> dict[str, Any] | None:
-        """The newest bundle for ``hall`` (its own or one for all) above version ``after``."""
-        m = self.d.mark
-        with self._tx() as cur:
-            cur.execute(
-                f"SELECT body FROM bundles WHERE target IN ({m}, {m}) AND version > {m} ORDER BY version DESC LIMIT 1",
-                (hall, ALL, after),
-            )
-            row = cur.fetchone()
-        return json.loads(row[0]) if row else None
-
-    def record_bundle_result(self, hall: str, version: int, applied: bool, error: str | None, now: float) -> None:
-        m = self.d.mark
-        with self._tx() as cur:
-            cur.execute(f"SELECT 1 FROM bundles WHERE version = {m} AND target IN ({m}, {m})", (version, hall, ALL))
-            if not cur.fetchone():
-                raise NotFound(f"bundle version {version} was not published for hall {hall}")
-            cur.execute(
-                f"INSERT INTO bundle_results (hall, version, applied, error, at) VALUES ({self.d.marks(5)}) "
-                "ON CONFLICT (hall, version) DO UPDATE SET applied = excluded.applied, error = excluded.error, "
-                "at = excluded.at",
-                (hall, version, applied, error, now),
-            )
-
 
 def _storable(event: dict[str, Any]) -> bool:
     try:
@@ -559,6 +460,21 @@ def _storable(event: dict[str, Any]) -> bool:
 
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _text(data: dict[str, Any] | str) -> str:
+    """An event's data as stored: the JSON text as received (:mod:`sync.hq.wire`), or an object written out."""
+    return data if isinstance(data, str) else _dumps(data)
+
+
+def _gap_count(data: dict[str, Any] | str) -> int:
+    """How many events a ``sync.gap`` says were shed (0 when it does not say it plainly)."""
+    try:
+        obj = json.loads(data) if isinstance(data, str) else data
+        count = obj.get("count", 0) if isinstance(obj, dict) else 0
+    except (ValueError, RecursionError):
+        return 0
+    return count if isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= 2**40 else 0
 
 
 def _iso(ts: float | None) -> str | None:

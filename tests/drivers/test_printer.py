@@ -296,3 +296,21 @@ def test_a_printer_pty_closed_goes_offline_and_is_reopened(sim: SimulatedPrinter
         assert unit.health().counters["reopened"] >= 1
     finally:
         unit.stop()
+
+
+def test_unit_prints_the_slip_of_a_repair_report_with_the_phone_masked(sim: SimulatedPrinter) -> None:
+    unit = PrinterUnit("printer", "serial://" + sim.serve_pty(), LAYOUT, hall_name="营业厅", status_interval=0.2)
+    events = Events()
+    unit.start(events)
+    try:
+        report = {"reference": "BX-261125-003", "kind": "no_power", "phone": "13800138000", "address": "示范路 8 号",
+                  "reported_at": "2026-11-25T01:30:00+00:00", "photos": [], "description": "整栋楼没电"}  # fmt: skip
+        unit.on_event({"topic": "repair.reported", "data": report})
+        assert events.next() == ("printer.printed", {"repair": "BX-261125-003"}, False)
+        assert sim.wait_pages(1, 5)
+        text = "\n".join(sim.pages[0].text)
+        assert "BX-261125-003" in text and "故障类型：家中停电" in text and "联系电话：138****8000" in text
+        assert "报修时间：2026-11-25 09:30" in text  # the hall's clock
+        assert "13800138000" not in text
+    finally:
+        unit.stop()

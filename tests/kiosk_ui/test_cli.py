@@ -33,6 +33,8 @@ STATES = (
     "lookup-usage",
     "lookup-outages",
     "repair-form",
+    "repair-sent",
+    "my-repair",
     "evaluation",
     "consent",
     "elderly",

@@ -89,7 +89,7 @@ def test_an_identified_customer_sees_the_outages_at_their_supply_address(
     assert "FT-20261125-07" not in str(kiosk.lookup.found["outages"])  # another district's outage
 
 
-def test_repair_report_is_a_durable_event_for_hq(
+def test_a_repair_report_gets_a_reference_and_the_customer_finds_it_with_hqs_answer(
     make_kiosk: MakeKiosk, bus: BusClient, core: CoreProcess, publish: Publish
 ) -> None:
     kiosk = make_kiosk(kiosk_id="hall-kiosk-2")
@@ -98,21 +98,50 @@ def test_repair_report_is_a_durable_event_for_hq(
     publish("card.id.read", card)
     until(lambda: kiosk.visit.customer is not None, what="the card")
     tap(kiosk, "lookup.repair")
-    tap(kiosk, "repair.submit")  # nothing chosen yet: nothing sent
-    assert kiosk.screen == "repair"
+    tap(kiosk, "repair.key.ok")  # nothing chosen yet: nothing sent
+    assert kiosk.screen == "repair" and "请选择故障类型和所在区域" in texts(kiosk)
     tap(kiosk, "repair.kind.flicker")
     tap(kiosk, "repair.area.3")
-    tap(kiosk, "repair.submit")
-    until(lambda: kiosk.screen == "done", what="the receipt")
-    assert text(kiosk, "done") == "报修已提交"
-    [event] = kiosk_events(bus, "repair.")
-    assert event["topic"] == "repair.requested" and event["seq"] > 0
-    assert event["data"] == {
-        "kiosk": "hall-kiosk-2",
-        "kind": "flicker",
-        "area": "示范市高新区科技园",
-        "customer": {"kind": "id", "hash": card["customer"]["hash"], "masked": card["customer"]["masked"]},
-    }
+    for digit in "1380013":  # too short for a phone number
+        tap(kiosk, f"repair.key.{digit}")
+    tap(kiosk, "repair.key.ok")
+    assert kiosk.screen == "repair" and "请输入 11 位手机号或带区号的固定电话" in texts(kiosk)
+    for digit in "8000":
+        tap(kiosk, f"repair.key.{digit}")
+    assert text(kiosk, "repair.phone") == "13800138000"
+    tap(kiosk, "repair.key.ok")
+    until(lambda: kiosk.screen == "repair_sent", what="the reference number")
+    reference = text(kiosk, "repair.reference")
+    assert reference.startswith("BX-") and reference.endswith("-001")
+    assert "138****8000" in texts(kiosk)
+    # the devices service prints the slip and says so
+    bus.request("event.publish", {"topic": "printer.printed", "data": {"repair": reference}, "durable": False})
+    until(lambda: text(kiosk, "repair.slip") == "回执已打印，请取走", what="the slip printed")
+    [event] = bus.request("events.since", {"seq": 0, "prefix": "repair.reported"})
+    assert event["source"] == "core" and event["data"]["reference"] == reference
+    assert (event["data"]["kind"], event["data"]["area"], event["data"]["phone"]) == (
+        "flicker", "示范市高新区科技园", "13800138000")  # fmt: skip
+    assert event["data"]["customer"] == {"kind": "id", "hash": card["customer"]["hash"],
+                                         "masked": card["customer"]["masked"]}  # fmt: skip
+
+    # HQ's crew answers (as the sync agent hands it on); the customer looks the report up by card
+    bus.request("repair.update", {"reference": reference, "update_id": 1, "state": "dispatched",
+                                  "note": "抢修车已出发，约 30 分钟到达", "at": "2026-11-25T02:00:00+00:00"})  # fmt: skip
+    tap(kiosk, "nav.back")
+    tap(kiosk, "lookup.myrepair")
+    until(lambda: bool(kiosk.repair.mine), what="the customer's reports")
+    assert text(kiosk, f"myrepair.{reference}") == f"{reference}   已派单"
+    assert text(kiosk, f"myrepair.note.{reference}") == "抢修车已出发，约 30 分钟到达"
+    # and anyone with the slip finds it by its number
+    kiosk.home()
+    tap(kiosk, "attract.lookup")
+    tap(kiosk, "lookup.myrepair")
+    for digit in reference[3:].replace("-", ""):
+        tap(kiosk, f"myrepair.key.{digit}")
+    assert text(kiosk, "myrepair.typed") == reference
+    tap(kiosk, "myrepair.key.ok")
+    until(lambda: bool(kiosk.repair.mine), what="the report by its number")
+    assert text(kiosk, f"myrepair.{reference}") == f"{reference}   已派单"
 
 
 def _finish_one(bus: BusClient, counter: str, business: str = "A") -> str:

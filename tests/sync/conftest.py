@@ -134,11 +134,12 @@ def hall_cmd(*args: str, env: dict[str, str] | None = None, stdin: str | None = 
 class HqServer(ChildProcess):
     """``hall hq serve`` as a child process on a fixed port, restartable; its key file beside its log."""
 
-    def __init__(self, db: str, log: Path, key_file: Path | None = None) -> None:
+    def __init__(self, db: str, log: Path, key_file: Path | None = None, extra: list[str] | None = None) -> None:
         self.db = db
         self.port = free_port()
         self.log = log
         self.key_file = key_file or log.parent / "hq.key"
+        self.extra = extra or []
 
     @property
     def url(self) -> str:
@@ -146,7 +147,7 @@ class HqServer(ChildProcess):
 
     def start(self) -> HqServer:
         argv = [sys.executable, "-m", "edge", "hq", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.spawn([*argv, "--body-timeout", "2", *self.store_args()])
+        self.spawn([*argv, "--body-timeout", "2", *self.extra, *self.store_args()])
         wait_for(self._ready, 30, "the HQ server to answer /healthz")
         return self
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import gzip
+import json
 from typing import Any
 
 import pytest
@@ -11,6 +14,7 @@ from edge.bus import BusClient, Endpoints
 from edge.errors import Conflict, InvalidRequest, NotFound
 from edge.identity import make_ref
 from edge.schemas.sync import lane_of
+from sync.hq.wire import decode_batch
 from tests.conftest import CoreProcess
 
 pytestmark = pytest.mark.process
@@ -48,6 +52,15 @@ def test_batches_by_lane_then_acknowledge_and_reclaim(bus: BusClient) -> None:
 
     limited = bus.request("sync.batch", {"lane": "records", "after": seqs[0], "limit": 2})
     assert [e["seq"] for e in limited["events"]] == seqs[1:3]
+    # packed: the same events as HQ takes them, in one compressed body that HQ's own decoder reads
+    packed = bus.request("sync.batch", {"lane": "records", "after": seqs[0], "limit": 2, "packed": True})
+    assert packed["count"] == 2 and packed["last"] == seqs[2] and packed["head"] == head
+    lane, after, _, sent = decode_batch(gzip.decompress(base64.b64decode(packed["body"])))
+    assert (lane, after) == ("records", seqs[0])
+    assert [(e["seq"], e["id"], e["topic"], json.loads(e["data"])) for e in sent] == [
+        (e["seq"], e["id"], e["topic"], e["data"]) for e in limited["events"]
+    ]
+    assert bus.request("sync.batch", {"lane": "alerts", "after": alert, "packed": True})["count"] == 0
 
     status = bus.request("sync.status")
     assert status["backlog"] == head and status["cursor"] == 0

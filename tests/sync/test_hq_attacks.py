@@ -259,7 +259,7 @@ def test_inconsistent_batches_are_refused_naming_the_seq(h1: tuple[HqServer, Cre
         assert "already held at HQ in lane analytics" in str(refused.value)
         with pytest.raises(BatchRefused) as huge:
             box.send_batch("records", 0, 2**62, [ev(1)])
-        assert huge.value.field == "head" and "less than or equal to 1099511627776" in str(huge.value)
+        assert huge.value.field == "head" and "<= 1099511627776" in str(huge.value)
         with pytest.raises(BatchRefused) as twice:
             box.send_batch("records", 0, 9, [ev(3), ev(3)])
         assert twice.value.field == "events[1].seq"

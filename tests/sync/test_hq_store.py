@@ -115,7 +115,7 @@ def test_an_unversioned_store_upgrades_in_place(hq_db: str, key_file: Path) -> N
     if old_writer is not None:
         old_writer.close()
     try:
-        assert st.migrated == [1, 2, 3] and st.schema_version() == 3
+        assert st.migrated == [1, 2, 3, 4, 5, 6] and st.schema_version() == 6
         assert st.hall_key("h1") == OLD_KEY
         assert [e["seq"] for e in st.events("h1")] == [1, 3]
         assert st.cursors("h1") == {"alerts": 0, "records": 3, "analytics": 0}
@@ -228,7 +228,7 @@ def test_workers_starting_together_migrate_once(hq_db: str, key_file: Path) -> N
         t.join(60)
     try:
         assert not errors, errors
-        assert sorted(n for st in opened for n in st.migrated) == [1, 2, 3]
+        assert sorted(n for st in opened for n in st.migrated) == [1, 2, 3, 4, 5, 6]
         opened[0].add_hall("h1", OLD_KEY)
         assert {st.hall_key("h1") for st in opened} == {OLD_KEY}
     finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.identity import Keyring
 from edge.paths import Home
 from sync import keyex
 from sync.client import HqClient
@@ -64,6 +65,7 @@ def test_a_new_box_sets_itself_up_with_a_one_time_token(hq: HqServer, hall_home:
     config = tmp_path / "hq-side.toml"
     config.write_text(HALL_TOML.format(printer_port=printer_port, voice_dir=tmp_path / "voice"))
     token = hq.cmd("provision-token", "sz-futian-01", "--config", str(config)).strip()
+    hq.cmd("customer-key", "rotate", "--all")
     assert len(token) == 29 and token.count("-") == 5
 
     done = provision(hall_home, "--hq", hq.url, "--token", token.lower(), "--device-timeout", "2")
@@ -76,6 +78,11 @@ def test_a_new_box_sets_itself_up_with_a_one_time_token(hq: HqServer, hall_home:
     cred = load_credential(hall_home)
     assert cred is not None and cred.hall == "sz-futian-01" and cred.url == hq.url
     assert stat.S_IMODE((hall_home.root / "sync.credential").stat().st_mode) == 0o600
+    # HQ's customer keys are installed at once: a card read on this box hashes as HQ hashes it
+    assert "customer keys  installed from HQ" in out
+    ring = Keyring.load(hall_home.customer_keys_path, hall_home.secret_path)
+    number = "110101199003071234"
+    assert ring.ref("id", number).hash == hq.cmd("customer-key", "ref", "sz-futian-01", "id:" + number).strip()
     store = hq.store()
     try:
         assert store.hall_key("sz-futian-01") == cred.key

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.identity import load_key, make_ref
+from edge.identity import CustomerKey, Keyring, load_key, make_ref, save_keyring
 from edge.paths import Home
 from vision import assets
 from vision.audit import AuditLog
@@ -107,6 +107,20 @@ def test_two_photos_of_one_person_enrol_under_the_hashed_card_and_withdraw(
         ("cli", "enrolment", "enrolled", ref),
         ("cli", "withdrawal", "withdrawn", ref),
     ]
+
+
+def test_a_card_enrolled_once_hq_sent_its_customer_key_is_hashed_with_that_key(
+    hall_home: Home, fetched: list[Path]
+) -> None:
+    """The hash the card readers make and HQ's bundles name, not the box's own key's."""
+    hq_key = bytes(range(32))
+    hall_home.root.mkdir(parents=True, exist_ok=True)
+    save_keyring(hall_home.customer_keys_path, Keyring(CustomerKey("ck-1", hq_key)))
+    consent = ["--purpose", "ticket", "--screen", "kiosk-1"]
+    out = _hall(hall_home, "enroll", str(assets.path("obama.jpg")), "--id-ref", f"id:{NUMBER}", *consent, "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["ref"] == make_ref("id", NUMBER, key=hq_key).hash
+    assert hq_key != load_key(hall_home.secret_path)
 
 
 def test_group_photos_mixed_people_and_poor_faces_are_refused_with_the_reason(
