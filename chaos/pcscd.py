@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
@@ -79,19 +80,12 @@ class Pcscd:
         self.proc = subprocess.Popen(
             ["pcscd", "--foreground"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         )
-        return _wait(lambda: bool(readers()), 15)
+        return wait_until(lambda: bool(readers()), 15)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        _wait(lambda: readers() is None, 10)
+        if proc is not None and proc.poll() is None:
+            stop_daemon(proc)
 
     def close(self) -> None:
         self.stop()
@@ -100,12 +94,24 @@ class Pcscd:
             self._lock_fd = None
 
 
-def _wait(predicate: object, timeout: float) -> bool:
-    assert callable(predicate)
+def stop_daemon(proc: subprocess.Popen[bytes]) -> bool:
+    """Stop a pcscd this program started (its own child): whether it no longer answers within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return wait_until(lambda: readers() is None, 10)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, tick: float = 0.05) -> bool:
+    """Whether ``predicate`` came true within ``timeout`` seconds, asking every ``tick``."""
     deadline = time.monotonic() + timeout
-    tick = threading.Event()
+    pause = threading.Event()
     while not predicate():
         if time.monotonic() > deadline:
             return False
-        tick.wait(0.1)
+        pause.wait(tick)
     return True

@@ -15,26 +15,15 @@ import fcntl
 import os
 import shutil
 import subprocess
-import threading
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 
-VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
+from chaos.pcscd import LOCK, VPCD_CONF, stop_daemon, wait_until
+from chaos.pcscd import readers as pcsc_readers
+
 VPCD_READER = "Virtual PCD 00 00"
-LOCK = Path("/tmp/smart-hall-vpcd.lock")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        tick.wait(0.05)
-    return True
+__all__ = ["LOCK", "VPCD_CONF", "VPCD_READER", "Pcscd", "card_present", "pcsc_readers", "wait_until"]
 
 
 def card_present(reader: str = VPCD_READER) -> bool:
@@ -47,22 +36,6 @@ def card_present(reader: str = VPCD_READER) -> bool:
     try:
         hresult, states = scard.SCardGetStatusChange(ctx, 0, [(reader, scard.SCARD_STATE_UNAWARE)])
         return hresult == scard.SCARD_S_SUCCESS and bool(states[0][1] & scard.SCARD_STATE_PRESENT)
-    finally:
-        scard.SCardReleaseContext(ctx)
-
-
-def pcsc_readers() -> list[str] | None:
-    """The readers pcscd lists, or None when pcscd cannot be reached."""
-    from smartcard import scard
-
-    hresult, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hresult != scard.SCARD_S_SUCCESS:
-        return None
-    try:
-        hresult, names = scard.SCardListReaders(ctx, [])
-        if hresult == scard.SCARD_E_NO_READERS_AVAILABLE:
-            return []
-        return list(names) if hresult == scard.SCARD_S_SUCCESS else None
     finally:
         scard.SCardReleaseContext(ctx)
 
@@ -96,16 +69,8 @@ class Pcscd:
 
     def stop(self) -> None:
         """Stop the daemon this session started (its own child, by pid)."""
-        proc = self.proc
-        assert proc is not None, "only a pcscd these tests started is stopped"
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if not wait_until(lambda: pcsc_readers() is None, 10):
+        assert self.proc is not None, "only a pcscd these tests started is stopped"
+        if not stop_daemon(self.proc):
             raise RuntimeError("pcscd still answers after being stopped")
 
 
