@@ -95,7 +95,9 @@ def break_lines(text: str, width: float, measure: Callable[[str], float]) -> lis
                 lines.append(line)
                 line = unit
             while measure(line) > width and len(line) > 1:  # wider than a line alone: cut by character
-                cut = max(1, max((i for i in range(1, len(line)) if measure(line[:i]) <= width), default=1))
+                cut = 1
+                while cut < len(line) - 1 and measure(line[: cut + 1]) <= width:
+                    cut += 1
                 lines.append(line[:cut])
                 line = line[cut:]
         lines.append(line)
