@@ -52,3 +52,11 @@ def test_the_camera_notice_fills_its_lines_and_no_line_starts_with_closing_punct
     assert all(width <= room for width in widths), lines
     # broken by character, every line but the last is nearly full: none ends early at the one space ("、VIP")
     assert all(width > room - 3 * w._label.get_extents("一")[0] for width in widths[:-1]), lines
+
+
+def test_a_latin_word_in_chinese_stays_whole_and_one_wider_than_a_line_is_cut() -> None:
+    from kiosk_ui.linebreak import break_lines
+
+    # widths in characters (len): hand-worked
+    assert break_lines("请出示VIP卡", 4, len) == ["请出示", "VIP卡"]  # not "请出示V", "IP卡"
+    assert break_lines("编号ABCDEFGHIJ。", 4, len) == ["编号", "ABCD", "EFGH", "IJ。"]  # the word alone is too wide
