@@ -171,7 +171,7 @@ class Supervisor:
             return {"ok": False, "error": f"no service {name!r} runs here (running: {names})"}
         with self.lock:
             if child.held:
-                return {"ok": False, "error": f"{name} is being restarted already"}
+                return {"ok": False, "busy": True, "error": f"{name} is being restarted already"}
             child.held = True
         try:
             say(f"restarting {name} on request", self.output)
