@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ WATCHDOG_S = 30.0
 SETTLE_S = 3.0  # a restarted child that does not speak sd_notify counts as up once it stayed this long
 DEMO_HOME = Path.home() / ".local" / "share" / "smart-hall-demo"
 DEMO_PAD_COUNTER = "2"
+PAD_COUNTER_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # as a unit instance name (services.NAME_RE)
 
 __all__ = ["Child", "Supervisor", "describe", "say"]
 
@@ -169,7 +171,7 @@ class Supervisor:
             return {"ok": False, "error": f"no service {name!r} runs here (running: {names})"}
         with self.lock:
             if child.held:
-                return {"ok": False, "error": f"{name} is being restarted already"}
+                return {"ok": False, "busy": True, "error": f"{name} is being restarted already"}
             child.held = True
         try:
             say(f"restarting {name} on request", self.output)
@@ -249,6 +251,24 @@ def service_names(only: str | None, skip: str | None) -> list[str]:
     return names
 
 
+def pad_units(counters: str, *, windowed: bool = False) -> dict[str, list[str]]:
+    """The counter pads to supervise, named as their systemd units are (``pad@2`` for ``hall-pad@2``).
+
+    >>> list(pad_units("2, 3"))
+    ['pad@2', 'pad@3']
+    """
+    units: dict[str, list[str]] = {}
+    for counter in (c.strip() for c in counters.split(",")):
+        if not counter:
+            continue
+        if not PAD_COUNTER_RE.match(counter):
+            raise ValueError(f"{counter!r} is not a counter id (letters, digits, - and _, at most 32)")
+        units[f"pad@{counter}"] = [sys.executable, "-m", "edge", "pad", "--counter", counter] + (
+            ["--windowed"] if windowed else []
+        )
+    return units
+
+
 def _home() -> Path:
     return Home.from_env().ensure().root
 
@@ -272,8 +292,17 @@ def run_main(argv: list[str]) -> int:
         default=WATCHDOG_S,
         help=f"seconds a ready service may go without a watchdog ping before it is restarted (0: off; default {WATCHDOG_S:g})",
     )
+    p.add_argument(
+        "--pads",
+        metavar="COUNTERS",
+        help="comma-separated counters whose pads run here too, each as the unit pad@COUNTER (as hall-pad@COUNTER)",
+    )
     a = p.parse_args(argv)
-    sup = Supervisor(service_names(a.only, a.skip), dict(os.environ), home=_home(), watchdog_s=a.watchdog)
+    try:
+        pads = pad_units(a.pads or "")
+    except ValueError as exc:
+        raise SystemExit(f"hall run: {exc}") from None
+    sup = Supervisor(service_names(a.only, a.skip), dict(os.environ), pads, home=_home(), watchdog_s=a.watchdog)
     _install_signals(sup)
     return sup.run(a.duration)
 
@@ -295,10 +324,10 @@ def demo_main(argv: list[str]) -> int:
         "simulate": [sys.executable, "-m", "edge", "simulate", "--speed", str(a.speed)],
         "console": [sys.executable, "-m", "edge", "console", "--pty"],  # it says which pty to connect to
         # the customer-facing pad of counter 2 (变更用电 is served there): forms pushed from the panel reach it
-        "pad": [sys.executable, "-m", "edge", "pad", "--counter", DEMO_PAD_COUNTER, "--windowed"],
+        **pad_units(DEMO_PAD_COUNTER, windowed=True),
     }
     skipped = {n.strip() for n in (a.skip or "").split(",")}
-    extra = {name: argv for name, argv in extra.items() if name not in skipped}
+    extra = {name: argv for name, argv in extra.items() if name not in skipped and name.split("@")[0] not in skipped}
     sup = Supervisor(service_names(None, a.skip), env, extra, home=_home(), watchdog_s=WATCHDOG_S)
     _install_signals(sup)
     if not a.quiet:

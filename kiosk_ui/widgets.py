@@ -19,6 +19,7 @@ from kivy.uix.label import Label
 
 from kiosk_ui.errors import KioskError
 from kiosk_ui.icons import Icon
+from kiosk_ui.linebreak import break_lines, has_cjk
 
 # State Grid green, on a calm light background; orange only for the number a customer must remember.
 BG = (0.955, 0.965, 0.97, 1)
@@ -56,7 +57,10 @@ def register_fonts() -> Path:
 
 
 class Text(Label):
-    """A label that wraps to its width; ``size_hint_y=None`` labels grow to fit their text."""
+    """A label that wraps to its width; ``size_hint_y=None`` labels grow to fit their text.
+
+    Chinese wraps by character, closing punctuation never starting a line (:mod:`kiosk_ui.linebreak`);
+    ``text`` stays what was given: only the lines drawn carry the breaks."""
 
     kid = StringProperty("")
 
@@ -71,6 +75,14 @@ class Text(Label):
 
     def _wrap(self, *_: Any) -> None:
         self.text_size = (self.width - 16, None)
+
+    def texture_update(self, *largs: Any) -> None:
+        """Draw the text in lines broken here when it holds Chinese (Kivy itself breaks at spaces only)."""
+        width = self.text_size[0]
+        if width is not None and width > 0 and has_cjk(self.text):
+            core = self._label
+            core.text = "\n".join(break_lines(self.text, width, lambda s: float(core.get_extents(s)[0])))
+        super().texture_update(*largs)
 
     def _grow(self, *_: Any) -> None:
         self.height = self.texture_size[1] + 12

@@ -85,6 +85,18 @@ class CoreProcess(ChildProcess):
 
 
 @pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 6 MiB file system of its own, to fill (see tests/fulldisk.py)."""
+    from tests.edge.test_disk_and_home import _mount, _unmount
+
+    where = tmp_path / "disk"
+    if not _mount(where, "size=6m,mode=0700"):
+        pytest.skip("a size-limited tmpfs needs root (mount); run as root to fill a disk for real")
+    yield where
+    _unmount(where)
+
+
+@pytest.fixture
 def core(hall_home: Home) -> Iterator[CoreProcess]:
     proc = CoreProcess(hall_home).start()
     yield proc

@@ -26,7 +26,6 @@ the vision service for them over the bus (``face.audit.requested``), and HQ gets
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -35,7 +34,9 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from vision.errors import VisionError
+from edge.storage.db import no_room
+from vision.errors import NoRoom, VisionError
+from vision.private_db import open_private
 
 MIGRATIONS = Migrations("audit")
 KEEP_DAYS = 3 * 365
@@ -54,31 +55,24 @@ class AuditError(VisionError):
     code = "audit"
 
 
+class AuditFull(AuditError, NoRoom):
+    """The disk is full: no decision can be audited, so none is taken, until there is room."""
+
+
 class AuditLog:
     """The audit rows of one hall; ``clock`` is injectable for tests."""
 
     def __init__(self, path: Path, *, clock: Any = time.time, keep_days: float = KEEP_DAYS) -> None:
         self.clock = clock
         self.keep_days = keep_days
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not path.exists()
-        try:
-            self.conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-            if fresh:
-                os.chmod(path, 0o600)
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = FULL")
-            db = Database(self.conn, execute_plugins=False)
-            if MIGRATIONS.pending(db):
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    MIGRATIONS.apply(db)
-                    self.conn.execute("COMMIT")
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
-        except sqlite3.Error as exc:
-            raise AuditError(f"{path}: cannot open the face audit: {exc}") from exc
+        self.conn = open_private(
+            path,
+            MIGRATIONS,
+            what="the face audit",
+            error=AuditError,
+            full=AuditFull,
+            pragmas=("journal_mode = WAL", "synchronous = FULL"),
+        )
 
     @classmethod
     def at_home(cls, home_root: Path, **kw: Any) -> AuditLog:
@@ -118,6 +112,8 @@ class AuditLog:
                 row,
             )
         except sqlite3.Error as exc:
+            if no_room(exc):
+                raise AuditFull("the disk is full: the face audit cannot be written until there is room") from exc
             raise AuditError(f"the face audit cannot be written: {exc}") from exc
         return {"id": int(cur.lastrowid or 0), **row}
 

@@ -27,3 +27,9 @@ class ImageError(VisionError):
     """An image file cannot be read or holds no usable picture."""
 
     code = "image"
+
+
+class NoRoom(VisionError):
+    """The disk is full: a file of the vision service's own cannot be opened or written until there is room."""
+
+    code = "no_room"

@@ -18,6 +18,13 @@ worker) and reacts to the hall's events:
 - every hour: ``face.audit_counts`` (durable), the previous hours' decisions
   counted by purpose, which is all HQ learns of the audit.
 
+The audit is opened when first needed. While the disk is too full to open the
+audit or the gallery (:meth:`FaceDesk.check` says why), face work is refused
+and nothing else: a ticket by face is answered ``face.abstained``
+(``unavailable``) so the kiosk offers the ID card, an enrolment
+``face.enroll_failed``, and withdrawals wait in the hall's log, applied from
+there once there is room.
+
 Handlers return the events to publish as ``(topic, data, durable)``.
 """
 
@@ -33,9 +40,11 @@ from zoneinfo import ZoneInfo
 from edge.identity import HASH_RE
 from edge.schemas.faces import PURPOSES
 from vision.audit import AuditLog
+from vision.errors import NoRoom
 from vision.gallery import Gallery
 
 log = logging.getLogger("hall.vision")
+WITHDRAWAL_LATER = "; a withdrawal is applied from the hall's log once there is room"
 Out = list[tuple[str, dict[str, Any], bool]]
 
 
@@ -58,13 +67,51 @@ class FaceDesk:
         self.hall_key = hall_key
         self.tz = ZoneInfo(timezone)
         self.clock = clock
-        self.audit = AuditLog.at_home(home_root, clock=clock)
+        self._audit: AuditLog | None = None
+        self.refused = ""  # why face work is refused now ("" when it is not)
         self.gallery_seq: int | None = None
         self.consent_cursor = 0  # the log's seq up to which withdrawals were applied
         self.counts_cursor: tuple[Path, int] | None = None
 
+    @property
+    def audit(self) -> AuditLog:
+        """The face audit, opened on first use (:class:`~vision.audit.AuditFull` while the disk is full)."""
+        if self._audit is None:
+            self._audit = AuditLog.at_home(self.home_root, clock=self.clock)
+        return self._audit
+
     def close(self) -> None:
-        self.audit.close()
+        if self._audit is not None:
+            self._audit.close()
+
+    def check(self) -> str:
+        """Open the audit and the gallery (older raw references hashed); the reason face work is refused now,
+        "" when it is not. Only a full disk refuses face work; any other failure is raised."""
+        try:
+            self.gallery().close()
+        except NoRoom as exc:
+            self.refused = str(exc)
+        else:
+            self.refused = ""
+        return self.refused
+
+    def refusal(self, env: dict[str, Any]) -> Out:
+        """The answer to a face request while face work is refused (see :meth:`check`)."""
+        data = dict(env["data"])
+        kiosk, request = str(data.get("kiosk", "")), str(data.get("request", ""))
+        reason = f"face work refused: {self.refused}"[:200]
+        if env["topic"] == "face.match_requested":
+            return [
+                ("face.abstained", {"kiosk": kiosk, "request": request, "code": "unavailable", "reason": reason}, False)
+            ]
+        if env["topic"] == "consent.recorded" and data.get("decision") == "granted":
+            masked = str((data.get("customer") or {}).get("masked", ""))
+            answer = {"customer": masked, "kiosk": kiosk, "request": request, "code": "unavailable", "reason": reason}
+            return [("face.enroll_failed", answer, False)]
+        log.warning(
+            "%s not handled now (%s)%s", env["topic"], reason, WITHDRAWAL_LATER * (env["topic"] == "consent.recorded")
+        )
+        return []
 
     def gallery(self) -> Gallery:
         return Gallery.at_home(self.home_root, audit=self.audit, hall_key=self.hall_key, clock=self.clock)
@@ -193,10 +240,13 @@ class FaceDesk:
         if self.counts_cursor is None:
             return
         cursor_file, hour = self.counts_cursor
-        cursor_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cursor_file.with_suffix(".tmp")
-        tmp.write_text(str(hour))
-        tmp.replace(cursor_file)
+        try:
+            cursor_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cursor_file.with_suffix(".tmp")
+            tmp.write_text(str(hour))
+            tmp.replace(cursor_file)
+        except OSError as exc:  # a full disk: these hours are counted again next time
+            log.warning("audit counts cursor not saved yet: %s", exc)
 
     # -- the gallery and the cameras ----------------------------------------------------
     def forward_gallery_changes(self) -> int:

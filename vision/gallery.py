@@ -34,6 +34,7 @@ only what changed since (:meth:`Gallery.changes_since`).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import json
@@ -54,8 +55,10 @@ from sqlite_utils.migrations import Migrations
 
 from edge.identity import HASH_RE
 from edge.schemas.faces import PURPOSES
+from edge.storage.db import no_room
 from vision.audit import AuditError, AuditLog
-from vision.errors import VisionError
+from vision.errors import NoRoom, VisionError
+from vision.private_db import open_private
 
 MIGRATIONS = Migrations("gallery")
 log = logging.getLogger("hall.vision")
@@ -65,6 +68,10 @@ class GalleryError(VisionError):
     """The gallery refused an enrolment, or its key or file cannot be used."""
 
     code = "gallery"
+
+
+class GalleryFull(GalleryError, NoRoom):
+    """The disk is full: the gallery (or its key, the first time) cannot be written until there is room."""
 
 
 class Consent(BaseModel):
@@ -130,16 +137,24 @@ def load_key(path: Path) -> bytes:
         if len(key) != 32:
             raise GalleryError(f"{path}: not a 32-byte key")
         return key
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = os.urandom(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.new")
+    try:  # written whole beside it, then linked: a full disk never leaves a short key behind
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
     except FileExistsError:  # another process made it a moment ago
         return load_key(path)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-        fh.flush()
-        os.fsync(fh.fileno())
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise GalleryFull(f"{path}: the disk is full: the gallery key cannot be made until there is room") from exc
+        raise GalleryError(f"{path}: the gallery key cannot be made: {exc.strerror}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 
@@ -185,17 +200,19 @@ class Gallery:
         self.index_key = hashlib.sha256(b"gallery ref index\0" + key).digest()
         self.clock = clock
         self.audit = audit
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not db_path.exists()
+        self.db = open_private(
+            db_path,
+            MIGRATIONS,
+            what="the gallery",
+            error=GalleryError,
+            full=GalleryFull,
+            pragmas=("secure_delete = ON",),
+        )
         try:
-            self.db = sqlite3.connect(db_path, isolation_level=None, timeout=10.0)
-            if fresh:
-                os.chmod(db_path, 0o600)
-            self.db.execute("PRAGMA secure_delete = ON")
-            migrate(self.db)
             self._hash_old_rows(hall_key)
         except sqlite3.Error as exc:
-            raise GalleryError(f"{db_path}: cannot open the gallery: {exc}") from exc
+            self.db.close()
+            raise GalleryError(f"{db_path}: cannot bring the gallery up to date: {exc}") from exc
         self.purge()
 
     @classmethod
@@ -236,6 +253,8 @@ class Gallery:
                 self.db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            if no_room(exc):
+                raise GalleryFull("the disk is full: the gallery cannot be written until there is room") from exc
             raise GalleryError(f"the gallery cannot be written: {exc}") from exc
         return n
 
@@ -440,21 +459,6 @@ def _upgrade(payload: dict[str, Any], hall_key: bytes | None) -> dict[str, Any]:
         "screen": consent.get("screen", ""),
     }
     return {"v": 2, "embeddings": payload["embeddings"], "customer": customer, "consent": consent}
-
-
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Bring a gallery file's schema up to date; return the migrations applied."""
-    db = Database(conn, execute_plugins=False)
-    pending = [m.name for m in MIGRATIONS.pending(db)]
-    if pending:
-        conn.execute("BEGIN IMMEDIATE")  # one process migrates; another waits, then finds nothing pending
-        try:
-            MIGRATIONS.apply(db)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-    return pending
 
 
 @MIGRATIONS()

@@ -19,7 +19,11 @@ aggregates of the last ``HEATMAP_WINDOW`` periods, written atomically. With
 sample pedestrian video in a loop.
 
 Face identity (the kiosks' consents, tickets by face, the audit) is
-:class:`~vision.faceservice.FaceDesk`'s. At start-up the service refuses to run
+:class:`~vision.faceservice.FaceDesk`'s. On a disk too full to open the face
+audit or the gallery, the service counts people all the same and refuses face
+work only: it says so in its log and as ``device.health`` of ``vision:faces``
+(``fault``, then ``ok`` once it found room, looked for every
+``FACE_CHECK_S``). At start-up the service refuses to run
 when the face data is not private to its user (:func:`vision.gallery.check_private`),
 or, under systemd, when it shares its user with the core (the gallery key must
 be readable by the vision service's own account alone: ``hall-vision``).
@@ -53,6 +57,8 @@ def heatmap_path(home_root: Path) -> Path:
 
 WITHDRAWAL_CHECK_S = 30.0  # a withdrawal missed on the bus is applied from the log within this
 GALLERY_CHECK_S = 2.0  # how often the service looks for gallery changes to pass to the cameras
+FACE_CHECK_S = 5.0  # how often, while face work is refused for want of room, the service looks for room
+FACES_DEVICE = "vision:faces"
 
 
 class Service:
@@ -140,6 +146,8 @@ class Service:
             if data.get("cell") == self.cfg.cell:
                 self.on_heatmap(data)
             return []
+        if self.desk.refused:
+            return self.desk.refusal(env)
         if topic == "consent.recorded":
             return self.desk.on_consent(data, str(env["ts"]))
         if topic == "face.match_requested":
@@ -154,47 +162,77 @@ class Service:
         from edge import sdnotify
         from edge.bus import BusClient, Subscriber
         from edge.errors import HallError
+        from vision.errors import NoRoom
+        from vision.worker import Publisher
 
         sub = Subscriber(TOPICS)
         bus = BusClient("vision", timeout=2.0, retries=2)
+        health = Publisher(BusClient("vision.health", timeout=2.0, retries=0)).start()  # waits for room itself
         next_catch_up = next_gallery = next_counts = 0.0
+        next_face_check = time.monotonic() + FACE_CHECK_S
         faces = any(c.faces for c in self.cameras)
+        said = ""  # the refusal of face work last reported ("" while face work runs)
 
         def publish(out: list[tuple[str, dict[str, Any], bool]]) -> None:
             for topic, data, durable in out:
                 bus.request("event.publish", {"topic": topic, "data": data, "durable": durable})
 
+        def report() -> None:
+            nonlocal said, next_gallery
+            refused = self.desk.refused
+            if refused and not said:
+                log.error("face work refused until there is room (people are still counted): %s", refused)
+                health.publish("device.health", {"device": FACES_DEVICE, "state": "fault", "detail": refused}, True)
+            elif said and not refused:
+                log.info("face work resumed: the face audit and the gallery are open")
+                ok = {"device": FACES_DEVICE, "state": "ok", "detail": "face work resumed"}
+                health.publish("device.health", ok, True)
+                next_gallery = 0.0
+            said = refused
+
         sdnotify.ready(f"{len(self.cameras)} camera(s)")
         try:
-            if faces:
-                self.desk.forward_gallery_changes()  # the point the workers' first load is current to
             while not self.stop.is_set():
                 sdnotify.alive()
                 self.supervise()
                 now = time.monotonic()
                 try:
-                    if faces and now >= next_gallery:
-                        next_gallery = now + GALLERY_CHECK_S
-                        self.desk.forward_gallery_changes()
-                    if now >= next_catch_up:
-                        next_catch_up = now + WITHDRAWAL_CHECK_S
-                        publish(self.desk.catch_up_withdrawals(bus))
-                    if now >= next_counts:
-                        next_counts = now + COUNTS_CHECK_S
-                        publish(self.desk.hourly_counts())
-                        self.desk.counts_sent()
+                    if self.desk.refused and now >= next_face_check:
+                        next_face_check = now + FACE_CHECK_S
+                        self.desk.check()
+                    report()
+                    if not self.desk.refused:
+                        if faces and now >= next_gallery:
+                            next_gallery = now + GALLERY_CHECK_S
+                            self.desk.forward_gallery_changes()
+                        if now >= next_catch_up:
+                            next_catch_up = now + WITHDRAWAL_CHECK_S
+                            publish(self.desk.catch_up_withdrawals(bus))
+                        if now >= next_counts:
+                            next_counts = now + COUNTS_CHECK_S
+                            publish(self.desk.hourly_counts())
+                            self.desk.counts_sent()
+                except NoRoom as exc:
+                    self.desk.refused = str(exc)
                 except HallError as exc:
                     log.warning("periodic face work not done yet: %s", exc)
                 env = sub.recv(timeout=0.5)
                 if env is None:
                     continue
                 try:
-                    publish(self.handle(env))
+                    try:
+                        out = self.handle(env)
+                    except NoRoom as exc:  # found full while at work: this request and the next are refused
+                        self.desk.refused = str(exc)
+                        out = self.desk.refusal(env)
+                    publish(out)
                 except HallError as exc:
                     log.error("%s: %s", env["topic"], exc)
         finally:
             sub.close()
             bus.close()
+            health.close(timeout=2.0)
+            health.bus.close()
             self.shutdown()
 
     def shutdown(self) -> None:
@@ -296,8 +334,7 @@ def _serve(args: argparse.Namespace) -> int:
             hall_key=read_hall_key(home),
             timezone=hall.hall.timezone,
         )
-        gallery = service.desk.gallery()  # hashes raw references of older versions, or says why it cannot
-        gallery.close()
+        service.desk.check()  # hashes raw references of older versions, or says why it cannot (a full disk: later)
     except HallError as exc:
         print(f"hall vision: {exc}", file=sys.stderr)
         return 2

@@ -15,11 +15,13 @@ import logging
 import queue
 import signal
 import threading
+import time
 import uuid
 from collections import deque
 from typing import Any
 
 log = logging.getLogger("hall.vision")
+FACES_RETRY_S = 30.0  # how often a camera whose face work was refused for want of room tries again
 
 
 class Publisher:
@@ -132,17 +134,29 @@ def run(
         out.publish("device.health", {"device": device, "state": state, "detail": detail}, True)
 
     source = CameraSource(camera.source, camera.fps, on_health=health, reopen_max_s=cfg.reopen_max_s, stop=stop)
-    faces = None
-    lookups = None
-    if camera.faces:
-        lookups = BusClient(f"vision.{camera.name}.lookup", timeout=1.0, retries=0)
-        faces = face_stage(camera, cfg, Home.from_env().root, settings, lookup=Lookup(lookups))
+    lookups = BusClient(f"vision.{camera.name}.lookup", timeout=1.0, retries=0) if camera.faces else None
+
+    def load_faces() -> Any:
+        """The face stage; None (people still counted) while the disk is too full to open the audit or gallery."""
+        from vision.errors import NoRoom
+
+        try:
+            return face_stage(camera, cfg, Home.from_env().root, settings, lookup=Lookup(lookups))
+        except NoRoom as exc:
+            log.error("%s: face work refused until there is room (people are still counted): %s", device, exc)
+            return None
+
+    faces = load_faces() if camera.faces else None
+    next_faces = time.monotonic() + FACES_RETRY_S
     analyzer = Analyzer(camera, cfg, floor_size=floor_size, faces=faces)
     png = str(Home.from_env().root / "vision" / "heatmap.png")
     try:
         for t, frame in source.frames():
+            if camera.faces and faces is None and time.monotonic() >= next_faces:
+                next_faces = time.monotonic() + FACES_RETRY_S
+                faces = analyzer.faces = load_faces()
             for cmd in _drain(commands):
-                for fact in _command(faces, cmd, t):
+                for fact in _command(faces, cmd, t, device):
                     out.publish(fact.topic, fact.data, fact.durable)
             if faces is not None and faces.kiosk is not None and faces.kiosk.busy:
                 facts = faces.kiosk.step(frame, t)  # a customer at the kiosk: every frame is theirs until it answers
@@ -232,9 +246,20 @@ class Models:
         self.detector, self.embedder, self.mesher = detector, embedder, mesher
 
 
-def _command(faces: Any, cmd: dict[str, Any], t: float) -> list[Any]:
-    """Act on one command from the service; the facts it gives at once."""
+def _command(faces: Any, cmd: dict[str, Any], t: float, camera: str = "") -> list[Any]:
+    """Act on one command from the service; the facts it gives at once (a kiosk's request to a camera whose
+    face work is refused for want of room is answered at once: the kiosk offers the card)."""
     if faces is None:
+        from vision.analysis import Fact
+
+        base = {"kiosk": str(cmd.get("kiosk", "")), "request": str(cmd.get("request", "")), "source": camera}
+        reason = "face work refused until there is room on the disk"
+        if cmd.get("op") == "identify":
+            return [Fact("face.abstained", {**base, "code": "unavailable", "reason": reason}, durable=False)]
+        if cmd.get("op") == "enrol":
+            customer = str((cmd.get("customer") or {}).get("masked", ""))
+            data = {**base, "customer": customer, "code": "unavailable", "reason": reason}
+            return [Fact("face.enroll_failed", data, durable=False)]
         return []
     op = cmd.get("op")
     if op == "gallery":

@@ -7,7 +7,9 @@ is written), writes the file atomically (the previous one kept as
 that service, anything else: the core) and waits until it says it is ready.
 When it does not come up, the previous file is put back (the change kept
 aside as ``.failed``) and the service restarted again: a bad value never stays in force, and the technician is told
-what happened to the service both times.
+what happened to the service both times. A change is the service's units' together (``services.pad.*``:
+``pad@2``, ``pad@3``…), and one a stopped console left under way is finished by the next
+(:mod:`edge.console.change`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edge.console.change import (
+    Journal,
+    finish_interrupted,
+    read_text,
+    restart_all,
+    roll_back,
+    units_of,
+    write_atomically,
+)
 from edge.console.services import check_name, uptime
 from edge.console.shell import Command, Context, UsageError, redacted
 from edge.console.terminal import ConsoleError, Hangup
-from edge.errors import HallError
 
 LOG_LINES = 40
 
@@ -103,15 +113,6 @@ def config(ctx: Context, args: list[str]) -> None:
         raise UsageError("usage")
 
 
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConsoleError(f"{path}: cannot read: {exc}") from exc
-
-
 def config_show(ctx: Context, prefix: str) -> None:
     from edge import config as hall_config
 
@@ -140,6 +141,9 @@ def config_check(ctx: Context) -> None:
 
 def config_set(ctx: Context, key: str, text: str) -> None:
     with change_lock(ctx.config_path):
+        finished = finish_interrupted(ctx.config_path, ctx.manager(), ctx.settings.restart_timeout_s, ctx.out)
+        if finished is not None:
+            ctx.audit_detail["finished"] = finished
         _set(ctx, key, text)
 
 
@@ -175,7 +179,7 @@ def _set(ctx: Context, key: str, text: str) -> None:
     value = parse_value(text)
     service = owner(key)
     ctx.audit_detail.update({"args": [], "key": key, "value": redacted(key, value), "service": service})
-    before = _text(path)
+    before = read_text(path)
     try:
         doc = tomlkit.parse(before)
         set_key(doc, key, value)
@@ -188,35 +192,36 @@ def _set(ctx: Context, key: str, text: str) -> None:
         ctx.audit_detail["outcome"] = "unchanged"
         return
     manager = ctx.manager()
-    managed = _managed(manager, service)
+    units = units_of(manager, service)
+    journal = Journal.of(path)
+    journal.begin(key, _toml(redacted(key, value)), service)  # a console stopped from here on: the next finishes
     write_atomically(path, after, keep=before)
     say = _Speaker(ctx)  # from here on the change is seen through (applied or rolled back) even if the line drops
     say(f"{path}: {key} = {_toml(redacted(key, value))} written (the previous file is {path.name}.previous)")
-    if not managed:
+    if not units:
+        journal.clear()
         ctx.audit_detail["outcome"] = "written"
         say(f"{service} does not run here ({manager.kind}): it reads the change when it next starts")
         say.done()
         return
-    say(f"restarting {service}…")
-    try:
-        manager.restart(service, ctx.settings.restart_timeout_s)
-    except HallError as exc:
-        write_atomically(path, before, keep=None)
-        write_atomically(path.with_name(path.name + ".failed"), after, keep=None)
+    failed = restart_all(manager, units, ctx.settings.restart_timeout_s, say)
+    if failed is not None:
+        journal.rolling_back()
+        roll_back(path, before, after)
         ctx.audit_detail["outcome"] = "rolled_back"
-        say(f"{service} did not come up with the change: {exc}")
+        say(f"{service} did not come up with the change: {failed}")
         say(f"rolled back: {path} is as it was (the change is in {path.name}.failed); restarting {service} again…")
-        try:
-            manager.restart(service, ctx.settings.restart_timeout_s)
-        except HallError as again:
-            say.done()
+        again = restart_all(manager, units, ctx.settings.restart_timeout_s, say)
+        journal.clear()
+        say.done()
+        if again is not None:
             raise ConsoleError(
                 f"{service} does not come up with the previous config either: {again}; see `logs {service}`"
             ) from again
-        say.done()
         raise ConsoleError(
             f"{key} not changed: {service} did not come up with it; rolled back, {service} runs"
-        ) from exc
+        ) from failed
+    journal.clear()
     ctx.audit_detail["outcome"] = "applied"
     say(f"{service} is up with {key} = {_toml(redacted(key, value))}")
     say.done()
@@ -243,13 +248,6 @@ class _Speaker:
     def done(self) -> None:
         if self.lost is not None:
             raise self.lost
-
-
-def _managed(manager: Any, service: str) -> bool:
-    try:
-        return any(s["name"] == service for s in manager.services())
-    except HallError:
-        return False
 
 
 def owner(key: str) -> str:
@@ -302,31 +300,6 @@ def set_key(doc: Any, key: str, value: Any) -> None:
         node[int(last)] = value
     else:
         node[last] = value
-
-
-def write_atomically(path: Path, text: str, *, keep: str | None) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an fsync; ``keep``: the previous text, saved aside."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if keep is not None:
-            _write(path.with_name(path.name + ".previous"), keep)
-        _write(path, text)
-    except OSError as exc:
-        raise ConsoleError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

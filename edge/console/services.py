@@ -72,9 +72,16 @@ class Supervised:
         return services
 
     def restart(self, name: str, timeout: float) -> dict[str, Any]:
-        reply = control.ask(
-            self.socket, {"cmd": "restart", "service": check_name(name), "timeout": timeout}, timeout + 15
-        )
+        """As systemd queues a restart behind one under way, this waits (within ``timeout``) for a restart
+        already under way (one a stopped console asked for) to end, then asks its own."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = control.ask(
+                self.socket, {"cmd": "restart", "service": check_name(name), "timeout": timeout}, timeout + 15
+            )
+            if not reply.get("busy") or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
         if not reply.get("ok"):
             raise ConsoleError(str(reply.get("error", "restart failed")))
         return reply

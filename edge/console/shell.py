@@ -131,6 +131,7 @@ class Console:
         self.shipper = AuditShipper(self.store, BusClient("console-audit", timeout=3.0, retries=0))
         self.table = commands()
         self.stop = threading.Event()
+        self.notices: list[str] = []
 
     # -- the audit trail --------------------------------------------------------
     def audit(self, user: dict[str, Any] | None, action: str, detail: dict[str, Any], *, ok: bool = True) -> None:
@@ -153,6 +154,7 @@ class Console:
     def serve(self) -> None:
         """Until the line hangs up (then :class:`Hangup` leaves)."""
         self.shipper.start()
+        self.notices = self.finish_change()
         try:
             while not self.stop.is_set():
                 user = self.login()
@@ -162,6 +164,33 @@ class Console:
             self.shipper.stop.set()
             self.shipper.wake.set()
             self.bus.close()
+
+    def finish_change(self) -> list[str]:
+        """Finish a ``config set`` a stopped console left under way (:mod:`edge.console.change`); what was said,
+        for the next technician who signs in."""
+        from edge.console import services
+        from edge.console.change import finish_interrupted, pending
+        from edge.console.manage import change_lock
+
+        if not pending(self.config_path):
+            return []
+        said: list[str] = []
+
+        def say(text: str) -> None:
+            log.warning("%s", text)
+            said.append(text)
+
+        try:
+            with change_lock(self.config_path):  # refused while a console on another port is at it: its own
+                manager = services.find(self.home)
+                finished = finish_interrupted(self.config_path, manager, self.settings.restart_timeout_s, say)
+        except HallError as exc:
+            log.error("a config change left under way is not finished: %s", exc)
+            return [*said, f"a config change left under way is not finished: {exc}"]
+        if finished is not None:
+            ok = finished["outcome"] != "rolled_back"  # as a `config set` rolled back is audited
+            self.audit(None, "console.config.finished", {"_name": "-", **finished}, ok=ok)
+        return said
 
     def login(self) -> dict[str, Any] | None:
         term = self.term
@@ -216,6 +245,9 @@ class Console:
         idle = self.settings.idle_timeout_s
         term.line(f"{user['display']} ({user['role']}) · hall {hall} · {term.kind} terminal {term.columns}x{term.rows}")
         term.line(f"`help` lists the commands; idle for {_duration(idle)} logs you out.")
+        for notice in self.notices:  # said once, to the first technician after the console started
+            term.line(f"at start: {notice}")
+        self.notices = []
         prompt = f"{user['name']}@{hall}> "
         session = None
         if term.kind == "vt100":

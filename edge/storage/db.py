@@ -49,7 +49,7 @@ def storage_error(exc: sqlite3.Error, what: str) -> StorageError:
     return StorageError(f"the hall database could not save {what}: {exc}")
 
 
-def _no_room(exc: sqlite3.Error) -> bool:
+def no_room(exc: sqlite3.Error) -> bool:
     """Whether SQLite failed for want of disk space: a full disk, or a ``-shm`` file that could not grow."""
     name = getattr(exc, "sqlite_errorname", "")
     return name in ("SQLITE_FULL", "SQLITE_IOERR_SHMSIZE") or "disk is full" in str(exc)
@@ -72,7 +72,7 @@ class Database:
                 self.conn.execute("PRAGMA foreign_keys = ON")
                 self.migrate()
         except sqlite3.Error as exc:
-            if _no_room(exc):
+            if no_room(exc):
                 raise DiskFull(
                     f"the hall's disk is full: {self.path} cannot be opened (SQLite needs room beside it for its "
                     "shared-memory and write-ahead files); free space under HALL_HOME"

@@ -94,7 +94,10 @@ def attract(k: Kiosk) -> Widget:
     left.add_widget(row)
     face = Panel(fill=GREEN_LIGHT, orientation="horizontal", size_hint_y=0.32, padding=16, spacing=14)
     face.add_widget(Icon("face", color=GREEN, size_hint_x=0.12))
-    face.add_widget(Text(faceflow.signage(k), size=k.fs(20), color=INK, halign="left", size_hint_x=0.56, kid="signage"))
+    notice = Text(
+        faceflow.signage(k), size=k.fs(20, grow=False), color=INK, halign="left", size_hint_x=0.56, kid="signage"
+    )
+    face.add_widget(notice)  # its panel does not grow in large type: the notice keeps its size to fit it
     buttons = BoxLayout(orientation="vertical", spacing=10, size_hint_x=0.32)
     if k.cfg.face_ticket:
         by_face = Btn(k.t("attract.face.ticket"), kid="attract.face.ticket", size=k.fs(26), fill=GREEN)

@@ -42,7 +42,7 @@ def add_users(home: Home) -> None:
 class Hall:
     """``hall run --only SERVICES`` for one test, with the test's config; its home and bus."""
 
-    def __init__(self, home: Home, config: Path, services: str, *, demo: bool = False) -> None:
+    def __init__(self, home: Home, config: Path, services: str, *, demo: bool = False, pads: str = "") -> None:
         self.home = home
         self.config = config
         env = {**os.environ, "HALL_HOME": str(home.root), "HALL_CONFIG": str(config)}
@@ -50,10 +50,10 @@ class Hall:
             env["HALL_DEMO"] = "1"
         self.env = env
         self.log = open(home.root / "run.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge", "run", "--only", services, "--watchdog", "10"], env=env, stderr=self.log
-        )
+        argv = [sys.executable, "-m", "edge", "run", "--only", services, "--watchdog", "10"]
+        self.proc = subprocess.Popen(argv + (["--pads", pads] if pads else []), env=env, stderr=self.log)
         self.wait_ready(services.split(","))
+        self.wait_ready([f"pad@{c}" for c in pads.split(",") if c])
 
     def services(self) -> list[dict[str, Any]]:
         return list(control.ask(control.socket_path(self.home.run_dir), {"cmd": "services"})["services"])
@@ -63,7 +63,8 @@ class Hall:
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, (self.home.root / "run.log").read_text()[-2000:]
             try:
-                ready = {s["name"] for s in self.services() if s["ready"]}
+                # a service without readiness notification (a pad) is up once it runs
+                ready = {s["name"] for s in self.services() if s["ready"] or (s["ready"] is None and s["pid"])}
             except control.ControlError:
                 ready = set()
             if set(names) <= ready:
@@ -179,8 +180,8 @@ def hall_factory(hall_home: Home) -> Iterator[Callable[..., Hall]]:
     add_users(hall_home)
     halls: list[Hall] = []
 
-    def start(services: str = "core", *, extra: str = "", demo: bool = False) -> Hall:
-        hall = Hall(hall_home, write_config(hall_home, extra), services, demo=demo)
+    def start(services: str = "core", *, extra: str = "", demo: bool = False, pads: str = "") -> Hall:
+        hall = Hall(hall_home, write_config(hall_home, extra), services, demo=demo, pads=pads)
         halls.append(hall)
         return hall
 

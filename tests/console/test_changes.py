@@ -131,3 +131,65 @@ def test_the_ops_service_is_known_restarted_and_reconfigured_like_the_others(
     refused = tech.run("config set services.ops.service_level 2")
     assert "services.ops.service_level" in refused and "less than" in refused  # validated by OpsConfig
     assert next(s["pid"] for s in hall.services() if s["name"] == "ops") == after["pid"]
+
+
+def test_a_pad_setting_restarts_every_pad_unit_and_nothing_else(
+    hall_factory: Callable[..., Hall], technician_factory: Callable[[Hall], Technician]
+) -> None:
+    hall = hall_factory(pads="2,3")  # as hall-pad@2 and hall-pad@3 under systemd
+    tech = technician_factory(hall)
+    tech.login(*TECH)
+    before = {s["name"]: s["pid"] for s in hall.services()}
+    assert set(before) == {"core", "pad@2", "pad@3"}
+    said = tech.run("config set services.pad.form_timeout_s 600", timeout=120)
+    assert "restarting pad@2…" in said and "restarting pad@3…" in said, said
+    assert "pad is up with services.pad.form_timeout_s = 600" in said
+    after = {s["name"]: s["pid"] for s in hall.services()}
+    assert after["pad@2"] not in (None, before["pad@2"]) and after["pad@3"] not in (None, before["pad@3"])
+    assert after["core"] == before["core"]  # a pad setting is the pads' alone
+    assert "form_timeout_s = 600" in hall.config.read_text()
+
+
+def test_a_change_a_stopped_console_left_under_way_is_finished_by_the_next(
+    hall_factory: Callable[..., Hall], technician_factory: Callable[[Hall], Technician]
+) -> None:
+    hall = hall_factory()
+    journal = hall.config.parent / "hall.toml.changing"
+    good = hall.config.read_text()
+    with socket.socket() as taken:  # a value the core cannot run with: the port belongs to another program
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        tech = technician_factory(hall)
+        tech.login(*TECH)
+        tech.send(f'config set bus.tcp_requests "tcp://127.0.0.1:{port}"\r')
+        tech.expect("restarting core…")
+        tech.proc.kill()  # the console stops in the middle: the change is written, not rolled back
+        tech.proc.wait()
+        assert journal.exists() and f"tcp://127.0.0.1:{port}" in hall.config.read_text()
+
+        after = technician_factory(hall)  # the next console finishes it before anyone signs in
+        after.login(*TECH)
+    told = after.seen.decode()
+    assert f'at start: `config set bus.tcp_requests "tcp://127.0.0.1:{port}"` was stopped while core restarted' in told
+    assert "at start: rolled back" in told and "at start: core runs with the previous config" in told
+    assert hall.config.read_text() == good and not journal.exists()
+    assert f"tcp://127.0.0.1:{port}" in (hall.config.parent / "hall.toml.failed").read_text()
+    assert hall.ping()["pid"]  # the core serves again
+
+    # stopped while a good value is applied: the next console sees it through
+    after.send("config set queue.max_recalls 5\r")
+    after.expect("restarting core…")
+    after.proc.kill()
+    after.proc.wait()
+    last = technician_factory(hall)
+    last.login(*TECH)
+    told = last.seen.decode()
+    assert "at start: core is up with queue.max_recalls = 5: the change is applied" in told
+    assert "max_recalls = 5" in hall.config.read_text() and not journal.exists()
+    assert "at start" not in last.run("services")  # said once
+
+    db = sqlite3.connect(hall.home.root / "panel.db")
+    rows = db.execute("SELECT detail, ok FROM audit WHERE action = 'console.config.finished' ORDER BY id").fetchall()
+    db.close()
+    assert [(json.loads(d)["outcome"], bool(ok)) for d, ok in rows] == [("rolled_back", False), ("applied", True)]

@@ -20,7 +20,7 @@ from edge.bus import BusClient, Endpoints, Subscriber
 from edge.errors import ConfigError
 from edge.paths import Home
 from tests.conftest import CoreProcess
-from tests.edge.test_disk_and_home import _fill, _mount, _unmount
+from tests.fulldisk import hall_on_a_full_disk
 
 pytestmark = pytest.mark.process
 
@@ -298,44 +298,25 @@ def test_a_ticket_missed_on_the_bus_is_handled_once_from_the_log(core: CoreProce
     assert sorted(rec.numbers) == sorted([first["number"], second["number"]])
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 6 MiB file system of its own, to fill."""
-    where = tmp_path / "disk"
-    if not _mount(where, "size=6m,mode=0700"):
-        pytest.skip("a size-limited tmpfs needs root (mount); run as root to fill a disk for real")
-    yield where
-    _unmount(where)
-
-
 def test_what_devices_say_while_the_disk_is_full_reaches_the_log_once_space_returns(small_disk: Path) -> None:
     from drivers.service import Outbox
-    from edge.errors import DiskFull
     from tests.drivers.conftest_cards import wait_until
 
-    home = Home(small_disk / "home").ensure()
-    core = CoreProcess(home).start()
-    bus = BusClient("test", endpoints=Endpoints.local(home), timeout=5.0, retries=0)
-    outbox = Outbox(BusClient("devices", endpoints=Endpoints.local(home), timeout=2.0, retries=0))
-    try:
-        filler = _fill(small_disk)
-        for _ in range(2000):  # the log's write-ahead file may have room left from before
-            try:
-                bus.request("ticket.issue", {"business": "A"})
-            except DiskFull:
-                break
-        outbox.start()
-        outbox("device.health", {"device": "idcard", "state": "offline", "detail": "unplugged"}, durable=True)
-        outbox("door.crossed", {"direction": "in", "source": "ir:main"}, durable=False)
-        outbox("device.health", {"device": "idcard", "state": "ok", "detail": ""}, durable=True)
-        assert wait_until(lambda: outbox.deferred >= 2, 20), "the core never refused the outbox's event"
-        filler.unlink()
-        assert wait_until(lambda: not outbox.items, 30)
-        logged = [e["data"]["state"] for e in bus.request("events.since", {"seq": 0, "prefix": "device.health"})]
-        assert logged == ["offline", "ok"]  # in order, each once
-        assert outbox.sent == 3 and outbox.dropped == 0  # the door count, not logged, needed no room
-    finally:
-        outbox.stop()
-        outbox.bus.close()
-        bus.close()
-        core.stop()
+    with hall_on_a_full_disk(small_disk) as hall:
+        outbox = Outbox(BusClient("devices", endpoints=Endpoints.local(hall.home), timeout=2.0, retries=0))
+        try:
+            outbox.start()
+            outbox("device.health", {"device": "idcard", "state": "offline", "detail": "unplugged"}, durable=True)
+            outbox("door.crossed", {"direction": "in", "source": "ir:main"}, durable=False)
+            outbox("device.health", {"device": "idcard", "state": "ok", "detail": ""}, durable=True)
+            assert wait_until(lambda: outbox.deferred >= 2, 20), "the core never refused the outbox's event"
+            hall.free()
+            assert wait_until(lambda: not outbox.items, 30)
+            logged = [
+                e["data"]["state"] for e in hall.bus.request("events.since", {"seq": 0, "prefix": "device.health"})
+            ]
+            assert logged == ["offline", "ok"]  # in order, each once
+            assert outbox.sent == 3 and outbox.dropped == 0  # the door count, not logged, needed no room
+        finally:
+            outbox.stop()
+            outbox.bus.close()

@@ -379,3 +379,19 @@ def test_a_withdrawal_recorded_while_vision_was_down_still_deletes_the_face(core
         gallery.close()
     assert [r["decision"] for r in service.desk.audit.since(0)] == ["withdrawn"]
     service.desk.close()
+
+
+def test_a_full_disk_leaves_no_short_gallery_key_behind(small_disk: Path) -> None:
+    from tests.edge.test_disk_and_home import _fill
+    from vision.errors import NoRoom
+    from vision.gallery import load_key
+
+    key_path = small_disk / "vision" / "gallery.key"
+    key_path.parent.mkdir()
+    filler = _fill(small_disk)
+    with pytest.raises(NoRoom, match="disk is full: the gallery key cannot be made until there is room"):
+        load_key(key_path)
+    assert list(key_path.parent.iterdir()) == []  # neither an empty key nor its half-written copy
+    filler.unlink()
+    key = load_key(key_path)
+    assert len(key) == 32 and load_key(key_path) == key

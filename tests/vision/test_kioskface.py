@@ -148,7 +148,7 @@ def test_without_its_audit_the_kiosk_gets_no_name(desk: KioskFaces, portraits: d
 
     pages = desk.audit.conn.execute("PRAGMA page_count").fetchone()[0]
     desk.audit.conn.execute(f"PRAGMA max_page_count = {pages}")  # the audit may grow no more: its disk fills
-    with pytest.raises(AuditError, match="database or disk is full"):
+    with pytest.raises(AuditError, match="the disk is full: the face audit cannot be written"):
         for _ in range(10_000):
             desk.audit.record(place="test", purpose="ticket", decision="abstained", reason="filling")
     desk.identify("kiosk-1", "r1", 0.0)

@@ -14,7 +14,7 @@ import pytest
 
 from edge.bus import BusClient, Endpoints, Subscriber
 from tests.conftest import CoreProcess
-from tests.edge.test_disk_and_home import _fill, _mount, _unmount
+from tests.fulldisk import hall_on_a_full_disk
 
 pytestmark = pytest.mark.process
 
@@ -152,83 +152,81 @@ def test_a_camera_worker_ends_with_its_service_even_one_killed_by_kill_9(
                 os.kill(w, signal.SIGKILL)
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 6 MiB file system of its own, to fill."""
-    where = tmp_path / "disk"
-    if not _mount(where, "size=6m,mode=0700"):
-        pytest.skip("a size-limited tmpfs needs root (mount); run as root to fill a disk for real")
-    yield where
-    _unmount(where)
-
-
 def test_facts_seen_while_the_disk_is_full_reach_the_log_once_space_returns(small_disk: Path) -> None:
-    from edge.errors import DiskFull
-    from edge.paths import Home
     from vision.worker import Publisher
 
-    home = Home(small_disk / "home").ensure()
-    core = CoreProcess(home).start()
-    bus = BusClient("test", endpoints=Endpoints.local(home), timeout=5.0, retries=0)
-    out = Publisher(BusClient("vision.entrance", endpoints=Endpoints.local(home), timeout=2.0, retries=0))
-    try:
-        filler = _fill(small_disk)
-        for _ in range(2000):  # the log's write-ahead file may have room left from before
-            try:
-                bus.request("ticket.issue", {"business": "A"})
-            except DiskFull:
-                break
-        out.start()
-        for direction in ("in", "out"):
-            out.publish("door.crossed", {"direction": direction, "source": "camera:entrance"}, True)
-        deadline = time.monotonic() + 20
-        while out.deferred == 0 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert out.deferred > 0, "the core never refused the worker's fact"
-        filler.unlink()
-        out.close(timeout=20)
-        logged = [e["data"]["direction"] for e in bus.request("events.since", {"seq": 0, "prefix": "door."})]
-        assert logged == ["in", "out"]
-    finally:
-        out.bus.close()
-        bus.close()
-        core.stop()
+    with hall_on_a_full_disk(small_disk) as hall:
+        out = Publisher(BusClient("vision.entrance", endpoints=Endpoints.local(hall.home), timeout=2.0, retries=0))
+        try:
+            out.start()
+            for direction in ("in", "out"):
+                out.publish("door.crossed", {"direction": direction, "source": "camera:entrance"}, True)
+            deadline = time.monotonic() + 20
+            while out.deferred == 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert out.deferred > 0, "the core never refused the worker's fact"
+            hall.free()
+            out.close(timeout=20)
+            logged = [e["data"]["direction"] for e in hall.bus.request("events.since", {"seq": 0, "prefix": "door."})]
+            assert logged == ["in", "out"]
+        finally:
+            out.bus.close()
 
 
-@pytest.mark.skip(
-    reason="known defect: the face audit (vision/audit.db, WAL) cannot be opened on a full disk, so hall vision "
-    "exits with status 2 at start instead of counting people until there is room"
-)
-def test_vision_starts_and_keeps_running_on_a_full_disk(small_disk: Path, vtest: Path, tmp_path: Path) -> None:
-    from edge.paths import Home
+def test_vision_started_on_a_full_disk_counts_people_and_refuses_face_work_until_there_is_room(
+    small_disk: Path, vtest: Path, tmp_path: Path
+) -> None:
+    from tests.busutil import wait_event
 
-    home = Home(small_disk / "home").ensure()
-    core = CoreProcess(home).start()
-    cfg = tmp_path / "hall.toml"
-    cfg.write_text(
-        f'[[services.vision.cameras]]\nname = "entrance"\nsource = "{vtest}"\nfps = 10\nline = [600, 0, 600, 576]\n'
-    )
-    filler = _fill(small_disk)
-    env = {**os.environ, "HALL_HOME": str(home.root)}
-    log = tmp_path / "vision.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "edge", "vision", "--config", str(cfg)], env=env, stdout=out, stderr=out
+    with hall_on_a_full_disk(small_disk) as hall:
+        cfg = tmp_path / "hall.toml"
+        cfg.write_text(
+            f'[[services.vision.cameras]]\nname = "entrance"\nsource = "{vtest}"\nfps = 10\nline = [600, 0, 600, 576]\n'
+            f'[[services.vision.cameras]]\nname = "lobby"\nsource = "{vtest}"\nfps = 2\nfaces = true\nkiosk = "k1"\n'
         )
-    try:
-        deadline = time.monotonic() + 60  # its first look for withdrawals, with nowhere to save where it got to
-        while "consent cursor 0 not saved yet" not in log.read_text() and time.monotonic() < deadline:
-            assert proc.poll() is None, log.read_text()[-2000:]
-            time.sleep(0.2)
-        assert "consent cursor 0 not saved yet" in log.read_text(), log.read_text()[-2000:]
-        filler.unlink()
-        with BusClient("test", endpoints=Endpoints.local(home), timeout=5.0) as bus:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and not bus.request("events.since", {"seq": 0, "prefix": "door."}):
+        env = {**os.environ, "HALL_HOME": str(hall.home.root)}
+        log = tmp_path / "vision.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "edge", "vision", "--config", str(cfg)], env=env, stdout=out, stderr=out
+            )
+        sub = hall.subscribe(["face."])
+        try:
+            deadline = time.monotonic() + 60
+            while "face work refused until there is room" not in log.read_text() and time.monotonic() < deadline:
                 assert proc.poll() is None, log.read_text()[-2000:]
-                time.sleep(0.5)
-            assert bus.request("events.since", {"seq": 0, "prefix": "door."}), log.read_text()[-2000:]
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        core.stop()
+                time.sleep(0.2)
+            assert "face work refused until there is room" in log.read_text(), log.read_text()[-2000:]
+            # a ticket by face is refused at once, so the kiosk offers the ID card instead of waiting
+            request = {"kiosk": "k1", "request": "full-1"}
+            hall.say("face.match_requested", request)
+            refused = wait_event(sub, "face.abstained", lambda d: d["request"] == "full-1")["data"]
+            assert refused["code"] == "unavailable" and "disk is full" in refused["reason"]
+            hall.free()
+            with BusClient("test", endpoints=Endpoints.local(hall.home), timeout=5.0) as bus:
+
+                def faces_health() -> list[str]:
+                    events = bus.request("events.since", {"seq": 0, "prefix": "device.health"})
+                    return [e["data"]["state"] for e in events if e["data"]["device"] == "vision:faces"]
+
+                deadline = time.monotonic() + 60
+                while faces_health() != ["fault", "ok"] and time.monotonic() < deadline:
+                    assert proc.poll() is None, log.read_text()[-2000:]
+                    time.sleep(0.5)
+                assert faces_health() == ["fault", "ok"], log.read_text()[-2000:]
+                # people were counted all along, by the worker started on the full disk (none restarted)
+                deadline = time.monotonic() + 60
+                while not bus.request("events.since", {"seq": 0, "prefix": "door."}) and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                crossed = bus.request("events.since", {"seq": 0, "prefix": "door."})
+                assert crossed and crossed[0]["data"]["source"] == "camera:entrance", log.read_text()[-2000:]
+                # the audit, which only the service reads, is open again
+                hall.say("face.audit.requested", {"request": "audit-1"})
+                listed = wait_event(sub, "face.audit.listed", lambda d: d["request"] == "audit-1", timeout=30)
+                assert listed["data"]["records"] == []  # the refusal at the kiosk could not be, and was not, audited
+            text = log.read_text()
+            assert "face work resumed" in text and "worker exited" not in text, text[-2000:]
+        finally:
+            sub.close()
+            proc.terminate()
+            assert proc.wait(20) == 0, log.read_text()[-2000:]
