@@ -13,6 +13,7 @@
     hall hq repair list [--hall ID] [--state S] [--json]   repair reports from the halls
     hall hq repair show HALL REF [--photos DIR]   one report, its updates (photos written to DIR)
     hall hq repair update HALL REF --state S [--note TEXT]   a status for the customer, sent to the hall
+    hall hq records verify [--hall ID] [--day D] [--json]   the signed records held: exit 1 when one is broken
     hall hq fleet [--json]                        every hall: link, backlog, last ack, alerts, today's figures
     hall hq hall describe HALL [--name N] [--region R]   a hall's name and region (the fleet lists by region)
     hall hq operator add NAME --role R            an operator of the fleet page (viewer, operator, admin)
@@ -83,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     rp_up.add_argument("--note", default="")
     for one in (rp_list, rp_show, rp_up):
         _db(one)
+    rec = sub.add_parser("records", help="the counter pads' signed records HQ holds")
+    rec_sub = rec.add_subparsers(dest="rec_cmd", required=True)
+    rec_verify = rec_sub.add_parser(
+        "verify", help="check each record's digest and each day's chain, per hall; exit 1 naming each broken record"
+    )
+    rec_verify.add_argument("--hall", help="only this hall (default: every hall)")
+    rec_verify.add_argument("--day", help="only this day, YYYY-MM-DD (default: every day held)")
+    rec_verify.add_argument("--json", action="store_true")
+    _db(rec_verify)
     fl = sub.add_parser("fleet", help="every hall at a glance: link, backlog, last ack, alerts, today's figures")
     fl.add_argument("--json", action="store_true", help="one JSON array of rows")
     _links(fl)
@@ -165,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
     if a.cmd == "serve":
         return _serve(a)
-    return run_with_errors(lambda: _admin(a))
+    code = run_with_errors(lambda: _admin(a))
+    return code or (1 if getattr(a, "broken", False) else 0)
 
 
 def _serve(a: argparse.Namespace) -> int:
@@ -244,6 +255,12 @@ def _admin(a: argparse.Namespace) -> None:
             _operator(store, a)
         elif a.cmd == "repair":
             _repair(store, a)
+        elif a.cmd == "records":
+            from sync.hq import records
+
+            report = records.verify(store, a.hall, a.day)
+            a.broken = not report["ok"]
+            emit(report, a.json, records.verdict)
         elif a.cmd == "bundle":
             text = sys.stdin.read() if a.file == "-" else _read(a.file)
             try:
