@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from edge.errors import Conflict, InvalidRequest, NotFound
-from edge.identity import CustomerKey, Keyring
+from edge.identity import CustomerKey, Keyring, id_number_valid
 from sync.hq.secrets import SecretBox
 
 OVERLAP_DAYS = 30.0
@@ -144,6 +144,12 @@ def resolve(body: dict[str, Any], ring: Keyring) -> dict[str, Any]:
                 kind, _, number = str(ref).partition(":")
                 if kind not in ("id", "ic") or not number:
                     raise InvalidRequest(f"{name}[{i}].customer: {ref!r} is not id:NUMBER or ic:ACCOUNT")
+                if kind == "id" and len(number.strip()) == 18 and not id_number_valid(number.strip()):
+                    # no card read will ever give this number: a typo in HQ's records would go down unmatched
+                    raise InvalidRequest(
+                        f"{name}[{i}].customer: the ID number ending {number.strip()[-4:]} fails its check "
+                        "character (GB 11643-1999): correct HQ's record"
+                    )
                 try:
                     digest = Keyring(ring.current).ref(kind, number).hash
                 except InvalidRequest as exc:
