@@ -295,16 +295,31 @@ def _fleet(store: Any, a: argparse.Namespace) -> None:
         print(json.dumps(rows, ensure_ascii=False))
         return
     s = fleet.summary(rows)
+    zone = fleet.hq_zone()
     print(f"{s['halls']} halls: " + ", ".join(f"{n} {link}" for link, n in s["links"].items()))
-    head = ("hall", "region", "link", "backlog", "last_ack", "alerts", "tickets", "wait_min", "rating")
+    head = ("hall", "region", "link", "backlog", f"last_ack ({zone.key})", "alerts", "tickets", "wait_min", "rating")
     table = [head] + [
-        (r["hall"], r["region"] or "-", r["link"], str(r["backlog"]), (r["last_ack"] or "never")[:19],
+        (r["hall"], r["region"] or "-", r["link"], str(r["backlog"]), _local(r["last_ack"], zone),
          str(r["alerts_open"]), str(r["tickets_today"]), _or_dash(r["wait_avg_min"]), _or_dash(r["rating_avg"]))
         for r in rows
     ]  # fmt: skip
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    widths = [max(_width(row[i]) for row in table) for i in range(len(head))]
     for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        print("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _local(when: str | None, zone: Any) -> str:
+    """An ISO time as HQ's clock shows it (``HALL_HQ_TZ``), to the second; "never" for none."""
+    from datetime import datetime
+
+    return "never" if when is None else datetime.fromisoformat(when).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: a Chinese character takes two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _customer_key(store: Any, a: argparse.Namespace) -> None:
@@ -312,10 +327,13 @@ def _customer_key(store: Any, a: argparse.Namespace) -> None:
 
     if a.ck_cmd == "rotate":
         scope = custkeys.scope_of(a.hall, a.region)
+        replaces = [k["id"] for k in custkeys.listing(store) if k["scope"] == scope and k["state"] == "in force"]
         key_id = custkeys.rotate(store, scope, overlap_s=a.overlap_days * 86400)
         print(
-            f"customer key {key_id} in force for {scope}; the one it replaces is accepted {a.overlap_days:g} days more"
-        )
+            f"customer key {key_id} in force for {scope}; "
+            + (f"{replaces[0]}, which it replaces, is accepted {a.overlap_days:g} days more" if replaces else
+               "the first key of this scope")
+        )  # fmt: skip
         print(
             "each hall installs it at its next bundle poll; publish bundles built with it from now on", file=sys.stderr
         )
