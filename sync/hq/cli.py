@@ -327,12 +327,15 @@ def _customer_key(store: Any, a: argparse.Namespace) -> None:
 
     if a.ck_cmd == "rotate":
         scope = custkeys.scope_of(a.hall, a.region)
+        before = {k["id"] for k in custkeys.listing(store)}
         replaces = [k["id"] for k in custkeys.listing(store) if k["scope"] == scope and k["state"] == "in force"]
         key_id = custkeys.rotate(store, scope, overlap_s=a.overlap_days * 86400)
+        kept = [k["id"] for k in custkeys.listing(store) if k["id"] not in before and k["state"] == "accepted"]
         print(
             f"customer key {key_id} in force for {scope}; "
             + (f"{replaces[0]}, which it replaces, is accepted {a.overlap_days:g} days more" if replaces else
-               "the first key of this scope")
+               f"the first key of this scope; the wider scope's key its halls used until now is accepted "
+               f"{a.overlap_days:g} days more (as {kept[0]})" if kept else "the first key of this scope")
         )  # fmt: skip
         print(
             "each hall installs it at its next bundle poll; publish bundles built with it from now on", file=sys.stderr
