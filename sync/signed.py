@@ -126,6 +126,7 @@ def check_hall(hall: str, held: Iterable[tuple[int, str]], day: str | None = Non
         for p in chain.check_stored((stored for stored, _, _ in rows), chain.genesis(hall, day)):
             seq, scrubbed = by_n[p["n"]]
             if scrubbed and p["problem"].startswith("changed"):
-                p["problem"] += f" (the box's privacy scrub took out {', '.join(map(str, scrubbed))} before sending it)"
+                what = ", ".join(map(str, scrubbed)) if isinstance(scrubbed, list) else str(scrubbed)
+                p["problem"] += f" (the box's privacy scrub took out {what[:200]} before sending it)"
             problems.append({"hall": hall, "day": day, "id": p["id"], "n": p["n"], "seq": seq, "problem": p["problem"]})
     return count, problems

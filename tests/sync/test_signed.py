@@ -7,6 +7,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,3 +167,39 @@ def records_verify(hq: HqServer, *args: str) -> tuple[int, str]:
     )
     assert out.stderr == ""
     return out.returncode, out.stdout.rstrip("\n")
+
+
+def test_hq_checks_a_halls_records_day_by_day_and_names_the_one_changed(tmp_path: Path) -> None:
+    """1,200 records over three days (more than a page of the store's reads); one changed in the store."""
+    from sync.hq import records
+    from sync.hq.store import open_store
+
+    store = open_store(str(tmp_path / "hq.db"), key_file=tmp_path / "hq.key")
+    try:
+        store.add_hall("demo-001", bytes(32))
+        events, seq = [], 0
+        for day in ("2026-11-28", "2026-11-29", "2026-11-30"):
+            prev = genesis("demo-001", day)
+            for n in range(1, 401):
+                seq += 1
+                record = seal({"v": 1, "id": f"R{day.replace('-', '')}-{n:04d}", "hall": "demo-001", "day": day,
+                               "n": n, "form": {"account": ACCOUNT}}, prev)  # fmt: skip
+                prev = record["digest"]
+                events.append({"v": 1, "id": f"e{seq}", "ts": f"{day}T09:00:00.000+08:00", "source": "core",
+                               "topic": "record.signed", "data": record, "seq": seq})  # fmt: skip
+        store.ingest("demo-001", "records", 0, seq, events, now=1_800_000_000.0)
+        assert records.verify(store)["ok"] and records.verify(store)["records"] == 1200
+        with sqlite3.connect(tmp_path / "hq.db") as db:  # someone edits one record where HQ keeps it
+            data = json.loads(db.execute("SELECT data FROM events WHERE seq = 555").fetchone()[0])
+            data["form"]["account"] = "3301004277999"
+            db.execute("UPDATE events SET data = ? WHERE seq = 555", (json.dumps(data),))
+        report = records.verify(store)
+        assert (report["records"], report["broken"]) == (1200, 1)
+        assert [(p["day"], p["id"], p["n"], p["seq"], p["problem"]) for p in report["problems"]] == [
+            ("2026-11-29", "R20261129-0155", 155, 555, "changed: its content does not match its digest")
+        ]
+        assert records.verify(store, day="2026-11-30") == {
+            "halls": 1, "day": "2026-11-30", "records": 400, "broken": 0, "problems": [], "ok": True,
+        }  # fmt: skip
+    finally:
+        store.close()
