@@ -3,8 +3,8 @@
 HQ knows customers only by the hall's keyed hash, so the sample names its demo
 customers by card (``"customer": "id:NUMBER"``, the demo ID cards of the devices
 service) and :func:`sample_bundle` turns each into the ``customer_hash`` this
-hall computes for that card. Only the demo does this: a real hall gets its
-bundles from HQ through ``hall sync``.
+hall computes for that card. Only the demo does this, and only while it has no
+HQ of its own: a real hall gets its bundles from HQ through ``hall sync``.
 """
 
 from __future__ import annotations
@@ -36,9 +36,16 @@ def sample_bundle(home: Home) -> dict[str, Any]:
     return bundle
 
 
+CREDENTIAL = "sync.credential"  # written by ``hall sync credential`` (sync.config.credential_path)
+
+
 def load_sample(bus: BusClient, home: Home) -> bool:
-    """Apply the sample bundle when the hall has none yet; True when it was applied now."""
-    if bus.request("bundle.status").get("version") is not None:
+    """Apply the sample bundle when the hall has none yet and no HQ of its own; True when it was applied now.
+
+    A demo hall linked to a real HQ (``hall sync credential``) gets its bundles from that HQ: a sample
+    applied first would hold the version HQ numbers its first bundle with, and HQ's would never come.
+    """
+    if (home.root / CREDENTIAL).exists() or bus.request("bundle.status").get("version") is not None:
         return False
     result = bus.request("bundle.apply", {"bundle": sample_bundle(home)}, timeout=10.0)
     if not result.get("applied"):

@@ -60,6 +60,7 @@ from sync.errors import AuthError, BatchRefused, GapRefused, LinkDown, Refused, 
 
 log = logging.getLogger("hall.sync")
 MAX_BUNDLE_BYTES = MAX_REQUEST_BYTES - 64 * 1024  # the envelope around it must fit too
+HISTORY_FILE = "sync.history"  # kept when HQ holds another box's history of this hall (see Agent._same_history)
 ACK_EVERY_S = 0.5  # while draining, the core learns HQ's cursors at most this often (and at once when idle)
 RETRY_TOPIC = "sync.retry_requested"  # published (not logged) to cut a backoff short
 
@@ -120,7 +121,9 @@ class Agent:
         """Send the highest-priority ready batch; False when every lane is drained (or refused)."""
         if self.cursors is None:
             self._drop_ahead()
-            self.cursors = self.client.cursors()
+            cursors = self.client.cursors()
+            self._same_history(max(cursors.values(), default=0))
+            self.cursors = cursors
             for lane, cursor in self.cursors.items():
                 if cursor > 0:
                     self._acked(lane, cursor)
@@ -263,6 +266,29 @@ class Agent:
         if not self.refused:
             return None
         return "; ".join(f"lane {r['lane']} stopped at seq {r['after']}: {r['detail']}" for r in self.refused.values())
+
+    def _same_history(self, held: int) -> None:
+        """Refuse to go on when HQ holds more of this hall than this box's log ever had: another box's events
+        (a replaced box, or HALL_HOME made anew), which this box's would otherwise pass for, unsent. The
+        finding is kept (``sync.history``), so it holds once this box's log has grown past what HQ holds."""
+        marker = self.home.root / HISTORY_FILE
+        head = int(self.bus.request("hall.ping")["seq"])
+        try:
+            found = json.loads(marker.read_text())
+        except (FileNotFoundError, ValueError):
+            found = None
+        if found is None and held > head:
+            found = {"hall": self.cred.hall, "hq_held": held, "box_head": head, "at": time.time()}
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(json.dumps(found))
+            tmp.replace(marker)
+        if isinstance(found, dict) and found.get("hall") == self.cred.hall:
+            raise SyncError(
+                f"HQ holds events of hall {self.cred.hall} up to seq {found.get('hq_held')}, beyond this box's log "
+                f"(seq {found.get('box_head')}): they are another box's (a replaced box, or HALL_HOME made anew), and "
+                f"this box's events would pass for them: nothing is sent until HQ's history of the hall is moved "
+                f"aside (then remove {marker})"
+            )
 
     def _acked(self, lane: str, seq: int) -> None:
         self.bus.request("sync.acked", {"lane": lane, "seq": seq, "keep_s": self.cfg.keep_acked_days * 86400})

@@ -13,7 +13,8 @@ ones) is taken out as from any event, and the record then does not verify at HQ,
 with ``_scrubbed`` saying why.
 
 HQ checks what it holds with :func:`verify` (the same check as ``record.verify``
-on the box)::
+on the box), and ``hall hq records verify`` with :func:`check_hall`, which takes
+the records as HQ holds them, by the hall that sent them::
 
     >>> from edge.records.digest import genesis, seal
     >>> first = seal({"id": "R1", "n": 1, "day": "2026-11-30", "hall": "h", "form": {"account": "3301004277123"}},
@@ -26,6 +27,7 @@ on the box)::
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -72,3 +74,59 @@ def verify(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         for p in chain.check_chain(rows, chain.genesis(hall, day)):
             problems.append({"hall": hall, "day": day, **p})
     return problems
+
+
+def check_hall(hall: str, held: Iterable[tuple[int, str]], day: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """The records ``hall`` sent, as HQ holds them (``(seq, data as JSON text)``): how many, and their problems.
+
+    With ``day``, only that day's records (and any that cannot be read) are checked.
+
+    Each day's records are checked against their digests and the day's chain, from
+    the hall's and day's own start (:func:`edge.records.digest.check_stored`). A
+    problem is ``{"hall", "day", "id", "n", "seq", "problem"}``: besides what
+    :func:`verify` finds, a record that is not JSON a record can hold, or that names
+    another hall than the one that sent it, and for a changed record what the box's
+    privacy scrub took out of it before it went up, when it did.
+
+        >>> from edge.records.digest import genesis, seal
+        >>> one = seal({"id": "R1", "n": 1, "day": "2026-11-30", "hall": "h"}, genesis("h", "2026-11-30"))
+        >>> check_hall("h", [(4, json.dumps(one))])
+        (1, [])
+        >>> check_hall("other", [(4, json.dumps(one))])[1][0]["problem"]
+        'names hall h, but hall other sent it'
+    """
+    days: dict[str, list[tuple[chain.Stored, int, Any]]] = {}
+    problems: list[dict[str, Any]] = []
+    count = 0
+    for seq, text in held:
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if day is not None and isinstance(record, dict) and record.get("day") != day:
+            continue
+        count += 1
+        where = {"hall": hall, "day": None, "id": None, "n": None, "seq": seq}
+        if not isinstance(record, dict):
+            problems.append({**where, "problem": "unreadable: not a record (a JSON object)"})
+            continue
+        where.update(day=record.get("day"), id=record.get("id"), n=record.get("n"))
+        if record.get("hall") != hall:
+            problems.append({**where, "problem": f"names hall {record.get('hall')}, but hall {hall} sent it"})
+            continue
+        try:
+            stored = chain.Stored.of(record)
+        except (TypeError, ValueError) as exc:  # a float, a number of the day that is no number
+            problems.append({**where, "problem": f"unreadable: {exc}"})
+            continue
+        days.setdefault(str(record.get("day")), []).append((stored, seq, record.get("_scrubbed")))
+    for day, rows in sorted(days.items()):
+        rows.sort(key=lambda r: (r[0].n, r[1]))
+        by_n = {stored.n: (seq, scrubbed) for stored, seq, scrubbed in reversed(rows)}
+        for p in chain.check_stored((stored for stored, _, _ in rows), chain.genesis(hall, day)):
+            seq, scrubbed = by_n[p["n"]]
+            if scrubbed and p["problem"].startswith("changed"):
+                what = ", ".join(map(str, scrubbed)) if isinstance(scrubbed, list) else str(scrubbed)
+                p["problem"] += f" (the box's privacy scrub took out {what[:200]} before sending it)"
+            problems.append({"hall": hall, "day": day, "id": p["id"], "n": p["n"], "seq": seq, "problem": p["problem"]})
+    return count, problems

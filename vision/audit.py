@@ -15,7 +15,8 @@ Decisions by purpose:
   ``confirmed`` / ``rejected`` (the customer's answer on screen);
 - ``vip_arrival``: ``announced`` (staff told), ``withheld`` (matched, but not
   tagged VIP by HQ, or no sign of life);
-- ``enrolment``: ``enrolled``, ``refused``;
+- ``enrolment``: ``enrolled``, ``refused``, ``rekeyed`` (the entry's reference made again under HQ's
+  new customer key, when the customer's card was read during a rotation's overlap);
 - ``withdrawal``: ``withdrawn`` (by the customer or an operator), ``expired``
   (unused for the retention period).
 
@@ -44,7 +45,7 @@ FIELDS = ("id", "at", "place", "purpose", "decision", "ref", "score", "reason", 
 DECISIONS = {
     "ticket": ("candidate", "abstained", "refused", "confirmed", "rejected"),
     "vip_arrival": ("announced", "withheld"),
-    "enrolment": ("enrolled", "refused"),
+    "enrolment": ("enrolled", "refused", "rekeyed"),
     "withdrawal": ("withdrawn", "expired"),
 }
 

@@ -10,6 +10,12 @@ worker) and reacts to the hall's events:
   customer for the purposes consented to; a withdrawal deletes every entry of
   the customer at once (audited), passes the deletion to every camera worker
   before anything else happens, and answers ``face.forgotten``.
+- ``card.id.read`` / ``card.ic.read`` (devices) during a rotation of HQ's customer
+  key (the read carries the card's hashes under the keys still accepted): the
+  customer's entries enrolled under a previous key are re-keyed to the key in
+  force, audited (``enrolment``/``rekeyed``), so HQ's tags made with the new key
+  meet them after the overlap ends. A card read before the consent screen so
+  also lets a withdrawal by card find an entry enrolled under the previous key.
 - ``face.match_answered`` (kiosk): the customer's answer to a candidate is
   audited; a confirmation counts as a use, so the entry is kept another
   ``retention_days``.
@@ -206,6 +212,23 @@ class FaceDesk:
                 gallery.touch_ref(ref, self.retention_days)
             finally:
                 gallery.close()
+        return []
+
+    def on_card_read(self, data: dict[str, Any], topic: str) -> Out:
+        """A card read (``card.id.read`` / ``card.ic.read``) while HQ's customer key is rotating: the customer's
+        gallery entries enrolled under the previous key take the hash under the key in force (audited)."""
+        customer = data.get("customer") or {}
+        ref, also = str(customer.get("hash", "")), customer.get("also")
+        if not HASH_RE.match(ref) or not isinstance(also, list) or not also:
+            return []
+        gallery = self.gallery()
+        try:
+            moved = gallery.rekey_ref(ref, [str(h) for h in also], place=f"reader:{data.get('reader', topic)}")
+        finally:
+            gallery.close()
+        if moved:
+            log.info("%d gallery entr%s re-keyed under the customer key in force", len(moved),
+                     "y" if len(moved) == 1 else "ies")  # fmt: skip
         return []
 
     # -- the panel and HQ -------------------------------------------------------------

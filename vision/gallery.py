@@ -44,6 +44,7 @@ import sqlite3
 import stat
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,7 +244,7 @@ class Gallery:
             try:
                 for sql, args, op, entry_id in steps:
                     done = self.db.execute(sql, args).rowcount
-                    if done:
+                    if done and op:  # a step with no op changes no embedding: the cameras need not hear of it
                         self.db.execute(
                             "INSERT INTO changes (at, op, entry) VALUES (?, ?, ?)", (self.clock(), op, entry_id)
                         )
@@ -359,6 +360,44 @@ class Gallery:
         gone = [r[0] for r in self.db.execute("SELECT id FROM entries WHERE ref_index = ?", (self.ref_index(ref),))]
         self._write([("DELETE FROM entries WHERE id = ?", (e,), "removed", e) for e in gone])
         return gone
+
+    def rekey_ref(self, ref: str, previous: Iterable[str], *, place: str) -> list[str]:
+        """The entries enrolled under one of ``previous`` (the same card's hashes under keys still accepted)
+        now under ``ref`` (its hash under the key in force), each audited first; their ids.
+
+        Raw numbers are never kept, so an entry is re-keyed only when its customer's card is read while
+        the key it was enrolled under is still accepted (a rotation's overlap). The embeddings are not
+        touched: the cameras read an entry's reference from the gallery when they use it.
+        """
+        if not HASH_RE.match(ref):
+            raise GalleryError("a customer reference is a keyed hash (64 hex digits)")
+        steps: list[tuple[str, tuple[Any, ...], str, str]] = []
+        for old in dict.fromkeys(h for h in previous if h != ref and HASH_RE.match(h)):
+            rows = self.db.execute(
+                "SELECT id, nonce, sealed FROM entries WHERE ref_index = ?", (self.ref_index(old),)
+            ).fetchall()
+            for entry_id, nonce, sealed in rows:
+                payload = self._open(entry_id, nonce, sealed)
+                payload["customer"] = {**payload["customer"], "hash": ref}
+                n2, s2 = self._seal(entry_id, payload)
+                if self.audit is not None:  # before it takes effect; an audit that fails leaves the entry as it was
+                    self.audit.record(
+                        place=place,
+                        purpose="enrolment",
+                        decision="rekeyed",
+                        ref=ref,
+                        reason=f"card read during a customer-key rotation: was {old[:12]}… under the previous key",
+                    )
+                steps.append(
+                    (
+                        "UPDATE entries SET nonce = ?, sealed = ?, ref_index = ? WHERE id = ? AND ref_index = ?",
+                        (n2, s2, self.ref_index(ref), entry_id, self.ref_index(old)),
+                        "",
+                        entry_id,
+                    )
+                )
+        self._write(steps)
+        return [step[3] for step in steps]
 
     def has_ref(self, ref: str) -> bool:
         """Whether the customer has an entry."""

@@ -156,6 +156,8 @@ class Service:
             return self.desk.on_match_answered(data)
         if topic == "face.audit.requested":
             return self.desk.on_audit_requested(data)
+        if topic in ("card.id.read", "card.ic.read"):
+            return self.desk.on_card_read(data, topic)
         return []
 
     def run(self) -> None:
@@ -247,7 +249,8 @@ class Service:
         self.desk.close()
 
 
-TOPICS = ["heatmap.minute", "consent.recorded", "face.match_requested", "face.match_answered", "face.audit.requested"]
+TOPICS = ["heatmap.minute", "consent.recorded", "face.match_requested", "face.match_answered", "face.audit.requested",
+          "card.id.read", "card.ic.read"]  # fmt: skip
 COUNTS_CHECK_S = 60.0
 
 

@@ -34,6 +34,12 @@ class Bundles:
                 cur.execute(f"SELECT 1 FROM halls WHERE hall = {self.d.mark}", (hall,))
                 if not cur.fetchone():
                     raise NotFound(f"hall {hall} is not known to HQ")
+            elif region is not None:  # a misspelt region would publish a bundle that no hall ever fetches
+                cur.execute("SELECT DISTINCT region FROM halls WHERE region <> '' ORDER BY region")
+                regions = [r[0] for r in cur.fetchall()]
+                if region not in regions:
+                    known = ", ".join(regions[:20]) or "none: hall hq hall describe HALL --region R"
+                    raise NotFound(f"no hall is in region {region} (regions: {known})")
             cur.execute("SELECT COALESCE(MAX(version), 0) FROM bundles")
             top = int(cur.fetchone()[0])
             version = body.get("version")

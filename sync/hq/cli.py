@@ -13,6 +13,7 @@
     hall hq repair list [--hall ID] [--state S] [--json]   repair reports from the halls
     hall hq repair show HALL REF [--photos DIR]   one report, its updates (photos written to DIR)
     hall hq repair update HALL REF --state S [--note TEXT]   a status for the customer, sent to the hall
+    hall hq records verify [--hall ID] [--day D] [--json]   the signed records held: exit 1 when one is broken
     hall hq fleet [--json]                        every hall: link, backlog, last ack, alerts, today's figures
     hall hq hall describe HALL [--name N] [--region R]   a hall's name and region (the fleet lists by region)
     hall hq operator add NAME --role R            an operator of the fleet page (viewer, operator, admin)
@@ -83,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     rp_up.add_argument("--note", default="")
     for one in (rp_list, rp_show, rp_up):
         _db(one)
+    rec = sub.add_parser("records", help="the counter pads' signed records HQ holds")
+    rec_sub = rec.add_subparsers(dest="rec_cmd", required=True)
+    rec_verify = rec_sub.add_parser(
+        "verify", help="check each record's digest and each day's chain, per hall; exit 1 naming each broken record"
+    )
+    rec_verify.add_argument("--hall", help="only this hall (default: every hall)")
+    rec_verify.add_argument("--day", help="only this day, YYYY-MM-DD (default: every day held)")
+    rec_verify.add_argument("--json", action="store_true")
+    _db(rec_verify)
     fl = sub.add_parser("fleet", help="every hall at a glance: link, backlog, last ack, alerts, today's figures")
     fl.add_argument("--json", action="store_true", help="one JSON array of rows")
     _links(fl)
@@ -165,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
     if a.cmd == "serve":
         return _serve(a)
-    return run_with_errors(lambda: _admin(a))
+    code = run_with_errors(lambda: _admin(a))
+    return code or (1 if getattr(a, "broken", False) else 0)
 
 
 def _serve(a: argparse.Namespace) -> int:
@@ -244,6 +255,12 @@ def _admin(a: argparse.Namespace) -> None:
             _operator(store, a)
         elif a.cmd == "repair":
             _repair(store, a)
+        elif a.cmd == "records":
+            from sync.hq import records
+
+            report = records.verify(store, a.hall, a.day)
+            a.broken = not report["ok"]
+            emit(report, a.json, records.verdict)
         elif a.cmd == "bundle":
             text = sys.stdin.read() if a.file == "-" else _read(a.file)
             try:
@@ -278,16 +295,31 @@ def _fleet(store: Any, a: argparse.Namespace) -> None:
         print(json.dumps(rows, ensure_ascii=False))
         return
     s = fleet.summary(rows)
+    zone = fleet.hq_zone()
     print(f"{s['halls']} halls: " + ", ".join(f"{n} {link}" for link, n in s["links"].items()))
-    head = ("hall", "region", "link", "backlog", "last_ack", "alerts", "tickets", "wait_min", "rating")
+    head = ("hall", "region", "link", "backlog", f"last_ack ({zone.key})", "alerts", "tickets", "wait_min", "rating")
     table = [head] + [
-        (r["hall"], r["region"] or "-", r["link"], str(r["backlog"]), (r["last_ack"] or "never")[:19],
+        (r["hall"], r["region"] or "-", r["link"], str(r["backlog"]), _local(r["last_ack"], zone),
          str(r["alerts_open"]), str(r["tickets_today"]), _or_dash(r["wait_avg_min"]), _or_dash(r["rating_avg"]))
         for r in rows
     ]  # fmt: skip
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    widths = [max(_width(row[i]) for row in table) for i in range(len(head))]
     for row in table:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        print("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _local(when: str | None, zone: Any) -> str:
+    """An ISO time as HQ's clock shows it (``HALL_HQ_TZ``), to the second; "never" for none."""
+    from datetime import datetime
+
+    return "never" if when is None else datetime.fromisoformat(when).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: a Chinese character takes two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _customer_key(store: Any, a: argparse.Namespace) -> None:
@@ -295,10 +327,16 @@ def _customer_key(store: Any, a: argparse.Namespace) -> None:
 
     if a.ck_cmd == "rotate":
         scope = custkeys.scope_of(a.hall, a.region)
+        before = {k["id"] for k in custkeys.listing(store)}
+        replaces = [k["id"] for k in custkeys.listing(store) if k["scope"] == scope and k["state"] == "in force"]
         key_id = custkeys.rotate(store, scope, overlap_s=a.overlap_days * 86400)
+        kept = [k["id"] for k in custkeys.listing(store) if k["id"] not in before and k["state"] == "accepted"]
         print(
-            f"customer key {key_id} in force for {scope}; the one it replaces is accepted {a.overlap_days:g} days more"
-        )
+            f"customer key {key_id} in force for {scope}; "
+            + (f"{replaces[0]}, which it replaces, is accepted {a.overlap_days:g} days more" if replaces else
+               f"the first key of this scope; the wider scope's key its halls used until now is accepted "
+               f"{a.overlap_days:g} days more (as {kept[0]})" if kept else "the first key of this scope")
+        )  # fmt: skip
         print(
             "each hall installs it at its next bundle poll; publish bundles built with it from now on", file=sys.stderr
         )

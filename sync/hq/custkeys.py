@@ -4,7 +4,9 @@ A customer key belongs to a scope: one hall (``hall:ID``), a region
 (``region:NAME``) or the whole fleet (``all``). A hall hashes with the key of
 its narrowest scope that has one. ``hall hq customer-key rotate --hall ID |
 --region NAME | --all [--overlap-days N]`` makes a new key for the scope; the one
-it replaces stays accepted until the overlap ends (30 days by default), so
+it replaces stays accepted until the overlap ends (30 days by default), and so
+does, for a hall's or a region's first key, the wider scope's key its halls
+hashed with until then, so
 references made before the rotation (cards hashed at the box, tags in a bundle
 not yet replaced) still match. Keys are sealed at rest with HQ's key file, as
 hall keys are, and go down to each hall wrapped for it (:mod:`sync.keywrap`): in
@@ -27,7 +29,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from edge.errors import Conflict, InvalidRequest, NotFound
-from edge.identity import CustomerKey, Keyring
+from edge.identity import CustomerKey, Keyring, id_number_valid
 from sync.hq.secrets import SecretBox
 
 OVERLAP_DAYS = 30.0
@@ -58,16 +60,41 @@ def rotate(store: Any, scope: str, *, overlap_s: float = OVERLAP_DAYS * 86400, n
             cur.execute(f"SELECT 1 FROM halls WHERE hall = {m}", (scope[5:],))
             if not cur.fetchone():
                 raise NotFound(f"hall {scope[5:]} is not known to HQ")
-        sealed = store._secret_box(cur).seal(f"customer-key:{key_id}", secrets.token_bytes(32))
+        box = store._secret_box(cur)
+        sealed = box.seal(f"customer-key:{key_id}", secrets.token_bytes(32))
         cur.execute(
             f"UPDATE customer_keys SET retired_at = {m}, accept_until = {m} WHERE scope = {m} AND retired_at IS NULL",
             (at, at + overlap_s, scope),
         )
+        if not cur.rowcount and scope != "all":
+            _keep_wider(cur, m, box, scope, at, overlap_s)
         cur.execute(
             f"INSERT INTO customer_keys (id, scope, sealed, created_at) VALUES ({m}, {m}, {m}, {m})",
             (key_id, scope, sealed, at),
         )
     return key_id
+
+
+def _keep_wider(cur: Any, m: str, box: SecretBox, scope: str, at: float, overlap_s: float) -> None:
+    """The first key of a hall or a region: the key of the wider scope its halls hashed with until now
+    stays accepted for the overlap (a copy under this scope), as a replaced key of its own would."""
+    wider = ["all"]
+    if scope.startswith("hall:"):
+        cur.execute(f"SELECT region FROM halls WHERE hall = {m}", (scope[5:],))
+        region = cur.fetchone()[0]
+        wider = [f"region:{region}", "all"] if region else ["all"]
+    for one in wider:
+        cur.execute(f"SELECT id, sealed FROM customer_keys WHERE scope = {m} AND retired_at IS NULL", (one,))
+        row = cur.fetchone()
+        if row is not None:
+            copy_id = "ck-" + secrets.token_hex(6)
+            sealed = box.seal(f"customer-key:{copy_id}", _open(box, row[0], row[1]))
+            cur.execute(
+                "INSERT INTO customer_keys (id, scope, sealed, created_at, retired_at, accept_until) "
+                f"VALUES ({m}, {m}, {m}, {m}, {m}, {m})",
+                (copy_id, scope, sealed, at - 1e-3, at, at + overlap_s),
+            )
+            return
 
 
 def keys_for(store: Any, hall: str, *, now: float | None = None) -> list[dict[str, Any]]:
@@ -144,6 +171,12 @@ def resolve(body: dict[str, Any], ring: Keyring) -> dict[str, Any]:
                 kind, _, number = str(ref).partition(":")
                 if kind not in ("id", "ic") or not number:
                     raise InvalidRequest(f"{name}[{i}].customer: {ref!r} is not id:NUMBER or ic:ACCOUNT")
+                if kind == "id" and len(number.strip()) == 18 and not id_number_valid(number.strip()):
+                    # no card read will ever give this number: a typo in HQ's records would go down unmatched
+                    raise InvalidRequest(
+                        f"{name}[{i}].customer: the ID number ending {number.strip()[-4:]} fails its check "
+                        "character (GB 11643-1999): correct HQ's record"
+                    )
                 try:
                     digest = Keyring(ring.current).ref(kind, number).hash
                 except InvalidRequest as exc:

@@ -70,7 +70,7 @@ def decode_batch(body: bytes) -> tuple[str, int, int, list[dict[str, Any]]]:
     """``(lane, after, head, events)``, each event a dict whose ``data`` is its JSON text; else :class:`Malformed`."""
     try:
         batch = _DECODER.decode(body)
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:  # bytes that are not UTF-8 in a key
         raise _malformed(body, exc) from None
     events = []
     for i, e in enumerate(batch.events):

@@ -15,7 +15,9 @@ import pytest
 
 from edge.bus import BusClient
 from edge.identity import Keyring, load_key, make_ref
+from edge.paths import Home
 from kiosk_ui.drive import tap, text, texts, until
+from kiosk_ui.sample import load_sample
 from kiosk_ui.tours import card_event
 from tests.conftest import CoreProcess
 from tests.sync.conftest import SYNC_TOML, AgentProcess, HqServer, hall_cmd, wait_for
@@ -38,11 +40,11 @@ def publish(hq: HqServer, tmp_path: Path, body: dict[str, Any]) -> str:
     return hq.cmd("bundle", "publish", str(file), "--hall", "demo-001")
 
 
-def refused(hq: HqServer, tmp_path: Path, body: dict[str, Any]) -> str:
+def refused(hq: HqServer, tmp_path: Path, body: dict[str, Any], *target: str) -> str:
     file = tmp_path / "refused.json"
     file.write_text(json.dumps(body, ensure_ascii=False))
     try:
-        hq.cmd("bundle", "publish", str(file), "--hall", "demo-001")
+        hq.cmd("bundle", "publish", str(file), *(target or ("--hall", "demo-001")))
     except AssertionError as exc:
         return str(exc)
     raise AssertionError("the bundle was published")
@@ -66,6 +68,8 @@ def test_hq_publishes_a_customers_bill_and_vip_tag_and_the_kiosk_shows_it_across
     cred = hq.add_hall("demo-001")
     hall_cmd("sync", "credential", "-", stdin=cred.to_json(), env={"HALL_HOME": str(core.home.root)})
     core.home.config_path.write_text(SYNC_TOML)  # read by the agent
+    # a demo kiosk on a hall linked to HQ leaves the bundles to HQ: a sample taking version 1 would keep HQ's out
+    assert not load_sample(bus, Home(core.home.root)) and bus.request("bundle.status")["version"] is None
 
     # HQ cannot hash its customers before it has issued the hall a key, and says so
     assert "has no customer key from HQ yet" in refused(hq, tmp_path, records(18650, "2026-10"))
@@ -74,6 +78,13 @@ def test_hq_publishes_a_customers_bill_and_vip_tag_and_the_kiosk_shows_it_across
     bad = records(18650, "2026-10")
     bad["bills"][0]["amount_fen"] = -1
     assert "bills.0.amount_fen" in refused(hq, tmp_path, bad)
+    typo = records(18650, "2026-10")
+    typo["customer_tags"][0]["customer"] = "id:110105194912310021"  # GB 11643-1999 gives X as its check character
+    assert "customer_tags[0].customer: the ID number ending 0021 fails its check character" in refused(
+        hq, tmp_path, typo
+    )
+    hq.cmd("hall", "describe", "demo-001", "--region", "深圳")
+    assert "no hall is in region 广州 (regions: 深圳)" in refused(hq, tmp_path, {"outages": []}, "--region", "广州")
     assert "published bundle version 1" in publish(hq, tmp_path, records(18650, "2026-10"))
 
     agent = AgentProcess(core.home).start()

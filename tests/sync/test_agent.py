@@ -237,3 +237,31 @@ def _hq_events(hq: HqServer) -> list[dict[str, Any]]:
         return store.events("demo-001", 0, 5000)
     finally:
         store.close()
+
+
+@sqlite_only
+def test_a_box_whose_log_is_behind_what_hq_holds_sends_nothing_and_says_why(
+    sync_core: CoreProcess, hq: HqServer, linked: tuple[BusClient, HqClient, Credential]
+) -> None:
+    bus, client, _ = linked
+    # HQ holds 60 events of this hall, sent by the box this one replaces (or this one before its HALL_HOME
+    # was made anew); this box's log is far shorter
+    old = [{"v": 1, "id": f"old{n}", "ts": "2026-11-25T01:00:00.000+00:00", "source": "core",
+            "topic": "ticket.issued", "data": {"n": n}, "seq": n} for n in range(1, 61)]  # fmt: skip
+    client.send_batch("records", 0, 60, old)
+    head = bus.request("hall.ping")["seq"]
+    assert head < 60
+    agent = AgentProcess(sync_core.home).start()
+    try:
+        wait_for(lambda: "beyond this box's log" in agent.log.read_text(), 30, "the agent to say why it sends nothing")
+        for _ in range(70):  # the box's log passes what HQ holds: its events must not pass for the old box's
+            bus.request("ticket.issue", {"business": "A"})
+        tries = agent.log.read_text().count("beyond this box's log")
+        wait_for(lambda: agent.log.read_text().count("beyond this box's log") >= tries + 2, 60, "two more tries")
+        link = bus.request("sync.status")["link"] or {}
+        assert "nothing is sent until HQ's history of the hall is moved aside" in (link.get("error") or "")
+    finally:
+        agent.stop()
+    text = agent.log.read_text()
+    assert f"HQ holds events of hall demo-001 up to seq 60, beyond this box's log (seq {head})" in text
+    assert client.status()["held"] == 60 and [e["id"] for e in _hq_events(hq)] == [e["id"] for e in old]

@@ -144,6 +144,11 @@ def test_a_hall_never_heard_from_is_never_and_the_table_lists_it(hq: HqServer) -
     hq.cmd("hall", "add", "quiet-01", "--url", hq.url, "--region", "north")
     rows = fleet_rows(hq)
     assert rows["quiet-01"]["link"] == "never" and rows["quiet-01"]["last_ack"] is None
+    hq.cmd("hall", "add", "gz-01", "--url", hq.url, "--region", "广州")
     text = hq.cmd("fleet")
-    assert text.splitlines()[0] == "1 halls: 0 up, 0 late, 0 down, 1 never"
-    assert "quiet-01" in text and "north" in text
+    assert text.splitlines()[0] == "2 halls: 0 up, 0 late, 0 down, 2 never"
+    # a Chinese character takes two columns in a terminal: the columns after a region stay in line
+    head, quiet, gz = text.splitlines()[1:]  # by region
+    assert gz.startswith("gz-01     广州    never  0        never ")
+    assert quiet.startswith("quiet-01  north   never  0        never ")
+    assert head.startswith("hall      region  link   backlog  last_ack (Asia/Shanghai)  alerts")

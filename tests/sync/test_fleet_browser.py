@@ -75,6 +75,9 @@ def test_operators_see_every_hall_by_region_and_one_hall_in_detail(page: Any, hq
         store.ingest("sz-futian-01", "records", 2, 4, [_ev(4, "repair.reported", {
             "reference": "BX-261125-001", "kind": "line", "phone": "13800138000", "address": "福田区深南大道 1 号",
             "description": "线路断落", "photos": [], "reported_at": now_iso()})], now=time.time())  # fmt: skip
+        store.ingest("sz-futian-01", "records", 4, 5, [_ev(5, "device.health", {
+            "device": "camera:entrance", "state": "ok",
+            "detail": "/usr/share/doc/opencv-doc/examples/data/vtest.avi opened"})], now=time.time())  # fmt: skip
         store.ingest("sz-futian-01", "alerts", 0, 3,
                      [_ev(3, "alert.raised", {"key": "wait:A", "rule": "longest_wait", "message": "A 等候超过 20 分钟"})],
                      now=time.time())  # fmt: skip
@@ -109,6 +112,9 @@ def test_operators_see_every_hall_by_region_and_one_hall_in_detail(page: Any, hq
     page.wait_for_selector("#hall:not([hidden]) #queues td")
     assert "A 电费缴纳\t2\t0\t0" in page.inner_text("#queues")
     assert "A 等候超过 20 分钟" in page.inner_text("#alerts")
+    # a device's detail (a path has no place to break) wraps inside its table: nothing runs past its box
+    assert "vtest.avi" in page.inner_text("#devices")
+    assert page.eval_on_selector("#devices", "t => t.parentElement.scrollWidth <= t.parentElement.clientWidth")
     repair_row = page.inner_text("#repairs")
     assert "BX-261125-001" in repair_row and "138****8000" in repair_row and "13800138000" not in repair_row
     assert page.query_selector("form.answer") is None  # a viewer reads; answering needs an operator

@@ -314,3 +314,12 @@ def test_the_quick_look_never_passes_what_the_scrub_would_change() -> None:
             assert suspects([json.dumps(data, ensure_ascii=False)]) == {0}  # the look at a whole batch, too
 
     check()
+
+
+def test_a_batch_whose_bytes_are_not_utf8_is_malformed_not_a_crash() -> None:
+    from sync.hq.wire import Malformed, decode_batch
+
+    body = b'{"\xecane": "alerts", "after": 0, "head": 1, "events": []}'  # a key's first byte flipped
+    with pytest.raises(Malformed) as caught:
+        decode_batch(body)
+    assert "body is not valid JSON" in str(caught.value)

@@ -395,3 +395,63 @@ def test_a_full_disk_leaves_no_short_gallery_key_behind(small_disk: Path) -> Non
     filler.unlink()
     key = load_key(key_path)
     assert len(key) == 32 and load_key(key_path) == key
+
+
+def test_a_card_read_during_a_key_rotation_moves_the_customers_entry_to_the_new_key(
+    hall_home: Home, vectors: dict
+) -> None:
+    """Raw numbers are never kept: only a card read while the old key is still accepted can re-key an entry."""
+    import hashlib
+    import hmac
+    import time
+
+    from kiosk_ui.tours import card_event
+    from vision.config import VisionConfig
+    from vision.service import Service
+
+    old_key, new_key = bytes(range(32)), bytes(range(32, 64))
+    by_hand = {k: hmac.new(k, f"id:{NUMBER}".encode(), hashlib.sha256).hexdigest() for k in (old_key, new_key)}
+    hall_home.root.mkdir(parents=True, exist_ok=True)
+    save_keyring(hall_home.customer_keys_path, Keyring(CustomerKey("ck-1", old_key)))
+    gallery = Gallery.at_home(hall_home.root)
+    mine = gallery.enroll(vectors["obama.jpg"][None], CONSENT, {**_who(), "hash": by_hand[old_key]}, 30)
+    other = gallery.enroll(vectors["biden.jpg"][None], CONSENT, _who("b"), 30)
+    gallery.close()
+    service = Service(VisionConfig(), hall_home.root, [])
+    try:
+        # HQ rotates the key; the old one is accepted a while more, so a card read carries both hashes
+        overlap_ends = time.time() + 7 * 86400
+        save_keyring(
+            hall_home.customer_keys_path,
+            Keyring(CustomerKey("ck-2", new_key), (CustomerKey("ck-1", old_key, until=overlap_ends),)),
+        )
+        read = card_event(hall_home, name="王小明", number=NUMBER, elderly=False)
+        assert (read["customer"]["hash"], read["customer"]["also"]) == (by_hand[new_key], [by_hand[old_key]])
+        assert service.handle({"topic": "card.id.read", "data": read, "ts": "t"}) == []
+
+        refs = _refs(service)
+        assert refs == {mine: by_hand[new_key], other: "b" * 64}  # HQ's tags, made with the new key, meet it
+        (row,) = service.desk.audit.since(0)
+        assert (row["place"], row["purpose"], row["decision"], row["ref"]) == (
+            "reader:idcard", "enrolment", "rekeyed", by_hand[new_key],
+        )  # fmt: skip
+        assert by_hand[old_key][:12] in row["reason"] and NUMBER not in json.dumps(row)
+
+        # read again: nothing is left under the old key, so nothing changes and nothing more is audited
+        service.handle({"topic": "card.id.read", "data": read, "ts": "t"})
+        # after the overlap a read carries the new hash only; a card not seen in time stays as it was
+        save_keyring(hall_home.customer_keys_path, Keyring(CustomerKey("ck-2", new_key)))
+        late = {**read, "customer": {**read["customer"], "hash": "c" * 64, "also": []}}
+        service.handle({"topic": "card.id.read", "data": late, "ts": "t"})
+        assert _refs(service) == refs
+        assert len(service.desk.audit.since(0)) == 1
+    finally:
+        service.desk.close()
+
+
+def _refs(service: object) -> dict[str, str]:
+    gallery = service.desk.gallery()  # type: ignore[attr-defined]
+    try:
+        return {e.id: e.ref for e in gallery.entries()}
+    finally:
+        gallery.close()

@@ -70,7 +70,7 @@ async function loadAudit() {
 
 const FACE_PURPOSE = {ticket: "刷脸取号", vip_arrival: "VIP 到店", enrolment: "登记", withdrawal: "删除"};
 const FACE_DECISION = {candidate: "识别出候选人", abstained: "未识别（改用身份证）", refused: "拒绝", confirmed: "客户确认", rejected: "客户否认",
-  announced: "已提醒员工", withheld: "未提醒", enrolled: "已登记", withdrawn: "已撤回删除", expired: "到期删除"};
+  announced: "已提醒员工", withheld: "未提醒", enrolled: "已登记", rekeyed: "换新密钥", withdrawn: "已撤回删除", expired: "到期删除"};
 
 async function loadFaceAudit() {
   const days = Number($("#face-since").value);
