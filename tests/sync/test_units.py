@@ -314,3 +314,22 @@ def test_the_quick_look_never_passes_what_the_scrub_would_change() -> None:
             assert suspects([json.dumps(data, ensure_ascii=False)]) == {0}  # the look at a whole batch, too
 
     check()
+
+
+def test_a_batch_names_the_first_field_that_is_not_one_line_of_text() -> None:
+    from sync.hq.wire import Malformed, decode_batch
+
+    def body(**changed: str) -> bytes:
+        events = [{"v": 1, "id": f"e{i}", "ts": "t", "source": "core", "topic": "ticket.issued", "data": {"m": "a\tb"},
+                   "seq": i} for i in (1, 2, 3)]  # fmt: skip
+        events[2].update(changed)
+        return json.dumps({"lane": "records", "after": 0, "head": 3, "events": events}).encode()
+
+    assert [e["data"] for e in decode_batch(body())[3]] == ['{"m": "a\\tb"}'] * 3  # escapes in data are data
+    for field, value in (("id", "e\x00"), ("ts", "t\r"), ("source", "co\x7fre"), ("topic", "ticket.issued\n")):
+        with pytest.raises(Malformed) as bad:
+            decode_batch(body(**{field: value}))
+        assert bad.value.field == f"events[2].{field}" and "one line" in str(bad.value)
+    with pytest.raises(Malformed) as topic:
+        decode_batch(body(topic="Ticket.issued"))
+    assert topic.value.field == "events[2].topic" and "matching regex" in str(topic.value)
