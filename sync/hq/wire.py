@@ -79,6 +79,8 @@ def decode_batch(body: bytes) -> tuple[str, int, int, list[dict[str, Any]]]:
         batch = _DECODER.decode(body)
     except (msgspec.DecodeError, RecursionError) as exc:
         raise _malformed(body, exc) from None
+    except UnicodeDecodeError:  # msgspec's own, from a text field's bytes
+        raise _not_utf8(body) from None
     _check_text(batch)
     _check_topics(batch)
     try:
@@ -97,6 +99,15 @@ def decode_batch(body: bytes) -> tuple[str, int, int, list[dict[str, Any]]]:
         i = next(i for i, e in enumerate(events) if e["data"][:1] != "{")
         raise Malformed(f"events[{i}].data", "must be a JSON object", batch.lane)
     return batch.lane, batch.after, batch.head, events
+
+
+def _not_utf8(body: bytes) -> Malformed:
+    lane = _LANE.search(body[:4096])
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Malformed(None, f"body is not UTF-8 at byte {exc.start}", lane.group(1).decode() if lane else None)
+    return Malformed(None, "body holds text that is not UTF-8", lane.group(1).decode() if lane else None)
 
 
 def _check_text(batch: _Batch) -> None:

@@ -333,3 +333,16 @@ def test_a_batch_names_the_first_field_that_is_not_one_line_of_text() -> None:
     with pytest.raises(Malformed) as topic:
         decode_batch(body(topic="Ticket.issued"))
     assert topic.value.field == "events[2].topic" and "matching regex" in str(topic.value)
+
+
+def test_a_batch_whose_text_fields_are_not_utf8_is_malformed_not_a_crash() -> None:
+    from sync.hq.wire import Malformed, decode_batch
+
+    body = (
+        b'{"lane": "records", "after": 0, "head": 1, "events": [{"v": 1, "id": "e\xec1", "ts": "t", "source": "core", '
+    )
+    body += b'"topic": "ticket.issued", "data": {}, "seq": 1}]}'
+    with pytest.raises(Malformed) as bad:
+        decode_batch(body)
+    assert str(bad.value) == "body is not UTF-8 at byte 71" and bad.value.lane == "records"
+    assert body[71:72] == b"\xec"
