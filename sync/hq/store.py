@@ -129,9 +129,11 @@ class Store(Bundles, Boxes):
                 cur.execute(self.d.begin)
                 return cur
             except Exception as exc:
-                if attempt == 2 or not self.d.broken(self.conn):
+                if attempt == 2 or not self.d.lost(self.conn, exc):
                     raise self.d.translate(exc) from exc
                 log.warning("HQ store connection lost (%s): connecting again", exc)
+                self.conn.close()
+                self.conn = self.d.connect(self.url)
         raise AssertionError("unreachable")
 
     def _read_one(self, sql: str, params: tuple[Any, ...]) -> Any:
@@ -146,8 +148,10 @@ class Store(Bundles, Boxes):
                     cur.execute(sql, params)
                     return cur.fetchone()
                 except Exception as exc:
-                    if attempt == 1 and self.d.broken(self.conn):
+                    if attempt == 1 and self.d.lost(self.conn, exc):  # a read: asked again on a new session
                         log.warning("HQ store connection lost (%s): connecting again", exc)
+                        self.conn.close()
+                        self.conn = self.d.connect(self.url)
                         continue
                     mine = self.d.translate(exc)
                     if mine is exc:
