@@ -24,6 +24,7 @@ import gzip
 import json
 import multiprocessing
 import os
+import ssl
 import statistics
 import subprocess
 import sys
@@ -56,46 +57,56 @@ def hall_events(batches: int, per_batch: int) -> list[tuple[str, int, list[dict[
 
 
 async def run_halls(halls: list[tuple[str, bytes, str]], plan: Any, start_at: float, out: Any) -> None:
+    """Each hall with a client of its own, as its agent has (one pool of a thousand connections is quadratic)."""
     import httpx
-
-    from sync import auth
 
     latencies: list[float] = []
     stored = 0
     errors = 0
-    limits = httpx.Limits(max_connections=len(halls) + 10, max_keepalive_connections=len(halls) + 10)
-    async with httpx.AsyncClient(timeout=300, limits=limits) as client:
+    tls = ssl.create_default_context()  # unused over http://, but each client would otherwise make one of its own
 
-        async def one(hall: str, key: bytes, url: str) -> None:
-            nonlocal stored, errors
-            cursors = {"alerts": 0, "records": 0, "analytics": 0}
-            for lane, head, events in plan:
-                body = {"lane": lane, "after": cursors[lane], "head": head, "events": events}
-                raw = gzip.compress(json.dumps(body, separators=(",", ":")).encode(), compresslevel=1)
-                path = f"/v1/halls/{hall}/events"
-                for attempt in range(8):  # as the agent does: a failed batch is sent again after a pause
-                    headers = {"content-type": "application/json", "content-encoding": "gzip",
-                               **auth.sign_request(key, "POST", path, hall, raw)}  # fmt: skip
-                    t0 = time.perf_counter()
-                    try:
-                        resp = await client.post(url + path, content=raw, headers=headers)
-                    except httpx.HTTPError:
-                        errors += 1
-                        await asyncio.sleep(0.2 * 2**attempt)
-                        continue
-                    if resp.status_code == 200:
-                        latencies.append(time.perf_counter() - t0)
-                        cursors[lane] = resp.json()["cursor"]
-                        stored += len(events)
-                        break
+    async def one(hall: str, key: bytes, url: str) -> None:
+        nonlocal stored, errors
+        async with httpx.AsyncClient(timeout=300, verify=tls, limits=httpx.Limits(max_connections=1)) as client:
+            for n, latency in [x async for x in send_all(client, hall, key, url, plan)]:
+                if latency is None:
                     errors += 1
-                    await asyncio.sleep(0.2 * 2**attempt)
                 else:
-                    return
+                    latencies.append(latency)
+                    stored += n
 
-        await asyncio.sleep(max(0.0, start_at - time.time()))
-        await asyncio.gather(*(one(h, k, u) for h, k, u in halls), return_exceptions=True)
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    await asyncio.gather(*(one(h, k, u) for h, k, u in halls), return_exceptions=True)
     out.put((latencies, stored, errors, time.time()))
+
+
+async def send_all(client: Any, hall: str, key: bytes, url: str, plan: Any) -> Any:
+    """One hall's batches in order, each following HQ's cursor: (events stored, latency) or (0, None) per failure."""
+    import httpx
+
+    from sync import auth
+
+    cursors = {"alerts": 0, "records": 0, "analytics": 0}
+    for lane, head, events in plan:
+        body = {"lane": lane, "after": cursors[lane], "head": head, "events": events}
+        raw = gzip.compress(json.dumps(body, separators=(",", ":")).encode(), compresslevel=1)
+        path = f"/v1/halls/{hall}/events"
+        for attempt in range(8):  # as the agent does: a failed batch is sent again after a pause
+            headers = {"content-type": "application/json", "content-encoding": "gzip",
+                       **auth.sign_request(key, "POST", path, hall, raw)}  # fmt: skip
+            t0 = time.perf_counter()
+            try:
+                resp = await client.post(url + path, content=raw, headers=headers)
+            except httpx.HTTPError:
+                resp = None
+            if resp is not None and resp.status_code == 200:
+                cursors[lane] = resp.json()["cursor"]
+                yield len(events), time.perf_counter() - t0
+                break
+            yield 0, None
+            await asyncio.sleep(0.2 * 2**attempt)
+        else:
+            return
 
 
 def client_main(halls: list[tuple[str, bytes, str]], batches: int, per_batch: int, start_at: float, out: Any) -> None:

@@ -89,6 +89,7 @@ class Agent:
         stop: threading.Event | None = None,
         wake: Any = None,
         reader: Any = None,
+        fetcher: Any = None,
     ) -> None:
         self.cfg = cfg
         self.cred = cred
@@ -111,6 +112,10 @@ class Agent:
         self.reader = reader  # a second bus client: the next batch is read on it while HQ stores this one
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="sync-read") if reader is not None else None
         self.ahead: Future[Prepared | None] | None = None
+        # a third bus client: the core reads the batch after the one read ahead while the agent looks at that one
+        self.fetcher = fetcher
+        self.fetch_pool = ThreadPoolExecutor(1, thread_name_prefix="sync-fetch") if fetcher is not None else None
+        self.fetched: tuple[tuple[str, int, int], Future[dict[str, Any]]] | None = None
         self.unacked: dict[str, int] = {}  # lane -> HQ's cursor not yet told to the core
         self.keys_digest: str | None = None  # the customer keys installed, as HQ names them
         self.repair_after = 0  # the last repair update from HQ handed to the core
@@ -190,9 +195,13 @@ class Agent:
                 continue
             after = cursors.get(lane, 0)
             limit = self.limits.get(lane, self.cfg.batch_events)
-            packed = bus.request("sync.batch", {"lane": lane, "after": after, "limit": limit, "packed": True})
+            packed = self._fetched(lane, after, limit)
+            if packed is None:
+                packed = bus.request("sync.batch", {"lane": lane, "after": after, "limit": limit, "packed": True})
             if not packed["count"]:
                 continue
+            if bus is self.reader and packed["count"] == limit:  # a backlog: the core reads on meanwhile
+                self._fetch(lane, packed["last"], limit)
             done = packing.unpack(packed)
             if done is not None:
                 body, last, count = done
@@ -204,6 +213,34 @@ class Agent:
             body = encode_batch(lane, after, batch["head"], events)
             return Prepared(lane, after, events[-1]["seq"], len(events), scrubbed, body)
         return None
+
+    def _fetch(self, lane: str, after: int, limit: int) -> None:
+        """Ask the core for the lane's next packed batch on the third bus client, to be taken by :meth:`_fetched`."""
+        if self.fetcher is None or self.fetch_pool is None:
+            return
+        self._drop_fetched()
+        req = {"lane": lane, "after": after, "limit": limit, "packed": True}
+        self.fetched = ((lane, after, limit), self.fetch_pool.submit(self.fetcher.request, "sync.batch", req))
+
+    def _fetched(self, lane: str, after: int, limit: int) -> dict[str, Any] | None:
+        """The packed batch fetched for exactly this lane, cursor and size, if there is one (else None: ask now)."""
+        if self.fetched is None or self.fetched[0] != (lane, after, limit):
+            return None
+        future, self.fetched = self.fetched[1], None
+        try:
+            reply: dict[str, Any] = future.result()
+        except Exception as exc:  # asked again, on the caller's own client
+            log.debug("batch fetched ahead failed: %s", exc)
+            return None
+        return reply
+
+    def _drop_fetched(self) -> None:
+        if self.fetched is not None:
+            future, self.fetched = self.fetched[1], None
+            try:
+                future.result()
+            except Exception as exc:
+                log.debug("batch fetched ahead failed: %s", exc)
 
     def _take_ahead(self) -> Prepared | None:
         """The batch read ahead, if it still follows HQ's cursor of its lane and its lane may go."""
@@ -224,6 +261,7 @@ class Agent:
                 future.result()
             except Exception as exc:  # the batch is read again when it is due
                 log.debug("batch read ahead failed: %s", exc)
+        self._drop_fetched()
 
     def _flush_acks(self, *, force: bool) -> None:
         """Tell the core what HQ holds: at once when idle, else at most every ``ACK_EVERY_S`` (each is an fsync)."""
@@ -254,8 +292,9 @@ class Agent:
     def close(self) -> None:
         """Wait for a batch being read ahead; tell the core what HQ holds."""
         self._drop_ahead()
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
+        for pool in (self.pool, self.fetch_pool):
+            if pool is not None:
+                pool.shutdown(wait=True)
         try:
             self._flush_acks(force=True)
         except HallError as exc:
@@ -548,9 +587,10 @@ def run(config_path: str | None) -> int:
         with (
             BusClient("sync", timeout=10.0, retries=2) as bus,
             BusClient("sync-read", timeout=10.0, retries=2) as reader,
+            BusClient("sync-fetch", timeout=10.0, retries=2) as fetcher,
             Subscriber([""]) as sub,
         ):
-            agent = Agent(scfg, cred, bus, client, home=home, stop=stop, wake=sub, reader=reader)
+            agent = Agent(scfg, cred, bus, client, home=home, stop=stop, wake=sub, reader=reader, fetcher=fetcher)
             log.info("hall %s syncing with %s", cred.hall, client.base)
             try:
                 agent.run()

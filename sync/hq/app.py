@@ -40,9 +40,9 @@ from sync import keywrap
 from sync.errors import Inconsistent, StoreUnavailable
 from sync.hq import custkeys, fleet, repairs, web
 from sync.hq.batch import MAX_EVENTS, MAX_SEQ
-from sync.hq.guard import BODY_IDLE_S, MAX_BODY, Signed
+from sync.hq.guard import BODY_IDLE_S, MAX_BODY, NonceSlip, Signed
 from sync.hq.operators import Operators
-from sync.hq.store import Gap, Store
+from sync.hq.store import Gap, Replayed, Store
 from sync.hq.wire import Malformed, decode_batch
 
 log = logging.getLogger("hall.hq")
@@ -180,10 +180,17 @@ def create_app(
             lane, after, head, events = decode_batch(body)
         except Malformed as exc:
             return problem({"detail": str(exc), "field": exc.field, "lane": exc.lane}, 422)
+        slip: NonceSlip | None = request.scope.get("hall.nonce")
         try:
-            cursor = store.ingest(hall, lane, after, head, events, now=clock())
+            cursor = store.ingest(hall, lane, after, head, events, now=clock(), nonce=slip.nonce if slip else None)
         except Gap as exc:
             return problem({"detail": str(exc), "lane": exc.lane, "cursor": exc.cursor}, 409)
+        except Replayed as exc:
+            if slip:
+                slip.kept = True
+            return problem({"detail": str(exc)}, 401)
+        if slip:
+            slip.kept = True  # in the batch's own transaction
         return JSONResponse({"lane": lane, "cursor": cursor})
 
     @app.get("/v1/halls/{hall}/cursors", response_model=Cursors, responses=ERRORS, tags=["up"])
@@ -251,9 +258,14 @@ def create_app(
     from sync.hq import provision
 
     provision.register(app, store, clock)  # unsigned: the one-time token is its authority
-    wrapped: Any = Signed(app, store, clock, body_idle_s=body_idle_s)
+    wrapped: Any = Signed(app, store, clock, body_idle_s=body_idle_s, keeps_nonce=_stores_batch)
     wrapped.openapi = app.openapi  # so tests and tools can still reach the schema
     return wrapped  # type: ignore[no-any-return]
+
+
+def _stores_batch(scope: dict[str, Any]) -> bool:
+    """The route that keeps the request's nonce in its own transaction (see :class:`sync.hq.guard.NonceSlip`)."""
+    return bool(scope["method"] == "POST" and scope["path"].endswith("/events"))
 
 
 def _one_line(exc: RequestValidationError) -> dict[str, Any]:

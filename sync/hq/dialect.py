@@ -50,6 +50,10 @@ class Dialect:
         """Whether ``conn`` can no longer be used (and a new one must be opened)."""
         return False
 
+    def lost(self, conn: Any, exc: Exception) -> bool:
+        """Whether ``exc`` may mean the session was lost (even before ``conn`` knows it is broken)."""
+        return self.broken(conn)
+
     def lock_migrations(self, cur: Any) -> None:
         """Serialize migrations between processes (inside the migration's transaction)."""
 
@@ -119,6 +123,11 @@ class PostgresDialect(Dialect):
 
     def broken(self, conn: Any) -> bool:
         return bool(conn.closed or conn.broken)
+
+    def lost(self, conn: Any, exc: Exception) -> bool:
+        import psycopg
+
+        return self.broken(conn) or isinstance(exc, psycopg.OperationalError)
 
     def lock_migrations(self, cur: Any) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))

@@ -16,7 +16,11 @@ connection is then closed, so an unread body is never buffered):
 Then the body is read, never past its declared length, with an idle deadline
 (408), and its SHA-256 compared with the signed digest (401). Only then is the
 nonce kept, atomically (of two copies of one request racing, one is refused as a
-replay), so a refused request leaves nothing behind. A gzip body is
+replay), so a refused request leaves nothing behind. A route that stores (a
+batch of events) keeps the nonce in its own transaction instead, one transaction
+for the whole request (:class:`NonceSlip`); when it did not (it refused the
+batch), the nonce is kept before its answer leaves, and a copy that raced it is
+answered as a replay. A gzip body is
 decompressed to at most :data:`MAX_BODY` (413, 422 when broken). A store that
 cannot answer (disk full, database gone) is a 503 with ``retry-after``. Answers
 are signed with the hall's key over the request's nonce.
@@ -28,6 +32,7 @@ import asyncio
 import json
 import logging
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from sync import auth
@@ -38,6 +43,7 @@ from sync.hq.store import Store
 log = logging.getLogger("hall.hq")
 MAX_BODY = 32 * 1024 * 1024
 BODY_IDLE_S = 30.0
+REPLAYED = "nonce already used (replayed request)"
 
 
 class Refusal(Exception):
@@ -48,14 +54,26 @@ class Refusal(Exception):
         self.close = close
 
 
+@dataclass
+class NonceSlip:
+    """A checked request's nonce, handed to a route that keeps it in its own transaction (``kept`` once it did)."""
+
+    hall: str
+    nonce: str
+    kept: bool = False
+
+
 class Signed:
     """Authenticate /v1 requests before their bodies, decompress the bodies, sign the answers."""
 
-    def __init__(self, app: Any, store: Store, clock: Any, *, body_idle_s: float = BODY_IDLE_S) -> None:
+    def __init__(
+        self, app: Any, store: Store, clock: Any, *, body_idle_s: float = BODY_IDLE_S, keeps_nonce: Any = None
+    ) -> None:
         self.app = app
         self.store = store
         self.clock = clock
         self.body_idle_s = body_idle_s
+        self.keeps_nonce = keeps_nonce or (lambda scope: False)  # routes that keep the nonce themselves
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -67,6 +85,7 @@ class Signed:
         except Refusal as exc:  # not (yet) known to be the hall's: an unsigned answer
             await _send_json(send, exc.status, {"detail": exc.detail}, None, "", close=exc.close)
             return
+        slip: NonceSlip | None = None
         try:
             length = _admit(scope, headers, hall)
             body = await self._read_body(receive, length)
@@ -74,14 +93,29 @@ class Signed:
                 return  # the client went away mid-body: nothing to answer, nothing kept
             if not auth.body_matches(body, headers):
                 raise Refusal(401, "body does not match its signed digest (altered or truncated)", close=False)
-            if not await self._store(self.store.use_nonce, hall, nonce, self.clock()):
-                raise Refusal(401, "nonce already used (replayed request)", close=False)
+            slip = NonceSlip(hall, nonce) if self.keeps_nonce(scope) else None
+            if slip is None and not await self._store(self.store.use_nonce, hall, nonce, self.clock()):
+                raise Refusal(401, REPLAYED, close=False)
             if headers.get("content-encoding", "identity") == "gzip":
                 body = _gunzip(body)
         except Refusal as exc:
+            if slip is not None:  # a broken gzip body, from the hall: its nonce is kept all the same
+                exc = await self._settle(slip) or exc
             await _send_json(send, exc.status, {"detail": exc.detail}, key, nonce, close=exc.close)
             return
-        await self.app(_with_body(scope, body), _replay(body), _signing(send, key, nonce))
+        settle = (lambda: self._settle(slip)) if slip is not None else None
+        await self.app(_with_body(scope, body, slip), _replay(body), _signing(send, key, nonce, settle))
+
+    async def _settle(self, slip: NonceSlip) -> Refusal | None:
+        """Keep the nonce a route did not keep; the refusal to answer instead (a replay, or the store down)."""
+        if slip.kept:
+            return None
+        try:
+            fresh = await self._store(self.store.use_nonce, slip.hall, slip.nonce, self.clock())
+        except Refusal as exc:
+            return exc
+        slip.kept = True
+        return None if fresh else Refusal(401, REPLAYED, close=False)
 
     async def _authenticate(self, scope: dict[str, Any], headers: dict[str, str]) -> tuple[str, bytes, str]:
         """The hall, its key and the nonce, from headers whose signature is the hall's."""
@@ -103,7 +137,7 @@ class Signed:
         except AuthError as exc:
             raise Refusal(401, str(exc)) from exc
         if used:
-            raise Refusal(401, "nonce already used (replayed request)")
+            raise Refusal(401, REPLAYED)
         return hall, key, nonce
 
     async def _read_body(self, receive: Any, length: int) -> bytes | None:
@@ -165,10 +199,11 @@ def _gunzip(data: bytes) -> bytes:
     return out
 
 
-def _with_body(scope: dict[str, Any], body: bytes) -> dict[str, Any]:
+def _with_body(scope: dict[str, Any], body: bytes, slip: NonceSlip | None) -> dict[str, Any]:
     kept = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"content-encoding", b"content-length")]
     # the body travels in the scope too, so a route can take it without a second copy through receive()
-    return {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())], "hall.body": body}
+    headers = [*kept, (b"content-length", str(len(body)).encode())]
+    return {**scope, "headers": headers, "hall.body": body, "hall.nonce": slip}
 
 
 def _replay(body: bytes) -> Any:
@@ -184,7 +219,8 @@ def _replay(body: bytes) -> Any:
     return receive
 
 
-def _signing(send: Any, key: bytes, nonce: str) -> Any:
+def _signing(send: Any, key: bytes, nonce: str, settle: Any = None) -> Any:
+    """Sign the route's answer; first, with ``settle``, keep the nonce if the route did not (else answer that)."""
     start: dict[str, Any] = {}
     chunks: list[bytes] = []
 
@@ -195,11 +231,16 @@ def _signing(send: Any, key: bytes, nonce: str) -> Any:
         if message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):
-                out = b"".join(chunks)
-                sig = auth.sign_response(key, nonce, int(start["status"]), out)
-                hdrs = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+                out, status, hdrs = b"".join(chunks), int(start["status"]), start.get("headers", [])
+                refused = await settle() if settle is not None else None
+                if refused is not None:
+                    out, status = json.dumps({"detail": refused.detail}).encode(), refused.status
+                    hdrs = [(b"content-type", b"application/json")]
+                    hdrs += [(b"retry-after", b"5")] if status == 503 else []
+                sig = auth.sign_response(key, nonce, status, out)
+                hdrs = [(k, v) for k, v in hdrs if k.lower() != b"content-length"]
                 hdrs += [(b"content-length", str(len(out)).encode()), (auth.H_RESPONSE_SIG.encode(), sig.encode())]
-                await send({"type": "http.response.start", "status": start["status"], "headers": hdrs})
+                await send({"type": "http.response.start", "status": status, "headers": hdrs})
                 await send({"type": "http.response.body", "body": out})
 
     return capture

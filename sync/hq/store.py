@@ -54,6 +54,7 @@ from sync.hq.secrets import KeyFile, SecretBox
 
 log = logging.getLogger("hall.hq")
 NONCE_KEEP_S = 900.0
+KEYS_KEPT = 100_000  # opened hall keys kept per process (each checked against the stored one at every use)
 LOST = "lost"  # a hall key that cannot be opened any more (key file reset): the hall needs a new credential
 EVENT_COLS = ("hall", "seq", "lane", "id", "ts", "source", "topic", "data", "received_at")
 
@@ -69,6 +70,12 @@ class Gap(SyncError):
         self.cursor = cursor
 
 
+class Replayed(SyncError):
+    """The request's nonce was used before."""
+
+    code = "replayed"
+
+
 class Store(Bundles, Boxes):
     def __init__(self, url: str, *, key_file: str | Path | None = None) -> None:
         self.url = url
@@ -79,6 +86,7 @@ class Store(Bundles, Boxes):
         self.zone = fleet.hq_zone()
         self._box: SecretBox | None = None
         self._purged = 0.0
+        self._keys: dict[str, tuple[str, bytes]] = {}  # hall -> (sealed key as stored, the key)
         self.conn = self.d.connect(url)
         ctx = Context(self.d, self._secret_box)
         try:
@@ -121,9 +129,34 @@ class Store(Bundles, Boxes):
                 cur.execute(self.d.begin)
                 return cur
             except Exception as exc:
-                if attempt == 2 or not self.d.broken(self.conn):
+                if attempt == 2 or not self.d.lost(self.conn, exc):
                     raise self.d.translate(exc) from exc
                 log.warning("HQ store connection lost (%s): connecting again", exc)
+                self.conn.close()
+                self.conn = self.d.connect(self.url)
+        raise AssertionError("unreachable")
+
+    def _read_one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """One row of one statement run on its own (no write lock taken); driver errors translated."""
+        with self.lock:
+            for attempt in (1, 2):
+                if self.d.broken(self.conn):
+                    self.conn.close()
+                    self.conn = self.d.connect(self.url)
+                try:
+                    cur = self.conn.cursor()
+                    cur.execute(sql, params)
+                    return cur.fetchone()
+                except Exception as exc:
+                    if attempt == 1 and self.d.lost(self.conn, exc):  # a read: asked again on a new session
+                        log.warning("HQ store connection lost (%s): connecting again", exc)
+                        self.conn.close()
+                        self.conn = self.d.connect(self.url)
+                        continue
+                    mine = self.d.translate(exc)
+                    if mine is exc:
+                        raise
+                    raise mine from exc
         raise AssertionError("unreachable")
 
     def _rollback(self, cur: Any) -> None:
@@ -238,34 +271,52 @@ class Store(Bundles, Boxes):
         return self.credentials(hall, "")[0]
 
     def credentials(self, hall: str, nonce: str) -> tuple[bytes | None, bool]:
-        """The hall's key (as :meth:`hall_key`) and whether ``nonce`` was already used by this hall."""
+        """The hall's key (as :meth:`hall_key`) and whether ``nonce`` was already used by this hall.
+
+        One statement, outside any write transaction. The opened key is kept per sealed text, so a key
+        rotated (or lost) by any process is read anew at the next request.
+        """
         m = self.d.mark
-        with self._tx() as cur:
-            cur.execute(f"SELECT secret FROM halls WHERE hall = {m}", (hall,))
-            row = cur.fetchone()
-            if row is None:
-                return None, False
-            if row[0] == LOST:
-                raise KeyFileError(f"hall {hall}'s key was lost with HQ's old key file: issue it a new credential")
-            box = self._secret_box(cur)
-            cur.execute(f"SELECT 1 FROM nonces WHERE hall = {m} AND nonce = {m}", (hall, nonce))
-            used = cur.fetchone() is not None
-        return box.open(hall, row[0]), used
+        row = self._read_one(
+            f"SELECT secret, EXISTS (SELECT 1 FROM nonces WHERE hall = {m} AND nonce = {m}) FROM halls WHERE hall = {m}",
+            (hall, nonce, hall),
+        )
+        if row is None:
+            return None, False
+        sealed, used = row[0], bool(row[1])
+        if sealed == LOST:
+            raise KeyFileError(f"hall {hall}'s key was lost with HQ's old key file: issue it a new credential")
+        cached = self._keys.get(hall)
+        if cached is not None and cached[0] == sealed:
+            return cached[1], used
+        box = self._box
+        if box is None:
+            with self._tx() as cur:
+                box = self._secret_box(cur)
+        key = box.open(hall, sealed)
+        if len(self._keys) >= KEYS_KEPT:
+            self._keys.clear()
+        self._keys[hall] = (sealed, key)
+        return key, used
 
     def use_nonce(self, hall: str, nonce: str, now: float) -> bool:
         """Remember ``nonce`` for ``hall``; False when it was already used (a replay)."""
-        m = self.d.mark
         with self._tx() as cur:
-            if now - self._purged > 60:
-                cur.execute(f"DELETE FROM nonces WHERE at < {m}", (now - NONCE_KEEP_S,))
-                self._purged = now
-            cur.execute(
-                f"INSERT INTO nonces (hall, nonce, at) VALUES ({self.d.marks(3)}) ON CONFLICT DO NOTHING",
-                (hall, nonce, now),
-            )
-            fresh: bool = cur.rowcount == 1
-            if fresh:
-                cur.execute(f"UPDATE halls SET last_seen = {m} WHERE hall = {m}", (now, hall))
+            return self._keep_nonce(cur, hall, nonce, now)
+
+    def _keep_nonce(self, cur: Any, hall: str, nonce: str, now: float, *, seen: bool = True) -> bool:
+        """Inside a transaction: keep ``nonce`` (and, with ``seen``, when the hall was last heard from); False for a replay."""
+        m = self.d.mark
+        if now - self._purged > 60:
+            cur.execute(f"DELETE FROM nonces WHERE at < {m}", (now - NONCE_KEEP_S,))
+            self._purged = now
+        cur.execute(
+            f"INSERT INTO nonces (hall, nonce, at) VALUES ({self.d.marks(3)}) ON CONFLICT DO NOTHING",
+            (hall, nonce, now),
+        )
+        fresh: bool = cur.rowcount == 1
+        if fresh and seen:
+            cur.execute(f"UPDATE halls SET last_seen = {m} WHERE hall = {m}", (now, hall))
         return fresh
 
     def halls(self) -> list[str]:
@@ -274,11 +325,25 @@ class Store(Bundles, Boxes):
             return [r[0] for r in cur.fetchall()]
 
     # -- up ---------------------------------------------------------------------
-    def ingest(self, hall: str, lane: str, after: int, head: int, events: list[dict[str, Any]], *, now: float) -> int:
-        """Store a batch of one lane following ``after``; return the lane's cursor afterwards."""
+    def ingest(
+        self,
+        hall: str,
+        lane: str,
+        after: int,
+        head: int,
+        events: list[dict[str, Any]],
+        *,
+        now: float,
+        nonce: str | None = None,
+    ) -> int:
+        """Store a batch of one lane following ``after``; return the lane's cursor afterwards.
+
+        With ``nonce``, the request's nonce is kept in the same transaction (:class:`Replayed` when it was
+        used already), so a batch over HTTP is one transaction; a refused batch keeps nothing, its nonce neither.
+        """
         batches.check(lane, after, head, events)
         try:
-            return self._ingest(hall, lane, after, head, events, now)
+            return self._ingest(hall, lane, after, head, events, now, nonce)
         except Duplicate:
             raise self._held_elsewhere(hall, lane, events) from None
         except UnicodeEncodeError:  # JSON's \udXXX escapes can carry what no database column takes
@@ -290,9 +355,13 @@ class Store(Bundles, Boxes):
                 seq=events[i]["seq"],
             ) from None
 
-    def _ingest(self, hall: str, lane: str, after: int, head: int, events: list[dict[str, Any]], now: float) -> int:
+    def _ingest(
+        self, hall: str, lane: str, after: int, head: int, events: list[dict[str, Any]], now: float, nonce: str | None
+    ) -> int:
         m = self.d.mark
         with self._tx() as cur:
+            if nonce is not None and not self._keep_nonce(cur, hall, nonce, now, seen=False):  # seen: below
+                raise Replayed("nonce already used (replayed request)")
             cur.execute(f"SELECT cursor FROM lanes WHERE hall = {m} AND lane = {m}{self.d.lock_rows}", (hall, lane))
             row = cur.fetchone()
             if row is None:
@@ -325,13 +394,15 @@ class Store(Bundles, Boxes):
                 )
                 cur.execute(
                     f"UPDATE halls SET held = held + {m}, shed = shed + {m}, "
-                    f"head = CASE WHEN head > {m} THEN head ELSE {m} END, last_ack = {m} WHERE hall = {m}",
-                    (len(new), shed, head, head, now, hall),
+                    f"head = CASE WHEN head > {m} THEN head ELSE {m} END, last_ack = {m}, "
+                    f"last_seen = CASE WHEN {m} THEN {m} ELSE last_seen END WHERE hall = {m}",
+                    (len(new), shed, head, head, now, nonce is not None, now, hall),
                 )
             else:
                 cur.execute(
-                    f"UPDATE halls SET head = CASE WHEN head > {m} THEN head ELSE {m} END WHERE hall = {m}",
-                    (head, head, hall),
+                    f"UPDATE halls SET head = CASE WHEN head > {m} THEN head ELSE {m} END, "
+                    f"last_seen = CASE WHEN {m} THEN {m} ELSE last_seen END WHERE hall = {m}",
+                    (head, head, nonce is not None, now, hall),
                 )
         return cursor
 

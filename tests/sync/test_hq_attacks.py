@@ -187,6 +187,59 @@ def test_replays_resigned_requests_and_racing_copies(h1: tuple[HqServer, Credent
         store.close()
 
 
+def test_a_refused_batch_keeps_its_nonce_and_racing_copies_are_replays(h1: tuple[HqServer, Credential]) -> None:
+    """A batch is stored with its nonce in one transaction; a batch refused still uses its nonce up."""
+    hq, cred = h1
+    refused = [
+        (batch("records", 5, 6, [ev(6)]), 409),  # a gap: HQ holds nothing of the lane
+        (batch("records", 0, 1, [ev(1, topic="flow.counted")]), 422),  # an analytics topic in the records lane
+        (batch("records", 0, 1, [{**ev(1), "id": "e\u0001"}]), 422),  # not one line of text
+        (gzip.compress(batch("records", 0, 1, [ev(1)]))[:-4], 422),  # broken gzip, signed by the hall
+    ]
+    for body, status in refused:
+        headers = signed(cred, body)
+        if body[:2] == b"\x1f\x8b":
+            headers["content-encoding"] = "gzip"
+        first = httpx.post(hq.url + EVENTS, content=body, headers=headers)
+        assert first.status_code == status, first.text
+        auth.verify_response(cred.key, headers[auth.H_NONCE], status, first.content, first.headers[auth.H_RESPONSE_SIG])
+        again = httpx.post(hq.url + EVENTS, content=body, headers=headers)
+        assert again.status_code == 401 and "replayed" in again.json()["detail"], again.text
+    # copies of one refused request at once: one is answered the refusal, the others as replays
+    body = batch("records", 7, 8, [ev(8)])
+    headers = signed(cred, body)
+    answers: list[int] = []
+
+    def post() -> None:
+        answers.append(httpx.post(hq.url + EVENTS, content=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(answers) == [401] * 5 + [409]
+    store = hq.store()
+    try:
+        assert store.counts()["events"] == 0 and store.cursors("h1")["records"] == 0
+        assert store.status("h1")["last_seen"] is not None  # each was heard from all the same
+    finally:
+        store.close()
+
+
+def test_a_key_rotated_by_another_process_is_in_force_at_the_next_request(h1: tuple[HqServer, Credential]) -> None:
+    hq, old = h1
+    with HqClient(old) as box:
+        assert box.send_batch("records", 0, 1, [ev(1)]) == 1  # HQ has opened (and kept) the hall's key
+    new = Credential.from_json(hq.cmd("hall", "add", "h1", "--url", hq.url, "--rotate").strip())
+    assert new.key != old.key
+    body = batch("records", 1, 2, [ev(2)])
+    stale = httpx.post(hq.url + EVENTS, content=body, headers=signed(old, body))
+    assert stale.status_code == 401 and "signature" in stale.json()["detail"]
+    with HqClient(new) as box:
+        assert box.send_batch("records", 1, 2, [ev(2)]) == 2
+
+
 def test_a_hall_reaches_no_other_halls_routes(h1: tuple[HqServer, Credential]) -> None:
     hq, _ = h1
     b = hq.add_hall("h2")

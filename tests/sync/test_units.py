@@ -322,4 +322,36 @@ def test_a_batch_whose_bytes_are_not_utf8_is_malformed_not_a_crash() -> None:
     body = b'{"\xecane": "alerts", "after": 0, "head": 1, "events": []}'  # a key's first byte flipped
     with pytest.raises(Malformed) as caught:
         decode_batch(body)
-    assert "body is not valid JSON" in str(caught.value)
+    assert str(caught.value) == "body is not UTF-8 at byte 2"
+
+
+def test_a_batch_names_the_first_field_that_is_not_one_line_of_text() -> None:
+    from sync.hq.wire import Malformed, decode_batch
+
+    def body(**changed: str) -> bytes:
+        events = [{"v": 1, "id": f"e{i}", "ts": "t", "source": "core", "topic": "ticket.issued", "data": {"m": "a\tb"},
+                   "seq": i} for i in (1, 2, 3)]  # fmt: skip
+        events[2].update(changed)
+        return json.dumps({"lane": "records", "after": 0, "head": 3, "events": events}).encode()
+
+    assert [e["data"] for e in decode_batch(body())[3]] == ['{"m": "a\\tb"}'] * 3  # escapes in data are data
+    for field, value in (("id", "e\x00"), ("ts", "t\r"), ("source", "co\x7fre"), ("topic", "ticket.issued\n")):
+        with pytest.raises(Malformed) as bad:
+            decode_batch(body(**{field: value}))
+        assert bad.value.field == f"events[2].{field}" and "one line" in str(bad.value)
+    with pytest.raises(Malformed) as topic:
+        decode_batch(body(topic="Ticket.issued"))
+    assert topic.value.field == "events[2].topic" and "matching regex" in str(topic.value)
+
+
+def test_a_batch_whose_text_fields_are_not_utf8_is_malformed_not_a_crash() -> None:
+    from sync.hq.wire import Malformed, decode_batch
+
+    body = (
+        b'{"lane": "records", "after": 0, "head": 1, "events": [{"v": 1, "id": "e\xec1", "ts": "t", "source": "core", '
+    )
+    body += b'"topic": "ticket.issued", "data": {}, "seq": 1}]}'
+    with pytest.raises(Malformed) as bad:
+        decode_batch(body)
+    assert str(bad.value) == "body is not UTF-8 at byte 71" and bad.value.lane == "records"
+    assert body[71:72] == b"\xec"
