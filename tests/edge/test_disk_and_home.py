@@ -40,16 +40,6 @@ def _unmount(where: Path) -> None:
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 6 MiB file system of its own."""
-    where = tmp_path / "disk"
-    if not _mount(where, "size=6m,mode=0700"):
-        pytest.skip("a size-limited tmpfs needs root (mount); run as root to fill a disk for real")
-    yield where
-    _unmount(where)
-
-
-@pytest.fixture
 def readonly_home(tmp_path: Path) -> Iterator[Path]:
     """A HALL_HOME that cannot be written: on a read-only mount (root), else a directory without write permission."""
     where = tmp_path / "ro"
