@@ -93,3 +93,21 @@ def _why_not_writable(folder: Path) -> str:
         readonly = False
     what = "its file system is read-only" if readonly else f"{folder} is not writable by this user"
     return f"{what}; set HALL_HOME to a writable directory"
+
+
+def write_durably(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` whole: a temporary file beside it, fsynced, renamed, the folder fsynced.
+
+    A reader sees the old file or the new one, never a part, even after a power cut; OSError is the caller's.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import HallError
-from edge.paths import Home
+from edge.paths import Home, write_durably
 from sync import keyex
 from sync.errors import SyncError
 
@@ -172,12 +172,7 @@ def _write_config(path: Path, text: str) -> bool:
     kept = path.exists() and path.read_text(encoding="utf-8", errors="replace") != text
     if kept:
         os.replace(path, path.with_name(path.name + ".previous"))
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_durably(path, text)
     return kept
 
 

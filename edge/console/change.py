@@ -27,6 +27,7 @@ from typing import Any
 
 from edge.console.terminal import ConsoleError
 from edge.errors import HallError
+from edge.paths import write_durably
 
 Say = Callable[[str], None]
 
@@ -164,24 +165,10 @@ def write_atomically(path: Path, text: str, *, keep: str | None) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if keep is not None:
-            _write(path.with_name(path.name + ".previous"), keep)
-        _write(path, text)
+            write_durably(path.with_name(path.name + ".previous"), keep)
+        write_durably(path, text)
     except OSError as exc:
         raise ConsoleError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def pending(config_path: Path) -> bool:
